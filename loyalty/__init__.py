@@ -1,0 +1,38 @@
+"""Lokaal Sparen: the backend of the local-loyalty savings platform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app. Only wiring: no migrations, no network calls."""
+    from loyalty import api, cli, config, web
+    from loyalty.db import make_engine, make_session_factory
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(config.from_environment(app.instance_path))
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["loyalty.engine"] = engine
+    web.init_app(app, make_session_factory(engine))
+    api.init_app(app)
+    cli.register(app)
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        # No inline script and nothing from another host, on every page.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app

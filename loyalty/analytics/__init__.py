@@ -1,0 +1,1 @@
+"""Analytics without personal data: purchase events and the reports built on them."""

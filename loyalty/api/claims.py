@@ -1,0 +1,114 @@
+"""Earning: a till creates a claim; a wallet collects it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from loyalty import claims, qr
+from loyalty.api.auth import require_till, require_wallet
+from loyalty.api.common import AUTH, external_url, svg_response
+from loyalty.api.idempotency import idempotent
+from loyalty.api.schemas import ClaimCreate, ClaimCreated, ClaimDone, ClaimStatusView
+from loyalty.db import utcnow
+from loyalty.errors import NotFound
+from loyalty.models import Claim
+from loyalty.web import db
+
+blp = Blueprint("claims", __name__, description="Earning points on a sale")
+
+
+def _own_claim(token: str) -> Claim:
+    _key, merchant = require_till()
+    claim = claims.get_claim(db(), token)
+    if claim.merchant_id != merchant.id:
+        # Another shop's claim is none of this till's business: do not confirm it exists.
+        raise NotFound("no such claim", code="unknown_claim")
+    return claim
+
+
+def _status(claim: Claim) -> dict[str, Any]:
+    return {
+        "status": claims.display_status(claim, utcnow()),
+        "points": claim.points,
+        "amount_cents": claim.amount_cents,
+        "expires_at": claim.expires_at,
+        "claimed_at": claim.claimed_at,
+    }
+
+
+@blp.route("/claims")
+class ClaimsView(MethodView):
+    @blp.doc(security=AUTH)
+    @idempotent
+    @blp.arguments(ClaimCreate)
+    @blp.response(201, ClaimCreated)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A single-use claim for a sale; show its QR code to the shopper."""
+        key, merchant = require_till()
+        new = claims.create_claim(
+            db(),
+            merchant,
+            body["amount_cents"],
+            utcnow(),
+            till_key_id=key.id,
+            ttl_seconds=body.get("ttl_seconds"),
+        )
+        return {
+            "token": new.token,
+            "url": external_url(f"/c/{new.token}"),
+            "qr_svg_url": external_url(f"/api/v1/claims/{new.token}/qr.svg"),
+            "points": new.claim.points,
+            "amount_cents": new.claim.amount_cents,
+            "expires_at": new.claim.expires_at,
+        }
+
+
+@blp.route("/claims/<token>")
+class ClaimView(MethodView):
+    @blp.response(200, ClaimStatusView)
+    @blp.doc(security=AUTH)
+    def get(self, token: str) -> dict[str, Any]:
+        """The status of one of this shop's claims (the till polls it)."""
+        return _status(_own_claim(token))
+
+
+@blp.route("/claims/<token>/claim")
+class CollectView(MethodView):
+    @blp.doc(security=AUTH)
+    @idempotent
+    @blp.response(200, ClaimDone)
+    @blp.alt_response(409, description="already collected or cancelled")
+    @blp.alt_response(410, description="expired")
+    def post(self, token: str) -> dict[str, Any]:
+        """Collect a claim's points into the calling wallet, exactly once."""
+        wallet = require_wallet()
+        result = claims.claim_points(db(), token, wallet, utcnow())
+        return {
+            "points_credited": result.points_credited,
+            "balance": result.balance,
+            "merchant": result.merchant.name,
+        }
+
+
+@blp.route("/claims/<token>/cancel")
+class CancelView(MethodView):
+    @blp.doc(security=AUTH)
+    @idempotent
+    @blp.response(200, ClaimStatusView)
+    def post(self, token: str) -> dict[str, Any]:
+        """The till withdraws an open claim (the sale was cancelled)."""
+        claim = _own_claim(token)
+        claims.cancel_claim(db(), claim, utcnow())
+        return _status(claim)
+
+
+@blp.route("/claims/<token>/qr.svg")
+class ClaimQrView(MethodView):
+    @blp.response(200, content_type="image/svg+xml")
+    def get(self, token: str) -> Any:
+        """The QR code of the claim's URL, as SVG (for the till's screen)."""
+        claims.get_claim(db(), token)  # 404 for unknown tokens
+        return svg_response(qr.qr_svg(external_url(f"/c/{token}"), title="QR code"))

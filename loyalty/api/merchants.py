@@ -1,0 +1,89 @@
+"""Shops: listing, creation by the municipality, till keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from loyalty import schemes, staff
+from loyalty.api.auth import require_staff
+from loyalty.api.common import AUTH
+from loyalty.api.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    MerchantCreate,
+    MerchantCreated,
+    MerchantListQuery,
+    MerchantSummary,
+)
+from loyalty.db import utcnow
+from loyalty.errors import Forbidden, NotFound
+from loyalty.models import Merchant, MerchantStatus, Role, Scheme
+from loyalty.web import db
+
+blp = Blueprint("merchants", __name__, description="Participating shops")
+
+
+@blp.route("/merchants")
+class MerchantsView(MethodView):
+    @blp.arguments(MerchantListQuery, location="query")
+    @blp.response(200, MerchantSummary(many=True))
+    def get(self, query: dict[str, Any]) -> list[Merchant]:
+        """The approved shops, where points can be earned and spent."""
+        session = db()
+        scheme_id = None
+        if "scheme" in query:
+            scheme_id = schemes.get_scheme(session, query["scheme"]).id
+        return schemes.approved_merchants(session, scheme_id)
+
+    @blp.arguments(MerchantCreate)
+    @blp.response(201, MerchantCreated)
+    @blp.doc(security=AUTH)
+    def post(self, body: dict[str, Any]) -> Merchant:
+        """Add a shop to the admin's scheme; it is approved at once."""
+        admin = require_staff(Role.MUNICIPALITY_ADMIN)
+        session = db()
+        scheme = session.get_one(Scheme, admin.scheme_id)
+        return schemes.create_merchant(session, scheme, status=MerchantStatus.APPROVED, **body)
+
+
+def _merchant_for_key_admin(merchant_id: int) -> Merchant:
+    """The shop, if the caller is its owner or its scheme's admin."""
+    user = require_staff(Role.MERCHANT_OWNER, Role.MUNICIPALITY_ADMIN)
+    merchant = db().get(Merchant, merchant_id)
+    if merchant is None or merchant.scheme_id != user.scheme_id:
+        raise NotFound("no such shop")
+    if user.role == Role.MERCHANT_OWNER and user.merchant_id != merchant.id:
+        raise Forbidden("you can only manage your own shop's keys", code="wrong_merchant")
+    return merchant
+
+
+@blp.route("/merchants/<int:merchant_id>/api-keys")
+class ApiKeysView(MethodView):
+    @blp.arguments(ApiKeyCreate)
+    @blp.response(201, ApiKeyCreated)
+    @blp.doc(security=AUTH)
+    def post(self, body: dict[str, Any], merchant_id: int) -> dict[str, Any]:
+        """A new till key for this shop (owner or municipality admin). Shown once."""
+        merchant = _merchant_for_key_admin(merchant_id)
+        secret = staff.create_till_key(db(), merchant, utcnow(), label=body.get("label"))
+        return {"id": secret.id, "key": secret.secret, "prefix": secret.secret[:10]}
+
+
+@blp.route("/merchants/<int:merchant_id>/api-keys/<int:key_id>")
+class ApiKeyView(MethodView):
+    @blp.response(204)
+    @blp.doc(security=AUTH)
+    def delete(self, merchant_id: int, key_id: int) -> None:
+        """Revoke a till key at once."""
+        merchant = _merchant_for_key_admin(merchant_id)
+        staff.revoke_till_key(db(), merchant, key_id, utcnow())
+
+
+def merchant_name(merchant_id: int | None) -> str | None:
+    if merchant_id is None:
+        return None
+    return db().scalar(sa.select(Merchant.name).where(Merchant.id == merchant_id))

@@ -1,0 +1,204 @@
+"""The JSON boundary: every request and response body, and so the OpenAPI document."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from loyalty.claims import MAX_SALE_CENTS, MAX_TTL_SECONDS
+from loyalty.redemptions import MAX_POINTS
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True, metadata={"example": "already_claimed"})
+    message = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields", metadata={"description": "per-field messages"})
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class TokenRequest(Schema):
+    email = fields.String(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, validate=validate.Length(max=1024), load_only=True)
+
+
+class TokenResponse(Schema):
+    token = fields.String(required=True)
+    expires_at = fields.AwareDateTime()
+
+
+class MerchantCreate(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    sector = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^\d{2}(\.\d{1,3})?$", error="a NACE-BEL code such as 47.24"),
+        metadata={"example": "47.24"},
+    )
+    postcode = fields.String(
+        required=True, validate=validate.Regexp(r"^[1-9]\d{3}$", error="four digits")
+    )
+    email = fields.Email(required=True)
+    address = fields.String(validate=validate.Length(max=300))
+    earn_rate = fields.Integer(validate=validate.Range(min=1, max=100))
+
+
+class MerchantCreated(Schema):
+    id = fields.Integer(required=True)
+    status = fields.String(required=True)
+
+
+class MerchantSummary(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    sector = fields.String(required=True)
+    postcode = fields.String(required=True)
+    address = fields.String(allow_none=True)
+
+
+class MerchantListQuery(Schema):
+    scheme = fields.String(metadata={"description": "only shops of this scheme (slug)"})
+
+
+class ApiKeyCreate(Schema):
+    label = fields.String(validate=validate.Length(max=100))
+
+
+class ApiKeyCreated(Schema):
+    id = fields.Integer(required=True)
+    key = fields.String(required=True, metadata={"description": "shown once; store it"})
+    prefix = fields.String()
+
+
+class WalletCreate(Schema):
+    scheme = fields.String(
+        metadata={"description": "scheme slug; may be left out when the server has one scheme"}
+    )
+
+
+class WalletCreated(Schema):
+    wallet_token = fields.String(required=True)
+    recovery_code = fields.String(required=True)
+
+
+class WalletRecover(Schema):
+    recovery_code = fields.String(required=True, validate=validate.Length(min=16, max=40))
+
+
+class WalletRecovered(Schema):
+    wallet_token = fields.String(required=True)
+
+
+class HistoryEntry(Schema):
+    at = fields.AwareDateTime(required=True)
+    kind = fields.String(required=True, metadata={"description": "earn or spend"})
+    points = fields.Integer(required=True)
+    merchant = fields.String(allow_none=True)
+    status = fields.String()
+
+
+class HoldEntry(Schema):
+    code = fields.String(required=True)
+    points = fields.Integer(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+
+
+class WalletView(Schema):
+    balance = fields.Integer(required=True)
+    balance_value_cents = fields.Integer()
+    point_value_cents = fields.Integer()
+    held_points = fields.Integer()
+    holds = fields.List(fields.Nested(HoldEntry))
+    stamp_cards = fields.List(fields.Dict(), required=True)
+    history = fields.List(fields.Nested(HistoryEntry), required=True)
+
+
+class ClaimCreate(Schema):
+    amount_cents = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_SALE_CENTS)
+    )
+    ttl_seconds = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=30, max=MAX_TTL_SECONDS),
+        metadata={"description": "lifetime of the code; default the scheme's (10 minutes)"},
+    )
+
+
+class ClaimCreated(Schema):
+    token = fields.String(required=True)
+    url = fields.String(required=True)
+    qr_svg_url = fields.String(required=True)
+    points = fields.Integer(required=True)
+    amount_cents = fields.Integer()
+    expires_at = fields.AwareDateTime(required=True)
+
+
+class ClaimStatusView(Schema):
+    status = fields.String(
+        required=True, validate=validate.OneOf(["open", "claimed", "expired", "cancelled"])
+    )
+    points = fields.Integer(required=True)
+    amount_cents = fields.Integer()
+    expires_at = fields.AwareDateTime()
+    claimed_at = fields.AwareDateTime(allow_none=True)
+
+
+class ClaimDone(Schema):
+    points_credited = fields.Integer(required=True)
+    balance = fields.Integer(required=True)
+    merchant = fields.String()
+
+
+class RedemptionCreate(Schema):
+    points = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_POINTS)
+    )
+
+
+class RedemptionCreated(Schema):
+    code = fields.String(required=True)
+    qr_svg_url = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    points = fields.Integer()
+    discount_cents = fields.Integer()
+
+
+class RedemptionView(Schema):
+    code = fields.String(required=True)
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["held", "confirmed", "expired", "cancelled"]),
+    )
+    points = fields.Integer(required=True)
+    discount_cents = fields.Integer(required=True)
+    expires_at = fields.AwareDateTime()
+    merchant = fields.String(allow_none=True)
+
+
+class RedemptionConfirmed(Schema):
+    points = fields.Integer(required=True)
+    discount_cents = fields.Integer(required=True)
+
+
+class SpendingQuery(Schema):
+    by = fields.String(
+        required=True,
+        validate=validate.OneOf(["sector", "merchant", "postcode", "hour", "weekday"]),
+    )
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+
+class SpendingRow(Schema):
+    key = fields.String(required=True)
+    label = fields.String(allow_none=True)
+    purchases = fields.Integer(allow_none=True)
+    amount_cents = fields.Integer(allow_none=True)
+    shoppers = fields.Integer(allow_none=True)
+    suppressed = fields.Boolean(required=True)
+
+
+class SpendingReport(Schema):
+    rows = fields.List(fields.Nested(SpendingRow), required=True)
+    k = fields.Integer(required=True)
+    definition = fields.String()

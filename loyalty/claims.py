@@ -1,0 +1,185 @@
+"""Earning: a till creates a single-use claim, a wallet collects its points once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loyalty import ledger, security, wallets
+from loyalty.analytics import events
+from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
+from loyalty.models import (
+    AccountKind,
+    Asset,
+    Claim,
+    ClaimStatus,
+    Merchant,
+    MerchantStatus,
+    Scheme,
+    Wallet,
+)
+from loyalty.schemes import earn_rate_for
+
+# EUR 5,000: a bound well above any local sale that still stops a typo of
+# three extra zeros from minting a fortune in points.
+MAX_SALE_CENTS = 500_000
+MAX_TTL_SECONDS = 30 * 24 * 3600  # a printed receipt QR may live a month
+
+
+@dataclass(frozen=True)
+class NewClaim:
+    claim: Claim
+    token: str
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: Claim
+    merchant: Merchant
+    points_credited: int
+    balance: int
+
+
+def points_for(amount_cents: int, rate: int) -> int:
+    """Points for a sale: ``rate`` points per *full* euro."""
+    return (amount_cents // 100) * rate
+
+
+def create_claim(
+    session: Session,
+    merchant: Merchant,
+    amount_cents: int,
+    now: datetime,
+    *,
+    till_key_id: int | None = None,
+    ttl_seconds: int | None = None,
+) -> NewClaim:
+    """A new open claim for a sale. Raises Forbidden, InvalidInput."""
+    if merchant.status != MerchantStatus.APPROVED:
+        raise Forbidden("this shop is not approved to give points", code="merchant_not_approved")
+    if not 0 < amount_cents <= MAX_SALE_CENTS:
+        raise InvalidInput(
+            f"amount_cents must be between 1 and {MAX_SALE_CENTS}", code="amount_out_of_range"
+        )
+    scheme = merchant.scheme
+    if ttl_seconds is None:
+        ttl_seconds = scheme.claim_ttl_seconds
+    if not 30 <= ttl_seconds <= MAX_TTL_SECONDS:
+        raise InvalidInput(f"ttl_seconds must be between 30 and {MAX_TTL_SECONDS}")
+    points = points_for(amount_cents, earn_rate_for(scheme, merchant))
+    if points == 0:
+        raise InvalidInput("a sale under one euro earns no points", code="no_points")
+    token = security.new_token()
+    claim = Claim(
+        scheme_id=merchant.scheme_id,
+        merchant_id=merchant.id,
+        till_key_id=till_key_id,
+        token_hash=security.token_hash(token),
+        amount_cents=amount_cents,
+        points=points,
+        status=ClaimStatus.OPEN,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds),
+    )
+    session.add(claim)
+    session.flush()
+    return NewClaim(claim, token)
+
+
+def get_claim(session: Session, token: str) -> Claim:
+    claim = session.scalar(sa.select(Claim).where(Claim.token_hash == security.token_hash(token)))
+    if claim is None:
+        raise NotFound("no such claim", code="unknown_claim")
+    return claim
+
+
+def display_status(claim: Claim, now: datetime) -> str:
+    """open / claimed / expired / cancelled, as the till and the shopper see it."""
+    if claim.status == ClaimStatus.OPEN and claim.expires_at <= now:
+        return "expired"
+    return claim.status
+
+
+def _raise_for_status(claim: Claim, now: datetime) -> None:
+    status = display_status(claim, now)
+    if status == ClaimStatus.CLAIMED:
+        raise AlreadyUsed("these points were already collected", code="already_claimed")
+    if status == ClaimStatus.CANCELLED:
+        raise Conflict("the shop cancelled this sale", code="claim_cancelled")
+    if status == "expired":
+        raise Gone("this code has expired", code="claim_expired")
+
+
+def claim_points(session: Session, token: str, wallet: Wallet, now: datetime) -> ClaimResult:
+    """Credit a claim's points to a wallet, exactly once however many wallets race.
+
+    Raises NotFound, Forbidden, AlreadyUsed/Conflict (409), Gone (410).
+    """
+    claim = get_claim(session, token)
+    if claim.scheme_id != wallet.scheme_id:
+        raise Forbidden("this code belongs to another municipality's scheme", code="wrong_scheme")
+    wallets.ensure_usable(wallet)
+    _raise_for_status(claim, now)
+
+    # The conditional UPDATE is the guard: only one transaction can move the
+    # row from open to claimed. On PostgreSQL a racing UPDATE waits for the
+    # winner to commit, re-reads the row and matches nothing; on SQLite writers
+    # are serialised by BEGIN IMMEDIATE. The loser raises and rolls back.
+    won = session.execute(
+        sa.update(Claim)
+        .where(Claim.id == claim.id, Claim.status == ClaimStatus.OPEN, Claim.expires_at > now)
+        .values(status=ClaimStatus.CLAIMED, wallet_id=wallet.id, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if won != 1:
+        session.refresh(claim)
+        _raise_for_status(claim, now)
+        raise AlreadyUsed("these points were already collected", code="already_claimed")
+
+    merchant = session.get_one(Merchant, claim.merchant_id)
+    wallet_account = wallets.points_account(session, wallet)
+    issued = ledger.get_account(
+        session,
+        claim.scheme_id,
+        AccountKind.MERCHANT_ISSUED,
+        Asset.POINTS,
+        ledger.merchant_owner(merchant.id),
+    )
+    txn = ledger.post(
+        session,
+        claim.scheme_id,
+        "earn",
+        [ledger.Leg(issued, -claim.points), ledger.Leg(wallet_account, claim.points)],
+        memo=f"claim #{claim.id}",
+    )
+    session.execute(
+        sa.update(Claim)
+        .where(Claim.id == claim.id)
+        .values(transaction_id=txn.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(claim)
+    scheme = session.get_one(Scheme, claim.scheme_id)
+    events.record_purchase(session, scheme, merchant, wallet, claim, now)
+    return ClaimResult(
+        claim=claim,
+        merchant=merchant,
+        points_credited=claim.points,
+        balance=ledger.balance(session, wallet_account.id),
+    )
+
+
+def cancel_claim(session: Session, claim: Claim, now: datetime) -> None:
+    """The till withdraws an open claim. Raises AlreadyUsed, Conflict, Gone."""
+    won = session.execute(
+        sa.update(Claim)
+        .where(Claim.id == claim.id, Claim.status == ClaimStatus.OPEN)
+        .values(status=ClaimStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.refresh(claim)
+    if won != 1:
+        _raise_for_status(claim, now)

@@ -1,0 +1,51 @@
+"""Configuration from the environment (and ``.env``, loaded by the CLI)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def database_url(instance_path: str) -> str:
+    """DATABASE_URL, or SQLite in the instance folder."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{Path(instance_path) / 'loyalty.db'}"
+
+
+def secret_key(instance_path: str) -> str:
+    """SECRET_KEY, or one generated once and kept in the instance folder.
+
+    Kept on disk so that every worker process and every restart signs with
+    the same key (wallet cookies must survive a restart).
+    """
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two workers starting at once cannot both write a key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": database_url(instance_path),
+        "SECRET_KEY": secret_key(instance_path),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").rstrip("/") or None,
+        # Secure cookies when served behind HTTPS (PUBLIC_URL says so).
+        "SESSION_COOKIE_SECURE": os.environ.get("PUBLIC_URL", "").startswith("https://"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+    }

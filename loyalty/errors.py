@@ -1,0 +1,58 @@
+"""Domain exceptions. The API maps each to its HTTP status and error code."""
+
+from __future__ import annotations
+
+
+class LoyaltyError(Exception):
+    """Base of every expected failure; ``status`` and ``code`` reach the client."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(LoyaltyError):
+    status = 422
+    code = "invalid_input"
+
+
+class Unauthorized(LoyaltyError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(LoyaltyError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(LoyaltyError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(LoyaltyError):
+    status = 409
+    code = "conflict"
+
+
+class InsufficientBalance(Conflict):
+    code = "insufficient_balance"
+
+
+class AlreadyUsed(Conflict):
+    code = "already_used"
+
+
+class Gone(LoyaltyError):
+    status = 410
+    code = "expired"
+
+
+class UnbalancedTransaction(Exception):
+    """A programming error: postings that do not sum to zero. Never a client error."""

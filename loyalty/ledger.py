@@ -1,0 +1,245 @@
+"""The double-entry ledger: every change of value is a balanced transaction.
+
+Amounts are integers (points, euro cents). Each account keeps a cached balance
+that is updated in the same database transaction as its postings, with a
+conditional ``UPDATE ... WHERE balance >= :debit`` for accounts that may not
+go negative. That guard works on SQLite and PostgreSQL alike (unlike
+``SELECT ... FOR UPDATE``, which SQLite ignores) and a CHECK constraint backs it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loyalty.errors import Conflict, InsufficientBalance, UnbalancedTransaction
+from loyalty.models import Account, AccountKind, Asset, LedgerTransaction, Posting
+from loyalty.models.ledger import NON_NEGATIVE_KINDS
+
+SCHEME_OWNER = "scheme"
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: Account
+    amount: int
+
+
+def wallet_owner(wallet_id: int) -> str:
+    return f"wallet:{wallet_id}"
+
+
+def merchant_owner(merchant_id: int) -> str:
+    return f"merchant:{merchant_id}"
+
+
+def open_account(
+    session: Session,
+    scheme_id: int,
+    kind: AccountKind,
+    asset: Asset,
+    owner_key: str,
+    *,
+    wallet_id: int | None = None,
+    merchant_id: int | None = None,
+) -> Account:
+    """Create an account; callers open accounts when they create their owner."""
+    account = Account(
+        scheme_id=scheme_id,
+        kind=kind,
+        asset=asset,
+        owner_key=owner_key,
+        wallet_id=wallet_id,
+        merchant_id=merchant_id,
+        balance=0,
+    )
+    session.add(account)
+    return account
+
+
+def get_account(
+    session: Session, scheme_id: int, kind: AccountKind, asset: Asset, owner_key: str
+) -> Account:
+    """The account of an owner; raises LookupError if it was never opened."""
+    account = session.scalar(
+        sa.select(Account).where(
+            Account.scheme_id == scheme_id,
+            Account.kind == kind,
+            Account.asset == asset,
+            Account.owner_key == owner_key,
+        )
+    )
+    if account is None:
+        raise LookupError(f"no {kind}/{asset} account for {owner_key} in scheme {scheme_id}")
+    return account
+
+
+def post(
+    session: Session,
+    scheme_id: int,
+    kind: str,
+    legs: Sequence[Leg],
+    *,
+    memo: str | None = None,
+    reverses_id: int | None = None,
+) -> LedgerTransaction:
+    """Write one balanced transaction and move the cached balances with it.
+
+    Raises InsufficientBalance when a wallet or the holds would go below zero;
+    the caller's database transaction must then be rolled back.
+    """
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if leg.amount == 0:
+            raise UnbalancedTransaction("zero-amount leg")
+        totals[leg.account.asset] += leg.amount
+    if not legs or any(totals.values()):
+        raise UnbalancedTransaction(f"postings do not balance: {dict(totals)}")
+
+    txn = LedgerTransaction(scheme_id=scheme_id, kind=kind, memo=memo, reverses_id=reverses_id)
+    session.add(txn)
+    # Flush to get the transaction id for the postings.
+    session.flush()
+    session.add_all(
+        Posting(transaction_id=txn.id, account_id=leg.account.id, asset=leg.account.asset,
+                amount=leg.amount)
+        for leg in legs
+    )
+    # Update in account-id order so concurrent transactions on PostgreSQL take
+    # row locks in the same order and cannot deadlock.
+    for leg in sorted(legs, key=lambda leg: leg.account.id):
+        _move_balance(session, leg.account, leg.amount)
+    session.flush()
+    return txn
+
+
+def _move_balance(session: Session, account: Account, amount: int) -> None:
+    stmt = (
+        sa.update(Account)
+        .where(Account.id == account.id)
+        .values(balance=Account.balance + amount)
+        .execution_options(synchronize_session=False)
+    )
+    if amount < 0 and account.kind in NON_NEGATIVE_KINDS:
+        stmt = stmt.where(Account.balance >= -amount)
+    result = session.execute(stmt)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise InsufficientBalance("not enough points")
+    # The in-memory object is stale now; reload it when next read.
+    session.expire(account, ["balance"])
+
+
+def reverse(session: Session, transaction_id: int, *, memo: str | None = None) -> LedgerTransaction:
+    """Post the exact opposite of a transaction. A transaction is reversed at most once.
+
+    Raises Conflict if it was already reversed, InsufficientBalance if the
+    points have been spent meanwhile.
+    """
+    original = session.get(LedgerTransaction, transaction_id)
+    if original is None:
+        raise LookupError(f"no transaction {transaction_id}")
+    already = session.scalar(
+        sa.select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == transaction_id)
+    )
+    if already is not None:
+        raise Conflict("this transaction was already reversed", code="already_reversed")
+    postings = session.scalars(
+        sa.select(Posting).where(Posting.transaction_id == transaction_id)
+    ).all()
+    accounts = {a.id: a for a in _accounts(session, (p.account_id for p in postings))}
+    legs = [Leg(accounts[p.account_id], -p.amount) for p in postings]
+    return post(
+        session,
+        original.scheme_id,
+        "reversal",
+        legs,
+        memo=memo or f"reversal of {original.kind} #{original.id}",
+        reverses_id=transaction_id,
+    )
+
+
+def _accounts(session: Session, ids: Iterable[int]) -> Sequence[Account]:
+    return session.scalars(sa.select(Account).where(Account.id.in_(set(ids)))).all()
+
+
+def balance(session: Session, account_id: int) -> int:
+    """The cached balance, read from the database (not from a stale object)."""
+    return session.scalar(sa.select(Account.balance).where(Account.id == account_id)) or 0
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    accounts_checked: int
+    transactions_checked: int
+    balance_mismatches: list[tuple[int, int, int]]  # account id, cached, from postings
+    unbalanced_transactions: list[tuple[int, str, int]]  # transaction id, asset, sum
+    asset_mismatches: list[tuple[int, int, str]]  # posting id, account id, asset
+    negative_accounts: list[tuple[int, int]]  # account id, balance
+    asset_totals: dict[str, int]  # sum of all balances per asset: must be zero
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.balance_mismatches
+            or self.unbalanced_transactions
+            or self.asset_mismatches
+            or self.negative_accounts
+            or any(self.asset_totals.values())
+        )
+
+
+def verify(session: Session) -> VerifyReport:
+    """Recompute every balance from the postings and check every invariant."""
+    from_postings = sa.select(
+        Posting.account_id, sa.func.sum(Posting.amount).label("total")
+    ).group_by(Posting.account_id).subquery()
+    rows = session.execute(
+        sa.select(Account.id, Account.balance, sa.func.coalesce(from_postings.c.total, 0))
+        .outerjoin(from_postings, from_postings.c.account_id == Account.id)
+    ).all()
+    mismatches = [(aid, cached, int(total)) for aid, cached, total in rows if cached != total]
+
+    unbalanced = [
+        (tid, asset, int(total))
+        for tid, asset, total in session.execute(
+            sa.select(Posting.transaction_id, Posting.asset, sa.func.sum(Posting.amount))
+            .group_by(Posting.transaction_id, Posting.asset)
+            .having(sa.func.sum(Posting.amount) != 0)
+        ).all()
+    ]
+    asset_mismatches = [
+        (pid, aid, asset)
+        for pid, aid, asset in session.execute(
+            sa.select(Posting.id, Posting.account_id, Posting.asset)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.asset != Account.asset)
+        ).all()
+    ]
+    negative = [
+        (aid, bal)
+        for aid, bal in session.execute(
+            sa.select(Account.id, Account.balance).where(
+                Account.kind.in_([k.value for k in NON_NEGATIVE_KINDS]), Account.balance < 0
+            )
+        ).all()
+    ]
+    totals = {
+        asset: int(total)
+        for asset, total in session.execute(
+            sa.select(Account.asset, sa.func.sum(Account.balance)).group_by(Account.asset)
+        ).all()
+    }
+    n_txn = session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)) or 0
+    return VerifyReport(
+        accounts_checked=len(rows),
+        transactions_checked=n_txn,
+        balance_mismatches=mismatches,
+        unbalanced_transactions=unbalanced,
+        asset_mismatches=asset_mismatches,
+        negative_accounts=negative,
+        asset_totals=totals,
+    )

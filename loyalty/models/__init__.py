@@ -1,0 +1,34 @@
+"""The database models, one module per area; import them from here."""
+
+from loyalty.models.analytics import PseudonymKey, PurchaseEvent
+from loyalty.models.claims import Claim, ClaimStatus
+from loyalty.models.idempotency import IdempotencyRecord
+from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
+from loyalty.models.redemptions import Redemption, RedemptionStatus
+from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
+from loyalty.models.staff import Role, StaffSession, StaffUser, TillKey
+from loyalty.models.wallets import Wallet, WalletStatus
+
+__all__ = [
+    "Account",
+    "AccountKind",
+    "Asset",
+    "Claim",
+    "ClaimStatus",
+    "IdempotencyRecord",
+    "LedgerTransaction",
+    "Merchant",
+    "MerchantStatus",
+    "Posting",
+    "PseudonymKey",
+    "PurchaseEvent",
+    "Redemption",
+    "RedemptionStatus",
+    "Role",
+    "Scheme",
+    "StaffSession",
+    "StaffUser",
+    "TillKey",
+    "Wallet",
+    "WalletStatus",
+]

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalty.db import Base, UTCDateTime, utcnow
+
+
+class ClaimStatus(enum.StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CANCELLED = "cancelled"
+    # "expired" is never stored: an open claim past expires_at *is* expired.
+
+
+class Claim(Base):
+    """The points of one sale, waiting to be collected by one wallet."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), index=True)
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
+    till_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("till_keys.id"))
+    # SHA-256 of the 256-bit token in the QR code: a leaked table claims nothing.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    amount_cents: Mapped[int] = mapped_column()
+    points: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(sa.String(10), default=ClaimStatus.OPEN)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wallet_id: Mapped[int | None] = mapped_column(sa.ForeignKey("wallets.id"), index=True)
+    transaction_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("ledger_transactions.id"), unique=True
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('open', 'claimed', 'cancelled')", name="status_known"),
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint("points >= 0", name="points_non_negative"),
+        # A claimed claim names its wallet; an open or cancelled one does not.
+        sa.CheckConstraint(
+            "(status = 'claimed') = (wallet_id IS NOT NULL)",
+            name="claimed_has_wallet",
+        ),
+    )

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalty.db import Base, UTCDateTime, utcnow
+
+
+class RedemptionStatus(enum.StrEnum):
+    HELD = "held"  # points on hold, code valid until expires_at
+    CONFIRMED = "confirmed"  # a shop gave the discount; points are the shop's
+    RELEASED = "released"  # expired or cancelled; points back in the wallet
+
+
+class Redemption(Base):
+    """Points on hold behind a one-time code that any approved shop may confirm."""
+
+    __tablename__ = "redemptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), index=True)
+    wallet_id: Mapped[int] = mapped_column(sa.ForeignKey("wallets.id"), index=True)
+    # Eight digits, short enough to type at the till; unique for all time so an
+    # old code can never confirm a new hold.
+    code: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    points: Mapped[int] = mapped_column()
+    discount_cents: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(sa.String(10), default=RedemptionStatus.HELD)
+    release_reason: Mapped[str | None] = mapped_column(sa.String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    merchant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
+    hold_transaction_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("ledger_transactions.id"), unique=True
+    )
+    finish_transaction_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("ledger_transactions.id"), unique=True
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('held', 'confirmed', 'released')", name="status_known"),
+        sa.CheckConstraint("points > 0", name="points_positive"),
+        sa.CheckConstraint(
+            "(status = 'confirmed') = (merchant_id IS NOT NULL)", name="confirmed_has_merchant"
+        ),
+    )

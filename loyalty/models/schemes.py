@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from loyalty.db import Base, UTCDateTime, utcnow
+
+
+class Scheme(Base):
+    """One municipality's savings scheme: its points are one currency."""
+
+    __tablename__ = "schemes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    nis_code: Mapped[str | None] = mapped_column(sa.String(5))
+    timezone: Mapped[str] = mapped_column(sa.String(60), default="Europe/Brussels")
+    # Euro cents of discount one point is worth when redeemed.
+    point_value_cents: Mapped[int] = mapped_column(default=5)
+    # Points per full euro of a sale; a shop may give more at its own cost.
+    earn_rate: Mapped[int] = mapped_column(default=1)
+    claim_ttl_seconds: Mapped[int] = mapped_column(default=600)
+    hold_ttl_seconds: Mapped[int] = mapped_column(default=300)
+    validity_months: Mapped[int] = mapped_column(default=24)
+    k_anonymity: Mapped[int] = mapped_column(default=10)
+    villages: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    merchants: Mapped[list[Merchant]] = relationship(back_populates="scheme")
+
+    __table_args__ = (
+        sa.CheckConstraint("point_value_cents > 0", name="point_value_positive"),
+        sa.CheckConstraint("earn_rate > 0", name="earn_rate_positive"),
+        sa.CheckConstraint("claim_ttl_seconds > 0", name="claim_ttl_positive"),
+        sa.CheckConstraint("hold_ttl_seconds > 0", name="hold_ttl_positive"),
+        sa.CheckConstraint("k_anonymity >= 2", name="k_at_least_two"),
+    )
+
+
+class MerchantStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    SUSPENDED = "suspended"
+
+
+class Merchant(Base):
+    """A participating shop."""
+
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    # NACE-BEL activity code, e.g. "47.24" (bread and pastry shops).
+    sector: Mapped[str] = mapped_column(sa.String(12))
+    postcode: Mapped[str] = mapped_column(sa.String(4))
+    email: Mapped[str] = mapped_column(sa.String(254))
+    address: Mapped[str | None] = mapped_column(sa.String(300))
+    status: Mapped[str] = mapped_column(sa.String(20), default=MerchantStatus.PENDING)
+    # Points per euro when higher than the scheme's rate; None means the scheme's.
+    earn_rate: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    scheme: Mapped[Scheme] = relationship(back_populates="merchants")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('pending', 'approved', 'refused', 'suspended')", name="status_known"
+        ),
+        sa.CheckConstraint("earn_rate IS NULL OR earn_rate > 0", name="earn_rate_positive"),
+    )

@@ -1,0 +1,227 @@
+"""Spending points: a hold with a one-time code, confirmed by any approved shop."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loyalty import ledger, wallets
+from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
+from loyalty.models import (
+    Account,
+    AccountKind,
+    Asset,
+    Merchant,
+    MerchantStatus,
+    Redemption,
+    RedemptionStatus,
+    Scheme,
+    Wallet,
+)
+
+CODE_DIGITS = 8
+MAX_POINTS = 1_000_000
+
+
+def _holds_account(session: Session, scheme_id: int) -> Account:
+    return ledger.get_account(
+        session, scheme_id, AccountKind.HOLDS, Asset.POINTS, ledger.SCHEME_OWNER
+    )
+
+
+def new_code() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+
+
+def normalise_code(code: str) -> str:
+    """Cashiers type codes with spaces or dashes ("4821 3307"): keep the digits."""
+    return "".join(ch for ch in code if ch.isdigit())
+
+
+def create_redemption(session: Session, wallet: Wallet, points: int, now: datetime) -> Redemption:
+    """Move points from the wallet to a hold behind a new code.
+
+    Raises InvalidInput, InsufficientBalance (409), Forbidden (frozen wallet).
+    """
+    wallets.ensure_usable(wallet)
+    if not 0 < points <= MAX_POINTS:
+        raise InvalidInput(f"points must be between 1 and {MAX_POINTS}")
+    release_expired(session, now, wallet_id=wallet.id)
+    scheme = session.get_one(Scheme, wallet.scheme_id)
+    txn = ledger.post(
+        session,
+        scheme.id,
+        "hold",
+        [
+            ledger.Leg(wallets.points_account(session, wallet), -points),
+            ledger.Leg(_holds_account(session, scheme.id), points),
+        ],
+    )
+    # Codes are unique for all time; a collision (one in 10^8 per live code)
+    # is retried inside a savepoint so the hold above survives it.
+    for _attempt in range(5):
+        redemption = Redemption(
+            scheme_id=scheme.id,
+            wallet_id=wallet.id,
+            code=new_code(),
+            points=points,
+            discount_cents=points * scheme.point_value_cents,
+            status=RedemptionStatus.HELD,
+            created_at=now,
+            expires_at=now + timedelta(seconds=scheme.hold_ttl_seconds),
+            hold_transaction_id=txn.id,
+        )
+        try:
+            with session.begin_nested():
+                session.add(redemption)
+        except sa.exc.IntegrityError:
+            continue
+        return redemption
+    raise RuntimeError("could not find a free redemption code")
+
+
+def get_redemption(session: Session, code: str, scheme_id: int) -> Redemption:
+    redemption = session.scalar(
+        sa.select(Redemption).where(
+            Redemption.code == normalise_code(code), Redemption.scheme_id == scheme_id
+        )
+    )
+    if redemption is None:
+        raise NotFound("no such spend code", code="unknown_code")
+    return redemption
+
+
+def display_status(redemption: Redemption, now: datetime) -> str:
+    """held / confirmed / expired / cancelled, as the shopper and the till see it."""
+    if redemption.status == RedemptionStatus.HELD:
+        return "expired" if redemption.expires_at <= now else "held"
+    if redemption.status == RedemptionStatus.RELEASED:
+        return redemption.release_reason or "expired"
+    return redemption.status
+
+
+def _raise_for_status(redemption: Redemption, now: datetime) -> None:
+    status = display_status(redemption, now)
+    if status == RedemptionStatus.CONFIRMED:
+        raise AlreadyUsed("this code was already used", code="already_used")
+    if status == "cancelled":
+        raise Conflict("the shopper cancelled this code", code="code_cancelled")
+    if status == "expired":
+        raise Gone("this code has expired", code="code_expired")
+
+
+def confirm_redemption(
+    session: Session, code: str, merchant: Merchant, now: datetime
+) -> Redemption:
+    """A shop accepts a code: the held points become the shop's, exactly once.
+
+    Raises NotFound, Forbidden, AlreadyUsed/Conflict (409), Gone (410).
+    """
+    if merchant.status != MerchantStatus.APPROVED:
+        raise Forbidden("this shop is not approved", code="merchant_not_approved")
+    redemption = get_redemption(session, code, merchant.scheme_id)
+    _raise_for_status(redemption, now)
+    # Same guard as claims: one conditional UPDATE decides the race.
+    won = session.execute(
+        sa.update(Redemption)
+        .where(
+            Redemption.id == redemption.id,
+            Redemption.status == RedemptionStatus.HELD,
+            Redemption.expires_at > now,
+        )
+        .values(status=RedemptionStatus.CONFIRMED, merchant_id=merchant.id, finished_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if won != 1:
+        session.refresh(redemption)
+        _raise_for_status(redemption, now)
+        raise AlreadyUsed("this code was already used", code="already_used")
+    redeemed = ledger.get_account(
+        session,
+        merchant.scheme_id,
+        AccountKind.MERCHANT_REDEEMED,
+        Asset.POINTS,
+        ledger.merchant_owner(merchant.id),
+    )
+    txn = ledger.post(
+        session,
+        merchant.scheme_id,
+        "redeem",
+        [
+            ledger.Leg(_holds_account(session, merchant.scheme_id), -redemption.points),
+            ledger.Leg(redeemed, redemption.points),
+        ],
+        memo=f"redemption #{redemption.id}",
+    )
+    _set_finish_transaction(session, redemption, txn.id)
+    return redemption
+
+
+def _set_finish_transaction(session: Session, redemption: Redemption, txn_id: int) -> None:
+    session.execute(
+        sa.update(Redemption)
+        .where(Redemption.id == redemption.id)
+        .values(finish_transaction_id=txn_id)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(redemption)
+
+
+def _release(session: Session, redemption: Redemption, reason: str, now: datetime) -> bool:
+    """Return a hold to its wallet; False if someone else finished it first."""
+    stmt = (
+        sa.update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.status == RedemptionStatus.HELD)
+        .values(status=RedemptionStatus.RELEASED, release_reason=reason, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if reason == "expired":
+        stmt = stmt.where(Redemption.expires_at <= now)
+    if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    wallet_account = ledger.get_account(
+        session,
+        redemption.scheme_id,
+        AccountKind.WALLET,
+        Asset.POINTS,
+        ledger.wallet_owner(redemption.wallet_id),
+    )
+    txn = ledger.post(
+        session,
+        redemption.scheme_id,
+        "release",
+        [
+            ledger.Leg(_holds_account(session, redemption.scheme_id), -redemption.points),
+            ledger.Leg(wallet_account, redemption.points),
+        ],
+        memo=f"redemption #{redemption.id} {reason}",
+    )
+    _set_finish_transaction(session, redemption, txn.id)
+    return True
+
+
+def cancel_redemption(session: Session, wallet: Wallet, code: str, now: datetime) -> Redemption:
+    """The shopper withdraws a code before use: the points go back. Raises 404/409/410."""
+    redemption = get_redemption(session, code, wallet.scheme_id)
+    if redemption.wallet_id != wallet.id:
+        raise NotFound("no such spend code", code="unknown_code")
+    if not _release(session, redemption, "cancelled", now):
+        session.refresh(redemption)
+        _raise_for_status(redemption, now)
+    return redemption
+
+
+def release_expired(session: Session, now: datetime, *, wallet_id: int | None = None) -> int:
+    """Return every expired hold (of one wallet, or all) to its wallet; the count released."""
+    stmt = sa.select(Redemption).where(
+        Redemption.status == RedemptionStatus.HELD, Redemption.expires_at <= now
+    )
+    if wallet_id is not None:
+        stmt = stmt.where(Redemption.wallet_id == wallet_id)
+    released = 0
+    for redemption in session.scalars(stmt.order_by(Redemption.id)).all():
+        released += _release(session, redemption, "expired", now)
+    return released

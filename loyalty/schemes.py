@@ -1,0 +1,98 @@
+"""Schemes (one per municipality) and the shops that join them."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loyalty import ledger
+from loyalty.errors import Conflict, InvalidInput, NotFound
+from loyalty.models import AccountKind, Asset, Merchant, MerchantStatus, Scheme
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+NACE_RE = re.compile(r"^\d{2}(?:\.\d{1,3})?$")
+POSTCODE_RE = re.compile(r"^[1-9]\d{3}$")
+
+
+def create_scheme(session: Session, slug: str, name: str, **settings: object) -> Scheme:
+    """A new scheme with its scheme-level accounts. Raises InvalidInput, Conflict."""
+    if not SLUG_RE.match(slug) or len(slug) > 60:
+        raise InvalidInput("slug: lowercase letters, digits and dashes only")
+    if not name.strip():
+        raise InvalidInput("name must not be empty")
+    if session.scalar(sa.select(Scheme.id).where(Scheme.slug == slug)) is not None:
+        raise Conflict(f"a scheme with slug {slug!r} exists", code="scheme_exists")
+    scheme = Scheme(slug=slug, name=name.strip(), **settings)
+    session.add(scheme)
+    # Flush for the scheme id that its accounts refer to.
+    session.flush()
+    for kind in (AccountKind.HOLDS, AccountKind.BREAKAGE):
+        ledger.open_account(session, scheme.id, kind, Asset.POINTS, ledger.SCHEME_OWNER)
+    session.flush()
+    return scheme
+
+
+def get_scheme(session: Session, slug: str) -> Scheme:
+    scheme = session.scalar(sa.select(Scheme).where(Scheme.slug == slug))
+    if scheme is None:
+        raise NotFound(f"no scheme {slug!r}")
+    return scheme
+
+
+def create_merchant(
+    session: Session,
+    scheme: Scheme,
+    *,
+    name: str,
+    sector: str,
+    postcode: str,
+    email: str,
+    address: str | None = None,
+    status: MerchantStatus = MerchantStatus.PENDING,
+    earn_rate: int | None = None,
+) -> Merchant:
+    """A shop in a scheme, with its point accounts. Raises InvalidInput."""
+    if not name.strip():
+        raise InvalidInput("name must not be empty")
+    if not NACE_RE.match(sector):
+        raise InvalidInput("sector must be a NACE-BEL code such as 47.24")
+    if not POSTCODE_RE.match(postcode):
+        raise InvalidInput("postcode must be a Belgian postcode of four digits")
+    if earn_rate is not None and earn_rate < scheme.earn_rate:
+        raise InvalidInput("a shop may give more points than the scheme's rate, not fewer")
+    merchant = Merchant(
+        scheme_id=scheme.id,
+        name=name.strip(),
+        sector=sector,
+        postcode=postcode,
+        email=email,
+        address=address,
+        status=status,
+        earn_rate=earn_rate,
+    )
+    session.add(merchant)
+    # Flush for the merchant id that its accounts refer to.
+    session.flush()
+    owner = ledger.merchant_owner(merchant.id)
+    for kind in (AccountKind.MERCHANT_ISSUED, AccountKind.MERCHANT_REDEEMED):
+        ledger.open_account(session, scheme.id, kind, Asset.POINTS, owner, merchant_id=merchant.id)
+    session.flush()
+    return merchant
+
+
+def set_merchant_status(session: Session, merchant: Merchant, status: MerchantStatus) -> None:
+    merchant.status = status
+    session.flush()
+
+
+def approved_merchants(session: Session, scheme_id: int | None = None) -> list[Merchant]:
+    stmt = sa.select(Merchant).where(Merchant.status == MerchantStatus.APPROVED)
+    if scheme_id is not None:
+        stmt = stmt.where(Merchant.scheme_id == scheme_id)
+    return list(session.scalars(stmt.order_by(Merchant.name)))
+
+
+def earn_rate_for(scheme: Scheme, merchant: Merchant) -> int:
+    return max(scheme.earn_rate, merchant.earn_rate or 0)

@@ -1,0 +1,169 @@
+"""Staff users, their revocable sessions and API tokens, and till keys."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loyalty import security
+from loyalty.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from loyalty.models import Merchant, Role, Scheme, StaffSession, StaffUser, TillKey
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 10
+API_TOKEN_LIFETIME = timedelta(days=30)
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL_RE.match(email) or len(email) > 254:
+        raise InvalidInput("not a valid e-mail address", code="invalid_email")
+    return email
+
+
+def create_user(
+    session: Session,
+    scheme: Scheme,
+    *,
+    email: str,
+    password: str,
+    role: Role,
+    merchant: Merchant | None = None,
+) -> StaffUser:
+    """A staff user. Raises InvalidInput, Conflict (e-mail taken)."""
+    email = normalise_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"the password needs at least {MIN_PASSWORD_LENGTH} characters", code="weak_password"
+        )
+    shop_role = role in (Role.MERCHANT_OWNER, Role.CASHIER)
+    if shop_role and merchant is None:
+        raise InvalidInput(f"role {role} needs a shop", code="merchant_required")
+    if not shop_role and merchant is not None:
+        raise InvalidInput(f"role {role} does not belong to a shop")
+    if merchant is not None and merchant.scheme_id != scheme.id:
+        raise InvalidInput("that shop belongs to another scheme")
+    if session.scalar(sa.select(StaffUser.id).where(StaffUser.email == email)) is not None:
+        raise Conflict("a user with this e-mail address exists", code="email_taken")
+    user = StaffUser(
+        scheme_id=scheme.id,
+        merchant_id=merchant.id if merchant else None,
+        email=email,
+        password_hash=security.hash_password(password),
+        role=role,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> StaffUser:
+    """The active user with this e-mail and password. Raises Unauthorized."""
+    user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    if user is None:
+        security.verify_password(security.DUMMY_PASSWORD_HASH, password)
+        raise Unauthorized("wrong e-mail address or password", code="bad_credentials")
+    if not security.verify_password(user.password_hash, password) or not user.active:
+        raise Unauthorized("wrong e-mail address or password", code="bad_credentials")
+    return user
+
+
+@dataclass(frozen=True)
+class NewSecret:
+    id: int
+    secret: str
+
+
+def open_session(
+    session: Session, user: StaffUser, now: datetime, *, kind: str = "api",
+    lifetime: timedelta = API_TOKEN_LIFETIME,
+) -> NewSecret:
+    """A server-side session record; the bearer secret is returned once."""
+    token = security.new_token(security.STAFF_TOKEN_PREFIX)
+    record = StaffSession(
+        user_id=user.id,
+        token_hash=security.token_hash(token),
+        kind=kind,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(record)
+    session.flush()
+    return NewSecret(record.id, token)
+
+
+def user_by_session_token(
+    session: Session, token: str, now: datetime, *, idle_timeout: timedelta | None = None
+) -> tuple[StaffUser, StaffSession]:
+    """The user behind a live session token. Raises Unauthorized."""
+    record = session.scalar(
+        sa.select(StaffSession).where(StaffSession.token_hash == security.token_hash(token))
+    )
+    if (
+        record is None
+        or record.revoked_at is not None
+        or record.expires_at <= now
+        or (idle_timeout is not None and record.last_seen_at + idle_timeout <= now)
+        or not record.user.active
+    ):
+        raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
+    return record.user, record
+
+
+def touch_session(session: Session, record: StaffSession, now: datetime) -> None:
+    # Write at most once a minute: a write per request would serialise readers.
+    if now - record.last_seen_at > timedelta(minutes=1):
+        record.last_seen_at = now
+
+
+def revoke_sessions(session: Session, user: StaffUser, now: datetime) -> int:
+    """Revoke every live session of a user (password change, admin action)."""
+    result = session.execute(
+        sa.update(StaffSession)
+        .where(StaffSession.user_id == user.id, StaffSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def create_till_key(
+    session: Session, merchant: Merchant, now: datetime, *, label: str | None = None
+) -> NewSecret:
+    """A till key for a shop; the key itself is returned once and stored hashed."""
+    key = security.new_token(security.TILL_KEY_PREFIX)
+    record = TillKey(
+        merchant_id=merchant.id,
+        key_hash=security.token_hash(key),
+        prefix=key[:10],
+        label=label,
+        created_at=now,
+    )
+    session.add(record)
+    session.flush()
+    return NewSecret(record.id, key)
+
+
+def till_key_by_token(session: Session, key: str) -> tuple[TillKey, Merchant]:
+    """The live till key and its shop. Raises Unauthorized."""
+    row = session.execute(
+        sa.select(TillKey, Merchant)
+        .join(Merchant, Merchant.id == TillKey.merchant_id)
+        .where(TillKey.key_hash == security.token_hash(key), TillKey.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        raise Unauthorized("unknown or revoked till key", code="invalid_token")
+    return row[0], row[1]
+
+
+def revoke_till_key(session: Session, merchant: Merchant, key_id: int, now: datetime) -> None:
+    record = session.get(TillKey, key_id)
+    if record is None or record.merchant_id != merchant.id:
+        raise NotFound("no such till key")
+    if record.revoked_at is None:
+        record.revoked_at = now

@@ -1,0 +1,59 @@
+"""One database transaction per request: commit when the view succeeds, else roll back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy.orm import Session, sessionmaker
+
+from loyalty.db import sqlite_begin_mode
+
+F = TypeVar("F", bound=Callable[..., Any])
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def writes(view: F) -> F:
+    """Mark a GET view that writes (e.g. releases expired holds) as a write transaction."""
+    view.writes_on_read = True  # type: ignore[attr-defined]
+    return view
+
+
+def db() -> Session:
+    """The request's session, opened on first use."""
+    if "db_session" not in g:
+        factory: sessionmaker[Session] = current_app.extensions["loyalty.sessions"]
+        g.db_session = factory()
+    session: Session = g.db_session
+    return session
+
+
+def init_app(app: Flask, factory: sessionmaker[Session]) -> None:
+    app.extensions["loyalty.sessions"] = factory
+
+    @app.before_request
+    def _choose_begin_mode() -> None:
+        view = app.view_functions.get(request.endpoint or "")
+        read_only = request.method in READ_METHODS and not getattr(view, "writes_on_read", False)
+        g.begin_mode_token = sqlite_begin_mode.set("DEFERRED" if read_only else "IMMEDIATE")
+
+    @app.after_request
+    def _commit(response: Response) -> Response:
+        session: Session | None = g.get("db_session")
+        if session is not None:
+            if response.status_code < 400:
+                session.commit()
+            else:
+                session.rollback()
+        return response
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+        token = g.pop("begin_mode_token", None)
+        if token is not None:
+            sqlite_begin_mode.reset(token)
