@@ -1,0 +1,170 @@
+"""Test fixtures: a migrated database (SQLite by default, PostgreSQL when
+TEST_DATABASE_URL names one), the app, its client and a live gunicorn server.
+
+Tests commit for real, because the race tests need several connections to
+see each other's work. Isolation comes from data instead: every test makes
+its own scheme (tests.factories), so tests never share shops or wallets.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from loyalty import create_app
+from loyalty.db import make_engine
+from loyalty.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _create_postgres_database(server_url: str) -> tuple[str, str]:
+    """A fresh, empty database on the server of ``server_url``; returns (url, name)."""
+    name = f"loyalty_test_{uuid.uuid4().hex[:10]}"
+    engine = make_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    base, _, _db = server_url.rpartition("/")
+    return f"{base}/{name}", name
+
+
+def _drop_postgres_database(server_url: str, name: str) -> None:
+    engine = make_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a migrated database for this test run."""
+    server_url = os.environ.get("TEST_DATABASE_URL", "")
+    if server_url.startswith("postgresql"):
+        url, name = _create_postgres_database(server_url)
+        upgrade(url)
+        yield url
+        _drop_postgres_database(server_url, name)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def dialect(database_url: str) -> str:
+    return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret-key",
+            "PUBLIC_URL": "https://sparen.example.be",
+        }
+    )
+    yield app
+    app.extensions["loyalty.engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A session for test setup and checks; the factories commit through it."""
+    factory = app.extensions["loyalty.sessions"]
+    with factory() as s:
+        yield s
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, url: str, database_url: str) -> None:
+        self.url = url
+        self.database_url = database_url
+
+    def api(self, path: str) -> str:
+        return f"{self.url}/api/v1{path}"
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`loyalty serve` with 4 worker processes on the test database."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "live-server-secret",
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    log = tmp_path_factory.mktemp("server") / "gunicorn.log"
+    with log.open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "loyalty", "serve", "--port", str(port), "--workers", "4"],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path_factory.mktemp("cwd"),
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(url + "/api/v1/merchants", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the live server did not start:\n" + log.read_text())
+        time.sleep(0.2)
+    yield LiveServer(url, database_url)
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
+@pytest.fixture
+def verify_ledger(database_url: str):  # type: ignore[no-untyped-def]
+    """Run `loyalty ledger verify` as a separate process; assert it passes."""
+
+    def run() -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "loyalty", "ledger", "verify"],
+            env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "x"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "ledger OK" in result.stdout
+        return result.stdout
+
+    return run
+
+
+def count(session: Session, stmt: sa.Select) -> int:  # type: ignore[type-arg]
+    return int(session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0)
