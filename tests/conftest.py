@@ -112,7 +112,9 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """`loyalty serve` with 4 worker processes on the test database."""
     port = _free_port()
     env = {

@@ -18,7 +18,9 @@ def _path(url: str) -> str:
     return parts.path
 
 
-def test_earn_and_spend_through_the_api(client: FlaskClient, session: Session, verify_ledger) -> None:
+def test_earn_and_spend_through_the_api(
+    client: FlaskClient, session: Session, verify_ledger
+) -> None:
     scheme = make_scheme(session)
     bakery = make_shop(session, scheme, name="Bakkerij De Smet")
     butcher = make_shop(session, scheme, name="Slagerij Van Hoeylandt")

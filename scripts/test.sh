@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install Lokaal Sparen with its test tools into .venv and run the whole test suite.
+#
+#   ./scripts/test.sh                      # on SQLite (a temporary file)
+#   TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test ./scripts/test.sh
+#                                          # on PostgreSQL: a fresh database is made
+#                                          # on that server for the run and dropped after
+# Extra arguments go to pytest, e.g. ./scripts/test.sh tests/api -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+exec .venv/bin/python -m pytest "$@"

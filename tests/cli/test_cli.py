@@ -1,0 +1,133 @@
+"""The `loyalty` command line, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from loyalty.db import make_engine
+from loyalty.models import Merchant, MerchantStatus, Scheme, StaffUser
+from tests.conftest import _create_postgres_database, _drop_postgres_database
+
+COMMANDS = [
+    ["demo"],
+    ["db", "upgrade"],
+    ["create-scheme"],
+    ["create-user"],
+    ["serve"],
+    ["ledger", "verify"],
+    ["redemptions", "expire"],
+]
+
+
+def run(args: list[str], url: str, stdin: str = "", cwd: Path | None = None):  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "loyalty", *args],
+        input=stdin,
+        env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": "cli-test"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh empty database of the kind under test."""
+    server_url = os.environ.get("TEST_DATABASE_URL", "")
+    if server_url.startswith("postgresql"):
+        url, name = _create_postgres_database(server_url)
+        yield url
+        _drop_postgres_database(server_url, name)
+    else:
+        yield f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command: list[str], tmp_path: Path) -> None:
+    result = run([*command, "--help"], f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.returncode == 0, result.stderr
+    assert "Example:" in result.stdout
+
+
+def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
+    first = run(["demo", "--no-serve"], empty_database_url)
+    assert first.returncode == 0, first.stderr
+    assert "history: 60/60 (100%)" in first.stdout  # progress is shown
+    summary = [line for line in first.stdout.splitlines() if line.startswith("demo loaded:")]
+    assert len(summary) == 1
+    assert "admin@sint-gillis-waas.example" in first.stdout  # logins printed at start
+
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.connect() as conn:
+            scheme = conn.execute(sa.select(Scheme.name, Scheme.villages)).one()
+            shops = conn.execute(sa.select(Merchant.sector, Merchant.status)).all()
+            users = conn.scalar(sa.select(sa.func.count()).select_from(StaffUser))
+    finally:
+        engine.dispose()
+    assert scheme.name == "Sint-Gillis-Waas"
+    assert scheme.villages == ["Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"]
+    approved = [s for s in shops if s.status == MerchantStatus.APPROVED]
+    assert len(approved) == 20
+    assert len({s.sector for s in approved}) >= 12  # shops across many sectors
+    assert users and users >= 4
+
+    # A second start keeps the data: nothing loaded twice.
+    second = run(["demo", "--no-serve"], empty_database_url)
+    assert second.returncode == 0, second.stderr
+    assert "demo loaded" not in second.stdout
+    verify = run(["ledger", "verify"], empty_database_url)
+    assert verify.returncode == 0 and "ledger OK" in verify.stdout, verify.stderr
+
+
+def test_create_scheme_and_user(empty_database_url: str) -> None:
+    assert run(["db", "upgrade"], empty_database_url).returncode == 0
+    created = run(["create-scheme", "--slug", "beveren", "--name", "Beveren"], empty_database_url)
+    assert created.returncode == 0, created.stderr
+    again = run(["create-scheme", "--slug", "beveren", "--name", "Beveren"], empty_database_url)
+    assert again.returncode != 0 and "exists" in again.stderr
+
+    args = [
+        "create-user",
+        "--scheme",
+        "beveren",
+        "--role",
+        "municipality_admin",
+        "--email",
+        "IT@Beveren.be",
+    ]
+    weak = run(args, empty_database_url, stdin="short\n")
+    assert weak.returncode != 0 and "at least 10 characters" in weak.stderr
+    user = run(args, empty_database_url, stdin="a-long-enough-password\n")
+    assert user.returncode == 0, user.stderr
+    assert "it@beveren.be" in user.stdout
+
+    shopless = run(
+        ["create-user", "--scheme", "beveren", "--role", "cashier", "--email", "k@beveren.be"],
+        empty_database_url,
+        stdin="a-long-enough-password\n",
+    )
+    assert shopless.returncode != 0 and "needs a shop" in shopless.stderr
+
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.connect() as conn:
+            emails = conn.scalars(sa.select(StaffUser.email)).all()
+    finally:
+        engine.dispose()
+    assert emails == ["it@beveren.be"]
+
+
+def test_ledger_verify_on_an_empty_database(empty_database_url: str) -> None:
+    assert run(["db", "upgrade"], empty_database_url).returncode == 0
+    result = run(["ledger", "verify"], empty_database_url)
+    assert result.returncode == 0
+    assert "ledger OK: 0 accounts, 0 transactions checked" in result.stdout
