@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import http.client
 import itertools
 import json
@@ -132,10 +133,8 @@ class Server:
             proc.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             say(f"[{self.name}] did not stop in {STOP_TIMEOUT:.0f} s; killing it")
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # its own group: master and workers
-            except ProcessLookupError:
-                pass
             proc.wait(timeout=STOP_TIMEOUT)
         say(f"[{self.name}] stopped")
 
@@ -310,7 +309,9 @@ def run_jobs(name: str, port: int, job: Job, count: int, concurrency: int) -> Lo
 def check(result: LoadResult) -> None:
     if result.error_count:
         details = "\n    ".join(result.errors)
-        raise BenchError(f"{result.name}: {result.error_count} failed requests, e.g.\n    {details}")
+        raise BenchError(
+            f"{result.name}: {result.error_count} failed requests, e.g.\n    {details}"
+        )
 
 
 def report(result: LoadResult, baseline: LoadResult | None = None) -> None:
