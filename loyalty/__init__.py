@@ -9,7 +9,10 @@ from flask import Flask
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app. Only wiring: no migrations, no network calls."""
-    from loyalty import api, cli, config, web
+    from flask_wtf.csrf import CSRFProtect
+
+    import consumer_web
+    from loyalty import api, cli, config, i18n, web
     from loyalty.db import make_engine, make_session_factory
 
     app = Flask(__name__, instance_relative_config=True)
@@ -20,7 +23,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["loyalty.engine"] = engine
     web.init_app(app, make_session_factory(engine))
-    api.init_app(app)
+    i18n.init_app(app)
+    csrf = CSRFProtect(app)
+    smorest = api.init_app(app)
+    # The API authenticates with bearer tokens, never cookies: no CSRF there.
+    for blueprint in smorest.blueprints:
+        csrf.exempt(blueprint)
+    app.register_blueprint(consumer_web.bp)
     cli.register(app)
 
     @app.after_request

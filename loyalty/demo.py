@@ -40,6 +40,16 @@ SHOPS: list[tuple[str, str, str, str, int]] = [
     ("Restaurant Het Hof", "56.101", "Hofstraat 1", "Sint-Pauwels", 74),
     ("Drogisterij De Klinge", "47.75", "Klingedorp 12", "De Klinge", 17),
 ]
+HOURS = {
+    "47.24": "di-za 6:30-18:00, zo 7:00-12:30",
+    "47.22": "di-vr 8:00-18:00, za 8:00-16:00",
+    "56.102": "wo-zo 11:30-13:30 en 17:00-21:30",
+    "56.301": "elke dag vanaf 10:00, di gesloten",
+    "56.101": "do-ma 12:00-14:00 en 18:00-21:30",
+    "47.73": "ma-vr 8:30-12:30 en 13:30-18:30, za 9:00-12:00",
+    "96.021": "di-vr 9:00-18:00, za 8:00-15:00 (op afspraak)",
+}
+DEFAULT_HOURS = "ma-za 9:30-18:00"
 PENDING_SHOP = ("Koffiebar Bonen & Co", "56.301", "Stationsstraat 2", "Sint-Gillis-Waas", 8)
 
 
@@ -91,6 +101,7 @@ def load_demo(
             email=f"info@{domain}", address=f"{street}, 9170 {village}",
             status=MerchantStatus.APPROVED,
         )
+        merchant.opening_hours = HOURS.get(sector, DEFAULT_HOURS)
         merchants.append(merchant)
         # Logins for the first shops only: a password hash costs time.
         if i <= 3:

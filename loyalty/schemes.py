@@ -7,7 +7,7 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger
+from loyalty import ledger, sectors
 from loyalty.errors import Conflict, InvalidInput, NotFound
 from loyalty.models import AccountKind, Asset, Merchant, MerchantStatus, Scheme
 
@@ -56,8 +56,8 @@ def create_merchant(
     """A shop in a scheme, with its point accounts. Raises InvalidInput."""
     if not name.strip():
         raise InvalidInput("name must not be empty")
-    if not NACE_RE.match(sector):
-        raise InvalidInput("sector must be a NACE-BEL code such as 47.24")
+    if not NACE_RE.match(sector) or not sectors.is_known(sector):
+        raise InvalidInput("sector must be a NACE-BEL code such as 47.24", code="unknown_sector")
     if not POSTCODE_RE.match(postcode):
         raise InvalidInput("postcode must be a Belgian postcode of four digits")
     if earn_rate is not None and earn_rate < scheme.earn_rate:

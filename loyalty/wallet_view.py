@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
 from loyalty import wallets
@@ -21,9 +23,12 @@ from loyalty.models import (
 HISTORY_LIMIT = 50
 
 
-def wallet_summary(session: Session, wallet: Wallet) -> dict[str, Any]:
+def wallet_summary(
+    session: Session, wallet: Wallet, now: datetime | None = None
+) -> dict[str, Any]:
     """Balance, open holds and the latest earns and spends, newest first."""
     scheme = session.get_one(Scheme, wallet.scheme_id)
+    now = now or datetime.now(UTC)
     balance = wallets.points_balance(session, wallet)
     holds = session.scalars(
         sa.select(Redemption)
@@ -59,5 +64,77 @@ def wallet_summary(session: Session, wallet: Wallet) -> dict[str, Any]:
         "held_points": sum(h.points for h in holds),
         "holds": [{"code": h.code, "points": h.points, "expires_at": h.expires_at} for h in holds],
         "stamp_cards": [],
+        "expiring_soon": expiring_soon(session, wallet, scheme, now),
         "history": history[:HISTORY_LIMIT],
+    }
+
+
+def expiring_soon(
+    session: Session, wallet: Wallet, scheme: Scheme, now: datetime, days: int = 30
+) -> int:
+    """Points that expire within ``days``: oldest points are used first (FIFO).
+
+    Points earned before the cut-off expire soon unless they were already used:
+    everything that left the wallet (spent, held, forfeited) counts against the
+    oldest earns first.
+    """
+    cutoff = now - relativedelta(months=scheme.validity_months) + timedelta(days=days)
+    earned = session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(Claim.points), 0),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((Claim.claimed_at <= cutoff, Claim.points), else_=0)), 0
+            ),
+        ).where(Claim.wallet_id == wallet.id, Claim.status == ClaimStatus.CLAIMED)
+    ).one()
+    total_earned, old_earned = int(earned[0]), int(earned[1])
+    held = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Redemption.points), 0)).where(
+            Redemption.wallet_id == wallet.id, Redemption.status == RedemptionStatus.HELD
+        )
+    )
+    remaining = wallets.points_balance(session, wallet) + int(held or 0)
+    used = total_earned - remaining
+    return max(0, min(old_earned - used, remaining))
+
+
+def export_data(session: Session, wallet: Wallet) -> dict[str, Any]:
+    """Everything the platform keeps about a wallet, for the shopper's download."""
+    claims = session.execute(
+        sa.select(Claim.claimed_at, Claim.amount_cents, Claim.points, Merchant.name)
+        .join(Merchant, Merchant.id == Claim.merchant_id)
+        .where(Claim.wallet_id == wallet.id)
+        .order_by(Claim.claimed_at)
+    ).all()
+    spends = session.execute(
+        sa.select(Redemption, Merchant.name)
+        .outerjoin(Merchant, Merchant.id == Redemption.merchant_id)
+        .where(Redemption.wallet_id == wallet.id)
+        .order_by(Redemption.created_at)
+    ).all()
+    return {
+        "wallet": {
+            "created_at": wallet.created_at.isoformat(),
+            "email": wallet.email,
+            "statistics_consent": wallet.stats_consent,
+            "home_postcode": wallet.home_postcode,
+            "home_village": wallet.home_village,
+            "age_band": wallet.age_band,
+        },
+        "balance": wallets.points_balance(session, wallet),
+        "earned": [
+            {"at": at.isoformat(), "shop": name, "amount_cents": amount, "points": points}
+            for at, amount, points, name in claims
+        ],
+        "spend_codes": [
+            {
+                "created_at": r.created_at.isoformat(),
+                "points": r.points,
+                "discount_cents": r.discount_cents,
+                "status": r.status,
+                "shop": name,
+            }
+            for r, name in spends
+        ],
+        "note": "Purchase statistics are kept without your name under a yearly pseudonym.",
     }

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty import ledger, security
-from loyalty.errors import Forbidden, Unauthorized
-from loyalty.models import Account, AccountKind, Asset, Scheme, Wallet, WalletStatus
+from loyalty.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from loyalty.models import (
+    Account,
+    AccountKind,
+    Asset,
+    Redemption,
+    RedemptionStatus,
+    Scheme,
+    Wallet,
+    WalletStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -82,3 +92,119 @@ def points_account(session: Session, wallet: Wallet) -> Account:
 
 def points_balance(session: Session, wallet: Wallet) -> int:
     return ledger.balance(session, points_account(session, wallet).id)
+
+
+AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+
+
+def set_email(session: Session, wallet: Wallet, email: str) -> None:
+    """Attach a verified e-mail address. Raises Conflict if another wallet has it."""
+    taken = session.scalar(
+        sa.select(Wallet.id).where(Wallet.email == email, Wallet.id != wallet.id)
+    )
+    if taken is not None:
+        raise Conflict("this e-mail address belongs to another wallet", code="email_taken")
+    wallet.email = email
+    session.flush()
+
+
+def wallet_by_email(session: Session, email: str) -> Wallet | None:
+    wallet = session.scalar(sa.select(Wallet).where(Wallet.email == email))
+    if wallet is None or wallet.status == WalletStatus.DELETED:
+        return None
+    return wallet
+
+
+def new_token_for(session: Session, wallet: Wallet) -> str:
+    """Issue a fresh bearer token (a restored phone); the old one stops working."""
+    token = security.new_token(security.WALLET_TOKEN_PREFIX)
+    wallet.token_hash = security.token_hash(token)
+    session.flush()
+    return token
+
+
+def set_statistics(
+    session: Session,
+    wallet: Wallet,
+    *,
+    postcode: str | None,
+    village: str | None,
+    age_band: str | None,
+    villages: list[str],
+) -> None:
+    """Record consent with home postcode, village and age band. Raises InvalidInput."""
+    if postcode is not None and not (len(postcode) == 4 and postcode.isdigit()):
+        raise InvalidInput("a postcode has four digits", code="invalid_postcode")
+    if village is not None and village not in villages:
+        raise InvalidInput("unknown village", code="invalid_village")
+    if age_band is not None and age_band not in AGE_BANDS:
+        raise InvalidInput("unknown age band", code="invalid_age_band")
+    wallet.stats_consent = True
+    wallet.home_postcode = postcode
+    wallet.home_village = village
+    wallet.age_band = age_band
+    session.flush()
+
+
+def withdraw_statistics(session: Session, wallet: Wallet) -> None:
+    """Withdraw consent: the data goes, also from earlier purchase events."""
+    wallet.stats_consent = False
+    wallet.home_postcode = wallet.home_village = wallet.age_band = None
+    _scrub_events(session, wallet)
+    session.flush()
+
+
+def _scrub_events(session: Session, wallet: Wallet) -> None:
+    from loyalty.analytics import events
+    from loyalty.models import PseudonymKey, PurchaseEvent
+
+    years = session.scalars(
+        sa.select(PseudonymKey.year).where(PseudonymKey.scheme_id == wallet.scheme_id)
+    ).all()
+    keys = [events.shopper_key(session, wallet.scheme_id, wallet.id, year) for year in years]
+    if keys:
+        session.execute(
+            sa.update(PurchaseEvent)
+            .where(PurchaseEvent.scheme_id == wallet.scheme_id, PurchaseEvent.shopper_key.in_(keys))
+            .values(home_postcode=None, home_village=None, age_band=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def delete_wallet(session: Session, wallet: Wallet, now: datetime) -> int:
+    """Erase a wallet's personal data and forfeit its points to breakage.
+
+    The ledger keeps its balanced, pseudonymous postings (accounting records
+    must be kept); the tokens stop working. Returns the points forfeited.
+    """
+    from loyalty import redemptions
+
+    for code in session.scalars(
+        sa.select(Redemption.code).where(
+            Redemption.wallet_id == wallet.id, Redemption.status == RedemptionStatus.HELD
+        )
+    ).all():
+        redemptions.cancel_redemption(session, wallet, code, now)
+    account = points_account(session, wallet)
+    forfeited = ledger.balance(session, account.id)
+    if forfeited:
+        breakage = ledger.get_account(
+            session, wallet.scheme_id, AccountKind.BREAKAGE, Asset.POINTS, ledger.SCHEME_OWNER
+        )
+        ledger.post(
+            session,
+            wallet.scheme_id,
+            "forfeit",
+            [ledger.Leg(account, -forfeited), ledger.Leg(breakage, forfeited)],
+            memo="wallet deleted by its owner",
+        )
+    _scrub_events(session, wallet)
+    wallet.email = None
+    wallet.stats_consent = False
+    wallet.home_postcode = wallet.home_village = wallet.age_band = None
+    # Random hashes nobody knows the preimage of: neither secret opens it again.
+    wallet.token_hash = security.token_hash(security.new_token())
+    wallet.recovery_hash = security.token_hash(security.new_token())
+    wallet.status = WalletStatus.DELETED
+    session.flush()
+    return forfeited

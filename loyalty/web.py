@@ -35,6 +35,12 @@ def init_app(app: Flask, factory: sessionmaker[Session]) -> None:
     @app.before_request
     def _choose_begin_mode() -> None:
         view = app.view_functions.get(request.endpoint or "")
+        # A MethodView's marker sits on its get() method, not on the as_view() function.
+        view_class = getattr(view, "view_class", None)
+        if view_class is not None:
+            view = getattr(view_class, request.method.lower(), None) or getattr(
+                view_class, "get", None
+            )
         read_only = request.method in READ_METHODS and not getattr(view, "writes_on_read", False)
         g.begin_mode_token = sqlite_begin_mode.set("DEFERRED" if read_only else "IMMEDIATE")
 

@@ -67,7 +67,7 @@ class LoyaltyApi(Api):
         return error_response(error.code or 400, code, error.description or error.name)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask) -> LoyaltyApi:
     from loyalty.api import claims, merchants, redemptions, reports, tokens, wallets
 
     app.config.update(
@@ -90,8 +90,11 @@ def init_app(app: Flask) -> None:
         },
     )
     api = LoyaltyApi(app)
-    for module in (tokens, merchants, wallets, claims, redemptions, reports):
-        api.register_blueprint(module.blp, url_prefix=PREFIX)
+    api.blueprints = [
+        module.blp for module in (tokens, merchants, wallets, claims, redemptions, reports)
+    ]
+    for blueprint in api.blueprints:
+        api.register_blueprint(blueprint, url_prefix=PREFIX)
 
     @app.errorhandler(LoyaltyError)
     def _domain_error(error: LoyaltyError) -> Any:
@@ -107,3 +110,5 @@ def init_app(app: Flask) -> None:
         if is_api_request():
             return error_response(500, "internal_error", "something went wrong on our side")
         return "Internal Server Error", 500
+
+    return api

@@ -110,6 +110,9 @@ class WalletView(Schema):
     held_points = fields.Integer()
     holds = fields.List(fields.Nested(HoldEntry))
     stamp_cards = fields.List(fields.Dict(), required=True)
+    expiring_soon = fields.Integer(
+        metadata={"description": "points that expire within 30 days (oldest used first)"}
+    )
     history = fields.List(fields.Nested(HistoryEntry), required=True)
 
 

@@ -62,6 +62,8 @@ class Merchant(Base):
     postcode: Mapped[str] = mapped_column(sa.String(4))
     email: Mapped[str] = mapped_column(sa.String(254))
     address: Mapped[str | None] = mapped_column(sa.String(300))
+    # Free text as the shop writes it, e.g. "di-za 8:00-18:00, zo 8:00-12:00".
+    opening_hours: Mapped[str | None] = mapped_column(sa.String(300))
     status: Mapped[str] = mapped_column(sa.String(20), default=MerchantStatus.PENDING)
     # Points per euro when higher than the scheme's rate; None means the scheme's.
     earn_rate: Mapped[int | None] = mapped_column()

@@ -1,0 +1,58 @@
+"""The wallet's forms; Flask-WTF adds the CSRF token to each."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
+
+from loyalty.wallets import AGE_BANDS
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class SpendForm(FlaskForm):
+    points = IntegerField(
+        _l("Points to spend"),
+        validators=[DataRequired(_l("How many points?")), NumberRange(min=1, max=1_000_000)],
+    )
+
+
+class EmailForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[DataRequired(_l("Fill in your e-mail address.")), Email(), Length(max=254)],
+    )
+
+
+class RecoveryForm(FlaskForm):
+    recovery_code = StringField(
+        _l("Recovery code"),
+        validators=[DataRequired(_l("Fill in your recovery code.")), Length(min=16, max=40)],
+    )
+
+
+class StatisticsForm(FlaskForm):
+    postcode = StringField(
+        _l("Postcode"),
+        validators=[Optional(), Regexp(r"^[1-9]\d{3}$", message=_l("Four digits, e.g. 9170."))],
+    )
+    village = SelectField(_l("Village"), validators=[Optional()], choices=[])
+    age_band = SelectField(
+        _l("Age"), validators=[Optional()], choices=[("", "—"), *((a, a) for a in AGE_BANDS)]
+    )
+    consent = BooleanField(
+        _l("I agree that my postcode, village and age band are used, without my name, "
+           "for the municipality's statistics."),
+        validators=[DataRequired(_l("Tick the box to give your consent."))],
+    )
+
+
+class DeleteForm(FlaskForm):
+    confirm = BooleanField(
+        _l("I understand that my points are lost and my data is erased."),
+        validators=[DataRequired(_l("Tick the box to confirm."))],
+    )
