@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty import ledger, security, wallets
+from loyalty import stamps as stamp_cards
 from loyalty.analytics import events
 from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
 from loyalty.models import (
@@ -19,6 +20,8 @@ from loyalty.models import (
     Merchant,
     MerchantStatus,
     Scheme,
+    StampCard,
+    Voucher,
     Wallet,
 )
 from loyalty.schemes import earn_rate_for
@@ -41,6 +44,8 @@ class ClaimResult:
     merchant: Merchant
     points_credited: int
     balance: int
+    stamps_credited: int = 0
+    vouchers: list[Voucher] = field(default_factory=list)
 
 
 def points_for(amount_cents: int, rate: int) -> int:
@@ -56,21 +61,29 @@ def create_claim(
     *,
     till_key_id: int | None = None,
     ttl_seconds: int | None = None,
+    stamps: int = 0,
+    stamp_card_id: int | None = None,
 ) -> NewClaim:
-    """A new open claim for a sale. Raises Forbidden, InvalidInput."""
+    """A new open claim for a sale: points, stamps or both. Raises Forbidden, InvalidInput."""
     if merchant.status != MerchantStatus.APPROVED:
         raise Forbidden("this shop is not approved to give points", code="merchant_not_approved")
-    if not 0 < amount_cents <= MAX_SALE_CENTS:
+    if not 0 <= amount_cents <= MAX_SALE_CENTS or (amount_cents == 0 and stamps == 0):
         raise InvalidInput(
             f"amount_cents must be between 1 and {MAX_SALE_CENTS}", code="amount_out_of_range"
         )
+    if not 0 <= stamps <= stamp_cards.MAX_STAMPS_PER_SALE:
+        raise InvalidInput(
+            f"stamps must be between 0 and {stamp_cards.MAX_STAMPS_PER_SALE}",
+            code="stamps_out_of_range",
+        )
+    card = stamp_cards.card_for_sale(session, merchant, stamp_card_id) if stamps else None
     scheme = merchant.scheme
     if ttl_seconds is None:
         ttl_seconds = scheme.claim_ttl_seconds
     if not 30 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise InvalidInput(f"ttl_seconds must be between 30 and {MAX_TTL_SECONDS}")
     points = points_for(amount_cents, earn_rate_for(scheme, merchant))
-    if points == 0:
+    if points == 0 and stamps == 0:
         raise InvalidInput("a sale under one euro earns no points", code="no_points")
     token = security.new_token()
     claim = Claim(
@@ -80,6 +93,8 @@ def create_claim(
         token_hash=security.token_hash(token),
         amount_cents=amount_cents,
         points=points,
+        stamps=stamps,
+        stamp_card_id=card.id if card else None,
         status=ClaimStatus.OPEN,
         created_at=now,
         expires_at=now + timedelta(seconds=ttl_seconds),
@@ -141,34 +156,42 @@ def claim_points(session: Session, token: str, wallet: Wallet, now: datetime) ->
 
     merchant = session.get_one(Merchant, claim.merchant_id)
     wallet_account = wallets.points_account(session, wallet)
-    issued = ledger.get_account(
-        session,
-        claim.scheme_id,
-        AccountKind.MERCHANT_ISSUED,
-        Asset.POINTS,
-        ledger.merchant_owner(merchant.id),
-    )
-    txn = ledger.post(
-        session,
-        claim.scheme_id,
-        "earn",
-        [ledger.Leg(issued, -claim.points), ledger.Leg(wallet_account, claim.points)],
-        memo=f"claim #{claim.id}",
-    )
-    session.execute(
-        sa.update(Claim)
-        .where(Claim.id == claim.id)
-        .values(transaction_id=txn.id)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(claim)
-    scheme = session.get_one(Scheme, claim.scheme_id)
-    events.record_purchase(session, scheme, merchant, wallet, claim, now)
+    if claim.points:
+        issued = ledger.get_account(
+            session,
+            claim.scheme_id,
+            AccountKind.MERCHANT_ISSUED,
+            Asset.POINTS,
+            ledger.merchant_owner(merchant.id),
+        )
+        txn = ledger.post(
+            session,
+            claim.scheme_id,
+            "earn",
+            [ledger.Leg(issued, -claim.points), ledger.Leg(wallet_account, claim.points)],
+            memo=f"claim #{claim.id}",
+        )
+        session.execute(
+            sa.update(Claim)
+            .where(Claim.id == claim.id)
+            .values(transaction_id=txn.id)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(claim)
+    vouchers: list[Voucher] = []
+    if claim.stamps and claim.stamp_card_id is not None:
+        card = session.get_one(StampCard, claim.stamp_card_id)
+        vouchers = stamp_cards.give_stamps(session, card, wallet, claim.stamps, now)
+    if claim.amount_cents:
+        scheme = session.get_one(Scheme, claim.scheme_id)
+        events.record_purchase(session, scheme, merchant, wallet, claim, now)
     return ClaimResult(
         claim=claim,
         merchant=merchant,
         points_credited=claim.points,
         balance=ledger.balance(session, wallet_account.id),
+        stamps_credited=claim.stamps,
+        vouchers=vouchers,
     )
 
 

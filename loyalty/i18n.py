@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
@@ -46,9 +47,7 @@ def short_time(value: datetime) -> str:
     return format_time(value.astimezone(_tz()), "HH:mm", locale=_locale())
 
 
-def _tz():  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
-
+def _tz() -> ZoneInfo:
     return ZoneInfo("Europe/Brussels")
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty.errors import Conflict, InsufficientBalance, UnbalancedTransaction
-from loyalty.models import Account, AccountKind, Asset, LedgerTransaction, Posting
+from loyalty.models import Account, AccountKind, LedgerTransaction, Posting
 from loyalty.models.ledger import NON_NEGATIVE_KINDS
 
 SCHEME_OWNER = "scheme"
@@ -41,7 +41,7 @@ def open_account(
     session: Session,
     scheme_id: int,
     kind: AccountKind,
-    asset: Asset,
+    asset: str,
     owner_key: str,
     *,
     wallet_id: int | None = None,
@@ -62,7 +62,7 @@ def open_account(
 
 
 def get_account(
-    session: Session, scheme_id: int, kind: AccountKind, asset: Asset, owner_key: str
+    session: Session, scheme_id: int, kind: AccountKind, asset: str, owner_key: str
 ) -> Account:
     """The account of an owner; raises LookupError if it was never opened."""
     account = session.scalar(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, wallets
+from loyalty import ledger, stamps, wallets
 from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
 from loyalty.models import (
     Account,
@@ -19,6 +19,7 @@ from loyalty.models import (
     Redemption,
     RedemptionStatus,
     Scheme,
+    Voucher,
     Wallet,
 )
 
@@ -60,20 +61,48 @@ def create_redemption(session: Session, wallet: Wallet, points: int, now: dateti
             ledger.Leg(_holds_account(session, scheme.id), points),
         ],
     )
+    return _insert_with_code(
+        session,
+        scheme_id=scheme.id,
+        wallet_id=wallet.id,
+        points=points,
+        discount_cents=points * scheme.point_value_cents,
+        status=RedemptionStatus.HELD,
+        created_at=now,
+        expires_at=now + timedelta(seconds=scheme.hold_ttl_seconds),
+        hold_transaction_id=txn.id,
+    )
+
+
+def create_voucher_redemption(
+    session: Session, wallet: Wallet, voucher_id: int, now: datetime
+) -> Redemption:
+    """A spend code for a voucher; only the voucher's shop can confirm it.
+
+    Raises NotFound, Gone (expired voucher), Conflict (voucher busy), Forbidden.
+    """
+    wallets.ensure_usable(wallet)
+    release_expired(session, now, wallet_id=wallet.id)
+    scheme = session.get_one(Scheme, wallet.scheme_id)
+    voucher = stamps.hold_voucher(session, wallet, voucher_id, now)
+    return _insert_with_code(
+        session,
+        scheme_id=scheme.id,
+        wallet_id=wallet.id,
+        points=0,
+        discount_cents=0,
+        voucher_id=voucher.id,
+        status=RedemptionStatus.HELD,
+        created_at=now,
+        expires_at=now + timedelta(seconds=scheme.hold_ttl_seconds),
+    )
+
+
+def _insert_with_code(session: Session, **values: object) -> Redemption:
     # Codes are unique for all time; a collision (one in 10^8 per live code)
-    # is retried inside a savepoint so the hold above survives it.
+    # is retried inside a savepoint so the hold made before survives it.
     for _attempt in range(5):
-        redemption = Redemption(
-            scheme_id=scheme.id,
-            wallet_id=wallet.id,
-            code=new_code(),
-            points=points,
-            discount_cents=points * scheme.point_value_cents,
-            status=RedemptionStatus.HELD,
-            created_at=now,
-            expires_at=now + timedelta(seconds=scheme.hold_ttl_seconds),
-            hold_transaction_id=txn.id,
-        )
+        redemption = Redemption(code=new_code(), **values)
         try:
             with session.begin_nested():
                 session.add(redemption)
@@ -124,6 +153,10 @@ def confirm_redemption(
         raise Forbidden("this shop is not approved", code="merchant_not_approved")
     redemption = get_redemption(session, code, merchant.scheme_id)
     _raise_for_status(redemption, now)
+    if redemption.voucher_id is not None:
+        voucher = session.get_one(Voucher, redemption.voucher_id)
+        if voucher.merchant_id != merchant.id:
+            raise Forbidden("this voucher can only be used at its own shop", code="wrong_shop")
     # Same guard as claims: one conditional UPDATE decides the race.
     won = session.execute(
         sa.update(Redemption)
@@ -139,6 +172,11 @@ def confirm_redemption(
         session.refresh(redemption)
         _raise_for_status(redemption, now)
         raise AlreadyUsed("this code was already used", code="already_used")
+    if redemption.voucher_id is not None:
+        # The voucher's stamps were retired when the card filled up: no posting.
+        stamps.finish_voucher(session, redemption.voucher_id, merchant, now)
+        session.refresh(redemption)
+        return redemption
     redeemed = ledger.get_account(
         session,
         merchant.scheme_id,
@@ -182,6 +220,10 @@ def _release(session: Session, redemption: Redemption, reason: str, now: datetim
         stmt = stmt.where(Redemption.expires_at <= now)
     if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
         return False
+    if redemption.voucher_id is not None:
+        stamps.release_voucher(session, redemption.voucher_id)
+        session.refresh(redemption)
+        return True
     wallet_account = ledger.get_account(
         session,
         redemption.scheme_id,

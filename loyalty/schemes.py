@@ -11,14 +11,15 @@ from loyalty import ledger, sectors
 from loyalty.errors import Conflict, InvalidInput, NotFound
 from loyalty.models import AccountKind, Asset, Merchant, MerchantStatus, Scheme
 
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-NACE_RE = re.compile(r"^\d{2}(?:\.\d{1,3})?$")
-POSTCODE_RE = re.compile(r"^[1-9]\d{3}$")
+# Used with fullmatch: "$" would also accept a trailing newline; ASCII: no Arabic digits.
+SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*", re.ASCII)
+NACE_RE = re.compile(r"\d{2}(?:\.\d{1,3})?", re.ASCII)
+POSTCODE_RE = re.compile(r"[1-9]\d{3}", re.ASCII)
 
 
 def create_scheme(session: Session, slug: str, name: str, **settings: object) -> Scheme:
     """A new scheme with its scheme-level accounts. Raises InvalidInput, Conflict."""
-    if not SLUG_RE.match(slug) or len(slug) > 60:
+    if not SLUG_RE.fullmatch(slug) or len(slug) > 60:
         raise InvalidInput("slug: lowercase letters, digits and dashes only")
     if not name.strip():
         raise InvalidInput("name must not be empty")
@@ -56,9 +57,9 @@ def create_merchant(
     """A shop in a scheme, with its point accounts. Raises InvalidInput."""
     if not name.strip():
         raise InvalidInput("name must not be empty")
-    if not NACE_RE.match(sector) or not sectors.is_known(sector):
+    if not NACE_RE.fullmatch(sector) or not sectors.is_known(sector):
         raise InvalidInput("sector must be a NACE-BEL code such as 47.24", code="unknown_sector")
-    if not POSTCODE_RE.match(postcode):
+    if not POSTCODE_RE.fullmatch(postcode):
         raise InvalidInput("postcode must be a Belgian postcode of four digits")
     if earn_rate is not None and earn_rate < scheme.earn_rate:
         raise InvalidInput("a shop may give more points than the scheme's rate, not fewer")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
-from loyalty import wallets
+from loyalty import stamps, wallets
 from loyalty.models import (
     Claim,
     ClaimStatus,
@@ -63,7 +64,11 @@ def wallet_summary(
         "point_value_cents": scheme.point_value_cents,
         "held_points": sum(h.points for h in holds),
         "holds": [{"code": h.code, "points": h.points, "expires_at": h.expires_at} for h in holds],
-        "stamp_cards": [],
+        "stamp_cards": [asdict(card) for card in stamps.wallet_cards(session, wallet)],
+        "vouchers": [
+            {"id": v.id, "reward": reward, "merchant": shop, "expires_at": v.expires_at}
+            for v, reward, shop in stamps.vouchers_of(session, wallet, now)
+        ],
         "expiring_soon": expiring_soon(session, wallet, scheme, now),
         "history": history[:HISTORY_LIMIT],
     }
@@ -123,7 +128,8 @@ def export_data(session: Session, wallet: Wallet) -> dict[str, Any]:
         },
         "balance": wallets.points_balance(session, wallet),
         "earned": [
-            {"at": at.isoformat(), "shop": name, "amount_cents": amount, "points": points}
+            {"at": at.isoformat() if at else None, "shop": name, "amount_cents": amount,
+             "points": points}
             for at, amount, points, name in claims
         ],
         "spend_codes": [

@@ -15,7 +15,11 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -102,10 +106,45 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Mailbox:
+    """Messages received by a real SMTP server (aiosmtpd) during the tests."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(
+            message_from_bytes(envelope.content, _class=EmailMessage, policy=default_policy)
+        )
+        return "250 OK"
+
+    def wait_for(self, to: str, timeout: float = 15.0) -> EmailMessage:
+        """The newest message to ``to``, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in reversed(self.messages):
+                if message["To"] == to:
+                    return message
+            time.sleep(0.1)
+        raise AssertionError(f"no e-mail to {to} arrived")
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[str, int, Mailbox]]:
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller.hostname, controller.port, mailbox
+    controller.stop()
+
+
 class LiveServer:
-    def __init__(self, url: str, database_url: str) -> None:
+    def __init__(self, url: str, database_url: str, mailbox: Mailbox) -> None:
         self.url = url
         self.database_url = database_url
+        self.mailbox = mailbox
 
     def api(self, path: str) -> str:
         return f"{self.url}/api/v1{path}"
@@ -113,15 +152,20 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    smtp_server: tuple[str, int, Mailbox],
 ) -> Iterator[LiveServer]:
-    """`loyalty serve` with 4 worker processes on the test database."""
+    """`loyalty serve` with 4 worker processes on the test database, mailing to smtp_server."""
     port = _free_port()
+    smtp_host, smtp_port, mailbox = smtp_server
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": "live-server-secret",
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "MAIL_SERVER": smtp_host,
+        "MAIL_PORT": str(smtp_port),
     }
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
     with log.open("w") as log_file:
@@ -144,7 +188,7 @@ def live_server(
             proc.kill()
             raise RuntimeError("the live server did not start:\n" + log.read_text())
         time.sleep(0.2)
-    yield LiveServer(url, database_url)
+    yield LiveServer(url, database_url, mailbox)
     proc.terminate()
     proc.wait(timeout=15)
 

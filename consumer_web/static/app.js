@@ -23,6 +23,8 @@
       var text;
       if (state.status === "confirmed") {
         text = outcome.getAttribute("data-used-text").replace("__SHOP__", state.merchant || "");
+      } else if (state.status === "cancelled") {
+        text = outcome.getAttribute("data-cancelled-text");
       } else {
         text = countdown.getAttribute("data-expired-text");
       }

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from flask import Flask, jsonify, request
 from flask_smorest import Api
+from webargs.core import parse_json
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
+from loyalty.api.schemas import ErrorSchema
 from loyalty.errors import LoyaltyError
 
 PREFIX = "/api/v1"
@@ -45,8 +49,61 @@ def _flatten(messages: Any) -> str:
     return "; ".join(parts)
 
 
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` in URLs, at most the largest 32-bit id: a huge number in a path is
+    a 404, not an overflow in the database (PostgreSQL INTEGER; SQLite stops at 2**63)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def _unstorable(text: str) -> bool:
+    """NUL (PostgreSQL refuses it) or a lone surrogate (not encodable as UTF-8)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def refuse_unusable_input() -> Any:
+    """Bad input that would otherwise end as a 500 further down, refused up front:
+    JSON that the standard parser only fails on with ValueError or RecursionError
+    (a number of thousands of digits, very deep nesting), and text no database can
+    store or compare, anywhere in the body, the query or the path."""
+    if not is_api_request():
+        return None
+    texts: list[Any] = [text for pair in request.args.items(multi=True) for text in pair]
+    texts += (request.view_args or {}).values()
+    if request.is_json:
+        try:
+            texts.append(parse_json(request.get_data(cache=True)))
+        except json.JSONDecodeError:
+            pass  # not JSON at all: webargs answers that (400 malformed_json)
+        except (ValueError, RecursionError):
+            return error_response(400, "malformed_json", "the body is not valid JSON")
+    while texts:  # iterative: the body may be nested as deep as the parser allows
+        value = texts.pop()
+        if isinstance(value, dict):
+            texts += value.keys()
+            texts += value.values()
+        elif isinstance(value, list):
+            texts += value
+        elif isinstance(value, str) and _unstorable(value):
+            return error_response(
+                422, "invalid_characters", "text must not contain NUL or lone surrogates"
+            )
+    return None
+
+
 class LoyaltyApi(Api):
     """flask-smorest's Api with the contract's error envelope on API paths only."""
+
+    # Document errors as they are sent: {"error": {"code", "message"}}.
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         if not is_api_request():
@@ -89,6 +146,8 @@ def init_app(app: Flask) -> LoyaltyApi:
             },
         },
     )
+    app.url_map.converters["int"] = DatabaseIdConverter
+    app.before_request(refuse_unusable_input)
     api = LoyaltyApi(app)
     api.blueprints = [
         module.blp for module in (tokens, merchants, wallets, claims, redemptions, reports)

@@ -55,12 +55,15 @@ class ClaimsView(MethodView):
             utcnow(),
             till_key_id=key.id,
             ttl_seconds=body.get("ttl_seconds"),
+            stamps=body["stamps"],
+            stamp_card_id=body.get("stamp_card_id"),
         )
         return {
             "token": new.token,
             "url": external_url(f"/c/{new.token}"),
             "qr_svg_url": external_url(f"/api/v1/claims/{new.token}/qr.svg"),
             "points": new.claim.points,
+            "stamps": new.claim.stamps,
             "amount_cents": new.claim.amount_cents,
             "expires_at": new.claim.expires_at,
         }
@@ -90,6 +93,8 @@ class CollectView(MethodView):
             "points_credited": result.points_credited,
             "balance": result.balance,
             "merchant": result.merchant.name,
+            "stamps_credited": result.stamps_credited,
+            "vouchers_created": len(result.vouchers),
         }
 
 

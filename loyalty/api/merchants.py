@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from loyalty import schemes, staff
+from loyalty import schemes, staff, stamps
 from loyalty.api.auth import require_staff
 from loyalty.api.common import AUTH
 from loyalty.api.schemas import (
@@ -18,10 +18,12 @@ from loyalty.api.schemas import (
     MerchantCreated,
     MerchantListQuery,
     MerchantSummary,
+    StampCardCreate,
+    StampCardView,
 )
 from loyalty.db import utcnow
 from loyalty.errors import Forbidden, NotFound
-from loyalty.models import Merchant, MerchantStatus, Role, Scheme
+from loyalty.models import Merchant, MerchantStatus, Role, Scheme, StampCard
 from loyalty.web import db
 
 blp = Blueprint("merchants", __name__, description="Participating shops")
@@ -51,13 +53,13 @@ class MerchantsView(MethodView):
 
 
 def _merchant_for_key_admin(merchant_id: int) -> Merchant:
-    """The shop, if the caller is its owner or its scheme's admin."""
+    """The shop, if the caller is its owner or its scheme's admin (keys, stamp cards)."""
     user = require_staff(Role.MERCHANT_OWNER, Role.MUNICIPALITY_ADMIN)
     merchant = db().get(Merchant, merchant_id)
     if merchant is None or merchant.scheme_id != user.scheme_id:
         raise NotFound("no such shop")
     if user.role == Role.MERCHANT_OWNER and user.merchant_id != merchant.id:
-        raise Forbidden("you can only manage your own shop's keys", code="wrong_merchant")
+        raise Forbidden("you can only manage your own shop", code="wrong_merchant")
     return merchant
 
 
@@ -87,3 +89,22 @@ def merchant_name(merchant_id: int | None) -> str | None:
     if merchant_id is None:
         return None
     return db().scalar(sa.select(Merchant.name).where(Merchant.id == merchant_id))
+
+
+@blp.route("/merchants/<int:merchant_id>/stamp-cards")
+class StampCardsView(MethodView):
+    @blp.response(200, StampCardView(many=True))
+    def get(self, merchant_id: int) -> list[StampCard]:
+        """A shop's active stamp cards."""
+        merchant = db().get(Merchant, merchant_id)
+        if merchant is None or merchant.status != MerchantStatus.APPROVED:
+            raise NotFound("no such shop")
+        return stamps.cards_of(db(), merchant_id)
+
+    @blp.arguments(StampCardCreate)
+    @blp.response(201, StampCardView)
+    @blp.doc(security=AUTH)
+    def post(self, body: dict[str, Any], merchant_id: int) -> StampCard:
+        """Define a stamp card (the shop's owner or the municipality admin)."""
+        merchant = _merchant_for_key_admin(merchant_id)
+        return stamps.create_card(db(), merchant, **body)

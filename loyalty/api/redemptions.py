@@ -12,7 +12,7 @@ from loyalty.api.auth import require_till
 from loyalty.api.common import AUTH, svg_response
 from loyalty.api.idempotency import idempotent
 from loyalty.api.schemas import RedemptionConfirmed, RedemptionView
-from loyalty.api.wallets import redemption_view
+from loyalty.api.wallets import redemption_view, voucher_reward
 from loyalty.db import utcnow
 from loyalty.errors import NotFound
 from loyalty.web import db
@@ -41,7 +41,11 @@ class ConfirmView(MethodView):
         """Accept a code at this shop: give the discount; the points become the shop's."""
         _key, merchant = require_till()
         redemption = redemptions.confirm_redemption(db(), code, merchant, utcnow())
-        return {"points": redemption.points, "discount_cents": redemption.discount_cents}
+        return {
+            "points": redemption.points,
+            "discount_cents": redemption.discount_cents,
+            "voucher": voucher_reward(redemption.voucher_id),
+        }
 
 
 @blp.route("/redemptions/<code>/qr.svg")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from loyalty.claims import MAX_SALE_CENTS, MAX_TTL_SECONDS
 from loyalty.redemptions import MAX_POINTS
+from loyalty.stamps import MAX_STAMPS_PER_SALE
 
 
 class ErrorBody(Schema):
@@ -103,13 +104,30 @@ class HoldEntry(Schema):
     expires_at = fields.AwareDateTime(required=True)
 
 
+class StampProgress(Schema):
+    card_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    merchant = fields.String(required=True)
+    stamps = fields.Integer(required=True)
+    stamps_needed = fields.Integer(required=True)
+    reward = fields.String(required=True)
+
+
+class VoucherEntry(Schema):
+    id = fields.Integer(required=True)
+    reward = fields.String(required=True)
+    merchant = fields.String(required=True)
+    expires_at = fields.AwareDateTime(allow_none=True)
+
+
 class WalletView(Schema):
     balance = fields.Integer(required=True)
     balance_value_cents = fields.Integer()
     point_value_cents = fields.Integer()
     held_points = fields.Integer()
     holds = fields.List(fields.Nested(HoldEntry))
-    stamp_cards = fields.List(fields.Dict(), required=True)
+    stamp_cards = fields.List(fields.Nested(StampProgress), required=True)
+    vouchers = fields.List(fields.Nested(VoucherEntry))
     expiring_soon = fields.Integer(
         metadata={"description": "points that expire within 30 days (oldest used first)"}
     )
@@ -118,7 +136,16 @@ class WalletView(Schema):
 
 class ClaimCreate(Schema):
     amount_cents = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=MAX_SALE_CENTS)
+        strict=True,
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_SALE_CENTS),
+        metadata={"description": "the sale in euro cents; may be left out for stamps only"},
+    )
+    stamps = fields.Integer(
+        strict=True, load_default=0, validate=validate.Range(min=0, max=MAX_STAMPS_PER_SALE)
+    )
+    stamp_card_id = fields.Integer(
+        strict=True, metadata={"description": "needed only when the shop has several cards"}
     )
     ttl_seconds = fields.Integer(
         strict=True,
@@ -132,6 +159,7 @@ class ClaimCreated(Schema):
     url = fields.String(required=True)
     qr_svg_url = fields.String(required=True)
     points = fields.Integer(required=True)
+    stamps = fields.Integer()
     amount_cents = fields.Integer()
     expires_at = fields.AwareDateTime(required=True)
 
@@ -150,12 +178,18 @@ class ClaimDone(Schema):
     points_credited = fields.Integer(required=True)
     balance = fields.Integer(required=True)
     merchant = fields.String()
+    stamps_credited = fields.Integer()
+    vouchers_created = fields.Integer()
 
 
 class RedemptionCreate(Schema):
-    points = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=MAX_POINTS)
-    )
+    points = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_POINTS))
+    voucher_id = fields.Integer(strict=True, metadata={"description": "instead of points"})
+
+    @validates_schema
+    def one_of(self, data: dict[str, object], **_kwargs: object) -> None:
+        if ("points" in data) == ("voucher_id" in data):
+            raise ValidationError("give either points or voucher_id", "points")
 
 
 class RedemptionCreated(Schema):
@@ -164,6 +198,7 @@ class RedemptionCreated(Schema):
     expires_at = fields.AwareDateTime(required=True)
     points = fields.Integer()
     discount_cents = fields.Integer()
+    voucher_id = fields.Integer(allow_none=True)
 
 
 class RedemptionView(Schema):
@@ -176,11 +211,28 @@ class RedemptionView(Schema):
     discount_cents = fields.Integer(required=True)
     expires_at = fields.AwareDateTime()
     merchant = fields.String(allow_none=True)
+    voucher = fields.String(allow_none=True, metadata={"description": "the reward, for vouchers"})
 
 
 class RedemptionConfirmed(Schema):
     points = fields.Integer(required=True)
     discount_cents = fields.Integer(required=True)
+    voucher = fields.String(allow_none=True)
+
+
+class StampCardCreate(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    stamps_needed = fields.Integer(required=True, strict=True, validate=validate.Range(2, 50))
+    reward = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    voucher_valid_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=3650))
+
+
+class StampCardView(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    stamps_needed = fields.Integer(required=True)
+    reward = fields.String(required=True)
+    voucher_valid_days = fields.Integer(allow_none=True)
 
 
 class SpendingQuery(Schema):

@@ -25,7 +25,7 @@ from loyalty.api.schemas import (
 )
 from loyalty.db import utcnow
 from loyalty.errors import InvalidInput, NotFound
-from loyalty.models import Redemption, Scheme
+from loyalty.models import Redemption, Scheme, StampCard, Voucher
 from loyalty.wallet_view import wallet_summary
 from loyalty.web import db, writes
 
@@ -80,6 +80,7 @@ def _redemption_body(redemption: Redemption) -> dict[str, Any]:
         "expires_at": redemption.expires_at,
         "points": redemption.points,
         "discount_cents": redemption.discount_cents,
+        "voucher_id": redemption.voucher_id,
     }
 
 
@@ -93,7 +94,12 @@ class WalletRedemptionsView(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Put points on hold behind a one-time code to show at any shop's till."""
         wallet = require_wallet()
-        redemption = redemptions.create_redemption(db(), wallet, body["points"], utcnow())
+        if "voucher_id" in body:
+            redemption = redemptions.create_voucher_redemption(
+                db(), wallet, body["voucher_id"], utcnow()
+            )
+        else:
+            redemption = redemptions.create_redemption(db(), wallet, body["points"], utcnow())
         return _redemption_body(redemption)
 
 
@@ -113,7 +119,18 @@ def redemption_view(redemption: Redemption) -> dict[str, Any]:
         "discount_cents": redemption.discount_cents,
         "expires_at": redemption.expires_at,
         "merchant": merchant_name(redemption.merchant_id),
+        "voucher": voucher_reward(redemption.voucher_id),
     }
+
+
+def voucher_reward(voucher_id: int | None) -> str | None:
+    if voucher_id is None:
+        return None
+    return db().scalar(
+        sa.select(StampCard.reward)
+        .join(Voucher, Voucher.stamp_card_id == StampCard.id)
+        .where(Voucher.id == voucher_id)
+    )
 
 
 @blp.route("/wallet/redemptions/<code>")

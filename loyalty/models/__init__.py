@@ -7,6 +7,7 @@ from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction
 from loyalty.models.redemptions import Redemption, RedemptionStatus
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
 from loyalty.models.staff import Role, StaffSession, StaffUser, TillKey
+from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
 from loyalty.models.wallets import Wallet, WalletStatus
 
 __all__ = [
@@ -28,7 +29,11 @@ __all__ = [
     "Scheme",
     "StaffSession",
     "StaffUser",
+    "StampCard",
     "TillKey",
+    "Voucher",
+    "VoucherStatus",
     "Wallet",
     "WalletStatus",
+    "stamp_asset",
 ]

@@ -29,6 +29,8 @@ class Claim(Base):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     amount_cents: Mapped[int] = mapped_column()
     points: Mapped[int] = mapped_column()
+    stamps: Mapped[int] = mapped_column(default=0, server_default="0")
+    stamp_card_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stamp_cards.id"))
     status: Mapped[str] = mapped_column(sa.String(10), default=ClaimStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -40,8 +42,12 @@ class Claim(Base):
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('open', 'claimed', 'cancelled')", name="status_known"),
-        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint("amount_cents >= 0", name="amount_non_negative"),
         sa.CheckConstraint("points >= 0", name="points_non_negative"),
+        sa.CheckConstraint("points > 0 OR stamps > 0", name="gives_something"),
+        sa.CheckConstraint(
+            "(stamps > 0) = (stamp_card_id IS NOT NULL)", name="stamps_have_a_card"
+        ),
         # A claimed claim names its wallet; an open or cancelled one does not.
         sa.CheckConstraint(
             "(status = 'claimed') = (wallet_id IS NOT NULL)",

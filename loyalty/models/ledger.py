@@ -12,13 +12,14 @@ from loyalty.db import Base, UTCDateTime, utcnow
 class Asset(enum.StrEnum):
     POINTS = "points"
     EUR_CENTS = "eur_cents"
+    # Each stamp card's stamps are an asset of their own: "stamps:<card id>".
 
 
 class AccountKind(enum.StrEnum):
     WALLET = "wallet"  # a shopper's points
     HOLDS = "holds"  # points set aside for open redemption codes, one per scheme
     MERCHANT_ISSUED = "merchant_issued"  # the source of points a shop gives
-    MERCHANT_REDEEMED = "merchant_redeemed"  # points a shop took as payment
+    MERCHANT_REDEEMED = "merchant_redeemed"  # points a shop took as payment; stamps retired
     BREAKAGE = "breakage"  # expired or forfeited points, kept by the scheme
 
 

@@ -28,13 +28,15 @@ class Redemption(Base):
     code: Mapped[str] = mapped_column(sa.String(12), unique=True)
     points: Mapped[int] = mapped_column()
     discount_cents: Mapped[int] = mapped_column()
+    # A voucher instead of points: only the voucher's shop may confirm it.
+    voucher_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vouchers.id"), index=True)
     status: Mapped[str] = mapped_column(sa.String(10), default=RedemptionStatus.HELD)
     release_reason: Mapped[str | None] = mapped_column(sa.String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     merchant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
-    hold_transaction_id: Mapped[int] = mapped_column(
+    hold_transaction_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("ledger_transactions.id"), unique=True
     )
     finish_transaction_id: Mapped[int | None] = mapped_column(
@@ -43,7 +45,10 @@ class Redemption(Base):
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('held', 'confirmed', 'released')", name="status_known"),
-        sa.CheckConstraint("points > 0", name="points_positive"),
+        sa.CheckConstraint(
+            "(points > 0 AND voucher_id IS NULL) OR (points = 0 AND voucher_id IS NOT NULL)",
+            name="points_or_voucher",
+        ),
         sa.CheckConstraint(
             "(status = 'confirmed') = (merchant_id IS NOT NULL)", name="confirmed_has_merchant"
         ),
