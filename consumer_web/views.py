@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -37,7 +38,7 @@ from loyalty.db import utcnow
 from loyalty.errors import LoyaltyError
 from loyalty.i18n import COOKIE as LANG_COOKIE
 from loyalty.i18n import LANGUAGES
-from loyalty.models import Merchant, Scheme, Wallet
+from loyalty.models import Merchant, Scheme, StampCard, Voucher, Wallet
 from loyalty.wallet_view import export_data, wallet_summary
 from loyalty.web import db, writes
 
@@ -71,8 +72,8 @@ CLAIM_PROBLEMS = {
         409,
     ),
     "cancelled": (
-        _l("Sale cancelled"),
-        _l("The shop cancelled this sale, so it has no points."),
+        _l("Purchase cancelled"),
+        _l("The shop cancelled this sale, so it earns no points."),
         409,
     ),
     "expired": (
@@ -108,10 +109,12 @@ def claim_page(token: str) -> Response:
     if status != "open":
         return _claim_problem(status)
     merchant = session.get_one(Merchant, claim.merchant_id)
+    card = session.get(StampCard, claim.stamp_card_id) if claim.stamp_card_id else None
     return _page(
         "claim.html",
         claim=claim,
         merchant=merchant,
+        card=card,
         wallet=cookie.current_wallet(),
         form=ActionForm(),
     )
@@ -138,10 +141,16 @@ def claim_collect(token: str) -> Response:
     except LoyaltyError:
         return _claim_problem(claims.display_status(claim, utcnow()))
     summary = wallet_summary(session, wallet)
+    card = session.get(StampCard, claim.stamp_card_id) if claim.stamp_card_id else None
+    progress = next(
+        (c for c in summary["stamp_cards"] if card and c["card_id"] == card.id), None
+    )
     response = _page(
         "claimed.html",
         result=result,
         summary=summary,
+        card=card,
+        card_progress=progress,
         recovery_code=new_wallet.recovery_code if new_wallet else None,
     )
     if new_wallet is not None:
@@ -200,6 +209,23 @@ def spend() -> Response:
     return _page("wallet.html", 422, summary=wallet_summary(session, wallet), spend=form)
 
 
+@bp.post("/wallet/voucher/<int:voucher_id>")
+def spend_voucher(voucher_id: int) -> Response:
+    """A spend code for a voucher, to show at the voucher's shop."""
+    wallet = _wallet_or_home()
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        held = redemptions.create_voucher_redemption(db(), wallet, voucher_id, utcnow())
+    except LoyaltyError as error:
+        return _problem(
+            _("This voucher cannot be used"),
+            _("It was used already, is behind another code, or has expired."),
+            error.status,
+        )
+    return redirect(url_for("consumer.code_page", code=held.code), 303)  # type: ignore[return-value]
+
+
 def _own_code(code: str) -> Any:
     wallet = _wallet_or_home()
     try:
@@ -227,9 +253,17 @@ def code_page(code: str) -> Response:
     """The full-screen code to show the cashier; it updates itself once used."""
     redemption = _own_code(code)
     svg = qr.qr_svg(redemption.code, title=_("Spend code %(code)s", code=redemption.code))
+    reward = None
+    if redemption.voucher_id is not None:
+        reward = db().scalar(
+            sa.select(StampCard.reward)
+            .join(Voucher, Voucher.stamp_card_id == StampCard.id)
+            .where(Voucher.id == redemption.voucher_id)
+        )
     return _page(
         "code.html",
         redemption=redemption,
+        voucher_reward=reward,
         state=_code_status(redemption),
         qr_svg=svg,
         cancel=ActionForm(),
@@ -342,7 +376,7 @@ def _send_link(email: str, purpose: str, wallet: Wallet) -> None:
             link=link,
         )
     else:
-        subject = _("Open your Lokaal Sparen wallet on this phone")
+        subject = _("Open your Lokaal Sparen wallet on your new phone")
         body = _(
             "Hello,\n\nOpen this link within an hour on your new phone to open your "
             "savings wallet there:\n\n%(link)s\n\nYour old phone will be signed out. Did "
@@ -391,7 +425,7 @@ def magic_link() -> Response:
     if data is None:
         return _problem(
             _("This link no longer works"),
-            _("Links are valid for one hour and once. Ask for a new one on the account page."),
+            _("Links work for one hour and only once. Ask for a new one on the account page."),
             410,
         )
     return _page("link.html", purpose=data["p"], email=data["e"], form=ActionForm())
@@ -403,7 +437,7 @@ def magic_link_apply() -> Response:
     if data is None or not ActionForm().validate_on_submit():
         return _problem(
             _("This link no longer works"),
-            _("Links are valid for one hour and once. Ask for a new one on the account page."),
+            _("Links work for one hour and only once. Ask for a new one on the account page."),
             410,
         )
     session = db()
@@ -411,7 +445,7 @@ def magic_link_apply() -> Response:
     if wallet is None or wallet.status == "deleted" or wallet.token_hash[:16] != data["t"]:
         return _problem(
             _("This link no longer works"),
-            _("Links are valid for one hour and once. Ask for a new one on the account page."),
+            _("Links work for one hour and only once. Ask for a new one on the account page."),
             410,
         )
     try:
