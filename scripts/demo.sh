@@ -9,4 +9,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e .
+.venv/bin/pybabel compile -d loyalty/translations >/dev/null
 exec .venv/bin/loyalty demo "$@"

@@ -6,11 +6,22 @@
 #                                          # on PostgreSQL: a fresh database is made
 #                                          # on that server for the run and dropped after
 # Extra arguments go to pytest, e.g. ./scripts/test.sh tests/api -x
+#
+# The browser tests drive Debian's chromium (/usr/bin/chromium); it is installed
+# with apt-get when missing (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing Debian's chromium for the browser tests ..."
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/pybabel compile -d loyalty/translations >/dev/null
 exec .venv/bin/python -m pytest "$@"
