@@ -49,6 +49,11 @@ class AlreadyUsed(Conflict):
     code = "already_used"
 
 
+class TooManyAttempts(LoyaltyError):
+    status = 429
+    code = "too_many_attempts"
+
+
 class Gone(LoyaltyError):
     status = 410
     code = "expired"

@@ -10,8 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty import security
-from loyalty.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from loyalty.models import Merchant, Role, Scheme, StaffSession, StaffUser, TillKey
+from loyalty.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthorized
+from loyalty.models import (
+    LoginFailure,
+    Merchant,
+    Role,
+    Scheme,
+    StaffSession,
+    StaffUser,
+    TillKey,
+)
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
@@ -167,3 +175,58 @@ def revoke_till_key(session: Session, merchant: Merchant, key_id: int, now: date
         raise NotFound("no such till key")
     if record.revoked_at is None:
         record.revoked_at = now
+
+
+# Ten wrong passwords for one address, or fifty from one network address, in
+# fifteen minutes: then the door stays shut until the window has passed.
+FAILURE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_EMAIL = 10
+MAX_FAILURES_PER_IP = 50
+
+
+def check_throttle(session: Session, email: str, ip: str, now: datetime) -> None:
+    """Raises TooManyAttempts when this address or IP failed too often lately."""
+    since = now - FAILURE_WINDOW
+    by_email = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.email == email.strip().lower(), LoginFailure.at > since)
+    )
+    by_ip = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.ip == ip, LoginFailure.at > since)
+    )
+    if (by_email or 0) >= MAX_FAILURES_PER_EMAIL or (by_ip or 0) >= MAX_FAILURES_PER_IP:
+        raise TooManyAttempts("too many failed attempts; try again in 15 minutes")
+
+
+def record_failure(session: Session, email: str, ip: str, now: datetime) -> None:
+    session.add(LoginFailure(email=email.strip().lower()[:254], ip=ip[:45], at=now))
+    # Old records are of no use to the throttle: keep the table small.
+    session.execute(
+        sa.delete(LoginFailure)
+        .where(LoginFailure.at < now - timedelta(days=1))
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+
+
+def change_password(session: Session, user: StaffUser, new_password: str, now: datetime) -> None:
+    """Set a new password and sign out every session of the user. Raises InvalidInput."""
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"the password needs at least {MIN_PASSWORD_LENGTH} characters", code="weak_password"
+        )
+    user.password_hash = security.hash_password(new_password)
+    revoke_sessions(session, user, now)
+    session.flush()
+
+
+def revoke_session(session: Session, record_id: int, now: datetime) -> None:
+    session.execute(
+        sa.update(StaffSession)
+        .where(StaffSession.id == record_id, StaffSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )

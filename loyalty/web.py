@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
@@ -27,6 +28,23 @@ def db() -> Session:
         g.db_session = factory()
     session: Session = g.db_session
     return session
+
+
+@contextmanager
+def independent_transaction() -> Iterator[Session]:
+    """A second, short transaction that commits whatever the request does.
+
+    For records that must outlive a failing request, such as a failed login.
+    On SQLite the caller must end its own write transaction first (it holds
+    the database's write lock).
+    """
+    factory: sessionmaker[Session] = current_app.extensions["loyalty.sessions"]
+    token = sqlite_begin_mode.set("IMMEDIATE")
+    try:
+        with factory() as session, session.begin():
+            yield session
+    finally:
+        sqlite_begin_mode.reset(token)
 
 
 def init_app(app: Flask, factory: sessionmaker[Session]) -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+from apispec import BasePlugin
 from flask import Flask, jsonify, request
 from flask_smorest import Api
 from webargs.core import parse_json
@@ -99,6 +100,23 @@ def refuse_unusable_input() -> Any:
     return None
 
 
+class ErrorBodies(BasePlugin):
+    """Document the error envelope also on the error answers declared with a description
+    only (``alt_response(409, description=...)``): they carry a body like any other."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        for op in (operations or {}).values():
+            responses = op.get("responses", {}) if isinstance(op, dict) else {}
+            for status, response in responses.items():
+                if (str(status)[:1] in ("4", "5") and isinstance(response, dict)
+                        and "content" not in response):
+                    response["content"] = {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    }
+
+
 class LoyaltyApi(Api):
     """flask-smorest's Api with the contract's error envelope on API paths only."""
 
@@ -148,7 +166,7 @@ def init_app(app: Flask) -> LoyaltyApi:
     )
     app.url_map.converters["int"] = DatabaseIdConverter
     app.before_request(refuse_unusable_input)
-    api = LoyaltyApi(app)
+    api = LoyaltyApi(app, spec_kwargs={"extra_plugins": [ErrorBodies()]})
     api.blueprints = [
         module.blp for module in (tokens, merchants, wallets, claims, redemptions, reports)
     ]

@@ -6,7 +6,7 @@ from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
 from loyalty.models.redemptions import Redemption, RedemptionStatus
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
-from loyalty.models.staff import Role, StaffSession, StaffUser, TillKey
+from loyalty.models.staff import LoginFailure, Role, StaffSession, StaffUser, TillKey
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
 from loyalty.models.wallets import Wallet, WalletStatus
 
@@ -18,6 +18,7 @@ __all__ = [
     "ClaimStatus",
     "IdempotencyRecord",
     "LedgerTransaction",
+    "LoginFailure",
     "Merchant",
     "MerchantStatus",
     "Posting",
