@@ -145,7 +145,7 @@ def claim_points(session: Session, token: str, wallet: Wallet, now: datetime) ->
     # are serialised by BEGIN IMMEDIATE. The loser raises and rolls back.
     won = session.execute(
         sa.update(Claim)
-        .where(Claim.id == claim.id, Claim.expires_at > now)
+        .where(Claim.id == claim.id, Claim.status == ClaimStatus.OPEN, Claim.expires_at > now)
         .values(status=ClaimStatus.CLAIMED, wallet_id=wallet.id, claimed_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
