@@ -12,7 +12,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
     import consumer_web
-    from loyalty import api, cli, config, i18n, web
+    import merchant_portal
+    from loyalty import api, cli, config, i18n, signin, web
     from loyalty.db import make_engine, make_session_factory
 
     app = Flask(__name__, instance_relative_config=True)
@@ -29,7 +30,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # The API authenticates with bearer tokens, never cookies: no CSRF there.
     for blueprint in smorest.blueprints:
         csrf.exempt(blueprint)
+    signin.init_app(app)
     app.register_blueprint(consumer_web.bp)
+    app.register_blueprint(merchant_portal.bp)
     cli.register(app)
 
     @app.after_request

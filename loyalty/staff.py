@@ -123,6 +123,10 @@ def user_by_session_token(
     return record.user, record
 
 
+def session_record(session: Session, record_id: int) -> StaffSession:
+    return session.get_one(StaffSession, record_id)
+
+
 def touch_session(session: Session, record: StaffSession, now: datetime) -> None:
     # Write at most once a minute: a write per request would serialise readers.
     if now - record.last_seen_at > timedelta(minutes=1):

@@ -13,6 +13,7 @@ from loyalty.db import sqlite_begin_mode
 
 F = TypeVar("F", bound=Callable[..., Any])
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITING_BLUEPRINTS = frozenset({"signin", "portal", "dashboard"})
 
 
 def writes(view: F) -> F:
@@ -59,7 +60,13 @@ def init_app(app: Flask, factory: sessionmaker[Session]) -> None:
             view = getattr(view_class, request.method.lower(), None) or getattr(
                 view_class, "get", None
             )
-        read_only = request.method in READ_METHODS and not getattr(view, "writes_on_read", False)
+        # Staff pages touch their session record on every request: a write.
+        # They are few, so on SQLite they simply take the write lock.
+        read_only = (
+            request.method in READ_METHODS
+            and not getattr(view, "writes_on_read", False)
+            and request.blueprint not in WRITING_BLUEPRINTS
+        )
         g.begin_mode_token = sqlite_begin_mode.set("DEFERRED" if read_only else "IMMEDIATE")
 
     @app.after_request

@@ -1,0 +1,241 @@
+"""The till: give points, redeem codes. Used all day on a tablet beside the till."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from loyalty import claims, qr, redemptions, stamps
+from loyalty.db import utcnow
+from loyalty.errors import LoyaltyError
+from loyalty.models import Claim, Merchant, Role, StampCard, Voucher
+from loyalty.signin import current_staff, staff_required
+from loyalty.web import db
+from merchant_portal.forms import ActionForm, CodeForm, SaleForm
+
+bp = Blueprint(
+    "portal",
+    __name__,
+    url_prefix="/portal",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+SHOP_STAFF = (Role.MERCHANT_OWNER, Role.CASHIER)
+RECENT_SALES = 10
+# Claim tokens are stored only hashed, so the till keeps the few it still
+# needs to show in its own signed session cookie.
+KEPT_TOKENS = 5
+
+
+def _render(template: str, http_status: int = 200, **context: Any) -> Any:
+    response = current_app.make_response(
+        (render_template(f"merchant_portal/{template}", **context), http_status)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _merchant() -> Merchant:
+    merchant_id = current_staff().user.merchant_id
+    return db().get_one(Merchant, merchant_id)
+
+
+def _sale_choices(merchant: Merchant) -> list[tuple[int, str]]:
+    return [(card.id, card.name) for card in stamps.cards_of(db(), merchant.id)]
+
+
+def _recent_sales(merchant: Merchant) -> list[dict[str, Any]]:
+    now = utcnow()
+    rows = db().scalars(
+        sa.select(Claim)
+        .where(Claim.merchant_id == merchant.id)
+        .order_by(Claim.created_at.desc(), Claim.id.desc())
+        .limit(RECENT_SALES)
+    ).all()
+    return [
+        {
+            "id": c.id,
+            "at": c.created_at,
+            "amount_cents": c.amount_cents,
+            "points": c.points,
+            "stamps": c.stamps,
+            "status": claims.display_status(c, now),
+        }
+        for c in rows
+    ]
+
+
+@bp.get("/")
+@staff_required(*SHOP_STAFF)
+def index() -> Any:
+    return redirect(url_for("portal.till"))
+
+
+@bp.route("/till", methods=["GET", "POST"])
+@staff_required(*SHOP_STAFF)
+def till() -> Any:
+    """Type the sale's amount and give points: the QR code follows."""
+    merchant = _merchant()
+    form = SaleForm()
+    form.stamp_card.choices = _sale_choices(merchant)
+    if form.validate_on_submit():
+        cents = int((form.amount.data or Decimal(0)) * 100)
+        stamp_count = form.stamps.data or 0
+        try:
+            new = claims.create_claim(
+                db(),
+                merchant,
+                cents,
+                utcnow(),
+                stamps=stamp_count,
+                stamp_card_id=form.stamp_card.data if stamp_count else None,
+            )
+        except LoyaltyError as error:
+            form.amount.errors = [_sale_error(error.code)]
+        else:
+            kept = dict(session.get("till_tokens", {}))
+            kept[str(new.claim.id)] = new.token
+            session["till_tokens"] = dict(list(kept.items())[-KEPT_TOKENS:])
+            return redirect(url_for("portal.sale", claim_id=new.claim.id), 303)
+    status = 422 if form.is_submitted() else 200
+    return _render(
+        "till.html", status, form=form, merchant=merchant, sales=_recent_sales(merchant)
+    )
+
+
+def _sale_error(code: str) -> str:
+    messages = {
+        "no_points": _("A sale under € 1 gives no points. Add stamps, or type a larger amount."),
+        "amount_out_of_range": _("Type the amount of the sale."),
+        "merchant_not_approved": _("Your shop is not approved yet: it cannot give points."),
+        "stamp_card_required": _("Choose a stamp card."),
+    }
+    return messages.get(code, _("This is not possible."))
+
+
+def _own_claim(claim_id: int) -> Claim:
+    claim = db().get(Claim, claim_id)
+    if claim is None or claim.merchant_id != current_staff().user.merchant_id:
+        abort(404)
+    return claim
+
+
+@bp.get("/till/sales/<int:claim_id>")
+@staff_required(*SHOP_STAFF)
+def sale(claim_id: int) -> Any:
+    """The QR code full-size; the page turns green when the shopper's phone claims."""
+    claim = _own_claim(claim_id)
+    token = session.get("till_tokens", {}).get(str(claim_id))
+    svg = None
+    if token is not None:
+        base = current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
+        svg = qr.qr_svg(f"{base}/c/{token}", title=_("QR code to collect the points"))
+    card = db().get(StampCard, claim.stamp_card_id) if claim.stamp_card_id else None
+    return _render(
+        "sale.html",
+        claim=claim,
+        status=claims.display_status(claim, utcnow()),
+        qr_svg=svg,
+        card=card,
+        cancel=ActionForm(),
+    )
+
+
+@bp.get("/till/sales/<int:claim_id>/status")
+@staff_required(*SHOP_STAFF)
+def sale_status(claim_id: int) -> Any:
+    claim = _own_claim(claim_id)
+    response = jsonify({"status": claims.display_status(claim, utcnow()), "points": claim.points})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/till/sales/<int:claim_id>/cancel")
+@staff_required(*SHOP_STAFF)
+def sale_cancel(claim_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    claim = _own_claim(claim_id)
+    try:
+        claims.cancel_claim(db(), claim, utcnow())
+    except LoyaltyError:
+        return redirect(url_for("portal.sale", claim_id=claim_id), 303)
+    return redirect(url_for("portal.till"), 303)
+
+
+# -- redeeming -----------------------------------------------------------------
+
+
+@bp.route("/redeem", methods=["GET", "POST"])
+@staff_required(*SHOP_STAFF)
+def redeem() -> Any:
+    """Scan the shopper's code with the camera, or type it (a USB scanner types too)."""
+    form = CodeForm()
+    if form.validate_on_submit():
+        code = redemptions.normalise_code(form.code.data or "")
+        return redirect(url_for("portal.redeem_code", code=code), 303)
+    return _render("redeem.html", 422 if form.is_submitted() else 200, form=form)
+
+
+def _redemption_or_problem(code: str) -> Any:
+    try:
+        return redemptions.get_redemption(db(), code, _merchant().scheme_id)
+    except LoyaltyError:
+        return None
+
+
+@bp.get("/redeem/<code>")
+@staff_required(*SHOP_STAFF)
+def redeem_code(code: str, error: str | None = None, status_code: int = 200) -> Any:
+    """What the code is worth, and a confirm button."""
+    redemption = _redemption_or_problem(code)
+    if redemption is None:
+        form = CodeForm(formdata=None, code=code)
+        form.code.errors = [_("This code does not exist. Check the digits.")]
+        return _render("redeem.html", 404, form=form)
+    reward = None
+    other_shop = False
+    if redemption.voucher_id is not None:
+        voucher = db().get_one(Voucher, redemption.voucher_id)
+        reward = db().scalar(
+            sa.select(StampCard.reward).where(StampCard.id == voucher.stamp_card_id)
+        )
+        other_shop = voucher.merchant_id != current_staff().user.merchant_id
+    return _render(
+        "redeem_code.html",
+        status_code,
+        error=error,
+        done=bool(request.args.get("done")),
+        redemption=redemption,
+        status=redemptions.display_status(redemption, utcnow()),
+        reward=reward,
+        other_shop=other_shop,
+        form=ActionForm(),
+    )
+
+
+@bp.post("/redeem/<code>")
+@staff_required(*SHOP_STAFF)
+def redeem_confirm(code: str) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        redemptions.confirm_redemption(db(), code, _merchant(), utcnow())
+    except LoyaltyError as error:
+        return redeem_code(code, error=error.code, status_code=error.status)
+    return redirect(url_for("portal.redeem_code", code=code, done=1), 303)
