@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from loyalty import claims, qr, redemptions, stamps
 from loyalty.db import utcnow
@@ -36,6 +37,23 @@ bp = Blueprint(
     static_url_path="/static",
 )
 SHOP_STAFF = (Role.MERCHANT_OWNER, Role.CASHIER)
+OWNER = (Role.MERCHANT_OWNER,)
+# The owner's pages, in menu order; each appears once its view exists.
+OWNER_PAGES = [
+    ("portal.figures", _l("Figures")),
+    ("portal.stamp_cards", _l("Stamp cards")),
+    ("portal.printed_cards", _l("Printed cards")),
+    ("portal.team", _l("Team and tills")),
+    ("portal.profile", _l("Shop profile")),
+]
+
+
+@bp.app_context_processor
+def _owner_nav() -> dict[str, Any]:
+    def owner_nav() -> list[tuple[str, str]]:
+        return [(ep, str(label)) for ep, label in OWNER_PAGES if ep in current_app.view_functions]
+
+    return {"owner_nav": owner_nav}
 RECENT_SALES = 10
 # Claim tokens are stored only hashed, so the till keeps the few it still
 # needs to show in its own signed session cookie.
