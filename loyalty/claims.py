@@ -133,7 +133,14 @@ def claim_points(session: Session, token: str, wallet: Wallet, now: datetime) ->
 
     Raises NotFound, Forbidden, AlreadyUsed/Conflict (409), Gone (410).
     """
-    claim = get_claim(session, token)
+    return collect(session, get_claim(session, token), wallet, now)
+
+
+def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> ClaimResult:
+    """Credit a known claim to a wallet (a phone's scan, or a printed card at the till).
+
+    Raises Forbidden, AlreadyUsed/Conflict (409), Gone (410).
+    """
     if claim.scheme_id != wallet.scheme_id:
         raise Forbidden("this code belongs to another municipality's scheme", code="wrong_scheme")
     wallets.ensure_usable(wallet)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, IntegerField, SelectField, StringField
+from wtforms import DecimalField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from loyalty.claims import MAX_SALE_CENTS
@@ -33,3 +33,26 @@ class CodeForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
+
+
+class CardPointsForm(FlaskForm):
+    number = StringField(
+        _l("Printed card number"),
+        validators=[DataRequired(), Length(min=12, max=20)],
+    )
+
+
+class CardSpendForm(FlaskForm):
+    number = StringField(
+        _l("Printed card number"), validators=[DataRequired(), Length(min=12, max=20)]
+    )
+    pin = PasswordField(_l("PIN"), validators=[DataRequired(), Length(min=4, max=4)])
+    points = IntegerField(
+        _l("Points to spend"), validators=[DataRequired(), NumberRange(min=1, max=1_000_000)]
+    )
+
+
+class PrintCardsForm(FlaskForm):
+    count = IntegerField(
+        _l("Number of cards"), default=10, validators=[DataRequired(), NumberRange(min=1, max=50)]
+    )

@@ -26,7 +26,7 @@ from loyalty.errors import LoyaltyError
 from loyalty.models import Claim, Merchant, Role, StampCard, Voucher
 from loyalty.signin import current_staff, staff_required
 from loyalty.web import db
-from merchant_portal.forms import ActionForm, CodeForm, SaleForm
+from merchant_portal.forms import ActionForm, CardPointsForm, CardSpendForm, CodeForm, SaleForm
 
 bp = Blueprint(
     "portal",
@@ -155,7 +155,7 @@ def _own_claim(claim_id: int) -> Claim:
 
 @bp.get("/till/sales/<int:claim_id>")
 @staff_required(*SHOP_STAFF)
-def sale(claim_id: int) -> Any:
+def sale(claim_id: int, card_form: Any = None, http_status: int = 200) -> Any:
     """The QR code full-size; the page turns green when the shopper's phone claims."""
     claim = _own_claim(claim_id)
     token = session.get("till_tokens", {}).get(str(claim_id))
@@ -166,6 +166,8 @@ def sale(claim_id: int) -> Any:
     card = db().get(StampCard, claim.stamp_card_id) if claim.stamp_card_id else None
     return _render(
         "sale.html",
+        http_status,
+        card_form=card_form or CardPointsForm(formdata=None),
         claim=claim,
         status=claims.display_status(claim, utcnow()),
         qr_svg=svg,
@@ -201,13 +203,20 @@ def sale_cancel(claim_id: int) -> Any:
 
 @bp.route("/redeem", methods=["GET", "POST"])
 @staff_required(*SHOP_STAFF)
-def redeem() -> Any:
+def redeem(card_form: Any = None, http_status: int | None = None) -> Any:
     """Scan the shopper's code with the camera, or type it (a USB scanner types too)."""
-    form = CodeForm()
-    if form.validate_on_submit():
+    form = CodeForm(formdata=None) if card_form is not None else CodeForm()
+    if card_form is None and form.validate_on_submit():
         code = redemptions.normalise_code(form.code.data or "")
         return redirect(url_for("portal.redeem_code", code=code), 303)
-    return _render("redeem.html", 422 if form.is_submitted() else 200, form=form)
+    if http_status is None:
+        http_status = 422 if form.is_submitted() else 200
+    return _render(
+        "redeem.html",
+        http_status,
+        form=form,
+        card_form=card_form or CardSpendForm(formdata=None),
+    )
 
 
 def _redemption_or_problem(code: str) -> Any:
@@ -225,7 +234,7 @@ def redeem_code(code: str, error: str | None = None, status_code: int = 200) -> 
     if redemption is None:
         form = CodeForm(formdata=None, code=code)
         form.code.errors = [_("This code does not exist. Check the digits.")]
-        return _render("redeem.html", 404, form=form)
+        return _render("redeem.html", 404, form=form, card_form=CardSpendForm(formdata=None))
     reward = None
     other_shop = False
     if redemption.voucher_id is not None:

@@ -4,6 +4,7 @@ from loyalty.models.analytics import PseudonymKey, PurchaseEvent
 from loyalty.models.claims import Claim, ClaimStatus
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
+from loyalty.models.printed_cards import PrintedCard
 from loyalty.models.redemptions import Redemption, RedemptionStatus
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
 from loyalty.models.staff import LoginFailure, Role, StaffSession, StaffUser, TillKey
@@ -22,6 +23,7 @@ __all__ = [
     "Merchant",
     "MerchantStatus",
     "Posting",
+    "PrintedCard",
     "PseudonymKey",
     "PurchaseEvent",
     "Redemption",

@@ -1,0 +1,266 @@
+"""The shop owner's pages: stamp cards, team and tills, shop profile.
+
+Routes on the portal blueprint, for the role merchant_owner only.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from typing import Any
+
+from flask import abort, current_app, redirect, request, url_for
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+from itsdangerous import URLSafeTimedSerializer
+
+from loyalty import mail, sectors, staff, stamps, team
+from loyalty.db import utcnow
+from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
+from loyalty.models import Merchant, StaffUser
+from loyalty.signin import current_staff, staff_required
+from loyalty.signin.views import RESET_MAX_AGE
+from loyalty.web import db
+from merchant_portal.forms import ActionForm
+from merchant_portal.owner_forms import InviteForm, ProfileForm, StampCardForm, TillKeyForm
+from merchant_portal.views import OWNER, _merchant, _render, bp
+
+# -- stamp cards -------------------------------------------------------------------
+
+
+@bp.route("/stamp-cards", methods=["GET", "POST"])
+@staff_required(*OWNER)
+def stamp_cards() -> Any:
+    """The shop's stamp cards, and a form to define a new one."""
+    merchant = _merchant()
+    form = StampCardForm()
+    if form.validate_on_submit():
+        try:
+            stamps.create_card(
+                db(),
+                merchant,
+                name=form.name.data or "",
+                stamps_needed=form.stamps_needed.data or 0,
+                reward=form.reward.data or "",
+                voucher_valid_days=form.voucher_valid_days.data,
+            )
+        except InvalidInput:
+            # The form checks the same limits first: this is the domain's last word.
+            form.name.errors = [_("Check the name, the number of stamps and the reward.")]
+        else:
+            return redirect(url_for("portal.stamp_cards", done="created"), 303)
+    return _render(
+        "owner_stamp_cards.html",
+        422 if form.is_submitted() else 200,
+        form=form,
+        cards=team.cards_of_shop(db(), merchant.id),
+        done=request.args.get("done"),
+    )
+
+
+@bp.post("/stamp-cards/<int:card_id>/deactivate")
+@staff_required(*OWNER)
+def stamp_cards_deactivate(card_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        team.deactivate_card(db(), _merchant(), card_id)
+    except NotFound:
+        abort(404)
+    return redirect(url_for("portal.stamp_cards", done="deactivated"), 303)
+
+
+# -- team and tills ----------------------------------------------------------------
+
+
+def _team_page(
+    status: int = 200,
+    *,
+    invite: InviteForm | None = None,
+    key_form: TillKeyForm | None = None,
+    new_key: str | None = None,
+) -> Any:
+    merchant = _merchant()
+    session = db()
+    return _render(
+        "owner_team.html",
+        status,
+        merchant=merchant,
+        me=current_staff().user.id,
+        users=team.staff_of_shop(session, merchant.id),
+        keys=team.till_keys_of_shop(session, merchant.id),
+        invite=invite or InviteForm(formdata=None),
+        key_form=key_form or TillKeyForm(formdata=None),
+        new_key=new_key,
+        done=request.args.get("done"),
+    )
+
+
+# Endpoint "team"; the function has another name so as not to hide loyalty.team.
+@bp.get("/team", endpoint="team")
+@staff_required(*OWNER)
+def team_page() -> Any:
+    """The shop's staff and till keys."""
+    return _team_page()
+
+
+def _invite_link(user: StaffUser) -> str:
+    # The password-reset link of loyalty.signin: it carries part of the
+    # password hash, so it dies once the cashier has chosen a password.
+    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+    token = serializer.dumps({"u": user.id, "h": user.password_hash[-16:]})
+    return _public_base() + url_for("signin.reset", t=token)
+
+
+def _public_base() -> str:
+    return str(current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/"))
+
+
+def _send_invitation(merchant: Merchant, user: StaffUser) -> None:
+    hours = max(1, RESET_MAX_AGE // 3600)
+    mail.send(
+        current_app.config,
+        user.email,
+        _("%(shop)s invites you to its till on Lokaal Sparen", shop=merchant.name),
+        _("Hello,\n\n%(shop)s invites you to give and take points at its till.", shop=merchant.name)
+        + "\n\n"
+        + ngettext(
+            "Open this link within %(num)d hour to choose your password:",
+            "Open this link within %(num)d hours to choose your password:",
+            hours,
+        )
+        + f"\n\n{_invite_link(user)}\n\n"
+        + _(
+            "Then sign in at %(login)s with this e-mail address. Has the link expired? "
+            "Choose “Forgot your password?” on that page.\n\nLokaal Sparen",
+            login=_public_base() + url_for("signin.login"),
+        ),
+    )
+
+
+@bp.post("/team/invite")
+@staff_required(*OWNER)
+def team_invite() -> Any:
+    """A new cashier: an account without a usable password, and an e-mail to choose one."""
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _team_page(422, invite=form)
+    merchant = _merchant()
+    try:
+        user = team.invite_cashier(db(), merchant, form.email.data or "")
+    except Conflict:
+        form.email.errors = [
+            _("This e-mail address already has an account. Choose another address.")
+        ]
+        return _team_page(422, invite=form)
+    except InvalidInput:
+        form.email.errors = [_("This is not a valid e-mail address.")]
+        return _team_page(422, invite=form)
+    try:
+        # Sent before the request commits: if the mail server refuses, the
+        # error status rolls the new account back and the owner can retry.
+        _send_invitation(merchant, user)
+    except (OSError, smtplib.SMTPException):
+        current_app.logger.exception("invitation e-mail to a cashier failed")
+        form.email.errors = [_("The e-mail could not be sent. Try again in a few minutes.")]
+        return _team_page(503, invite=form)
+    return redirect(url_for("portal.team", done="invited"), 303)
+
+
+@bp.post("/team/users/<int:user_id>/deactivate")
+@staff_required(*OWNER)
+def team_deactivate(user_id: int) -> Any:
+    """Shut a cashier out; their open sessions end at once."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        team.deactivate_cashier(db(), _merchant(), user_id, utcnow())
+    except NotFound:
+        abort(404)
+    except Forbidden:  # an owner's account: not through this button
+        abort(403)
+    return redirect(url_for("portal.team", done="deactivated"), 303)
+
+
+@bp.post("/team/keys")
+@staff_required(*OWNER)
+def team_keys() -> Any:
+    """A new till key, shown on this one answer only: it is stored hashed."""
+    form = TillKeyForm()
+    if not form.validate_on_submit():
+        return _team_page(422, key_form=form)
+    label = (form.label.data or "").strip() or None
+    new = staff.create_till_key(db(), _merchant(), utcnow(), label=label)
+    return _team_page(201, new_key=new.secret)
+
+
+@bp.post("/team/keys/<int:key_id>/revoke")
+@staff_required(*OWNER)
+def team_keys_revoke(key_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        staff.revoke_till_key(db(), _merchant(), key_id, utcnow())
+    except NotFound:
+        abort(404)
+    return redirect(url_for("portal.team", done="revoked"), 303)
+
+
+# -- shop profile ------------------------------------------------------------------
+
+
+def _sector_choices(merchant: Merchant) -> list[tuple[str, str]]:
+    lang = str(get_locale() or "nl")
+    codes = set(team.sectors_in_scheme(db(), merchant.scheme_id)) | {merchant.sector}
+    labelled = [(code, sectors.label(code, lang)) for code in codes]
+    return [
+        (code, f"{label} ({code})" if label != code else code)
+        for code, label in sorted(labelled, key=lambda pair: (pair[1].casefold(), pair[0]))
+    ]
+
+
+def _profile_error(form: ProfileForm, error: InvalidInput) -> None:
+    """Put the domain's objection next to the field it is about."""
+    where = {
+        "invalid_postcode": (
+            form.postcode,
+            _("Type a Belgian postcode of four digits, such as 9170."),
+        ),
+        "unknown_sector": (form.sector, _("Choose a sector from the list.")),
+        "invalid_email": (form.email, _("This is not a valid e-mail address.")),
+        "address_too_long": (form.address, _("The address is too long.")),
+        "opening_hours_too_long": (form.opening_hours, _("The opening hours are too long.")),
+    }
+    field, message = where.get(error.code, (form.address, _("This is not possible.")))
+    field.errors = [message]
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@staff_required(*OWNER)
+def profile() -> Any:
+    """What shoppers and the municipality see of the shop: address, hours, sector, e-mail."""
+    merchant = _merchant()
+    form = ProfileForm(obj=merchant)
+    form.sector.choices = _sector_choices(merchant)
+    if form.validate_on_submit():
+        try:
+            team.update_profile(
+                db(),
+                merchant,
+                address=form.address.data,
+                postcode=form.postcode.data or "",
+                opening_hours=form.opening_hours.data,
+                sector=form.sector.data or "",
+                email=form.email.data or "",
+            )
+        except InvalidInput as error:
+            # Nothing was changed: update_profile checks everything first.
+            _profile_error(form, error)
+        else:
+            return redirect(url_for("portal.profile", done="saved"), 303)
+    return _render(
+        "owner_profile.html",
+        422 if form.is_submitted() else 200,
+        form=form,
+        merchant=merchant,
+        done=request.args.get("done"),
+    )

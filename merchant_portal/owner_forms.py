@@ -1,0 +1,115 @@
+"""Forms of the shop owner's pages: stamp cards, team and tills, shop profile."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+
+from loyalty.team import MAX_ADDRESS, MAX_OPENING_HOURS
+
+
+class CountField(IntegerField):
+    """A whole number, with a plain message when something else is typed."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not valuelist[0].strip():
+            # Optional/InputRequired decide whether empty is fine.
+            self.data = None
+            return
+        try:
+            self.data = int(valuelist[0].strip())
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Type a whole number, such as 10.")) from None
+
+
+class StampCardForm(FlaskForm):
+    name = StringField(
+        _l("Name of the card"),
+        validators=[
+            DataRequired(_l("Give the card a name, such as “Coffee card”.")),
+            Length(max=100, message=_l("At most %(max)d characters.")),
+        ],
+    )
+    stamps_needed = CountField(
+        _l("Stamps for a full card"),
+        validators=[
+            InputRequired(_l("Type how many stamps fill the card.")),
+            NumberRange(2, 50, message=_l("A card needs between %(min)d and %(max)d stamps.")),
+        ],
+    )
+    reward = StringField(
+        _l("Reward for a full card"),
+        validators=[
+            DataRequired(_l("Type what the shopper gets for a full card.")),
+            Length(max=200, message=_l("At most %(max)d characters.")),
+        ],
+    )
+    voucher_valid_days = CountField(
+        _l("Days the voucher stays valid (optional)"),
+        validators=[
+            Optional(),
+            NumberRange(
+                1, 3650, message=_l("Between %(min)d and %(max)d days, or leave it empty.")
+            ),
+        ],
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address of the cashier"),
+        validators=[
+            DataRequired(_l("Type the cashier's e-mail address.")),
+            Email(_l("This is not a valid e-mail address.")),
+            Length(max=254, message=_l("This is not a valid e-mail address.")),
+        ],
+    )
+
+
+class TillKeyForm(FlaskForm):
+    label = StringField(
+        _l("Name of the till (optional)"),
+        validators=[Optional(), Length(max=100, message=_l("At most %(max)d characters."))],
+    )
+
+
+class ProfileForm(FlaskForm):
+    address = StringField(
+        _l("Street and number"),
+        validators=[
+            Optional(),
+            Length(max=MAX_ADDRESS, message=_l("At most %(max)d characters.")),
+        ],
+    )
+    postcode = StringField(
+        _l("Postcode"), validators=[DataRequired(_l("Type the postcode of the shop."))]
+    )
+    opening_hours = TextAreaField(
+        _l("Opening hours"),
+        validators=[
+            Optional(),
+            Length(
+                max=MAX_OPENING_HOURS,
+                message=_l("At most %(max)d characters."),
+            ),
+        ],
+    )
+    # Any known NACE-BEL code is fine (loyalty.team checks it), so the list is
+    # a convenience rather than a limit.
+    sector = SelectField(
+        _l("Sector"),
+        choices=[],
+        validate_choice=False,
+        validators=[DataRequired(_l("Choose the sector of the shop."))],
+    )
+    email = EmailField(
+        _l("E-mail address of the shop"),
+        validators=[
+            DataRequired(_l("Type the shop's e-mail address.")),
+            Email(_l("This is not a valid e-mail address.")),
+            Length(max=254, message=_l("This is not a valid e-mail address.")),
+        ],
+    )
