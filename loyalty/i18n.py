@@ -14,8 +14,9 @@ from flask_babel import Babel, get_locale
 LANGUAGES = ("nl", "fr", "en")
 DEFAULT = "nl"
 COOKIE = "lang"
-# Belgian conventions: "€ 12,50", "23 november 2026" (nl_BE, fr_BE, and en_BE).
-BABEL_LOCALES = {"nl": "nl_BE", "fr": "fr_BE", "en": "en_BE"}
+# Belgian conventions in Dutch and French ("€ 12,50", "23 november 2026"); in
+# English the euro as English readers write it ("€12.50"), from Ireland's locale.
+BABEL_LOCALES = {"nl": "nl_BE", "fr": "fr_BE", "en": "en_IE"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 

@@ -108,7 +108,7 @@ def test_printed_card_collects_and_spends_with_its_pin(
     )
     assert spent.status_code == 303
     done = client.get(spent.headers["Location"])
-    assert "2,00 discount" in done.get_data(as_text=True)
+    assert "€2.00 discount" in done.get_data(as_text=True)
     session.expire_all()
     assert printed_cards.balance(session, card) == 2
     session.rollback()
