@@ -13,6 +13,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     import consumer_web
     import merchant_portal
+    import municipality_dashboard
     from loyalty import api, cli, config, i18n, signin, web
     from loyalty.db import make_engine, make_session_factory
 
@@ -33,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     signin.init_app(app)
     app.register_blueprint(consumer_web.bp)
     app.register_blueprint(merchant_portal.bp)
+    app.register_blueprint(municipality_dashboard.bp)
     cli.register(app)
 
     @app.after_request

@@ -3,7 +3,7 @@
 from merchant_portal.views import bp
 
 # Modules that add their pages to the blueprint.
-from merchant_portal import cards  # noqa: E402, F401  isort: skip
+from merchant_portal import apply, cards  # noqa: E402, F401  isort: skip
 from merchant_portal import owner  # noqa: E402, F401  isort: skip
 from merchant_portal import figures  # noqa: E402, F401  isort: skip
 

@@ -2,10 +2,18 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import (
+    DecimalField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from loyalty.claims import MAX_SALE_CENTS
+from loyalty.staff import MIN_PASSWORD_LENGTH
 
 
 class AmountField(DecimalField):
@@ -26,9 +34,7 @@ class SaleForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    code = StringField(
-        _l("Spend code"), validators=[DataRequired(), Length(min=8, max=20)]
-    )
+    code = StringField(_l("Spend code"), validators=[DataRequired(), Length(min=8, max=20)])
 
 
 class ActionForm(FlaskForm):
@@ -55,4 +61,21 @@ class CardSpendForm(FlaskForm):
 class PrintCardsForm(FlaskForm):
     count = IntegerField(
         _l("Number of cards"), default=10, validators=[DataRequired(), NumberRange(min=1, max=50)]
+    )
+
+
+class ApplyForm(FlaskForm):
+    scheme = SelectField(_l("Municipality"), validators=[DataRequired()], choices=[])
+    name = StringField(_l("Name of the shop"), validators=[DataRequired(), Length(max=200)])
+    sector = SelectField(_l("Sector"), validators=[DataRequired()], choices=[])
+    address = StringField(_l("Address"), validators=[DataRequired(), Length(max=300)])
+    postcode = StringField(
+        _l("Postcode"),
+        validators=[DataRequired(), Regexp(r"^[1-9]\d{3}$", message=_l("Four digits."))],
+    )
+    email = EmailField(
+        _l("E-mail address (your login)"), validators=[DataRequired(), Email(), Length(max=254)]
+    )
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)]
     )

@@ -209,13 +209,10 @@ def team_keys_revoke(key_id: int) -> Any:
 
 
 def _sector_choices(merchant: Merchant) -> list[tuple[str, str]]:
+    """The sectors of the scheme's shops and the shop's own, code first: labels are long."""
     lang = str(get_locale() or "nl")
     codes = set(team.sectors_in_scheme(db(), merchant.scheme_id)) | {merchant.sector}
-    labelled = [(code, sectors.label(code, lang)) for code in codes]
-    return [
-        (code, f"{label} ({code})" if label != code else code)
-        for code, label in sorted(labelled, key=lambda pair: (pair[1].casefold(), pair[0]))
-    ]
+    return [(code, f"{code} · {sectors.label(code, lang)}") for code in sorted(codes)]
 
 
 def _profile_error(form: ProfileForm, error: InvalidInput) -> None:

@@ -29,7 +29,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from loyalty import create_app
-from loyalty.db import make_engine
+from loyalty.db import make_engine, sqlite_begin_mode
 from loyalty.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,10 +94,19 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
-    """A session for test setup and checks; the factories commit through it."""
+    """A session for test setup and checks; the factories commit through it.
+
+    Its transactions start deferred on SQLite: a test that reads (or lazily
+    reloads an attribute) between two requests must not take the write lock
+    that the next request needs.
+    """
     factory = app.extensions["loyalty.sessions"]
-    with factory() as s:
-        yield s
+    token = sqlite_begin_mode.set("DEFERRED")
+    try:
+        with factory() as s:
+            yield s
+    finally:
+        sqlite_begin_mode.reset(token)
 
 
 def _free_port() -> int:

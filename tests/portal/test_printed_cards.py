@@ -14,8 +14,8 @@ from tests.factories import PASSWORD, make_scheme, make_shop, make_user
 
 
 def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token in the page:\n" + html[:2000]
     return match.group(1)
 
 

@@ -1,0 +1,91 @@
+"""Shops join a scheme: an application, then the municipality's decision."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loyalty import schemes, staff
+from loyalty.errors import Conflict, InvalidInput
+from loyalty.models import Merchant, MerchantStatus, Role, StaffUser
+
+# Offered in the application form besides the sectors already in the scheme.
+COMMON_SECTORS = (
+    "47.11",
+    "47.22",
+    "47.24",
+    "47.25",
+    "47.41",
+    "47.52",
+    "47.59",
+    "47.61",
+    "47.64",
+    "47.65",
+    "47.71",
+    "47.72",
+    "47.73",
+    "47.75",
+    "47.76",
+    "47.77",
+    "47.78",
+    "56.101",
+    "56.102",
+    "56.301",
+    "96.021",
+    "96.022",
+)
+
+
+def apply(
+    session: Session,
+    *,
+    scheme_slug: str,
+    name: str,
+    sector: str,
+    postcode: str,
+    address: str,
+    email: str,
+    password: str,
+) -> Merchant:
+    """A pending shop and its owner's login. Raises InvalidInput, Conflict."""
+    scheme = schemes.get_scheme(session, scheme_slug)
+    owner_email = staff.normalise_email(email)
+    if session.scalar(sa.select(StaffUser.id).where(StaffUser.email == owner_email)):
+        raise Conflict("this e-mail address already has a login", code="email_taken")
+    merchant = schemes.create_merchant(
+        session,
+        scheme,
+        name=name,
+        sector=sector,
+        postcode=postcode,
+        email=owner_email,
+        address=address or None,
+        status=MerchantStatus.PENDING,
+    )
+    staff.create_user(
+        session,
+        scheme,
+        email=owner_email,
+        password=password,
+        role=Role.MERCHANT_OWNER,
+        merchant=merchant,
+    )
+    return merchant
+
+
+def pending(session: Session, scheme_id: int) -> list[Merchant]:
+    return list(
+        session.scalars(
+            sa.select(Merchant)
+            .where(Merchant.scheme_id == scheme_id, Merchant.status == MerchantStatus.PENDING)
+            .order_by(Merchant.created_at)
+        )
+    )
+
+
+def decide(session: Session, merchant: Merchant, status: MerchantStatus) -> None:
+    """Approve, refuse or suspend a shop. Raises InvalidInput for other statuses."""
+    if status not in (MerchantStatus.APPROVED, MerchantStatus.REFUSED, MerchantStatus.SUSPENDED):
+        raise InvalidInput("unknown decision")
+    merchant.status = status
+    session.flush()

@@ -1,0 +1,91 @@
+"""Dashboard pages. This first part: the overview and deciding on shop applications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_wtf import FlaskForm
+
+from loyalty import onboarding, sectors
+from loyalty.models import Merchant, MerchantStatus, Role, Scheme
+from loyalty.signin import current_staff, staff_required
+from loyalty.web import db
+
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+STAFF = (Role.MUNICIPALITY_ADMIN, Role.MUNICIPALITY_ANALYST)
+ADMIN = (Role.MUNICIPALITY_ADMIN,)
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+def _render(template: str, status: int = 200, **context: Any) -> Any:
+    response = current_app.make_response(
+        (render_template(f"municipality_dashboard/{template}", **context), status)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _scheme() -> Scheme:
+    return db().get_one(Scheme, current_staff().user.scheme_id)
+
+
+@bp.get("/")
+@staff_required(*STAFF)
+def home() -> Any:
+    scheme = _scheme()
+    counts = dict(
+        db().execute(
+            sa.select(Merchant.status, sa.func.count())
+            .where(Merchant.scheme_id == scheme.id)
+            .group_by(Merchant.status)
+        ).all()
+    )
+    return _render("home.html", scheme=scheme, counts=counts)
+
+
+@bp.get("/shops")
+@staff_required(*ADMIN)
+def shops() -> Any:
+    scheme = _scheme()
+    lang = str(get_locale())
+    merchants = db().scalars(
+        sa.select(Merchant).where(Merchant.scheme_id == scheme.id).order_by(Merchant.name)
+    ).all()
+    return _render(
+        "shops.html",
+        pending=onboarding.pending(db(), scheme.id),
+        merchants=[m for m in merchants if m.status != MerchantStatus.PENDING],
+        sector_label=lambda code: sectors.label(code, lang),
+        form=ActionForm(),
+    )
+
+
+@bp.post("/shops/<int:merchant_id>/<decision>")
+@staff_required(*ADMIN)
+def decide(merchant_id: int, decision: str) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    statuses = {
+        "approve": MerchantStatus.APPROVED,
+        "refuse": MerchantStatus.REFUSED,
+        "suspend": MerchantStatus.SUSPENDED,
+    }
+    merchant = db().get(Merchant, merchant_id)
+    # Another municipality's shop does not exist, as far as this one can tell.
+    if decision not in statuses or merchant is None or merchant.scheme_id != _scheme().id:
+        abort(404)
+    onboarding.decide(db(), merchant, statuses[decision])
+    return redirect(url_for("dashboard.shops"), 303)

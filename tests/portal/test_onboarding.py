@@ -1,0 +1,139 @@
+"""A shop applies, cannot give points until the municipality approves it, then can."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from loyalty.models import Merchant, MerchantStatus, Role
+from tests.factories import PASSWORD, make_scheme, make_user
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token in the page:\n" + html[:2000]
+    return match.group(1)
+
+
+def _sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
+    client.set_cookie("lang", "en")  # the assertions read English texts
+    page = client.get("/login")
+    done = client.post(
+        "/login",
+        data={
+            "csrf_token": _csrf(page.get_data(as_text=True)),
+            "email": email,
+            "password": password,
+        },
+    )
+    assert done.status_code == 303, done.get_data(as_text=True)
+
+
+def _sign_out(client: FlaskClient) -> None:
+    page = client.get("/account/password")
+    client.post("/logout", data={"csrf_token": _csrf(page.get_data(as_text=True))})
+
+
+def test_apply_wait_for_approval_then_give_points(client: FlaskClient, session: Session) -> None:
+    scheme = make_scheme(session)
+    admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
+    email = f"owner-{uuid.uuid4().hex[:8]}@koffiebar.example"
+    form = client.get("/portal/apply")
+    assert form.status_code == 200
+    data = {
+        "csrf_token": _csrf(form.get_data(as_text=True)),
+        "scheme": scheme.slug,
+        "name": "Koffiebar Bonen & Co",
+        "sector": "56.301",
+        "address": "Stationsstraat 2, 9170 Sint-Gillis-Waas",
+        "postcode": "9170",
+        "email": email,
+        "password": "een-lang-wachtwoord",
+    }
+    bad = client.post("/portal/apply", data={**data, "postcode": "91"})
+    assert bad.status_code == 422
+    sent = client.post("/portal/apply", data=data)
+    assert sent.status_code == 303
+    shop = session.scalars(sa.select(Merchant).where(Merchant.email == email)).one()
+    assert shop.status == MerchantStatus.PENDING
+    session.rollback()
+
+    # The owner can sign in, but the till cannot give points yet.
+    _sign_in(client, email, "een-lang-wachtwoord")
+    till = client.get("/portal/till")
+    assert "waiting for the municipality" in till.get_data(as_text=True)
+    refused = client.post(
+        "/portal/till", data={"csrf_token": _csrf(till.get_data(as_text=True)), "amount": "12,00"}
+    )
+    assert refused.status_code == 422
+    assert "not approved yet" in refused.get_data(as_text=True)
+    _sign_out(client)
+
+    # The municipality approves it.
+    _sign_in(client, admin.email)
+    shops = client.get("/dashboard/shops")
+    assert "Koffiebar Bonen &amp; Co" in shops.get_data(as_text=True)
+    approved = client.post(
+        f"/dashboard/shops/{shop.id}/approve",
+        data={"csrf_token": _csrf(shops.get_data(as_text=True))},
+    )
+    assert approved.status_code == 303
+    _sign_out(client)
+
+    _sign_in(client, email, "een-lang-wachtwoord")
+    till = client.get("/portal/till")
+    sale = client.post(
+        "/portal/till", data={"csrf_token": _csrf(till.get_data(as_text=True)), "amount": "12,00"}
+    )
+    assert sale.status_code == 303
+    assert "12 points" in client.get(sale.headers["Location"]).get_data(as_text=True)
+
+
+def test_only_the_schemes_admin_decides(client: FlaskClient, session: Session) -> None:
+    scheme = make_scheme(session)
+    other = make_scheme(session)
+    analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
+    foreign_admin = make_user(session, other, Role.MUNICIPALITY_ADMIN)
+    from loyalty import onboarding
+
+    shop = onboarding.apply(
+        session,
+        scheme_slug=scheme.slug,
+        name="Bloemen Margriet",
+        sector="47.76",
+        postcode="9170",
+        address="Kerkplein 2",
+        email=f"m-{uuid.uuid4().hex[:8]}@example.be",
+        password="een-lang-wachtwoord",
+    )
+    session.commit()
+
+    _sign_in(client, analyst.email)
+    assert client.get("/dashboard/").status_code == 200
+    assert client.get("/dashboard/shops").status_code == 403
+    token = _csrf(client.get("/account/password").get_data(as_text=True))
+    assert (
+        client.post(f"/dashboard/shops/{shop.id}/approve", data={"csrf_token": token}).status_code
+        == 403
+    )
+    _sign_out(client)
+
+    _sign_in(client, foreign_admin.email)
+    token = _csrf(client.get("/dashboard/shops").get_data(as_text=True))
+    assert (
+        client.post(f"/dashboard/shops/{shop.id}/approve", data={"csrf_token": token}).status_code
+        == 404
+    )
+    session.expire_all()
+    assert session.get_one(Merchant, shop.id).status == MerchantStatus.PENDING
+
+
+def test_a_form_without_csrf_token_is_refused(client: FlaskClient, session: Session) -> None:
+    scheme = make_scheme(session)
+    admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
+    _sign_in(client, admin.email)
+    assert client.post("/dashboard/shops/1/approve", data={}).status_code == 400
