@@ -73,7 +73,7 @@ def figures() -> Any:
         first, last = _range()
     except BadRange:
         range_error = _(
-            "Choose a start date that is not after the end date (for example 2026-03-01)."
+            "Choose a start date and an end date (YYYY-MM-DD), the start not after the end."
         )
         first = last = None
     page = request.args.get("page", 1, type=int) or 1
