@@ -138,8 +138,15 @@ def claim_collect(token: str) -> Response:
         wallet = new_wallet.wallet
     try:
         result = claims.claim_points(session, token, wallet, utcnow())
-    except LoyaltyError:
-        return _claim_problem(claims.display_status(claim, utcnow()))
+    except LoyaltyError as error:
+        status = claims.display_status(claim, utcnow())
+        if status not in CLAIM_PROBLEMS:  # the claim is still open; the wallet is frozen
+            return _problem(
+                _("This is not possible right now."),
+                _("Your wallet is frozen. Please contact the municipality."),
+                error.status,
+            )
+        return _claim_problem(status)
     summary = wallet_summary(session, wallet)
     card = session.get(StampCard, claim.stamp_card_id) if claim.stamp_card_id else None
     progress = next(
@@ -231,9 +238,10 @@ def _own_code(code: str) -> Any:
     try:
         redemption = redemptions.get_redemption(db(), code, wallet.scheme_id)
     except LoyaltyError:
-        abort(404)
-    if redemption.wallet_id != wallet.id:
-        abort(404)
+        redemption = None
+    if redemption is None or redemption.wallet_id != wallet.id:
+        # A page in the shopper's language, not the server's bare "Not Found".
+        abort(_problem(_("Code not found"), _("This spend code is not in your wallet."), 404))
     return redemption
 
 

@@ -42,7 +42,7 @@ def _luhn_digit(body: str) -> str:
 
 
 def normalise_number(number: str) -> str:
-    return "".join(ch for ch in number if ch.isdigit())
+    return "".join(ch for ch in number if ch in NUMBER_ALPHABET)
 
 
 def is_valid_number(number: str) -> bool:

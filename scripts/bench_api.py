@@ -72,6 +72,27 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs from /proc/stat, or None off Linux."""
+    try:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def machine_busy(seconds: float = 1.0) -> float | None:
+    """The share of all CPUs busy with other work over ``seconds`` (0..1), if known."""
+    before = _cpu_ticks()
+    time.sleep(seconds)
+    after = _cpu_ticks()
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 # --------------------------------------------------------------------------- servers
 
 
@@ -118,6 +139,10 @@ class Server:
             time.sleep(0.2)
         say(f"[{self.name}] listening on http://{HOST}:{self.port} (pid {self.proc.pid})")
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -125,17 +150,20 @@ class Server:
             return "(no log)"
 
     def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        proc = self.proc
+        if proc is None:
             return
-        proc.terminate()  # SIGTERM: gunicorn's graceful shutdown of master and workers
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            say(f"[{self.name}] did not stop in {STOP_TIMEOUT:.0f} s; killing it")
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # its own group: master and workers
-            proc.wait(timeout=STOP_TIMEOUT)
+        if proc.poll() is None:
+            proc.terminate()  # SIGTERM: gunicorn's graceful shutdown of master and workers
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                say(f"[{self.name}] did not stop in {STOP_TIMEOUT:.0f} s; killing it")
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # its own group: master and workers
+                proc.wait(timeout=STOP_TIMEOUT)
+        # Forget it only once it is gone, so an interrupted stop() is retried.
+        self.proc = None
         say(f"[{self.name}] stopped")
 
 
@@ -187,6 +215,8 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)
     error_count: int = 0
     client_cpu: float = 0.0  # client CPU seconds per wall second in the timed window
+    server_cpu: float | None = None  # server CPU seconds per wall second (all processes)
+    server_ms: float | None = None  # server CPU milliseconds per completed request
     exhausted: bool = False
 
     @property
@@ -197,9 +227,12 @@ class LoadResult:
 class Load:
     """A fixed pool of client threads running ``job`` in a loop until told to stop."""
 
-    def __init__(self, name: str, port: int, job: Job, concurrency: int) -> None:
+    def __init__(
+        self, name: str, port: int, job: Job, concurrency: int, server_pid: int | None = None
+    ) -> None:
         self.name = name
         self.port = port
+        self.server_pid = server_pid
         self.job = job
         self.stop = threading.Event()
         self.done_at: list[list[float]] = [[] for _ in range(concurrency)]
@@ -249,6 +282,7 @@ class Load:
             self._sleep(warmup)
             t0 = time.perf_counter()
             cpu0 = _cpu_seconds()
+            srv0 = server_cpu_seconds(self.server_pid)
             end = t0 + duration
             next_report = t0 + progress_every
             while not self._finished():
@@ -263,10 +297,16 @@ class Load:
                 time.sleep(min(0.05, end - now))
             t1 = time.perf_counter()
             cpu1 = _cpu_seconds()
+            srv1 = server_cpu_seconds(self.server_pid)
         finally:
             self.stop.set()
             for thread in self.threads:
                 thread.join(timeout=90)
+        server_cpu = server_ms = None
+        if srv0 is not None and srv1 is not None:
+            in_window = sum(sum(1 for t in times if t0 <= t < t1) for times in self.done_at)
+            server_cpu = (srv1 - srv0) / max(t1 - t0, 1e-9)
+            server_ms = 1000 * (srv1 - srv0) / in_window if in_window else None
         exhausted = self.exhausted_at is not None and self.exhausted_at < t1
         if exhausted:
             assert self.exhausted_at is not None
@@ -274,7 +314,8 @@ class Load:
         n = sum(sum(1 for t in times if t0 <= t < t1) for times in self.done_at)
         return LoadResult(
             self.name, n, t1 - t0, list(self.errors), self.error_count,
-            client_cpu=(cpu1 - cpu0) / max(t1 - t0, 1e-9), exhausted=exhausted,
+            client_cpu=(cpu1 - cpu0) / max(t1 - t0, 1e-9), server_cpu=server_cpu,
+            server_ms=server_ms, exhausted=exhausted,
         )
 
     def _finished(self) -> bool:
@@ -289,6 +330,27 @@ class Load:
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu_seconds(master_pid: int | None) -> float | None:
+    """User+system CPU seconds of a gunicorn master and its workers, from /proc (Linux)."""
+    if master_pid is None or not os.path.isdir("/proc"):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # The command may hold spaces: the fields after its closing ')'.
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        pid, ppid = int(entry), int(fields[1])
+        if pid == master_pid or ppid == master_pid:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def run_jobs(name: str, port: int, job: Job, count: int, concurrency: int) -> LoadResult:
@@ -317,8 +379,13 @@ def check(result: LoadResult) -> None:
 def report(result: LoadResult, baseline: LoadResult | None = None) -> None:
     ratio = f", ratio {result.rate / baseline.rate:.2f} of the baseline" if baseline else ""
     note = " (claim pool ran out: shortened window)" if result.exhausted else ""
+    server = ""
+    if result.server_cpu is not None and result.server_ms is not None:
+        server = (f"server CPU {result.server_ms:.2f} ms/request = "
+                  f"{result.server_cpu:.2f} cores; ")
     say(f"[{result.name}] {result.rate:.0f} req/s ({result.requests} requests in "
-        f"{result.seconds:.1f} s{note}; client CPU {result.client_cpu:.2f} cores){ratio}")
+        f"{result.seconds:.1f} s{note}; {server}client CPU {result.client_cpu:.2f} cores)"
+        f"{ratio}")
 
 
 # --------------------------------------------------------------------------- phases
@@ -341,7 +408,7 @@ def bench_hello(args: argparse.Namespace, env: dict[str, str], workdir: Path,
         expect(status, data, 200, "hello")
 
     say(f"[hello-world flask] {args.warmup:g} s warm-up, then {args.duration:g} s timed")
-    result = Load("hello-world flask", server.port, hello, args.concurrency).run(
+    result = Load("hello-world flask", server.port, hello, args.concurrency, server.pid).run(
         args.warmup, args.duration)
     check(result)
     report(result)
@@ -372,7 +439,7 @@ def migrate_and_seed(database_url: str, env: dict[str, str], workdir: Path) -> t
         with make_session_factory(engine)() as session:
             scheme = schemes.create_scheme(session, slug, f"Benchmark {slug}")
             merchant = schemes.create_merchant(
-                session, scheme, name="Bakkerij Benchmark", sector="10.71", postcode="9170",
+                session, scheme, name="Bakkerij Benchmark", sector="47.24", postcode="9170",
                 email=f"{slug}@example.be", status=MerchantStatus.APPROVED,
             )
             key = staff.create_till_key(session, merchant, utcnow(), label="bench").secret
@@ -385,7 +452,8 @@ def migrate_and_seed(database_url: str, env: dict[str, str], workdir: Path) -> t
 
 
 def bench_loyalty(
-    args: argparse.Namespace, env: dict[str, str], workdir: Path, servers: list[Server]
+    args: argparse.Namespace, env: dict[str, str], workdir: Path, servers: list[Server],
+    baseline: LoadResult,
 ) -> tuple[LoadResult, LoadResult]:
     slug, till_key = migrate_and_seed(args.database_url, env, workdir)
     server = Server(
@@ -421,10 +489,10 @@ def bench_loyalty(
         claim_tokens.append(json.loads(data)["token"])
 
     say(f"[create-claim] {args.warmup:g} s warm-up, then {args.duration:g} s timed")
-    created = Load("create-claim", port, create_claim, args.concurrency).run(
+    created = Load("create-claim", port, create_claim, args.concurrency, server.pid).run(
         args.warmup, args.duration)
     check(created)
-    report(created)
+    report(created, baseline)
 
     # (b) POST /api/v1/claims/{token}/claim: each pre-created claim collected once,
     # by the wallets in turn.
@@ -453,9 +521,10 @@ def bench_loyalty(
         check(run_jobs("pre-create claims", port, create_claim, extra, args.concurrency))
     say(f"[claim] {len(claim_tokens)} open claims, {len(wallet_tokens)} wallets; "
         f"{args.warmup:g} s warm-up, then {args.duration:g} s timed")
-    claimed = Load("claim", port, collect, args.concurrency).run(args.warmup, args.duration)
+    claimed = Load("claim", port, collect, args.concurrency, server.pid).run(
+        args.warmup, args.duration)
     check(claimed)
-    report(claimed)
+    report(claimed, baseline)
     if claimed.exhausted:
         say("[claim] warning: the claim pool ran out; the window was shortened")
     if claimed.requests == 0:
@@ -523,6 +592,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # SIGTERM unwinds like Ctrl+C, through the finally that stops the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Ctrl+C raises KeyboardInterrupt even when started with SIGINT ignored (nohup, &).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="bench_api_") as tmp:
         workdir = Path(tmp)
@@ -538,9 +609,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"bench_api: {dialect} ({args.database_url}), {args.workers} gunicorn workers, "
             f"{args.concurrency} client threads, {args.duration:g} s per measurement, "
             f"{os.cpu_count()} CPUs")
+        busy = machine_busy()
+        if busy is not None:
+            say(f"machine load before the run: {busy:.0%} of all CPUs busy")
+            if busy > 0.15:
+                say("warning: other processes are using the CPUs; the figures will be noisy")
         try:
             hello = bench_hello(args, env, workdir, servers)
-            created, claimed = bench_loyalty(args, env, workdir, servers)
+            created, claimed = bench_loyalty(args, env, workdir, servers, hello)
             qr = bench_qr_codes(args)
         except BenchError as error:
             say(f"bench_api FAILED: {error}")
