@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -49,6 +50,9 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# Verifying against this when the e-mail is unknown keeps the response time of
-# "no such user" equal to "wrong password", so logins do not reveal accounts.
-DUMMY_PASSWORD_HASH = _hasher.hash("not-a-real-password")
+@functools.cache
+def dummy_password_hash() -> str:
+    """Verifying against this when the e-mail is unknown keeps the response time of
+    "no such user" equal to "wrong password", so logins do not reveal accounts.
+    Made on first use, not at import: hashing is deliberately slow."""
+    return _hasher.hash("not-a-real-password")

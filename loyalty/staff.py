@@ -73,7 +73,7 @@ def authenticate(session: Session, email: str, password: str) -> StaffUser:
     """The active user with this e-mail and password. Raises Unauthorized."""
     user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
     if user is None:
-        security.verify_password(security.DUMMY_PASSWORD_HASH, password)
+        security.verify_password(security.dummy_password_hash(), password)
         raise Unauthorized("wrong e-mail address or password", code="bad_credentials")
     if not security.verify_password(user.password_hash, password) or not user.active:
         raise Unauthorized("wrong e-mail address or password", code="bad_credentials")
