@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bce_codes_to_label import nace
-
 LANGUAGES = ("nl", "fr", "en")
 
 
 @lru_cache(maxsize=2048)
 def _entry(code: str) -> dict[str, object] | None:
+    # Imported on first use: loading the registry takes most of a second, which
+    # every worker process would otherwise pay at start-up.
+    from bce_codes_to_label import nace
+
     digits = code.replace(".", "")
     for version in ("2008", "2025"):
         found = nace(f"{version}:{digits}")

@@ -189,12 +189,13 @@ def live_server(
     deadline = time.monotonic() + 30
     while True:
         try:
-            if requests.get(url + "/api/v1/merchants", timeout=2).status_code == 200:
+            if requests.get(url + "/api/v1/merchants", timeout=5).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not up yet, or too busy to answer in time
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
+            proc.wait(timeout=15)
             raise RuntimeError("the live server did not start:\n" + log.read_text())
         time.sleep(0.2)
     yield LiveServer(url, database_url, mailbox)
