@@ -42,8 +42,8 @@
           if (data.status === "claimed") p.className = "big-ok";
           p.textContent = state.getAttribute("data-" + data.status + "-text");
           state.replaceChildren(p);
-          var cancel = screen.querySelector(".cancel");
-          if (cancel) cancel.remove();
+          // As the page reads when loaded now: no more cancelling or printed card.
+          screen.querySelectorAll(".cancel, .card-form").forEach(function (form) { form.remove(); });
           var next = screen.querySelector(".next-sale");
           if (next) next.focus();
         })
