@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import redirect, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from loyalty import printed_cards as paper
 from loyalty import qr
@@ -62,8 +63,10 @@ def redeem_card() -> Any:
         allowed = paper.reserve_pin_attempt(side, card_id)
     if not allowed:
         form.pin.errors = [
-            _("This card is locked after too many wrong PINs. The municipality's desk can "
-              "unlock it.")
+            _(
+                "This card is locked after too many wrong PINs. The municipality's desk can "
+                "unlock it."
+            )
         ]
         return redeem(card_form=form, http_status=403)
     card = paper.card_by_number(session_, merchant.scheme_id, form.number.data or "")
@@ -76,7 +79,9 @@ def redeem_card() -> Any:
         if error.code == "wrong_pin":
             left = paper.attempts_left(session_, card_id)
             form.pin.errors = [
-                _("Wrong PIN. %(left)s attempts left.", left=left)
+                ngettext(
+                    "Wrong PIN. %(num)d attempt left.", "Wrong PIN. %(num)d attempts left.", left
+                )
                 if left > 0
                 else _("Wrong PIN. The card is now locked: the municipality's desk can unlock it.")
             ]

@@ -133,9 +133,9 @@ def test_five_wrong_pins_lock_the_card(client: FlaskClient, session: Session) ->
         )
         return response.status_code, response.get_data(as_text=True)
 
-    for left in (4, 3, 2, 1):
+    for left in ("4 attempts", "3 attempts", "2 attempts", "1 attempt "):
         status, html = attempt(wrong_pin)
-        assert status == 401 and f"{left} attempts left" in html
+        assert status == 401 and f"{left.strip()} left" in html
     status, html = attempt(wrong_pin)
     assert status == 401 and "now locked" in html
     # Locked: even the right PIN is refused, and no PIN is checked any more.
