@@ -28,11 +28,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import create_app
+from loyalty import create_app, security
 from loyalty.db import make_engine, sqlite_begin_mode
 from loyalty.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Cheap argon2id for the hundreds of sign-ins of the suite; the live server
+# and every command started by the tests inherit it. See loyalty.security.
+os.environ[security.FAST_HASH_VARIABLE] = "1"
 
 
 def _create_postgres_database(server_url: str) -> tuple[str, str]:
