@@ -37,6 +37,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(municipality_dashboard.bp)
     cli.register(app)
 
+    @app.get("/favicon.ico")
+    def _favicon() -> Any:
+        # Browsers ask for it on pages without an icon link (plain error pages).
+        from loyalty.signin.views import bp as signin_pages
+
+        return signin_pages.send_static_file("icon.svg")
+
     @app.after_request
     def _security_headers(response: Any) -> Any:
         # No inline script and nothing from another host, on every page.

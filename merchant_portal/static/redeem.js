@@ -34,6 +34,7 @@
   panel.querySelector("[data-start-camera]").addEventListener("click", function () {
     navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
       video.srcObject = stream;
+      video.hidden = false;
       video.play();
       var detect;
       if ("BarcodeDetector" in window) {

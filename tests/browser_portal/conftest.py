@@ -1,0 +1,146 @@
+"""Browser fixtures for the merchant portal: Debian's chromium at a tablet's size.
+
+The browser lives as long as this package's tests; every test gets fresh
+browser contexts (a context is one tablet: its own cookies, one staff member).
+Playwright's own browser downloads are never used.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Error, Playwright, sync_playwright
+from sqlalchemy.orm import Session
+
+from loyalty.models import Role, Scheme
+from tests.browser_portal.tablet import LOCALES, TABLET, Tablet
+from tests.conftest import LiveServer
+from tests.factories import make_scheme, make_shop, make_user
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+
+NewTablet = Callable[..., Tablet]
+
+
+def _launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def _launch_in_running_playwright() -> Browser:
+    """Chromium from the sync Playwright another fixture of this run already started.
+
+    Only one sync Playwright can run in a thread, and tests/browser keeps its
+    own for the whole session. Its instance is found among the live objects
+    (a stopped one cannot launch): the only way to share it without a common
+    fixture in tests/conftest.py.
+    """
+    for candidate in reversed([o for o in gc.get_objects() if isinstance(o, Playwright)]):
+        try:
+            return _launch(candidate)
+        except Error:
+            continue
+    raise RuntimeError("a sync Playwright runs in this thread, but it was not found")
+
+
+@pytest.fixture(scope="package")
+def tablet_browser() -> Iterator[Browser]:
+    """Chromium for this package; stopped after its last test, so that another package
+    can start a Playwright of its own."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no chromium at {CHROMIUM} (set CHROMIUM=/path/to/chromium)")
+    try:
+        playwright: Playwright | None = sync_playwright().start()
+    except Error as error:
+        if "asyncio loop" not in str(error):
+            raise
+        playwright = None
+    browser = _launch(playwright) if playwright else _launch_in_running_playwright()
+    yield browser
+    browser.close()
+    if playwright is not None:
+        playwright.stop()
+
+
+@pytest.fixture
+def new_tablet(tablet_browser: Browser, live_server: LiveServer) -> Iterator[NewTablet]:
+    """Make tablets at 1024x768; after the test, every page of every tablet must have
+    kept to 127.0.0.1, caused no console error, CSP violation or script error, and
+    carried the CSP header."""
+    tablets: list[Tablet] = []
+
+    def make(lang: str = "en", *, javascript: bool = True) -> Tablet:
+        context = tablet_browser.new_context(
+            viewport=TABLET,
+            screen={"width": TABLET["width"], "height": TABLET["height"]},
+            device_scale_factor=1,
+            has_touch=True,
+            locale=LOCALES[lang],
+            java_script_enabled=javascript,
+        )
+        if lang != "nl":
+            # The portal's Dutch texts are still being written: the language cookie
+            # keeps English assertions independent of that work.
+            context.add_cookies([{"name": "lang", "value": lang, "url": live_server.url}])
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
+        tablet = Tablet(context, context.new_page(), live_server, lang)
+        tablets.append(tablet)
+        return tablet
+
+    yield make
+    problems = []
+    for tablet in tablets:
+        tablet.context.close()
+        problems += tablet.problems()
+    assert not problems, "\n".join(problems)
+
+
+@dataclass(frozen=True)
+class PortalShop:
+    """An approved shop in its own scheme (or a given one), with a till key, an owner and
+    a cashier; plain values, so that no test holds a database transaction open."""
+
+    scheme_slug: str
+    merchant_id: int
+    name: str
+    till_key: str
+    owner_email: str
+    cashier_email: str
+
+
+def make_portal_shop(session: Session, scheme: Scheme | None = None, **kw: Any) -> PortalShop:
+    """``kw`` goes to tests.factories.make_merchant (such as the shop's name)."""
+    shop = make_shop(session, scheme or make_scheme(session), **kw)
+    owner = make_user(session, shop.scheme, Role.MERCHANT_OWNER, shop.merchant)
+    cashier = make_user(session, shop.scheme, Role.CASHIER, shop.merchant)
+    made = PortalShop(
+        scheme_slug=shop.scheme.slug,
+        merchant_id=shop.merchant.id,
+        name=shop.merchant.name,
+        till_key=shop.till_key,
+        owner_email=owner.email,
+        cashier_email=cashier.email,
+    )
+    # End the read: on SQLite an open transaction would hold up the live server's writes.
+    session.rollback()
+    return made
+
+
+@pytest.fixture
+def portal_shop(session: Session) -> PortalShop:
+    return make_portal_shop(session)
