@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -148,7 +149,8 @@ class Tablet:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shot = SCREENSHOTS / f"portal-{name}-{self.lang}.png"
         self.page.screenshot(path=str(shot))
-        if docs_name:
+        # The README's pictures change only when asked (UPDATE_SCREENSHOTS=1).
+        if docs_name and os.environ.get("UPDATE_SCREENSHOTS"):
             DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shot, DOCS_SCREENSHOTS / docs_name)
 
