@@ -581,3 +581,15 @@ def service_worker() -> Response:
     response = send_from_directory(bp.static_folder or "", "sw.js", max_age=0)
     response.headers["Service-Worker-Allowed"] = "/"
     return response
+
+
+@bp.get("/shops/<int:merchant_id>/logo")
+def shop_logo(merchant_id: int) -> Response:
+    """A shop's logo, from our own host (no third-party image hosting)."""
+    merchant = db().get(Merchant, merchant_id)
+    if merchant is None or merchant.logo is None or merchant.logo_type is None:
+        abort(404)
+    response = Response(merchant.logo, mimetype=merchant.logo_type)
+    # The URL carries the upload time (?v=), so a new logo gets a new URL.
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -179,3 +179,43 @@ def update_profile(
     merchant.sector = sector
     merchant.email = new_email
     session.flush()
+
+
+MAX_LOGO_BYTES = 200_000
+# The first bytes of each accepted image format: the browser's claimed type is
+# not trusted, and nothing that is not one of these is ever served back.
+LOGO_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+
+
+def logo_type_of(data: bytes) -> str | None:
+    for signature, mime in LOGO_SIGNATURES:
+        if data.startswith(signature):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def set_logo(session: Session, merchant: Merchant, data: bytes, now: datetime) -> None:
+    """Store the shop's logo. Raises InvalidInput for other formats or large files."""
+    if not data:
+        raise InvalidInput("choose an image file", code="logo_missing")
+    if len(data) > MAX_LOGO_BYTES:
+        raise InvalidInput("the logo may be at most 200 kB", code="logo_too_large")
+    mime = logo_type_of(data)
+    if mime is None:
+        raise InvalidInput("the logo must be a PNG, JPEG or WebP image", code="logo_type")
+    merchant.logo = data
+    merchant.logo_type = mime
+    merchant.logo_updated_at = now
+    session.flush()
+
+
+def remove_logo(session: Session, merchant: Merchant) -> None:
+    merchant.logo = None
+    merchant.logo_type = None
+    merchant.logo_updated_at = None
+    session.flush()

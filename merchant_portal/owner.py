@@ -21,7 +21,14 @@ from loyalty.signin import current_staff, staff_required
 from loyalty.signin.views import RESET_MAX_AGE
 from loyalty.web import db
 from merchant_portal.forms import ActionForm
-from merchant_portal.owner_forms import InviteForm, ProfileForm, StampCardForm, TillKeyForm
+from merchant_portal.owner_forms import (
+    InviteForm,
+    LogoForm,
+    ProfileForm,
+    RemoveLogoForm,
+    StampCardForm,
+    TillKeyForm,
+)
 from merchant_portal.views import OWNER, _merchant, _render, bp
 
 # -- stamp cards -------------------------------------------------------------------
@@ -233,12 +240,13 @@ def _profile_error(form: ProfileForm, error: InvalidInput) -> None:
 
 @bp.route("/profile", methods=["GET", "POST"])
 @staff_required(*OWNER)
-def profile() -> Any:
+def profile(logo_form: Any = None, http_status: int | None = None) -> Any:
     """What shoppers and the municipality see of the shop: address, hours, sector, e-mail."""
     merchant = _merchant()
-    form = ProfileForm(obj=merchant)
+    # When the logo form failed, the profile form shows the shop as it is.
+    form = ProfileForm(obj=merchant) if logo_form is None else ProfileForm(None, obj=merchant)
     form.sector.choices = _sector_choices(merchant)
-    if form.validate_on_submit():
+    if logo_form is None and form.validate_on_submit():
         try:
             team.update_profile(
                 db(),
@@ -254,10 +262,46 @@ def profile() -> Any:
             _profile_error(form, error)
         else:
             return redirect(url_for("portal.profile", done="saved"), 303)
+    if http_status is None:
+        http_status = 422 if form.is_submitted() else 200
     return _render(
         "owner_profile.html",
-        422 if form.is_submitted() else 200,
+        http_status,
         form=form,
+        logo_form=logo_form or LogoForm(None),
         merchant=merchant,
         done=request.args.get("done"),
     )
+
+
+@bp.post("/profile/logo")
+@staff_required(*OWNER)
+def profile_logo() -> Any:
+    """Upload the shop's logo (a separate form: a file upload needs multipart)."""
+    form = LogoForm()
+    merchant = _merchant()
+    if form.validate_on_submit():
+        upload = form.logo.data
+        try:
+            team.set_logo(db(), merchant, upload.read(team.MAX_LOGO_BYTES + 1), utcnow())
+        except InvalidInput as error:
+            form.logo.errors = [_logo_error(error.code)]
+        else:
+            return redirect(url_for("portal.profile", done="logo"), 303)
+    return profile(logo_form=form, http_status=422)
+
+
+@bp.post("/profile/logo/remove")
+@staff_required(*OWNER)
+def profile_logo_remove() -> Any:
+    if not RemoveLogoForm().validate_on_submit():
+        abort(400)
+    team.remove_logo(db(), _merchant())
+    return redirect(url_for("portal.profile", done="logo"), 303)
+
+
+def _logo_error(code: str) -> str:
+    return {
+        "logo_too_large": _("The logo may be at most 200 kB."),
+        "logo_type": _("The logo must be a PNG, JPEG or WebP image."),
+    }.get(code, _("Choose an image file."))

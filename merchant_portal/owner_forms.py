@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
@@ -113,3 +114,14 @@ class ProfileForm(FlaskForm):
             Length(max=254, message=_l("This is not a valid e-mail address.")),
         ],
     )
+
+
+class LogoForm(FlaskForm):
+    logo = FileField(
+        _l("Logo (PNG, JPEG or WebP, at most 200 kB)"),
+        validators=[FileRequired(_l("Choose an image file."))],
+    )
+
+
+class RemoveLogoForm(FlaskForm):
+    """Only the CSRF token."""

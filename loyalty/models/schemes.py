@@ -64,6 +64,10 @@ class Merchant(Base):
     address: Mapped[str | None] = mapped_column(sa.String(300))
     # Free text as the shop writes it, e.g. "di-za 8:00-18:00, zo 8:00-12:00".
     opening_hours: Mapped[str | None] = mapped_column(sa.String(300))
+    # A small logo (PNG, JPEG or WebP, at most 200 kB), served from our own host.
+    logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    logo_type: Mapped[str | None] = mapped_column(sa.String(20))
+    logo_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(sa.String(20), default=MerchantStatus.PENDING)
     # Points per euro when higher than the scheme's rate; None means the scheme's.
     earn_rate: Mapped[int | None] = mapped_column()
