@@ -205,6 +205,8 @@ def expect(status: int, data: bytes, wanted: int, what: str) -> None:
 
 
 Job = Callable[[http.client.HTTPConnection], None]
+# What a failed request raises: a wrong status, a transport error, an unexpected body.
+FAILURES = (RequestFailed, OSError, http.client.HTTPException, ValueError, KeyError)
 
 
 @dataclass
@@ -259,7 +261,7 @@ class Load:
                         if self.exhausted_at is None:
                             self.exhausted_at = clock()
                     return
-                except (RequestFailed, OSError, http.client.HTTPException, ValueError) as error:
+                except FAILURES as error:
                     with self.lock:
                         self.error_count += 1
                         if len(self.errors) < 5:
