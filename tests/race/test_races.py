@@ -15,13 +15,12 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -90,14 +89,6 @@ def post(url: str, headers: dict[str, str], json: Any = None) -> Callable[[], An
 
 def get(url: str, headers: dict[str, str]) -> Callable[[], Answer]:
     return lambda: _answer(requests.get(url, headers=headers, timeout=TIMEOUT))
-
-
-@pytest.fixture
-def db(session: Session) -> Iterator[Session]:
-    """The setup session. Commit it before a burst: on SQLite any open transaction of
-    it holds the write lock (BEGIN IMMEDIATE) and would stall the server."""
-    yield session
-    session.commit()
 
 
 def wallet_of(session: Session, token: str) -> Wallet:
