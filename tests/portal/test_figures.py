@@ -29,6 +29,7 @@ from loyalty import claims, redemptions, wallets
 from loyalty.i18n import BABEL_LOCALES
 from loyalty.models import Merchant, PurchaseEvent, Role, Scheme, Wallet
 from tests.factories import PASSWORD, make_merchant, make_scheme, make_user
+from tests.forms import csrf as _csrf
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 # Monday 16 March 2026, 00:30 in Brussels; still Sunday the 15th in UTC.
@@ -38,12 +39,6 @@ LOCALE = BABEL_LOCALES["en"]  # the page is asked for in English (?lang=en)
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 def _sign_in(client: FlaskClient, email: str) -> None:

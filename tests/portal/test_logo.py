@@ -11,12 +11,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Role
 from tests.factories import PASSWORD, make_scheme, make_shop, make_user
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
+from tests.forms import csrf as _csrf
 
 
 def _sign_in(client: FlaskClient, email: str) -> str:

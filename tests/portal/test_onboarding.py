@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import sqlalchemy as sa
@@ -11,12 +10,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Merchant, MerchantStatus, Role
 from tests.factories import PASSWORD, make_scheme, make_user
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "no CSRF token in the page:\n" + html[:2000]
-    return match.group(1)
+from tests.forms import csrf as _csrf
 
 
 def _sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:

@@ -32,17 +32,11 @@ from tests.factories import (
     make_shop,
     make_user,
 )
+from tests.forms import csrf as _csrf
 
 DEACTIVATED = '<span class="status status-cancelled">deactivated</span>'
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 T = TypeVar("T")
 OWNER_PAGES = ["/portal/stamp-cards", "/portal/team", "/portal/profile"]
-
-
-def _csrf(html: str) -> str:
-    match = CSRF.search(html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 def _html(response: TestResponse) -> str:

@@ -14,12 +14,7 @@ from loyalty.db import utcnow
 from loyalty.models import Role, StaffSession
 from tests.conftest import Mailbox
 from tests.factories import PASSWORD, make_scheme, make_shop, make_user
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
+from tests.forms import csrf as _csrf
 
 
 def _sign_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: str):  # type: ignore[no-untyped-def]
