@@ -228,3 +228,39 @@ def verify_ledger(database_url: str):  # type: ignore[no-untyped-def]
 
 def count(session: Session, stmt: sa.Select) -> int:  # type: ignore[type-arg]
     return int(session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0)
+
+
+# -- the browser of the page tests (tests/browser, tests/browser_portal) ----------
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Debian's chromium as root, headless, without its background connections
+# (this machine has no network beyond the package registries).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+BROWSER_TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    """One sync Playwright for the whole run: only one can run in a thread."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        # A failure, not a skip: the pages are part of the product. scripts/test.sh
+        # installs Debian's chromium.
+        pytest.fail(f"no chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM)")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()

@@ -1,90 +1,39 @@
 """Browser fixtures for the merchant portal: Debian's chromium at a tablet's size.
 
-The browser lives as long as this package's tests; every test gets fresh
+The browser is the run's shared one (tests/conftest.py); every test gets fresh
 browser contexts (a context is one tablet: its own cookies, one staff member).
 Playwright's own browser downloads are never used.
 """
 
 from __future__ import annotations
 
-import gc
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Error, Playwright, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy.orm import Session
 
 from loyalty.models import Role, Scheme
 from tests.browser_portal.tablet import LOCALES, TABLET, Tablet
-from tests.conftest import LiveServer
+from tests.conftest import BROWSER_TIMEOUT_MS, LiveServer
 from tests.factories import make_scheme, make_shop, make_user
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = BROWSER_TIMEOUT_MS
 
 NewTablet = Callable[..., Tablet]
 
 
-def _launch(playwright: Playwright) -> Browser:
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
-def _launch_in_running_playwright() -> Browser:
-    """Chromium from the sync Playwright another fixture of this run already started.
-
-    Only one sync Playwright can run in a thread, and tests/browser keeps its
-    own for the whole session. Its instance is found among the live objects
-    (a stopped one cannot launch): the only way to share it without a common
-    fixture in tests/conftest.py.
-    """
-    for candidate in reversed([o for o in gc.get_objects() if isinstance(o, Playwright)]):
-        try:
-            return _launch(candidate)
-        except Error:
-            continue
-    raise RuntimeError("a sync Playwright runs in this thread, but it was not found")
-
-
-@pytest.fixture(scope="package")
-def tablet_browser() -> Iterator[Browser]:
-    """Chromium for this package; stopped after its last test, so that another package
-    can start a Playwright of its own."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no chromium at {CHROMIUM} (set CHROMIUM=/path/to/chromium)")
-    try:
-        playwright: Playwright | None = sync_playwright().start()
-    except Error as error:
-        if "asyncio loop" not in str(error):
-            raise
-        playwright = None
-    browser = _launch(playwright) if playwright else _launch_in_running_playwright()
-    yield browser
-    browser.close()
-    if playwright is not None:
-        playwright.stop()
-
-
 @pytest.fixture
-def new_tablet(tablet_browser: Browser, live_server: LiveServer) -> Iterator[NewTablet]:
+def new_tablet(browser: Browser, live_server: LiveServer) -> Iterator[NewTablet]:
     """Make tablets at 1024x768; after the test, every page of every tablet must have
     kept to 127.0.0.1, caused no console error, CSP violation or script error, and
     carried the CSP header."""
     tablets: list[Tablet] = []
 
     def make(lang: str = "en", *, javascript: bool = True) -> Tablet:
-        context = tablet_browser.new_context(
+        context = browser.new_context(
             viewport=TABLET,
             screen={"width": TABLET["width"], "height": TABLET["height"]},
             device_scale_factor=1,
