@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, security, wallets
+from loyalty import ledger, money, security, wallets
 from loyalty import stamps as stamp_cards
 from loyalty.analytics import events
 from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
@@ -171,12 +171,20 @@ def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> Cl
             Asset.POINTS,
             ledger.merchant_owner(merchant.id),
         )
+        point_value = session.scalars(
+            sa.select(Scheme.point_value_cents).where(Scheme.id == claim.scheme_id)
+        ).one()
         txn = ledger.post(
             session,
             claim.scheme_id,
             "earn",
-            [ledger.Leg(issued, -claim.points), ledger.Leg(wallet_account, claim.points)],
+            [
+                ledger.Leg(issued, -claim.points),
+                ledger.Leg(wallet_account, claim.points),
+                *money.earn_legs(session, claim.scheme_id, merchant.id, claim.points, point_value),
+            ],
             memo=f"claim #{claim.id}",
+            point_value_cents=point_value,
         )
         session.execute(
             sa.update(Claim)

@@ -110,7 +110,7 @@ def ledger_group() -> None:
 @ledger_group.command("verify")
 @with_appcontext
 def ledger_verify() -> None:
-    """Recompute every balance from the postings; exit 1 on any mismatch.
+    """Recompute every balance, reconcile euros with points; exit 1 on any mismatch.
 
     Example: loyalty ledger verify
     """
@@ -132,6 +132,9 @@ def ledger_verify() -> None:
         click.echo(f"posting {pid}: asset {asset} differs from account {aid}'s", err=True)
     for aid, bal in report.negative_accounts:
         click.echo(f"account {aid}: balance {bal} below zero", err=True)
+    for tid, what in report.euro_mismatches:
+        click.echo(f"transaction {tid}: euro legs ({what}) differ from points x point value",
+                   err=True)
     for asset, total in report.asset_totals.items():
         if total:
             click.echo(f"asset {asset}: all balances sum to {total}, not 0", err=True)

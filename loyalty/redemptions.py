@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, stamps, wallets
+from loyalty import ledger, money, stamps, wallets
 from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
 from loyalty.models import (
     Account,
@@ -191,8 +191,11 @@ def confirm_redemption(
         [
             ledger.Leg(_holds_account(session, merchant.scheme_id), -redemption.points),
             ledger.Leg(redeemed, redemption.points),
+            *money.redeem_legs(session, merchant.scheme_id, merchant.id, redemption.discount_cents),
         ],
         memo=f"redemption #{redemption.id}",
+        # The discount was fixed when the code was made: price the points at it.
+        point_value_cents=redemption.discount_cents // redemption.points,
     )
     _set_finish_transaction(session, redemption, txn.id)
     return redemption

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, security
+from loyalty import ledger, money, security
 from loyalty.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from loyalty.models import (
     Account,
@@ -191,12 +191,20 @@ def delete_wallet(session: Session, wallet: Wallet, now: datetime) -> int:
         breakage = ledger.get_account(
             session, wallet.scheme_id, AccountKind.BREAKAGE, Asset.POINTS, ledger.SCHEME_OWNER
         )
+        point_value = session.scalars(
+            sa.select(Scheme.point_value_cents).where(Scheme.id == wallet.scheme_id)
+        ).one()
         ledger.post(
             session,
             wallet.scheme_id,
             "forfeit",
-            [ledger.Leg(account, -forfeited), ledger.Leg(breakage, forfeited)],
+            [
+                ledger.Leg(account, -forfeited),
+                ledger.Leg(breakage, forfeited),
+                *money.breakage_legs(session, wallet.scheme_id, forfeited, point_value),
+            ],
             memo="wallet deleted by its owner",
+            point_value_cents=point_value,
         )
     _scrub_events(session, wallet)
     wallet.email = None
