@@ -184,6 +184,7 @@ def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> Cl
                 *money.earn_legs(session, claim.scheme_id, merchant.id, claim.points, point_value),
             ],
             memo=f"claim #{claim.id}",
+            at=now,
             point_value_cents=point_value,
         )
         session.execute(

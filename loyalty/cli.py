@@ -167,6 +167,91 @@ def redemptions_expire() -> None:
     click.echo(f"released {released} expired holds")
 
 
+@click.command("expire")
+@click.option("--scheme", "slug", help="Only this scheme (slug); default: every scheme.")
+@click.option(
+    "--date",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Run as of the start of this day (scheme time) instead of now.",
+)
+@with_appcontext
+def expire(slug: str | None, as_of: Any) -> None:
+    """Expire points older than the scheme's validity (oldest first) and remind shoppers by e-mail.
+
+    Points go to breakage with their euro value. Shoppers with an e-mail
+    address hear 30 days ahead that points will expire (once a month at most).
+    Safe to run twice. Run it daily from cron, e.g. 15 3 * * * loyalty expire
+
+    Example: loyalty expire --scheme sint-gillis-waas
+    """
+    from zoneinfo import ZoneInfo
+
+    from loyalty import expiry, schemes
+    from loyalty.models import Scheme
+
+    with transaction() as session:
+        if slug:
+            try:
+                targets = [schemes.get_scheme(session, slug).id]
+            except LoyaltyError as error:
+                _fail(error)
+        else:
+            targets = list(session.scalars(sa.select(Scheme.id).order_by(Scheme.id)))
+    totals = [0, 0, 0]
+    for scheme_id in targets:
+        with transaction() as session:
+            scheme = session.get_one(Scheme, scheme_id)
+            now = utcnow()
+            if as_of is not None:
+                now = as_of.replace(tzinfo=ZoneInfo(scheme.timezone))
+            run = expiry.expire_scheme(
+                session, scheme, now, progress=_every_tenth(f"{scheme.slug}: wallets")
+            )
+        # After the commit: a reminder is only sent for a notice that was kept.
+        for reminder in run.reminders:
+            _send_expiry_reminder(reminder)
+        totals[0] += run.points_expired
+        totals[1] += run.wallets_expired
+        totals[2] += len(run.reminders)
+    click.echo(
+        f"expired {totals[0]} points from {totals[1]} wallets in {len(targets)} schemes; "
+        f"{totals[2]} reminders sent"
+    )
+
+
+def _every_tenth(label: str) -> Any:
+    """A progress callback that prints at each further tenth of the work."""
+    shown: set[int] = set()
+
+    def progress(done: int, total: int) -> None:
+        if done * 10 // total not in shown:
+            shown.add(done * 10 // total)
+            click.echo(f"  {label} {done}/{total}")
+
+    return progress
+
+
+def _send_expiry_reminder(reminder: Any) -> None:
+    from flask_babel import force_locale, gettext
+
+    from loyalty import mail
+
+    # Wallets keep no language; the schemes are Flemish towns, so Dutch.
+    with force_locale("nl"):
+        subject = gettext("Your Lokaal Sparen points expire soon")
+        body = gettext(
+            "Hello,\n\n%(points)s of your points expire by %(date)s. Spend them in any "
+            "participating shop before then.\n\nLokaal Sparen",
+            points=reminder.points,
+            date=reminder.expires_by.strftime("%d/%m/%Y"),
+        )
+    try:
+        mail.send(current_app.config, reminder.email, subject, body)
+    except OSError as error:
+        click.echo(f"  could not e-mail wallet {reminder.wallet_id}: {error}", err=True)
+
+
 def _serve(app_factory: Any, host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -248,7 +333,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     _serve(create_app, host, port, 2)
 
 
-COMMANDS = [db_group, create_scheme, create_user, ledger_group, redemptions_group, serve, demo]
+COMMANDS = [
+    db_group, create_scheme, create_user, ledger_group, redemptions_group, expire, serve, demo,
+]
 
 
 def register(app: Flask) -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from loyalty.db import utcnow
 from loyalty.errors import Conflict, InsufficientBalance, UnbalancedTransaction
 from loyalty.models import Account, AccountKind, LedgerTransaction, Posting
 from loyalty.models.ledger import NON_NEGATIVE_KINDS
@@ -87,11 +89,14 @@ def post(
     memo: str | None = None,
     reverses_id: int | None = None,
     point_value_cents: int | None = None,
+    at: datetime | None = None,
 ) -> LedgerTransaction:
     """Write one balanced transaction and move the cached balances with it.
 
     ``point_value_cents`` is the value of a point that priced the euro legs of
     a transaction that moves points in or out of circulation (loyalty.money).
+    ``at`` is when it happened (the domain's clock); settlement periods and
+    point expiry read it.
 
     Raises InsufficientBalance when a wallet or the holds would go below zero;
     the caller's database transaction must then be rolled back.
@@ -110,6 +115,7 @@ def post(
         memo=memo,
         reverses_id=reverses_id,
         point_value_cents=point_value_cents,
+        created_at=at or utcnow(),
     )
     session.add(txn)
     # Flush to get the transaction id for the postings.

@@ -60,6 +60,7 @@ def create_redemption(session: Session, wallet: Wallet, points: int, now: dateti
             ledger.Leg(wallets.points_account(session, wallet), -points),
             ledger.Leg(_holds_account(session, scheme.id), points),
         ],
+        at=now,
     )
     return _insert_with_code(
         session,
@@ -194,6 +195,7 @@ def confirm_redemption(
             *money.redeem_legs(session, merchant.scheme_id, merchant.id, redemption.discount_cents),
         ],
         memo=f"redemption #{redemption.id}",
+        at=now,
         # The discount was fixed when the code was made: price the points at it.
         point_value_cents=redemption.discount_cents // redemption.points,
     )
@@ -243,6 +245,7 @@ def _release(session: Session, redemption: Redemption, reason: str, now: datetim
             ledger.Leg(wallet_account, redemption.points),
         ],
         memo=f"redemption #{redemption.id} {reason}",
+        at=now,
     )
     _set_finish_transaction(session, redemption, txn.id)
     return True

@@ -204,6 +204,7 @@ def delete_wallet(session: Session, wallet: Wallet, now: datetime) -> int:
                 *money.breakage_legs(session, wallet.scheme_id, forfeited, point_value),
             ],
             memo="wallet deleted by its owner",
+            at=now,
             point_value_cents=point_value,
         )
     _scrub_events(session, wallet)

@@ -9,13 +9,14 @@ from loyalty.models.redemptions import Redemption, RedemptionStatus
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
 from loyalty.models.staff import LoginFailure, Role, StaffSession, StaffUser, TillKey
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
-from loyalty.models.wallets import Wallet, WalletStatus
+from loyalty.models.wallets import ExpiryNotice, Wallet, WalletStatus
 
 __all__ = [
     "Account",
     "AccountKind",
     "Asset",
     "Claim",
+    "ExpiryNotice",
     "ClaimStatus",
     "IdempotencyRecord",
     "LedgerTransaction",
