@@ -155,7 +155,7 @@ def _expire_wallet(
         with session.begin_nested():
             notice = ExpiryNotice(
                 scheme_id=scheme.id, wallet_id=wallet.id, kind="expired", on_date=today,
-                points=points,
+                points=points, created_at=now,
             )
             session.add(notice)
             # Flush now: the unique (wallet, kind, day) row is what stops a

@@ -13,6 +13,7 @@ from loyalty import expiry, stamps, wallets
 from loyalty.models import (
     Claim,
     ClaimStatus,
+    ExpiryNotice,
     Merchant,
     Redemption,
     RedemptionStatus,
@@ -49,12 +50,21 @@ def wallet_summary(
         .order_by(Redemption.finished_at.desc())
         .limit(HISTORY_LIMIT)
     ).all()
+    expired = session.execute(
+        sa.select(ExpiryNotice.created_at, ExpiryNotice.points)
+        .where(ExpiryNotice.wallet_id == wallet.id, ExpiryNotice.kind == "expired")
+        .order_by(ExpiryNotice.created_at.desc())
+        .limit(HISTORY_LIMIT)
+    ).all()
     history = [
         {"at": at, "kind": "earn", "points": points, "merchant": name, "status": "done"}
         for at, points, name in earns
     ] + [
         {"at": at, "kind": "spend", "points": -points, "merchant": name, "status": "done"}
         for at, points, name in spends
+    ] + [
+        {"at": at, "kind": "expired", "points": -points, "merchant": None, "status": "done"}
+        for at, points in expired
     ]
     history.sort(key=lambda row: row["at"], reverse=True)  # type: ignore[arg-type, return-value]
     return {

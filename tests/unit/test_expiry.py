@@ -100,6 +100,10 @@ def test_points_expire_oldest_first_exactly_at_the_boundary(
     assert expiry.expire_scheme(session, scheme, BOUNDARY + timedelta(days=1)).points_expired == 0
     session.commit()
     assert _expire_transactions(session, shopper) == 1
+    history = wallet_view.wallet_summary(session, wallet, BOUNDARY)["history"]
+    assert history[0] == {
+        "at": BOUNDARY, "kind": "expired", "points": -70, "merchant": None, "status": "done",
+    }
     # The 50 newer points go seven months later.
     later = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
     assert expiry.expire_scheme(session, scheme, later).points_expired == 50
