@@ -264,3 +264,15 @@ def browser(playwright: Any) -> Iterator[Any]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
+
+
+# -- Stripe's API, played by a local server (tests/stripe_stub.py) ---------------
+
+
+@pytest.fixture
+def stripe_stub() -> Iterator[Any]:
+    """A running Stripe stand-in; point the app at it with ``stripe_stub.url``."""
+    from tests.stripe_stub import RunningStub
+
+    with RunningStub() as stub:
+        yield stub
