@@ -153,11 +153,16 @@ def smtp_server() -> Iterator[tuple[str, int, Mailbox]]:
     controller.stop()
 
 
+# The live server checks Stripe webhook deliveries against this secret.
+LIVE_STRIPE_WEBHOOK_SECRET = "whsec_live_server_test_secret"
+
+
 class LiveServer:
     def __init__(self, url: str, database_url: str, mailbox: Mailbox) -> None:
         self.url = url
         self.database_url = database_url
         self.mailbox = mailbox
+        self.stripe_webhook_secret = LIVE_STRIPE_WEBHOOK_SECRET
 
     def api(self, path: str) -> str:
         return f"{self.url}/api/v1{path}"
@@ -179,6 +184,7 @@ def live_server(
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "MAIL_SERVER": smtp_host,
         "MAIL_PORT": str(smtp_port),
+        "STRIPE_WEBHOOK_SECRET": LIVE_STRIPE_WEBHOOK_SECRET,
     }
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
     with log.open("w") as log_file:

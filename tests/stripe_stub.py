@@ -220,34 +220,62 @@ def create_checkout_session(
             400, "The Checkout Session's total amount due must add up to at least €0.50 eur",
             code="amount_too_small",
         )
-    session_id = stub.new_id("cs")
+    session = checkout_session(
+        total,
+        currency=currency,
+        metadata=p.get("metadata", {}),
+        payment_status="unpaid",
+        status="open",
+        mode=p["mode"],
+        cancel_url=p.get("cancel_url"),
+        success_url=p.get("success_url"),
+        client_reference_id=p.get("client_reference_id"),
+        customer_email=p.get("customer_email"),
+        locale=p.get("locale"),
+        payment_method_types=p.get("payment_method_types", ["card"]),
+    )
+    # Stripe's hosted page; here on the stub's own host so no test ever
+    # leaves the machine.
+    session["url"] = f"{stub.url}/c/pay/{session['id']}"
+    return 200, stub.store(session)
+
+
+def checkout_session(
+    amount_total: int,
+    *,
+    metadata: dict[str, str],
+    payment_status: str = "paid",
+    currency: str | None = "eur",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A Checkout Session object as Stripe returns it and puts in its events."""
     now = int(time.time())
-    session = {
-        "id": session_id,
+    paid = payment_status != "unpaid"
+    session: dict[str, Any] = {
+        "id": f"cs_test_{secrets.token_hex(24)}",
         "object": "checkout.session",
-        "amount_subtotal": total,
-        "amount_total": total,
-        "cancel_url": p.get("cancel_url"),
-        "client_reference_id": p.get("client_reference_id"),
+        "amount_subtotal": amount_total,
+        "amount_total": amount_total,
+        "cancel_url": None,
+        "client_reference_id": None,
         "created": now,
         "currency": currency,
         "customer": None,
-        "customer_email": p.get("customer_email"),
+        "customer_email": None,
         "expires_at": now + 24 * 3600,
         "livemode": False,
-        "locale": p.get("locale"),
-        "metadata": p.get("metadata", {}),
-        "mode": p["mode"],
-        "payment_intent": None,
-        "payment_method_types": p.get("payment_method_types", ["card"]),
-        "payment_status": "unpaid",
-        "status": "open",
-        "success_url": p.get("success_url"),
-        # Stripe's hosted page; here on the stub's own host so no test ever
-        # leaves the machine.
-        "url": f"{stub.url}/c/pay/{session_id}",
+        "locale": None,
+        "metadata": metadata,
+        "mode": "payment",
+        "payment_intent": f"pi_test_{secrets.token_hex(12)}" if paid else None,
+        "payment_method_types": ["card", "bancontact"],
+        "payment_status": payment_status,
+        "status": "complete" if paid else "open",
+        "success_url": None,
+        "url": None,
     }
-    return 200, stub.store(session)
+    session.update(fields)
+    return session
 
 
 def retrieve_checkout_session(
