@@ -133,6 +133,8 @@ class TopUpForm(FlaskForm):
     amount = AmountField(
         _l("Amount (€)"),
         places=2,
+        # A text box: a number box would refuse "25,50".
+        render_kw={"type": "text"},
         validators=[
             InputRequired(_l("Type the amount you want to pay in advance.")),
             NumberRange(

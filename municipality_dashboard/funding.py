@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.widgets import TextInput
 
 from loyalty import funding
 from loyalty.errors import Conflict, NotFound
@@ -30,7 +31,12 @@ MAX_TRANSFER_EUR = 1_000_000
 
 
 class EuroField(DecimalField):
-    """Euro amounts as Belgians type them: "23,50" as well as "23.50"."""
+    """Euro amounts as Belgians type them: "23,50" as well as "23.50".
+
+    A text box: a number box would refuse the comma.
+    """
+
+    widget = TextInput()
 
     def process_formdata(self, valuelist: list[str]) -> None:
         super().process_formdata([v.replace(",", ".").replace(" ", "") for v in valuelist])
