@@ -6,8 +6,9 @@ this server instead (``STRIPE_API_BASE``, which the app passes to
 Stripe's nested keys (``metadata[merchant_id]=7``, ``payment_method_types[0]=card``),
 answers with the JSON objects Stripe returns (``"object": "checkout.session"``,
 ids like ``cs_test_...``), errors as ``{"error": {"type", "message", ...}}`` with a
-4xx status, and records every request it received so tests can assert on what
-the app sent.
+4xx status, replays a POST repeated with the same ``Idempotency-Key`` as
+Stripe does, and records every request it received so tests can assert on
+what the app sent (``stub.received(method, path_regex)``).
 
 Extend it with a handler per endpoint::
 
@@ -115,6 +116,11 @@ class StripeStub:
     routes: list[tuple[str, re.Pattern[str], Handler]] = field(default_factory=list)
     # (method, path pattern) -> errors to answer with before the handler runs.
     failures: list[tuple[str, re.Pattern[str], StripeError]] = field(default_factory=list)
+    # (api key, Idempotency-Key) -> (params, status, body): Stripe answers a
+    # repeated POST with the first answer, and refuses other params under the key.
+    idempotent: dict[tuple[str, str], tuple[dict[str, Any], int, dict[str, Any]]] = field(
+        default_factory=dict
+    )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- extension points ---------------------------------------------------
@@ -157,6 +163,31 @@ class StripeStub:
     # -- dispatch -------------------------------------------------------------
 
     def dispatch(self, request: StubRequest) -> tuple[int, dict[str, Any]]:
+        """The answer to one request; POSTs with an Idempotency-Key replay as Stripe's do."""
+        key = request.headers.get("idempotency-key")
+        if request.method != "POST" or not key:
+            return self._answer(request)
+        with self.lock:
+            seen = self.idempotent.get((request.api_key or "", key))
+        if seen is not None:
+            with self.lock:
+                self.requests.append(request)
+            params, status, body = seen
+            if params != request.params:
+                return 400, {"error": {
+                    "type": "idempotency_error",
+                    "message": "Keys for idempotent requests can only be used with the same "
+                    "parameters they were first used with.",
+                }}
+            return status, body
+        status, body = self._answer(request)
+        # Stripe keeps the answer unless the request never ran (a 5xx may be retried).
+        if status < 500:
+            with self.lock:
+                self.idempotent[(request.api_key or "", key)] = (request.params, status, body)
+        return status, body
+
+    def _answer(self, request: StubRequest) -> tuple[int, dict[str, Any]]:
         with self.lock:
             self.requests.append(request)
             failure = next(

@@ -66,7 +66,9 @@ def test_bank_transfer_recorded_by_the_admin_reaches_the_owners_page(
     dutch.sign_in(shop.owner_email)
     dutch.goto("/portal/funding")
     expect(dutch.page.get_by_role("heading", level=1)).to_have_text("Voorafbetaald saldo")
-    expect(dutch.page.get_by_role("heading", name="Aanvullen met een overschrijving")).to_be_visible()
+    expect(
+        dutch.page.get_by_role("heading", name="Aanvullen met een overschrijving")
+    ).to_be_visible()
     expect(dutch.page.locator("#prepaid-balance")).to_have_text(euro(7500, "nl"))
     expect(dutch.page.locator("#prepayments tbody tr")).to_contain_text("Overschrijving")
     dutch.check("funding")

@@ -66,3 +66,21 @@ def test_signed_events_pass_the_librarys_verification() -> None:
     tampered = json.dumps({**evt, "type": "x"})
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(tampered, sign(body.decode(), "whsec_abc"), "whsec_abc")
+
+
+def test_a_repeated_idempotency_key_replays_the_first_answer(stripe_stub: StripeStub) -> None:
+    params: dict = {
+        "mode": "payment",
+        "line_items": [{"price_data": {"currency": "eur", "unit_amount": 1000,
+                                       "product_data": {"name": "x"}}, "quantity": 1}],
+        "success_url": "https://example.be/ok",
+    }
+    sessions = client(stripe_stub).v1.checkout.sessions
+    first = sessions.create(params=params, options={"idempotency_key": "top-up-1"})
+    again = sessions.create(params=params, options={"idempotency_key": "top-up-1"})
+    assert again.id == first.id
+    assert len(stripe_stub.received("POST", "/v1/checkout/sessions")) == 2
+    assert len([o for o in stripe_stub.objects.values() if o["object"] == "checkout.session"]) == 1
+    with pytest.raises(stripe.IdempotencyError):
+        sessions.create(params={**params, "mode": "setup"},
+                        options={"idempotency_key": "top-up-1"})
