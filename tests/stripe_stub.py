@@ -121,6 +121,11 @@ class StripeStub:
     idempotent: dict[tuple[str, str], tuple[dict[str, Any], int, dict[str, Any]]] = field(
         default_factory=dict
     )
+    # Where the hosted checkout page sends its signed events, as the endpoint
+    # registered in Stripe's dashboard; and the answers it got.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    deliveries: list[tuple[str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- extension points ---------------------------------------------------
@@ -365,6 +370,49 @@ def signed_delivery(evt: dict[str, Any], secret: str) -> tuple[bytes, dict[str, 
     }
 
 
+# -- Stripe's hosted checkout page ---------------------------------------------------
+
+HOSTED_PAGE = re.compile(r"/c/pay/(?P<id>cs_test_\w+)")
+
+
+def checkout_page(
+    stub: StripeStub, request: StubRequest, session_id: str
+) -> tuple[int, str, str | None]:
+    """The page a Checkout Session's url opens: (status, html, redirect location).
+
+    GET shows the amount with a Pay and a Cancel button. Pay does what Stripe
+    does: completes the session, sends the signed ``checkout.session.completed``
+    event to ``stub.webhook_url``, and sends the browser to the success_url
+    with the session id filled in. Cancel sends it to the cancel_url.
+    """
+    session = stub.objects.get(session_id)
+    if session is None or session["object"] != "checkout.session":
+        return 404, "<!doctype html><title>Not found</title><p>No such session.</p>", None
+    if request.method == "POST":
+        if request.params.get("outcome") != "pay":
+            return 303, "", session["cancel_url"]
+        paid = complete_checkout_session(stub, session_id)
+        if stub.webhook_url and stub.webhook_secret:
+            import requests
+
+            body, headers = signed_delivery(
+                event("checkout.session.completed", paid), stub.webhook_secret
+            )
+            answer = requests.post(stub.webhook_url, data=body, headers=headers, timeout=30)
+            stub.deliveries.append((paid["id"], answer.status_code))
+        return 303, "", session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
+    amount = f"{session['amount_total'] / 100:.2f} {str(session['currency']).upper()}"
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<link rel="icon" href="data:,">'
+        "<title>Stripe test checkout</title></head><body><main>"
+        f"<h1>Stripe test checkout</h1><p>Amount: <span id=amount>{amount}</span></p>"
+        '<form method="post"><button name="outcome" value="pay">Pay</button> '
+        '<button name="outcome" value="cancel">Cancel</button></form></main></body></html>'
+    )
+    return 200, html, None
+
+
 # -- the server --------------------------------------------------------------------
 
 
@@ -386,12 +434,29 @@ def _request_handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
             )
+            page = HOSTED_PAGE.fullmatch(parts.path)
+            if page:
+                self._page(*checkout_page(stub, request, page["id"]))
+                return
             status, payload = stub.dispatch(request)
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Request-Id", f"req_{secrets.token_hex(7)}")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _page(self, status: int, html: str, location: str | None) -> None:
+            data = html.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header(
+                "Content-Security-Policy", "default-src 'self'; img-src data:; script-src 'self'"
+            )
+            if location:
+                self.send_header("Location", location)
             self.end_headers()
             self.wfile.write(data)
 

@@ -12,7 +12,9 @@ from loyalty import funding
 from loyalty.models import Role
 from tests.browser_portal.conftest import NewTablet, make_portal_shop
 from tests.browser_portal.tablet import euro, squash
+from tests.conftest import LiveServer
 from tests.factories import make_scheme, make_user
+from tests.stripe_stub import StripeStub
 
 
 def test_bank_transfer_recorded_by_the_admin_reaches_the_owners_page(
@@ -72,3 +74,56 @@ def test_bank_transfer_recorded_by_the_admin_reaches_the_owners_page(
     expect(dutch.page.locator("#prepaid-balance")).to_have_text(euro(7500, "nl"))
     expect(dutch.page.locator("#prepayments tbody tr")).to_contain_text("Overschrijving")
     dutch.check("funding")
+
+
+def test_top_up_by_stripe_checkout_from_the_tablet(
+    new_tablet: NewTablet, session: Session, stripe_live_server: tuple[LiveServer, StripeStub]
+) -> None:
+    """The whole round as the owner lives it: the form, Stripe's page (the local stand-in,
+    which the portal's CSP must let the form's redirect reach), paying, the signed
+    webhook, and back on the return page with the balance credited."""
+    server, stub = stripe_live_server
+    shop = make_portal_shop(session, name="Slagerij Stripe")
+    owner = new_tablet("en", server=server)
+    owner.sign_in(shop.owner_email)
+    owner.goto("/portal/funding")
+    expect(owner.page.get_by_role("heading", name="Top up by card or Bancontact")).to_be_visible()
+    expect(owner.page.get_by_role("heading", name="Or top up by bank transfer")).to_be_visible()
+    owner.check("funding-stripe")
+
+    owner.page.get_by_label("Amount (€)").fill("40,00")
+    owner.submit(owner.page.get_by_role("button", name="Pay with Stripe"))
+    expect(owner.page).to_have_url(re.compile(re.escape(stub.url) + r"/c/pay/cs_test_\w+$"))
+    expect(owner.page.locator("#amount")).to_have_text("40.00 EUR")
+    (sent,) = [
+        r for r in stub.received("POST", "/v1/checkout/sessions")
+        if r.params["metadata"]["merchant_id"] == str(shop.merchant_id)
+    ]
+    assert sent.params["payment_method_types"] == ["card", "bancontact"]
+
+    owner.submit(owner.page.get_by_role("button", name="Pay"))
+    expect(owner.page).to_have_url(re.compile(r"/portal/funding/paid\?session_id=cs_test_\w+$"))
+    expect(owner.page.get_by_role("status")).to_have_text(
+        f"{euro(4000)} is added to your prepaid balance."
+    )
+    owner.check("funding-paid")
+    owner.goto("/portal/funding")
+    expect(owner.page.locator("#prepaid-balance")).to_have_text(euro(4000))
+    expect(owner.page.locator("#prepayments tbody tr")).to_contain_text("Card or Bancontact")
+
+
+def test_cancelling_on_stripes_page_comes_back_without_charge(
+    new_tablet: NewTablet, session: Session, stripe_live_server: tuple[LiveServer, StripeStub]
+) -> None:
+    server, _stub = stripe_live_server
+    shop = make_portal_shop(session)
+    owner = new_tablet("en", server=server)
+    owner.sign_in(shop.owner_email)
+    owner.goto("/portal/funding")
+    owner.page.get_by_label("Amount (€)").fill("15")
+    owner.submit(owner.page.get_by_role("button", name="Pay with Stripe"))
+    owner.submit(owner.page.get_by_role("button", name="Cancel"))
+    expect(owner.page).to_have_url(re.compile(r"/portal/funding/cancelled$"))
+    expect(owner.page.get_by_role("heading", level=1)).to_have_text("Payment cancelled")
+    expect(owner.page.get_by_text(f"Your prepaid balance: {euro(0)}")).to_be_visible()
+    owner.check("funding-cancelled")
