@@ -2,6 +2,7 @@
 
 from loyalty.models.analytics import PseudonymKey, PurchaseEvent
 from loyalty.models.claims import Claim, ClaimStatus
+from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
 from loyalty.models.printed_cards import PrintedCard
@@ -18,12 +19,14 @@ __all__ = [
     "Claim",
     "ExpiryNotice",
     "ClaimStatus",
+    "FundingMethod",
     "IdempotencyRecord",
     "LedgerTransaction",
     "LoginFailure",
     "Merchant",
     "MerchantStatus",
     "Posting",
+    "Prepayment",
     "PrintedCard",
     "PseudonymKey",
     "PurchaseEvent",
