@@ -87,11 +87,13 @@ def post(
     memo: str | None = None,
     reverses_id: int | None = None,
     point_value_cents: int | None = None,
+    settlement_id: int | None = None,
 ) -> LedgerTransaction:
     """Write one balanced transaction and move the cached balances with it.
 
     ``point_value_cents`` is the value of a point that priced the euro legs of
     a transaction that moves points in or out of circulation (loyalty.money).
+    ``settlement_id`` marks a settlement's own postings as taken by it.
 
     Raises InsufficientBalance when a wallet or the holds would go below zero;
     the caller's database transaction must then be rolled back.
@@ -110,6 +112,7 @@ def post(
         memo=memo,
         reverses_id=reverses_id,
         point_value_cents=point_value_cents,
+        settlement_id=settlement_id,
     )
     session.add(txn)
     # Flush to get the transaction id for the postings.

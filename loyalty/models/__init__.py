@@ -7,6 +7,7 @@ from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction
 from loyalty.models.printed_cards import PrintedCard
 from loyalty.models.redemptions import Redemption, RedemptionStatus
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
+from loyalty.models.settlements import PayoutMethod, Settlement, SettlementLine
 from loyalty.models.staff import LoginFailure, Role, StaffSession, StaffUser, TillKey
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
 from loyalty.models.wallets import Wallet, WalletStatus
@@ -22,6 +23,7 @@ __all__ = [
     "LoginFailure",
     "Merchant",
     "MerchantStatus",
+    "PayoutMethod",
     "Posting",
     "PrintedCard",
     "PseudonymKey",
@@ -30,6 +32,8 @@ __all__ = [
     "RedemptionStatus",
     "Role",
     "Scheme",
+    "Settlement",
+    "SettlementLine",
     "StaffSession",
     "StaffUser",
     "StampCard",
