@@ -16,7 +16,7 @@ from loyalty.api.schemas import SettlementCreate, SettlementView
 from loyalty.db import utcnow
 from loyalty.errors import Forbidden, NotFound
 from loyalty.models import Role, Scheme, Settlement, StaffUser
-from loyalty.web import db
+from loyalty.web import attachment, db
 
 blp = Blueprint("settlements", __name__, description="Monthly settlement of the shops")
 
@@ -99,25 +99,11 @@ class StatementView(MethodView):
 
 
 def sepa_response(locked: Settlement) -> Response:
-    response: Response = current_app.response_class(
-        locked.sepa_xml, mimetype="application/xml"
-    )
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="sepa-{locked.period}.xml"'
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return attachment(locked.sepa_xml or "", "application/xml", f"sepa-{locked.period}.xml")
 
 
 def statement_response(st: settlement.Statement, fmt: str) -> Response:
-    if fmt == "pdf":
-        body: Any = settlement.statement_pdf(st)
-        mimetype = "application/pdf"
-    else:
-        body = settlement.statement_csv(st)
-        mimetype = "text/csv"
-    response: Response = current_app.response_class(body, mimetype=mimetype)
     name = f"statement-{st.settlement.period}-{st.merchant.id}.{fmt}"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    if fmt == "pdf":
+        return attachment(settlement.statement_pdf(st), "application/pdf", name)
+    return attachment(settlement.statement_csv(st), "text/csv", name)
