@@ -15,14 +15,21 @@ Per shop, from the euro legs on its position account (see loyalty.money):
     fees     = the scheme's monthly fee
     net      = redeemed - issued - fees
 
-and the settlement posts its own balanced transactions, marked with its id so
-that no later settlement counts them:
+plus what earlier settlements left open (``carried``: a payout that could not
+be made for want of a bank account, or money the shop has not paid yet). The
+settlement posts its own balanced transactions, marked with its id so that no
+later settlement counts them as activity:
 
     fee                    position -fee, fees +fee
     prepaid applied        prepaid -y, position +y     (y = min(prepaid, owed))
-    payout (net > 0)       position -net, cash:bank or cash:stripe +net
+    payout (due > 0)       position -due, cash:bank or cash:stripe +due
     collection             nothing yet: the position stays negative (a receivable)
-                           until the shop pays; the shop is asked by e-mail
+                           until the shop pays; the shop is asked by e-mail, its
+                           transfer becomes prepaid money, and the next
+                           settlement applies it
+
+where due = carried + net. So a shop's position, counted over settled
+transactions, is always exactly what is still open after its last settlement.
 
 Locking is the unique (scheme, period) key: of two settlements racing for one
 month the database keeps one, and the loser answers with the winner's result.
@@ -268,18 +275,24 @@ def settle(
         .execution_options(synchronize_session=False)
     )
     activity = _activity(session, settlement.id)
+    carried = _carried(session, scheme.id, settlement.id)
+    open_ids = [mid for mid, cents in carried.items() if cents]
     merchants = session.scalars(
         sa.select(Merchant)
         .where(
             Merchant.scheme_id == scheme.id,
-            sa.or_(Merchant.status == MerchantStatus.APPROVED, Merchant.id.in_(list(activity))),
+            sa.or_(
+                Merchant.status == MerchantStatus.APPROVED,
+                Merchant.id.in_(list(activity) + open_ids),
+            ),
         )
         .order_by(Merchant.id)
     ).all()
     for done, merchant in enumerate(merchants, 1):
         issued, redeemed = activity.get(merchant.id, (0, 0))
         fee = scheme.monthly_fee_cents if merchant.status == MerchantStatus.APPROVED else 0
-        session.add(_settle_shop(session, scheme, settlement, merchant, issued, redeemed, fee))
+        session.add(_settle_shop(session, scheme, settlement, merchant, issued, redeemed, fee,
+                                 carried.get(merchant.id, 0)))
         if progress:
             progress("shops", done, len(merchants))
     session.flush()
@@ -315,6 +328,24 @@ def _activity(session: Session, settlement_id: int) -> dict[int, tuple[int, int]
     return {int(mid): (-int(earned), int(other)) for mid, earned, other in rows}
 
 
+def _carried(session: Session, scheme_id: int, settlement_id: int) -> dict[int, int]:
+    """Per shop, what earlier settlements left open: its position legs in every
+    transaction an earlier settlement took or posted."""
+    rows = session.execute(
+        sa.select(Account.merchant_id, sa.func.sum(Posting.amount))
+        .join(Posting, Posting.account_id == Account.id)
+        .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+        .where(
+            Account.scheme_id == scheme_id,
+            Account.kind == AccountKind.MERCHANT_POSITION,
+            LedgerTransaction.settlement_id.is_not(None),
+            LedgerTransaction.settlement_id != settlement_id,
+        )
+        .group_by(Account.merchant_id)
+    ).all()
+    return {mid: int(total) for mid, total in rows if mid is not None}
+
+
 def _settle_shop(
     session: Session,
     scheme: Scheme,
@@ -323,8 +354,10 @@ def _settle_shop(
     issued: int,
     redeemed: int,
     fee: int,
+    carried: int,
 ) -> SettlementLine:
     net = redeemed - issued - fee
+    due = carried + net
     line = SettlementLine(
         settlement_id=settlement.id,
         merchant_id=merchant.id,
@@ -332,6 +365,7 @@ def _settle_shop(
         redeemed_cents=redeemed,
         fees_cents=fee,
         net_cents=net,
+        carried_cents=carried,
         prepaid_applied_cents=0,
         payout_cents=0,
         collect_cents=0,
@@ -349,11 +383,11 @@ def _settle_shop(
              ledger.Leg(money.scheme_account(session, scheme.id, AccountKind.FEES), fee)],
             memo=f"{memo}: monthly fee", settlement_id=settlement.id,
         )
-    if net < 0:
+    if due < 0:
         prepaid = money.merchant_account(
             session, scheme.id, merchant.id, AccountKind.MERCHANT_PREPAID
         )
-        applied = min(ledger.balance(session, prepaid.id), -net)
+        applied = min(ledger.balance(session, prepaid.id), -due)
         if applied > 0:
             # The conditional UPDATE in ledger.post refuses to overdraw the
             # prepaid account even if its balance changed since it was read.
@@ -363,18 +397,18 @@ def _settle_shop(
                 memo=f"{memo}: prepaid money applied", settlement_id=settlement.id,
             )
         line.prepaid_applied_cents = applied
-        line.collect_cents = -net - applied
-    elif net > 0:
+        line.collect_cents = -due - applied
+    elif due > 0:
         method, channel = _payout_channel(merchant)
         if method != PayoutMethod.NONE:
             ledger.post(
                 session, scheme.id, PAYOUT,
-                [ledger.Leg(position, -net),
+                [ledger.Leg(position, -due),
                  ledger.Leg(money.scheme_account(session, scheme.id, AccountKind.CASH, channel),
-                            net)],
+                            due)],
                 memo=f"{memo}: payout by {method}", settlement_id=settlement.id,
             )
-            line.payout_cents = net
+            line.payout_cents = due
             line.payout_method = method
             if method == PayoutMethod.SEPA:
                 line.iban, line.bic = merchant.iban, merchant.bic
@@ -385,8 +419,7 @@ def _settle_shop(
 def _payout_channel(merchant: Merchant) -> tuple[str, str]:
     """Stripe Connect when the shop has a connected account, else SEPA when its
     bank account checks out, else nothing: the position stays owed to the shop
-    and the next settlement does not see it again (it is no month's activity),
-    so the municipality pays it by hand once the shop gives its account."""
+    and the next settlement carries it forward."""
     if merchant.stripe_account_id:
         return PayoutMethod.STRIPE, money.STRIPE
     if merchant.iban and merchant.bic:
@@ -602,6 +635,7 @@ def _summary_rows(st: Statement) -> list[tuple[str, str]]:
         ("redeemed", euros(line.redeemed_cents)),
         ("fees", euros(line.fees_cents)),
         ("net", euros(line.net_cents)),
+        ("carried", euros(line.carried_cents)),
         ("prepaid_applied", euros(line.prepaid_applied_cents)),
         ("payout", euros(line.payout_cents)),
         ("payout_method", line.payout_method),

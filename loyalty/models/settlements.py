@@ -52,9 +52,12 @@ class SettlementLine(Base):
     fees_cents: Mapped[int] = mapped_column(sa.BigInteger)
     # redeemed - issued - fees: > 0 the scheme pays the shop, < 0 the shop pays.
     net_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    # What earlier settlements left open for the shop (> 0 not yet paid to it,
+    # < 0 not yet paid by it); it is paid or collected together with this month.
+    carried_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     prepaid_applied_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     payout_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
-    # What the shop still owes after its prepaid money: asked for by e-mail.
+    # What the shop still owes (carried + net) after its prepaid money: asked for by e-mail.
     collect_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     payout_method: Mapped[str] = mapped_column(sa.String(10), default=PayoutMethod.NONE)
     # Belgian structured communication, 12 digits (shown as +++XXX/XXXX/XXXXX+++).

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("redeemed_cents", sa.BigInteger(), nullable=False),
         sa.Column("fees_cents", sa.BigInteger(), nullable=False),
         sa.Column("net_cents", sa.BigInteger(), nullable=False),
+        sa.Column("carried_cents", sa.BigInteger(), nullable=False),
         sa.Column("prepaid_applied_cents", sa.BigInteger(), nullable=False),
         sa.Column("payout_cents", sa.BigInteger(), nullable=False),
         sa.Column("collect_cents", sa.BigInteger(), nullable=False),

@@ -235,7 +235,8 @@ def test_a_late_posting_falls_into_the_next_period(session: Session, verify_ledg
     april = _settle(session, scheme, "2025-04").settlement
     (april_line,) = settlement.lines_of(session, april.id)
     assert april_line.issued_cents == 35
-    assert april_line.collect_cents == 35
+    # March's unpaid 500 cents are asked again together with April's 35.
+    assert (april_line.carried_cents, april_line.collect_cents) == (-500, 535)
     # Nothing unsettled before April's end is left, and nothing was taken twice.
     taken = session.execute(
         sa.select(LedgerTransaction.settlement_id, sa.func.count())
@@ -354,3 +355,40 @@ def test_shops_that_owe_are_asked_to_pay_once_by_email(
     assert settlement.request_payments(session, locked, config, NOW) == (0, 0)
     session.commit()
     assert not [m for m in mailbox.messages if m["To"] == other.email]
+
+
+def test_what_a_month_leaves_open_is_paid_or_collected_with_the_next(
+    session: Session, verify_ledger  # type: ignore[no-untyped-def]
+) -> None:
+    scheme = _scheme(session)
+    owed_to, owing = make_shops(session, scheme, 2)
+    earn_and_redeem(session, scheme, owing, owed_to, 100, datetime(2025, 3, 5, tzinfo=UTC))
+    march = _settle(session, scheme).settlement
+    lines = {x.merchant_id: x for x in settlement.lines_of(session, march.id)}
+    # No bank account yet: nothing paid; nothing prepaid: all to collect.
+    assert (lines[owed_to.id].net_cents, lines[owed_to.id].payout_cents) == (500, 0)
+    assert lines[owed_to.id].payout_method == PayoutMethod.NONE
+    assert (lines[owing.id].net_cents, lines[owing.id].collect_cents) == (-500, 500)
+
+    # The shop gives its account; the debtor pays (as a prepayment) part of it.
+    settlement.set_merchant_bank_account(session, owed_to, iban_for(77), "GEBABEBB", "Owed bv")
+    session.commit()
+    prepay(session, scheme, owing, 300, datetime(2025, 4, 2, tzinfo=UTC))
+    april = _settle(session, scheme, "2025-04").settlement
+    lines = {x.merchant_id: x for x in settlement.lines_of(session, april.id)}
+    assert (lines[owed_to.id].net_cents, lines[owed_to.id].carried_cents) == (0, 500)
+    assert lines[owed_to.id].payout_cents == 500
+    assert lines[owed_to.id].payout_method == PayoutMethod.SEPA
+    assert april.control_sum_cents == 500
+    assert lines[owing.id].carried_cents == -500
+    assert (lines[owing.id].prepaid_applied_cents, lines[owing.id].collect_cents) == (300, 200)
+
+    prepay(session, scheme, owing, 1000, datetime(2025, 5, 2, tzinfo=UTC))
+    may = _settle(session, scheme, "2025-05").settlement
+    lines = {x.merchant_id: x for x in settlement.lines_of(session, may.id)}
+    assert lines[owed_to.id].carried_cents == 0 and lines[owed_to.id].payout_cents == 0
+    assert lines[owing.id].carried_cents == -200
+    assert (lines[owing.id].prepaid_applied_cents, lines[owing.id].collect_cents) == (200, 0)
+    june = _settle(session, scheme, "2025-06").settlement
+    assert all(x.carried_cents == 0 for x in settlement.lines_of(session, june.id))
+    verify_ledger()
