@@ -8,7 +8,9 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
+from loyalty.funding import MAX_TOP_UP, MIN_TOP_UP
 from loyalty.team import MAX_ADDRESS, MAX_OPENING_HOURS
+from merchant_portal.forms import AmountField
 
 
 class CountField(IntegerField):
@@ -140,3 +142,21 @@ class LogoForm(FlaskForm):
 
 class RemoveLogoForm(FlaskForm):
     """Only the CSRF token."""
+
+
+class TopUpForm(FlaskForm):
+    amount = AmountField(
+        _l("Amount (€)"),
+        places=2,
+        # A text box: a number box would refuse "25,50".
+        render_kw={"type": "text"},
+        validators=[
+            InputRequired(_l("Type the amount you want to pay in advance.")),
+            NumberRange(
+                MIN_TOP_UP / 100,
+                MAX_TOP_UP / 100,
+                # The bounds are loyalty.funding's MIN_TOP_UP and MAX_TOP_UP.
+                message=_l("Type an amount from € 10 to € 10,000."),
+            ),
+        ],
+    )

@@ -153,11 +153,16 @@ def smtp_server() -> Iterator[tuple[str, int, Mailbox]]:
     controller.stop()
 
 
+# The live server checks Stripe webhook deliveries against this secret.
+LIVE_STRIPE_WEBHOOK_SECRET = "whsec_live_server_test_secret"
+
+
 class LiveServer:
     def __init__(self, url: str, database_url: str, mailbox: Mailbox) -> None:
         self.url = url
         self.database_url = database_url
         self.mailbox = mailbox
+        self.stripe_webhook_secret = LIVE_STRIPE_WEBHOOK_SECRET
 
     def api(self, path: str) -> str:
         return f"{self.url}/api/v1{path}"
@@ -179,6 +184,11 @@ def live_server(
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "MAIL_SERVER": smtp_host,
         "MAIL_PORT": str(smtp_port),
+        "STRIPE_WEBHOOK_SECRET": LIVE_STRIPE_WEBHOOK_SECRET,
+        # No STRIPE_SECRET_KEY: shops top up by bank transfer, as in the demo.
+        "BANK_TRANSFER_IBAN": "BE68 5390 0754 7034",
+        "BANK_TRANSFER_BIC": "GKCCBEBB",
+        "BANK_TRANSFER_NAME": "Gemeente Teststad",
     }
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
     with log.open("w") as log_file:
@@ -264,3 +274,15 @@ def browser(playwright: Any) -> Iterator[Any]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
+
+
+# -- Stripe's API, played by a local server (tests/stripe_stub.py) ---------------
+
+
+@pytest.fixture
+def stripe_stub() -> Iterator[Any]:
+    """A running Stripe stand-in; point the app at it with ``stripe_stub.url``."""
+    from tests.stripe_stub import RunningStub
+
+    with RunningStub() as stub:
+        yield stub

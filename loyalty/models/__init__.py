@@ -2,6 +2,7 @@
 
 from loyalty.models.analytics import PseudonymKey, PurchaseEvent
 from loyalty.models.claims import Claim, ClaimStatus
+from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
 from loyalty.models.printed_cards import PrintedCard
@@ -18,6 +19,7 @@ __all__ = [
     "Asset",
     "Claim",
     "ClaimStatus",
+    "FundingMethod",
     "IdempotencyRecord",
     "LedgerTransaction",
     "LoginFailure",
@@ -25,6 +27,7 @@ __all__ = [
     "MerchantStatus",
     "PayoutMethod",
     "Posting",
+    "Prepayment",
     "PrintedCard",
     "PseudonymKey",
     "PurchaseEvent",

@@ -1,7 +1,7 @@
 """monthly settlement
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-27 20:03:35.404057
 
 Settlements and their per-shop lines, the settlement that took each ledger
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -16,6 +16,7 @@ OWNER_PAGES = {
     "/portal/stamp-cards": "Stamp cards",
     "/portal/printed-cards": "Printed cards",
     "/portal/team": "Team and tills",
+    "/portal/funding": "Prepaid balance",
     "/portal/profile": "Shop profile",
 }
 

@@ -1,0 +1,393 @@
+"""A local stand-in for Stripe's API: a real HTTP server speaking Stripe's wire format.
+
+Stripe cannot be reached from the tests, so the stripe library is pointed at
+this server instead (``STRIPE_API_BASE``, which the app passes to
+``StripeClient(base_addresses=...)``). It takes form-encoded requests with
+Stripe's nested keys (``metadata[merchant_id]=7``, ``payment_method_types[0]=card``),
+answers with the JSON objects Stripe returns (``"object": "checkout.session"``,
+ids like ``cs_test_...``), errors as ``{"error": {"type", "message", ...}}`` with a
+4xx status, and records every request it received so tests can assert on what
+the app sent.
+
+Extend it with a handler per endpoint::
+
+    @stub.route("POST", r"/v1/transfers")
+    def create_transfer(stub, request, match):
+        return 200, stub.store({"id": stub.new_id("tr"), "object": "transfer", ...})
+
+A handler returns ``(status, body)``; raise ``StripeError`` for an error reply.
+
+Webhook events are built with ``event()`` the way Stripe builds them and
+signed with ``sign()``: Stripe's ``Stripe-Signature`` scheme, HMAC-SHA256 over
+``f"{timestamp}.{payload}"``, computed here from the documentation rather than
+with the library under test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+API_VERSION = "2025-09-30.clover"
+
+Handler = Callable[["StripeStub", "StubRequest", "re.Match[str]"], tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class StubRequest:
+    """One request as the stub received it."""
+
+    method: str
+    path: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    body: str
+
+    @property
+    def api_key(self) -> str | None:
+        auth = self.headers.get("authorization", "")
+        return auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+
+
+class StripeError(Exception):
+    """An error reply in Stripe's shape."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",  # noqa: A002 - Stripe's field name
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: dict[str, Any] = {"type": type, "message": message}
+        if param:
+            self.body["param"] = param
+        if code:
+            self.body["code"] = code
+
+
+def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Stripe's form encoding back to nested dicts and lists.
+
+    ``a[b][0][c]=1`` becomes ``{"a": {"b": [{"c": "1"}]}}``. Values stay
+    strings, as Stripe receives them.
+    """
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        parts = re.findall(r"[^\[\]]+", key)
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return _lists(root)
+
+
+def _lists(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    converted = {k: _lists(v) for k, v in node.items()}
+    if converted and all(k.isdigit() for k in converted):
+        return [converted[k] for k in sorted(converted, key=int)]
+    return converted
+
+
+@dataclass
+class StripeStub:
+    """The server; ``url`` is what STRIPE_API_BASE is set to."""
+
+    url: str = ""
+    requests: list[StubRequest] = field(default_factory=list)
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    routes: list[tuple[str, re.Pattern[str], Handler]] = field(default_factory=list)
+    # (method, path pattern) -> errors to answer with before the handler runs.
+    failures: list[tuple[str, re.Pattern[str], StripeError]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- extension points ---------------------------------------------------
+
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        """Register a handler for ``method`` and a path regex (anchored at both ends)."""
+
+        def register(handler: Handler) -> Handler:
+            self.routes.append((method.upper(), re.compile(f"^{pattern}$"), handler))
+            return handler
+
+        return register
+
+    def fail_next(self, method: str, pattern: str, error: StripeError) -> None:
+        """Answer the next matching request with ``error`` (once)."""
+        self.failures.append((method.upper(), re.compile(f"^{pattern}$"), error))
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}_test_{secrets.token_hex(12)}"
+
+    def store(self, obj: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.objects[obj["id"]] = obj
+        return obj
+
+    def get(self, object_id: str, kind: str) -> dict[str, Any]:
+        obj = self.objects.get(object_id)
+        if obj is None or obj["object"] != kind:
+            raise StripeError(
+                404, f"No such {kind.split('.')[-1]}: '{object_id}'", param="id",
+                code="resource_missing",
+            )
+        return obj
+
+    def received(self, method: str, path: str) -> list[StubRequest]:
+        """The requests received for ``method`` on ``path`` (a regex), oldest first."""
+        pattern = re.compile(f"^{path}$")
+        return [r for r in self.requests if r.method == method and pattern.match(r.path)]
+
+    # -- dispatch -------------------------------------------------------------
+
+    def dispatch(self, request: StubRequest) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.requests.append(request)
+            failure = next(
+                (f for f in self.failures if f[0] == request.method and f[1].match(request.path)),
+                None,
+            )
+            if failure:
+                self.failures.remove(failure)
+        try:
+            if failure:
+                raise failure[2]
+            key = request.api_key
+            if not key or not key.startswith(("sk_test_", "rk_test_")):
+                raise StripeError(
+                    401,
+                    "Invalid API Key provided: " + (key or "none"),
+                    code="api_key_invalid" if key else None,
+                )
+            for method, pattern, handler in self.routes:
+                match = pattern.match(request.path)
+                if method == request.method and match:
+                    return handler(self, request, match)
+            raise StripeError(
+                404, f"Unrecognized request URL ({request.method}: {request.path})."
+            )
+        except StripeError as error:
+            return error.status, {"error": error.body}
+
+
+# -- Checkout Sessions ------------------------------------------------------------
+
+
+def create_checkout_session(
+    stub: StripeStub, request: StubRequest, match: re.Match[str]
+) -> tuple[int, dict[str, Any]]:
+    p = request.params
+    if p.get("mode") not in ("payment", "setup", "subscription"):
+        raise StripeError(400, "Missing required param: mode.", param="mode")
+    if "success_url" not in p and p.get("ui_mode", "hosted") == "hosted":
+        raise StripeError(400, "Missing required param: success_url.", param="success_url")
+    items = p.get("line_items") or []
+    if p["mode"] == "payment" and not items:
+        raise StripeError(400, "Missing required param: line_items.", param="line_items")
+    currencies = set()
+    total = 0
+    for i, item in enumerate(items):
+        data = item.get("price_data")
+        if not data:
+            raise StripeError(400, "You must specify price or price_data.",
+                              param=f"line_items[{i}]")
+        currencies.add(data["currency"])
+        amount = int(data["unit_amount"])
+        if amount < 0:
+            raise StripeError(400, "Invalid non-negative integer",
+                              param=f"line_items[{i}][price_data][unit_amount]")
+        total += amount * int(item.get("quantity", "1"))
+    currency = currencies.pop() if currencies else None
+    # Stripe's minimum charge for EUR is 0.50.
+    if currency == "eur" and total < 50:
+        raise StripeError(
+            400, "The Checkout Session's total amount due must add up to at least €0.50 eur",
+            code="amount_too_small",
+        )
+    session = checkout_session(
+        total,
+        currency=currency,
+        metadata=p.get("metadata", {}),
+        payment_status="unpaid",
+        status="open",
+        mode=p["mode"],
+        cancel_url=p.get("cancel_url"),
+        success_url=p.get("success_url"),
+        client_reference_id=p.get("client_reference_id"),
+        customer_email=p.get("customer_email"),
+        locale=p.get("locale"),
+        payment_method_types=p.get("payment_method_types", ["card"]),
+    )
+    # Stripe's hosted page; here on the stub's own host so no test ever
+    # leaves the machine.
+    session["url"] = f"{stub.url}/c/pay/{session['id']}"
+    return 200, stub.store(session)
+
+
+def checkout_session(
+    amount_total: int,
+    *,
+    metadata: dict[str, str],
+    payment_status: str = "paid",
+    currency: str | None = "eur",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A Checkout Session object as Stripe returns it and puts in its events."""
+    now = int(time.time())
+    paid = payment_status != "unpaid"
+    session: dict[str, Any] = {
+        "id": f"cs_test_{secrets.token_hex(24)}",
+        "object": "checkout.session",
+        "amount_subtotal": amount_total,
+        "amount_total": amount_total,
+        "cancel_url": None,
+        "client_reference_id": None,
+        "created": now,
+        "currency": currency,
+        "customer": None,
+        "customer_email": None,
+        "expires_at": now + 24 * 3600,
+        "livemode": False,
+        "locale": None,
+        "metadata": metadata,
+        "mode": "payment",
+        "payment_intent": f"pi_test_{secrets.token_hex(12)}" if paid else None,
+        "payment_method_types": ["card", "bancontact"],
+        "payment_status": payment_status,
+        "status": "complete" if paid else "open",
+        "success_url": None,
+        "url": None,
+    }
+    session.update(fields)
+    return session
+
+
+def retrieve_checkout_session(
+    stub: StripeStub, request: StubRequest, match: re.Match[str]
+) -> tuple[int, dict[str, Any]]:
+    return 200, stub.get(match["id"], "checkout.session")
+
+
+def complete_checkout_session(
+    stub: StripeStub, session_id: str, *, paid: bool = True
+) -> dict[str, Any]:
+    """What Stripe does when the shopper finishes the hosted page; returns the session."""
+    session = stub.get(session_id, "checkout.session")
+    session.update(
+        status="complete",
+        payment_status="paid" if paid else "unpaid",
+        payment_intent=stub.new_id("pi"),
+        url=None,
+    )
+    return dict(session)
+
+
+# -- events and signatures -------------------------------------------------------------
+
+
+def event(event_type: str, obj: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A webhook event as Stripe sends it."""
+    return {
+        "id": f"evt_test_{secrets.token_hex(12)}",
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": int(time.time()),
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+        **extra,
+    }
+
+
+def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
+    """The ``Stripe-Signature`` header for ``payload``: t=<unix time>,v1=<hex HMAC-SHA256>."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.{payload}".encode(), hashlib.sha256)
+    return f"t={t},v1={mac.hexdigest()}"
+
+
+def signed_delivery(evt: dict[str, Any], secret: str) -> tuple[bytes, dict[str, str]]:
+    """Body and headers of one webhook delivery of ``evt``."""
+    payload = json.dumps(evt, indent=2)
+    return payload.encode(), {
+        "Content-Type": "application/json; charset=utf-8",
+        "Stripe-Signature": sign(payload, secret),
+        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+    }
+
+
+# -- the server --------------------------------------------------------------------
+
+
+def _request_handler(stub: StripeStub) -> type[BaseHTTPRequestHandler]:
+    class RequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            pairs = parse_qsl(parts.query, keep_blank_values=True)
+            if body:
+                pairs += parse_qsl(body, keep_blank_values=True)
+            request = StubRequest(
+                method=self.command,
+                path=parts.path,
+                params=decode_form(pairs),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+            )
+            status, payload = stub.dispatch(request)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Request-Id", f"req_{secrets.token_hex(7)}")
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = _handle  # noqa: N815 - http.server's names
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # quiet test output
+
+    return RequestHandler
+
+
+class RunningStub:
+    """A started stub with its server thread; use as a context manager."""
+
+    def __init__(self) -> None:
+        self.stub = StripeStub()
+        self.stub.route("POST", r"/v1/checkout/sessions")(create_checkout_session)
+        self.stub.route("GET", r"/v1/checkout/sessions/(?P<id>[\w]+)")(retrieve_checkout_session)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _request_handler(self.stub))
+        self.stub.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StripeStub:
+        self.thread.start()
+        return self.stub
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
