@@ -180,8 +180,10 @@ def settle(scheme_slug: str, period: str) -> None:
     \b
     0 3 2 * * loyalty settle --scheme sint-gillis-waas --period $(date -d 'last month' +\\%Y-\\%m)
 
-    A rerun of a locked month changes nothing and prints the same summary
-    (and retries payment requests that could not be sent).
+    Shops with a Stripe connected account are paid by Connect transfer when
+    STRIPE_SECRET_KEY is set; the others by the SEPA file (download it from the
+    dashboard). A rerun of a locked month changes nothing and prints the same
+    summary (and retries transfers and payment requests that failed).
     Example: loyalty settle --scheme sint-gillis-waas --period 2026-11
     """
     from loyalty import schemes, settlement
@@ -198,9 +200,15 @@ def settle(scheme_slug: str, period: str) -> None:
         with transaction() as session:
             scheme = schemes.get_scheme(session, scheme_slug)
             click.echo(f"settling {scheme.slug} {period} ...")
-            result = settlement.settle(session, scheme, period, utcnow(), progress=progress)
+            stripe = settlement.stripe_settings(current_app.config)
+            result = settlement.settle(
+                session, scheme, period, utcnow(), stripe_payouts=stripe is not None,
+                progress=progress,
+            )
             locked = result.settlement
-        # The period is locked (committed) before any e-mail goes out.
+        # The period is locked (committed) before any money or e-mail goes out.
+        with transaction() as session:
+            transfers, transfers_failed = settlement.pay_by_stripe(session, locked, stripe)
         with transaction() as session:
             sent, failed = settlement.request_payments(
                 session, locked, current_app.config, utcnow()
@@ -217,10 +225,35 @@ def settle(scheme_slug: str, period: str) -> None:
         f"{period} {state}: {len(lines)} shops, payouts EUR {settlement.euros(paid)} "
         f"(SEPA {locked.sepa_transfers} transfers, control sum EUR "
         f"{settlement.euros(locked.control_sum_cents)}), to collect EUR {settlement.euros(owed)}, "
-        f"{sent} payment requests sent" + (f", {failed} failed" if failed else "")
+        f"{transfers} Stripe transfers made"
+        + (f", {transfers_failed} not made (run again)" if transfers_failed else "")
+        + f", {sent} payment requests sent" + (f", {failed} failed" if failed else "")
     )
-    if failed:
+    if failed or transfers_failed:
         sys.exit(1)
+
+
+@click.command("connect-shop")
+@click.option("--shop", "merchant_id", required=True, type=int, help="shop id")
+@click.option("--account", required=True, help="its Stripe connected account, acct_...")
+@with_appcontext
+def connect_shop(merchant_id: int, account: str) -> None:
+    """Pay a shop's settlements by Stripe Connect transfer to its connected account.
+
+    Example: loyalty connect-shop --shop 7 --account acct_1Nv0FGQ9RKHgCVdK
+    """
+    from loyalty import settlement
+    from loyalty.models import Merchant
+
+    try:
+        with transaction() as session:
+            merchant = session.get(Merchant, merchant_id)
+            if merchant is None:
+                raise click.ClickException(f"no shop with id {merchant_id}")
+            settlement.set_stripe_account(session, merchant, account)
+            click.echo(f"{merchant.name} is paid by Stripe to {merchant.stripe_account_id}")
+    except LoyaltyError as error:
+        _fail(error)
 
 
 @click.command("scheme-bank")
@@ -333,6 +366,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 COMMANDS = [
     db_group, create_scheme, create_user, ledger_group, redemptions_group, settle, scheme_bank,
+    connect_shop,
     serve, demo,
 ]
 

@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from loyalty import ledger, mail, money
+from loyalty import funding, ledger, mail, money
 from loyalty.errors import Conflict, InvalidInput, NotFound
 from loyalty.models import (
     Account,
@@ -172,6 +172,16 @@ def set_merchant_bank_account(
     return account
 
 
+def set_stripe_account(session: Session, merchant: Merchant, account: str | None) -> None:
+    """The shop's Stripe connected account ("acct_..."), or None. Raises InvalidInput."""
+    account = (account or "").strip() or None
+    if account is not None and not re.fullmatch(r"acct_[A-Za-z0-9]{1,250}", account, re.ASCII):
+        raise InvalidInput("a Stripe connected account id looks like acct_1Nv0FGQ9RKHgCVdK",
+                           code="invalid_stripe_account")
+    merchant.stripe_account_id = account
+    session.flush()
+
+
 def set_scheme_bank_account(session: Session, scheme: Scheme, iban: str, bic: str | None) -> None:
     """The municipality's account that SEPA payouts leave from. Raises InvalidInput."""
     account = check_bank_account(iban, bic, scheme.name[:70])
@@ -228,9 +238,14 @@ def settle(
     period: str,
     now: datetime,
     *,
+    stripe_payouts: bool = False,
     progress: Progress | None = None,
 ) -> SettleResult:
     """Lock a month and post its fees, prepaid money applied and payouts.
+
+    ``stripe_payouts``: Stripe is configured, so shops with a connected
+    account are paid by Connect transfer (made by ``pay_by_stripe`` once the
+    month is committed); without it they are paid by SEPA like the others.
 
     A rerun returns the locked result and changes nothing. Raises InvalidInput
     (bad period, month not over, no scheme bank account for SEPA payouts) and
@@ -292,7 +307,7 @@ def settle(
         issued, redeemed = activity.get(merchant.id, (0, 0))
         fee = scheme.monthly_fee_cents if merchant.status == MerchantStatus.APPROVED else 0
         session.add(_settle_shop(session, scheme, settlement, merchant, issued, redeemed, fee,
-                                 carried.get(merchant.id, 0)))
+                                 carried.get(merchant.id, 0), stripe_payouts))
         if progress:
             progress("shops", done, len(merchants))
     session.flush()
@@ -355,6 +370,7 @@ def _settle_shop(
     redeemed: int,
     fee: int,
     carried: int,
+    stripe_payouts: bool,
 ) -> SettlementLine:
     net = redeemed - issued - fee
     due = carried + net
@@ -399,7 +415,7 @@ def _settle_shop(
         line.prepaid_applied_cents = applied
         line.collect_cents = -due - applied
     elif due > 0:
-        method, channel = _payout_channel(merchant)
+        method, channel = _payout_channel(merchant, stripe_payouts)
         if method != PayoutMethod.NONE:
             ledger.post(
                 session, scheme.id, PAYOUT,
@@ -416,11 +432,11 @@ def _settle_shop(
     return line
 
 
-def _payout_channel(merchant: Merchant) -> tuple[str, str]:
+def _payout_channel(merchant: Merchant, stripe_payouts: bool) -> tuple[str, str]:
     """Stripe Connect when the shop has a connected account, else SEPA when its
     bank account checks out, else nothing: the position stays owed to the shop
     and the next settlement carries it forward."""
-    if merchant.stripe_account_id:
+    if merchant.stripe_account_id and stripe_payouts:
         return PayoutMethod.STRIPE, money.STRIPE
     if merchant.iban and merchant.bic:
         try:
@@ -714,7 +730,10 @@ def payment_request_text(scheme: Scheme, merchant: Merchant, line: SettlementLin
     """(subject, body) of the payment request, Dutch first, then French and English."""
     amount = euros(line.collect_cents).replace(".", ",")
     iban = scheme.iban or "-"
-    ref = format_reference(line.reference)
+    # The shop's prepayment communication: the municipality records the
+    # transfer as prepaid money (loyalty.funding) and the next settlement
+    # applies it to this debt.
+    ref = funding.structured_communication(merchant.id)
     subject = f"Lokaal Sparen {period}: te betalen / à payer EUR {amount}"
     body = (
         f"Beste {merchant.name},\n\n"
@@ -776,3 +795,76 @@ def request_payments(
             sent += 1
     session.flush()
     return sent, failed
+
+
+# -- Stripe Connect payouts ---------------------------------------------------------------
+
+
+def stripe_settings(config: Mapping[str, Any]) -> funding.StripeSettings | None:
+    """Stripe's settings from the app's configuration; None without STRIPE_SECRET_KEY."""
+    key = config.get("STRIPE_SECRET_KEY")
+    if not key:
+        return None
+    return funding.StripeSettings(key, config.get("STRIPE_API_BASE"))
+
+
+def transfer_idempotency_key(line: SettlementLine) -> str:
+    """One key per shop and settlement: Stripe makes one transfer however often we ask."""
+    return f"lokaal-sparen-settlement-{line.settlement_id}-merchant-{line.merchant_id}"
+
+
+def pay_by_stripe(
+    session: Session, settlement: Settlement, settings: funding.StripeSettings | None
+) -> tuple[int, int]:
+    """Make the Connect transfer of every Stripe payout of a locked month not yet made.
+
+    Returns (made, failed). Each transfer carries an idempotency key of its
+    settlement and shop, so a retry after a failure or a crash (a rerun of
+    ``loyalty settle``) never pays twice; the transfer id is stored by a
+    conditional UPDATE. Without Stripe settings nothing is sent.
+    """
+    due = session.scalars(
+        sa.select(SettlementLine).where(
+            SettlementLine.settlement_id == settlement.id,
+            SettlementLine.payout_method == PayoutMethod.STRIPE,
+            SettlementLine.stripe_transfer_id.is_(None),
+        ).order_by(SettlementLine.merchant_id)
+    ).all()
+    if settings is None:
+        return 0, len(due)
+    import stripe
+
+    client = settings.client()
+    made = failed = 0
+    for line in due:
+        merchant = session.get_one(Merchant, line.merchant_id)
+        params: Any = {
+            "amount": line.payout_cents,
+            "currency": "eur",
+            "destination": merchant.stripe_account_id,
+            "transfer_group": f"settlement-{settlement.id}",
+            "description": f"Lokaal Sparen {settlement.period}",
+            "metadata": {
+                "settlement_id": str(settlement.id),
+                "period": settlement.period,
+                "merchant_id": str(merchant.id),
+                "reference": line.reference,
+            },
+        }
+        try:
+            transfer = client.v1.transfers.create(
+                params=params, options={"idempotency_key": transfer_idempotency_key(line)}
+            )
+        except stripe.StripeError:
+            log.exception("Stripe transfer to shop %s failed", merchant.id)
+            failed += 1
+            continue
+        session.execute(
+            sa.update(SettlementLine)
+            .where(SettlementLine.id == line.id, SettlementLine.stripe_transfer_id.is_(None))
+            .values(stripe_transfer_id=transfer.id)
+            .execution_options(synchronize_session=False)
+        )
+        made += 1
+    session.flush()
+    return made, failed

@@ -80,11 +80,15 @@ def settle() -> Any:
     if not form.validate_on_submit():
         return _list_page(form, 422)
     period = form.period.data or ""
+    stripe = settlement.stripe_settings(current_app.config)
     try:
-        result = settlement.settle(db(), _scheme(), period, utcnow())
+        result = settlement.settle(
+            db(), _scheme(), period, utcnow(), stripe_payouts=stripe is not None
+        )
     except LoyaltyError as error:
         form.period.errors = [_error_message(error)]
         return _list_page(form, 422)
+    settlement.pay_by_stripe(db(), result.settlement, stripe)
     settlement.request_payments(db(), result.settlement, current_app.config, utcnow())
     done = "settled" if result.created else "already"
     return redirect(url_for("dashboard.settlement_detail", period=period, done=done), 303)

@@ -52,9 +52,14 @@ class SettlementsView(MethodView):
         admin = require_staff(Role.MUNICIPALITY_ADMIN)
         session = db()
         scheme = session.get_one(Scheme, admin.scheme_id)
-        result = settlement.settle(session, scheme, body["period"], utcnow())
-        # Sent inside the request: a failure unmarks the line, and the next
-        # call for this month tries again.
+        stripe = settlement.stripe_settings(current_app.config)
+        result = settlement.settle(
+            session, scheme, body["period"], utcnow(), stripe_payouts=stripe is not None
+        )
+        # Made inside the request; a transfer or e-mail that fails is left
+        # pending, and the next call for this month tries again (the
+        # transfer's idempotency key keeps Stripe from paying twice).
+        settlement.pay_by_stripe(session, result.settlement, stripe)
         settlement.request_payments(session, result.settlement, current_app.config, utcnow())
         return answer(result.settlement, admin), 201 if result.created else 200
 

@@ -23,6 +23,9 @@ COMMANDS = [
     ["serve"],
     ["ledger", "verify"],
     ["redemptions", "expire"],
+    ["settle"],
+    ["scheme-bank"],
+    ["connect-shop"],
 ]
 
 
