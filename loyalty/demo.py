@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
+from schwifty import IBAN
 from sqlalchemy.orm import Session
 
-from loyalty import claims, redemptions, schemes, staff, wallets
-from loyalty.models import MerchantStatus, Role, Scheme
+from loyalty import claims, redemptions, schemes, settlement, staff, wallets
+from loyalty.models import Claim, LedgerTransaction, MerchantStatus, Redemption, Role, Scheme
 
 SLUG = "sint-gillis-waas"
 VILLAGES = ["Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"]
@@ -82,6 +84,9 @@ def load_demo(
     scheme: Scheme = schemes.create_scheme(
         session, SLUG, "Sint-Gillis-Waas", nis_code="46020", villages=VILLAGES
     )
+    # Example bank accounts (valid check digits, nobody's account): the
+    # dashboard's settlement makes a real SEPA file from them.
+    settlement.set_scheme_bank_account(session, scheme, "BE71096123456769", "GKCCBEBB")
     logins: list[tuple[str, str]] = []
 
     def user(role: Role, email: str, merchant: object = None) -> None:
@@ -102,6 +107,9 @@ def load_demo(
             status=MerchantStatus.APPROVED,
         )
         merchant.opening_hours = HOURS.get(sector, DEFAULT_HOURS)
+        if i % 7:  # a few shops have not given their bank account yet
+            account = IBAN.generate("BE", bank_code="001", account_code=f"{9170000 + i:07d}")
+            settlement.set_merchant_bank_account(session, merchant, str(account), "GEBABEBB", name)
         merchants.append(merchant)
         # Logins for the first shops only: a password hash costs time.
         if i <= 3:
@@ -159,4 +167,27 @@ def load_demo(
                 )
                 spends += 1
         report("history", day + 1, days)
+    _date_history(session, scheme.id)
     return DemoSummary(len(merchants) + 1, n_wallets, earns, spends, logins)
+
+
+def _date_history(session: Session, scheme_id: int) -> None:
+    """Date the demo's ledger transactions when their sales and spends happened
+    (they were all written now), so that the history's past months can be
+    settled in the dashboard."""
+    for column, when in (
+        (Claim.transaction_id, Claim.claimed_at),
+        (Redemption.hold_transaction_id, Redemption.created_at),
+        (Redemption.finish_transaction_id, Redemption.finished_at),
+    ):
+        moment = sa.select(when).where(column == LedgerTransaction.id).scalar_subquery()
+        session.execute(
+            sa.update(LedgerTransaction)
+            .where(
+                LedgerTransaction.scheme_id == scheme_id,
+                sa.exists().where(column == LedgerTransaction.id),
+            )
+            .values(created_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+    session.flush()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, money, settlement
+from loyalty import funding, ledger, money, settlement
 from loyalty.errors import Conflict, InvalidInput
 from loyalty.models import (
     Account,
@@ -349,7 +349,9 @@ def test_shops_that_owe_are_asked_to_pay_once_by_email(
     body = message.get_content()
     (line,) = [x for x in settlement.lines_of(session, locked.id) if x.merchant_id == shop.id]
     assert line.collect_cents == 380 and line.prepaid_applied_cents == 120
-    assert "EUR 3,80" in body and settlement.format_reference(line.reference) in body
+    # The shop's prepayment communication: its transfer becomes prepaid money
+    # that the next settlement applies.
+    assert "EUR 3,80" in body and funding.structured_communication(shop.id) in body
     assert "BE71096123456769" in body
     # A second run sends nothing more.
     assert settlement.request_payments(session, locked, config, NOW) == (0, 0)
