@@ -250,6 +250,120 @@ def _send_expiry_reminder(reminder: Any) -> None:
         mail.send(current_app.config, reminder.email, subject, body)
     except OSError as error:
         click.echo(f"  could not e-mail wallet {reminder.wallet_id}: {error}", err=True)
+@click.command("settle")
+@click.option("--scheme", "scheme_slug", required=True, help="scheme slug")
+@click.option("--period", required=True, help="the month to settle, e.g. 2026-11")
+@with_appcontext
+def settle(scheme_slug: str, period: str) -> None:
+    """Settle a month: lock every shop's net position, post fees, prepaid money
+    applied and payouts, write the SEPA file, and ask shops that owe to pay.
+
+    Run it monthly from cron, e.g. on the 2nd at 03:00 for the month before:
+
+    \b
+    0 3 2 * * loyalty settle --scheme sint-gillis-waas --period $(date -d 'last month' +\\%Y-\\%m)
+
+    Shops with a Stripe connected account are paid by Connect transfer when
+    STRIPE_SECRET_KEY is set; the others by the SEPA file (download it from the
+    dashboard). A rerun of a locked month changes nothing and prints the same
+    summary (and retries transfers and payment requests that failed).
+    Example: loyalty settle --scheme sint-gillis-waas --period 2026-11
+    """
+    from loyalty import schemes, settlement
+
+    last: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        pct = 100 * done // total
+        if last.get(stage) != pct // 10 or done == total:
+            last[stage] = pct // 10
+            click.echo(f"  {stage}: {done}/{total} ({pct}%)")
+
+    try:
+        with transaction() as session:
+            scheme = schemes.get_scheme(session, scheme_slug)
+            click.echo(f"settling {scheme.slug} {period} ...")
+            stripe = settlement.stripe_settings(current_app.config)
+            result = settlement.settle(
+                session, scheme, period, utcnow(), stripe_payouts=stripe is not None,
+                progress=progress,
+            )
+            locked = result.settlement
+        # The period is locked (committed) before any money or e-mail goes out.
+        with transaction() as session:
+            transfers, transfers_failed = settlement.pay_by_stripe(session, locked, stripe)
+        with transaction() as session:
+            sent, failed = settlement.request_payments(
+                session, locked, current_app.config, utcnow()
+            )
+        with transaction() as session:
+            lines = settlement.lines_of(session, locked.id)
+    except LoyaltyError as error:
+        _fail(error)
+        return
+    paid = sum(line.payout_cents for line in lines)
+    owed = sum(line.collect_cents for line in lines)
+    state = "locked now" if result.created else "already locked, unchanged"
+    click.echo(
+        f"{period} {state}: {len(lines)} shops, payouts EUR {settlement.euros(paid)} "
+        f"(SEPA {locked.sepa_transfers} transfers, control sum EUR "
+        f"{settlement.euros(locked.control_sum_cents)}), to collect EUR {settlement.euros(owed)}, "
+        f"{transfers} Stripe transfers made"
+        + (f", {transfers_failed} not made (run again)" if transfers_failed else "")
+        + f", {sent} payment requests sent" + (f", {failed} failed" if failed else "")
+    )
+    if failed or transfers_failed:
+        sys.exit(1)
+
+
+@click.command("connect-shop")
+@click.option("--shop", "merchant_id", required=True, type=int, help="shop id")
+@click.option("--account", required=True, help="its Stripe connected account, acct_...")
+@with_appcontext
+def connect_shop(merchant_id: int, account: str) -> None:
+    """Pay a shop's settlements by Stripe Connect transfer to its connected account.
+
+    Example: loyalty connect-shop --shop 7 --account acct_1Nv0FGQ9RKHgCVdK
+    """
+    from loyalty import settlement
+    from loyalty.models import Merchant
+
+    try:
+        with transaction() as session:
+            merchant = session.get(Merchant, merchant_id)
+            if merchant is None:
+                raise click.ClickException(f"no shop with id {merchant_id}")
+            settlement.set_stripe_account(session, merchant, account)
+            click.echo(f"{merchant.name} is paid by Stripe to {merchant.stripe_account_id}")
+    except LoyaltyError as error:
+        _fail(error)
+
+
+@click.command("scheme-bank")
+@click.option("--scheme", "scheme_slug", required=True, help="scheme slug")
+@click.option("--iban", required=True, help="the municipality's IBAN")
+@click.option("--bic", default="", help="its BIC (found from the IBAN when left out)")
+@click.option("--monthly-fee-cents", type=click.IntRange(0), default=None,
+              help="fee charged to every approved shop at each settlement")
+@with_appcontext
+def scheme_bank(scheme_slug: str, iban: str, bic: str, monthly_fee_cents: int | None) -> None:
+    """Set the bank account that SEPA payouts leave from (and the monthly shop fee).
+
+    Example: loyalty scheme-bank --scheme sint-gillis-waas --iban BE71096123456769
+    --bic GKCCBEBB --monthly-fee-cents 500
+    """
+    from loyalty import schemes, settlement
+
+    try:
+        with transaction() as session:
+            scheme = schemes.get_scheme(session, scheme_slug)
+            settlement.set_scheme_bank_account(session, scheme, iban, bic)
+            if monthly_fee_cents is not None:
+                scheme.monthly_fee_cents = monthly_fee_cents
+            click.echo(f"{scheme.slug}: pays from {scheme.iban} ({scheme.bic}), "
+                       f"monthly fee {settlement.euros(scheme.monthly_fee_cents)} EUR")
+    except LoyaltyError as error:
+        _fail(error)
 
 
 def _serve(app_factory: Any, host: str, port: int, workers: int) -> None:
@@ -334,7 +448,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 
 COMMANDS = [
-    db_group, create_scheme, create_user, ledger_group, redemptions_group, expire, serve, demo,
+    db_group, create_scheme, create_user, ledger_group, redemptions_group, expire, settle,
+    scheme_bank, connect_shop, serve, demo,
 ]
 
 

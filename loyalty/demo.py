@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from schwifty import IBAN
 from sqlalchemy.orm import Session
 
-from loyalty import claims, redemptions, schemes, staff, wallets
+from loyalty import claims, redemptions, schemes, settlement, staff, wallets
 from loyalty.models import MerchantStatus, Role, Scheme
 
 SLUG = "sint-gillis-waas"
@@ -82,6 +83,9 @@ def load_demo(
     scheme: Scheme = schemes.create_scheme(
         session, SLUG, "Sint-Gillis-Waas", nis_code="46020", villages=VILLAGES
     )
+    # Example bank accounts (valid check digits, nobody's account): the
+    # dashboard's settlement makes a real SEPA file from them.
+    settlement.set_scheme_bank_account(session, scheme, "BE71096123456769", "GKCCBEBB")
     logins: list[tuple[str, str]] = []
 
     def user(role: Role, email: str, merchant: object = None) -> None:
@@ -102,6 +106,9 @@ def load_demo(
             status=MerchantStatus.APPROVED,
         )
         merchant.opening_hours = HOURS.get(sector, DEFAULT_HOURS)
+        if i % 7:  # a few shops have not given their bank account yet
+            account = IBAN.generate("BE", bank_code="001", account_code=f"{9170000 + i:07d}")
+            settlement.set_merchant_bank_account(session, merchant, str(account), "GEBABEBB", name)
         merchants.append(merchant)
         # Logins for the first shops only: a password hash costs time.
         if i <= 3:

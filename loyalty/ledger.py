@@ -90,6 +90,7 @@ def post(
     reverses_id: int | None = None,
     point_value_cents: int | None = None,
     at: datetime | None = None,
+    settlement_id: int | None = None,
 ) -> LedgerTransaction:
     """Write one balanced transaction and move the cached balances with it.
 
@@ -97,6 +98,7 @@ def post(
     a transaction that moves points in or out of circulation (loyalty.money).
     ``at`` is when it happened (the domain's clock); settlement periods and
     point expiry read it.
+    ``settlement_id`` marks a settlement's own postings as taken by it.
 
     Raises InsufficientBalance when a wallet or the holds would go below zero;
     the caller's database transaction must then be rolled back.
@@ -116,6 +118,7 @@ def post(
         reverses_id=reverses_id,
         point_value_cents=point_value_cents,
         created_at=at or utcnow(),
+        settlement_id=settlement_id,
     )
     session.add(txn)
     # Flush to get the transaction id for the postings.

@@ -39,6 +39,7 @@ SCHEME_ACCOUNTS: tuple[tuple[AccountKind, str], ...] = (
     (AccountKind.MUNICIPALITY, ledger.SCHEME_OWNER),
     (AccountKind.CASH, STRIPE),
     (AccountKind.CASH, BANK),
+    (AccountKind.FEES, ledger.SCHEME_OWNER),
 )
 MERCHANT_ACCOUNTS = (AccountKind.MERCHANT_POSITION, AccountKind.MERCHANT_PREPAID)
 

@@ -13,7 +13,7 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from itsdangerous import URLSafeTimedSerializer
 
-from loyalty import mail, sectors, staff, stamps, team
+from loyalty import mail, sectors, settlement, staff, stamps, team
 from loyalty.db import utcnow
 from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
 from loyalty.models import Merchant, StaffUser
@@ -233,9 +233,27 @@ def _profile_error(form: ProfileForm, error: InvalidInput) -> None:
         "invalid_email": (form.email, _("This is not a valid e-mail address.")),
         "address_too_long": (form.address, _("The address is too long.")),
         "opening_hours_too_long": (form.opening_hours, _("The opening hours are too long.")),
+        "invalid_iban": (
+            form.iban,
+            _("This is not a valid IBAN. Check it on your bank card or statement."),
+        ),
+        "invalid_bic": (form.bic, _("This is not a valid BIC, such as GEBABEBB.")),
+        "bic_needed": (form.bic, _("Type the BIC of your bank, such as GEBABEBB.")),
+        "invalid_holder": (form.account_holder, _("Type the name of the account holder.")),
     }
     field, message = where.get(error.code, (form.address, _("This is not possible.")))
     field.errors = [message]
+
+
+def _save_bank_account(merchant: Merchant, form: ProfileForm) -> None:
+    """Set the payout account, or remove it when every bank field is empty."""
+    iban = (form.iban.data or "").strip()
+    bic = (form.bic.data or "").strip()
+    holder = (form.account_holder.data or "").strip()
+    if not (iban or bic or holder):
+        merchant.iban = merchant.bic = merchant.account_holder = None
+        return
+    settlement.set_merchant_bank_account(db(), merchant, iban, bic, holder or merchant.name)
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -257,8 +275,9 @@ def profile(logo_form: Any = None, http_status: int | None = None) -> Any:
                 sector=form.sector.data or "",
                 email=form.email.data or "",
             )
+            _save_bank_account(merchant, form)
         except InvalidInput as error:
-            # Nothing was changed: update_profile checks everything first.
+            # The error status rolls back whatever was already changed.
             _profile_error(form, error)
         else:
             return redirect(url_for("portal.profile", done="saved"), 303)

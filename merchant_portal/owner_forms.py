@@ -118,6 +118,21 @@ class ProfileForm(FlaskForm):
     )
 
 
+    # Where the scheme pays the shop; loyalty.settlement checks IBAN and BIC.
+    iban = StringField(
+        _l("IBAN"),
+        validators=[Optional(), Length(max=42, message=_l("This is not a valid IBAN."))],
+    )
+    bic = StringField(
+        _l("BIC (optional for most Belgian banks)"),
+        validators=[Optional(), Length(max=11, message=_l("This is not a valid BIC."))],
+    )
+    account_holder = StringField(
+        _l("Account holder"),
+        validators=[Optional(), Length(max=70, message=_l("At most %(max)d characters."))],
+    )
+
+
 class LogoForm(FlaskForm):
     logo = FileField(
         _l("Logo (PNG, JPEG or WebP, at most 200 kB)"),

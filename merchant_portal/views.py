@@ -45,6 +45,7 @@ OWNER_PAGES = [
     ("portal.printed_cards", _l("Printed cards")),
     ("portal.team", _l("Team and tills")),
     ("portal.funding", _l("Prepaid balance")),
+    ("portal.statements", _l("Statements")),
     ("portal.profile", _l("Shop profile")),
 ]
 

@@ -127,6 +127,13 @@ class StripeStub:
     webhook_secret: str | None = None
     deliveries: list[tuple[str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # (api key, Idempotency-Key) -> (parameters, answer), as Stripe keeps them;
+    # the lock is held while an idempotent request runs, so that concurrent
+    # retries with one key see one result (Stripe locks the key likewise).
+    idempotent: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    idempotency_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- extension points ---------------------------------------------------
 
@@ -334,6 +341,94 @@ def complete_checkout_session(
     return dict(session)
 
 
+# -- Connect transfers ---------------------------------------------------------------------
+
+
+def create_transfer(
+    stub: StripeStub, request: StubRequest, match: re.Match[str]
+) -> tuple[int, dict[str, Any]]:
+    """POST /v1/transfers, with Stripe's idempotency: a repeated Idempotency-Key
+    answers the first transfer again, and with other parameters it is an error."""
+    p = request.params
+    key = request.headers.get("idempotency-key")
+    if not key:
+        return 200, _new_transfer(stub, p)
+    with stub.idempotency_lock:
+        seen = stub.idempotent.get((request.api_key or "", key))
+        if seen is not None:
+            params, answer = seen
+            if params != p:
+                raise StripeError(
+                    400,
+                    "Keys for idempotent requests can only be used with the same parameters "
+                    "they were first used with. Try using a key other than "
+                    f"'{key}' if you meant to execute a different request.",
+                    type="idempotency_error",
+                )
+            return 200, answer
+        transfer = _new_transfer(stub, p)
+        stub.idempotent[(request.api_key or "", key)] = (p, transfer)
+        return 200, transfer
+
+
+def _new_transfer(stub: StripeStub, p: dict[str, Any]) -> dict[str, Any]:
+    for name in ("amount", "currency", "destination"):
+        if not p.get(name):
+            raise StripeError(400, f"Missing required param: {name}.", param=name)
+    if not re.fullmatch(r"\d+", p["amount"]) or int(p["amount"]) < 1:
+        raise StripeError(400, "Invalid positive integer", param="amount")
+    if not p["destination"].startswith("acct_"):
+        raise StripeError(
+            400, f"No such destination: '{p['destination']}'", param="destination",
+            code="resource_missing",
+        )
+    transfer = transfer_object(
+        int(p["amount"]),
+        p["destination"],
+        currency=p["currency"],
+        description=p.get("description"),
+        metadata=p.get("metadata", {}),
+        transfer_group=p.get("transfer_group"),
+    )
+    transfer["id"] = stub.new_id("tr")
+    transfer["reversals"]["url"] = f"/v1/transfers/{transfer['id']}/reversals"
+    return stub.store(transfer)
+
+
+def transfer_object(
+    amount: int, destination: str, *, currency: str = "eur", **fields: Any
+) -> dict[str, Any]:
+    """A Transfer object as Stripe returns it."""
+    transfer: dict[str, Any] = {
+        "id": f"tr_test_{secrets.token_hex(12)}",
+        "object": "transfer",
+        "amount": amount,
+        "amount_reversed": 0,
+        "balance_transaction": f"txn_test_{secrets.token_hex(12)}",
+        "created": int(time.time()),
+        "currency": currency,
+        "description": None,
+        "destination": destination,
+        "destination_payment": f"py_test_{secrets.token_hex(12)}",
+        "livemode": False,
+        "metadata": {},
+        "reversals": {"object": "list", "data": [], "has_more": False, "total_count": 0,
+                      "url": ""},
+        "reversed": False,
+        "source_transaction": None,
+        "source_type": "card",
+        "transfer_group": None,
+    }
+    transfer.update(fields)
+    return transfer
+
+
+def retrieve_transfer(
+    stub: StripeStub, request: StubRequest, match: re.Match[str]
+) -> tuple[int, dict[str, Any]]:
+    return 200, stub.get(match["id"], "transfer")
+
+
 # -- events and signatures -------------------------------------------------------------
 
 
@@ -475,6 +570,8 @@ class RunningStub:
         self.stub = StripeStub()
         self.stub.route("POST", r"/v1/checkout/sessions")(create_checkout_session)
         self.stub.route("GET", r"/v1/checkout/sessions/(?P<id>[\w]+)")(retrieve_checkout_session)
+        self.stub.route("POST", r"/v1/transfers")(create_transfer)
+        self.stub.route("GET", r"/v1/transfers/(?P<id>[\w]+)")(retrieve_transfer)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _request_handler(self.stub))
         self.stub.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

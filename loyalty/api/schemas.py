@@ -257,3 +257,36 @@ class SpendingReport(Schema):
     rows = fields.List(fields.Nested(SpendingRow), required=True)
     k = fields.Integer(required=True)
     definition = fields.String()
+
+
+class SettlementCreate(Schema):
+    period = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month such as 2026-11"),
+        metadata={"example": "2026-11"},
+    )
+
+
+class SettlementShop(Schema):
+    merchant_id = fields.Integer(required=True)
+    issued_cents = fields.Integer(required=True, metadata={"description": "value of points given"})
+    redeemed_cents = fields.Integer(
+        required=True, metadata={"description": "discounts given with points"}
+    )
+    fees_cents = fields.Integer(required=True)
+    net_cents = fields.Integer(
+        required=True,
+        metadata={"description": "redeemed - issued - fees: > 0 paid to the shop, < 0 owed"},
+    )
+
+
+class SettlementView(Schema):
+    period = fields.String(required=True, metadata={"example": "2026-11"})
+    locked = fields.Boolean(required=True)
+    shops = fields.List(fields.Nested(SettlementShop), required=True)
+    sepa_xml_url = fields.String(
+        allow_none=True, metadata={"description": "null without SEPA transfers or for a shop"}
+    )
+    control_sum_cents = fields.Integer(
+        allow_none=True, metadata={"description": "sum of the SEPA transfers; null for a shop"}
+    )

@@ -8,6 +8,7 @@ from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction
 from loyalty.models.printed_cards import PrintedCard
 from loyalty.models.redemptions import Redemption, RedemptionStatus
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
+from loyalty.models.settlements import PayoutMethod, Settlement, SettlementLine
 from loyalty.models.staff import LoginFailure, Role, StaffSession, StaffUser, TillKey
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletStatus
@@ -25,6 +26,7 @@ __all__ = [
     "LoginFailure",
     "Merchant",
     "MerchantStatus",
+    "PayoutMethod",
     "Posting",
     "Prepayment",
     "PrintedCard",
@@ -34,6 +36,8 @@ __all__ = [
     "RedemptionStatus",
     "Role",
     "Scheme",
+    "Settlement",
+    "SettlementLine",
     "StaffSession",
     "StaffUser",
     "StampCard",

@@ -29,6 +29,7 @@ class AccountKind(enum.StrEnum):
     CAMPAIGN_BUDGET = "campaign_budget"  # what is left of a campaign's budget
     MUNICIPALITY = "municipality"  # the municipality's contributions (campaign budgets)
     CASH = "cash"  # money in (negative) and out, one per channel: "cash:stripe", "cash:bank"
+    FEES = "fees"  # fees the scheme charged its shops at settlement
 
 
 # Accounts that hold value on behalf of someone can never go negative. The
@@ -84,6 +85,13 @@ class LedgerTransaction(Base):
     # (set when points enter or leave circulation): `loyalty ledger verify`
     # checks every such transaction's euro legs against its point legs.
     point_value_cents: Mapped[int | None] = mapped_column()
+    # The settlement that took this transaction into its month (metadata: the
+    # postings never change). Set once, by a conditional UPDATE ... WHERE
+    # settlement_id IS NULL, so a transaction is settled exactly once; one
+    # committed after its month was locked falls into the next settlement.
+    settlement_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("settlements.id"), index=True
+    )
 
     postings: Mapped[list[Posting]] = relationship(back_populates="transaction")
 

@@ -17,6 +17,7 @@ OWNER_PAGES = {
     "/portal/printed-cards": "Printed cards",
     "/portal/team": "Team and tills",
     "/portal/funding": "Prepaid balance",
+    "/portal/statements": "Statements",
     "/portal/profile": "Shop profile",
 }
 

@@ -24,6 +24,9 @@ COMMANDS = [
     ["ledger", "verify"],
     ["redemptions", "expire"],
     ["expire"],
+    ["settle"],
+    ["scheme-bank"],
+    ["connect-shop"],
 ]
 
 
