@@ -63,7 +63,4 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Tests only: where the stripe library sends its requests (a local stub).
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/") or None,
         # The municipality's account that shops transfer prepayments to.
-        "BANK_TRANSFER_IBAN": os.environ.get("BANK_TRANSFER_IBAN") or None,
-        "BANK_TRANSFER_BIC": os.environ.get("BANK_TRANSFER_BIC") or None,
-        "BANK_TRANSFER_NAME": os.environ.get("BANK_TRANSFER_NAME") or None,
     }

@@ -47,11 +47,14 @@ def _checkout_origin(settings: funding.StripeSettings) -> str:
 
 
 def _bank_details(merchant: Merchant) -> dict[str, Any]:
-    config = current_app.config
+    # The municipality's account of the scheme (`loyalty scheme-bank`): the one
+    # that settlement payouts leave from receives the prepayments too.
+    scheme = merchant.scheme
+    iban = scheme.iban
     return {
-        "iban": config.get("BANK_TRANSFER_IBAN"),
-        "bic": config.get("BANK_TRANSFER_BIC"),
-        "name": config.get("BANK_TRANSFER_NAME") or merchant.scheme.name,
+        "iban": " ".join(iban[i : i + 4] for i in range(0, len(iban), 4)) if iban else None,
+        "bic": scheme.bic,
+        "name": scheme.name,
         "communication": funding.structured_communication(merchant.id),
     }
 

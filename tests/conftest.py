@@ -227,9 +227,6 @@ def live_server(
         "MAIL_PORT": str(smtp_port),
         "STRIPE_WEBHOOK_SECRET": LIVE_STRIPE_WEBHOOK_SECRET,
         # No STRIPE_SECRET_KEY: shops top up by bank transfer, as in the demo.
-        "BANK_TRANSFER_IBAN": "BE68 5390 0754 7034",
-        "BANK_TRANSFER_BIC": "GKCCBEBB",
-        "BANK_TRANSFER_NAME": "Gemeente Teststad",
     }
     with _serve(database_url, tmp_path_factory, mailbox, env, workers=4) as server:
         yield server

@@ -8,7 +8,7 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
-from loyalty import funding
+from loyalty import funding, settlement
 from loyalty.models import Role
 from tests.browser_portal.conftest import NewTablet, make_portal_shop
 from tests.browser_portal.tablet import euro, squash
@@ -21,6 +21,7 @@ def test_bank_transfer_recorded_by_the_admin_reaches_the_owners_page(
     new_tablet: NewTablet, session: Session
 ) -> None:
     scheme = make_scheme(session)
+    settlement.set_scheme_bank_account(session, scheme, "BE68 5390 0754 7034", "GKCCBEBB")
     admin_email = make_user(session, scheme, Role.MUNICIPALITY_ADMIN).email
     shop = make_portal_shop(session, scheme, name="Bakkerij Test")
     communication = funding.structured_communication(shop.merchant_id)

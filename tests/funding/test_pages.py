@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from loyalty import funding
+from loyalty import funding, settlement
 from loyalty.models import Merchant, Role, StaffUser
 from tests.factories import PASSWORD, make_shop, make_user
 from tests.forms import csrf
@@ -72,7 +72,10 @@ def _top_up(client: FlaskClient, amount: str) -> TestResponse:
 def test_without_stripe_keys_the_page_offers_bank_transfer_only(
     app: Flask, owner: Owner, session: Session
 ) -> None:
-    app.config.update(BANK_TRANSFER_IBAN="BE68 5390 0754 7034", BANK_TRANSFER_BIC="GKCCBEBB")
+    settlement.set_scheme_bank_account(
+        session, owner.merchant.scheme, "BE68 5390 0754 7034", "GKCCBEBB"
+    )
+    session.commit()
     page = owner.client.get("/portal/funding")
     assert page.status_code == 200
     html = _html(page)
