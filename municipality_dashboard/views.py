@@ -47,11 +47,13 @@ def _scheme() -> Scheme:
 def home() -> Any:
     scheme = _scheme()
     counts = dict(
-        db().execute(
+        db()
+        .execute(
             sa.select(Merchant.status, sa.func.count())
             .where(Merchant.scheme_id == scheme.id)
             .group_by(Merchant.status)
-        ).all()
+        )
+        .all()
     )
     return _render("home.html", scheme=scheme, counts=counts)
 
@@ -61,9 +63,11 @@ def home() -> Any:
 def shops() -> Any:
     scheme = _scheme()
     lang = str(get_locale())
-    merchants = db().scalars(
-        sa.select(Merchant).where(Merchant.scheme_id == scheme.id).order_by(Merchant.name)
-    ).all()
+    merchants = (
+        db()
+        .scalars(sa.select(Merchant).where(Merchant.scheme_id == scheme.id).order_by(Merchant.name))
+        .all()
+    )
     return _render(
         "shops.html",
         pending=onboarding.pending(db(), scheme.id),
@@ -87,5 +91,5 @@ def decide(merchant_id: int, decision: str) -> Any:
     # Another municipality's shop does not exist, as far as this one can tell.
     if decision not in statuses or merchant is None or merchant.scheme_id != _scheme().id:
         abort(404)
-    onboarding.decide(db(), merchant, statuses[decision])
+    onboarding.decide(db(), merchant, statuses[decision], current_staff().user)
     return redirect(url_for("dashboard.shops"), 303)

@@ -29,6 +29,11 @@ class Scheme(Base):
     validity_months: Mapped[int] = mapped_column(default=24)
     k_anonymity: Mapped[int] = mapped_column(default=10)
     villages: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    # Typed by the municipality (no package has population figures): the
+    # comparison page divides by it. None until the municipality fills it in.
+    inhabitants: Mapped[int | None] = mapped_column()
+    # Whether this scheme's totals appear on other opted-in schemes' comparison page.
+    compare_opt_in: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchants: Mapped[list[Merchant]] = relationship(back_populates="scheme")
@@ -39,6 +44,7 @@ class Scheme(Base):
         sa.CheckConstraint("claim_ttl_seconds > 0", name="claim_ttl_positive"),
         sa.CheckConstraint("hold_ttl_seconds > 0", name="hold_ttl_positive"),
         sa.CheckConstraint("k_anonymity >= 2", name="k_at_least_two"),
+        sa.CheckConstraint("inhabitants IS NULL OR inhabitants > 0", name="inhabitants_positive"),
     )
 
 
