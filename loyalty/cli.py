@@ -94,7 +94,11 @@ def create_user(scheme_slug: str, role: str, email: str, merchant_id: int | None
             if merchant_id and merchant is None:
                 raise click.ClickException(f"no shop with id {merchant_id}")
             user = staff.create_user(
-                session, scheme, email=email, password=password, role=Role(role),
+                session,
+                scheme,
+                email=email,
+                password=password,
+                role=Role(role),
                 merchant=merchant,
             )
             click.echo(f"created {user.role} {user.email} (id {user.id})")
@@ -162,6 +166,68 @@ def redemptions_expire() -> None:
     with transaction() as session:
         released = redemptions.release_expired(session, utcnow())
     click.echo(f"released {released} expired holds")
+
+
+@click.group("fraud", help="Fraud flags for the municipality dashboard.")
+def fraud_group() -> None:
+    pass
+
+
+@fraud_group.command("check")
+@click.option("--scheme", "scheme_slug", help="one scheme's slug (default: every scheme)")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="the day to check, YYYY-MM-DD (default: yesterday in each scheme's time zone)",
+)
+@with_appcontext
+def fraud_check(scheme_slug: str | None, day: Any) -> None:
+    """Flag the day's suspicious patterns; running it again adds no flag twice.
+
+    Run it daily from cron shortly after midnight (the thresholds are in
+    loyalty/fraud.py), e.g. this crontab line:
+
+    \b
+    15 0 * * *  loyalty fraud check
+
+    Example: loyalty fraud check --scheme sint-gillis-waas --date 2026-11-26
+    """
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from loyalty import fraud, schemes
+    from loyalty.models import Scheme
+
+    now = utcnow()
+    created = found = 0
+    try:
+        with transaction() as session:
+            if scheme_slug:
+                chosen = [schemes.get_scheme(session, scheme_slug)]
+            else:
+                chosen = list(session.scalars(sa.select(Scheme).order_by(Scheme.id)))
+        for scheme in chosen:
+            # One transaction per scheme: a big scheme's check does not hold up the others.
+            with transaction() as session:
+                scheme = session.get_one(Scheme, scheme.id)
+                when = (
+                    day.date()
+                    if day
+                    else (now.astimezone(ZoneInfo(scheme.timezone)).date() - timedelta(days=1))
+                )
+                result = fraud.check(session, scheme, when, now)
+                click.echo(
+                    f"  {scheme.slug} {when}: {result.found} patterns, "
+                    f"{len(result.created)} new flags"
+                )
+                for flag in result.created:
+                    click.echo(f"    {flag.rule}: {flag.reason}")
+                found += result.found
+                created += len(result.created)
+    except LoyaltyError as error:
+        _fail(error)
+    click.echo(f"fraud check: {len(chosen)} schemes, {found} patterns, {created} new flags")
 
 
 def _serve(app_factory: Any, host: str, port: int, workers: int) -> None:
@@ -245,7 +311,16 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     _serve(create_app, host, port, 2)
 
 
-COMMANDS = [db_group, create_scheme, create_user, ledger_group, redemptions_group, serve, demo]
+COMMANDS = [
+    db_group,
+    create_scheme,
+    create_user,
+    ledger_group,
+    redemptions_group,
+    fraud_group,
+    serve,
+    demo,
+]
 
 
 def register(app: Flask) -> None:
