@@ -64,8 +64,13 @@ class Municipality:
     analyst_client: FlaskClient
 
 
-def make_municipality(app: Flask, session: Session, **settings: Any) -> Municipality:
+def make_municipality(
+    app: Flask, session: Session, name: str | None = None, **settings: Any
+) -> Municipality:
     scheme = make_scheme(session, **settings)
+    if name:
+        scheme.name = name
+        session.commit()
     admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
     analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
     session.rollback()
