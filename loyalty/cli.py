@@ -94,11 +94,7 @@ def create_user(scheme_slug: str, role: str, email: str, merchant_id: int | None
             if merchant_id and merchant is None:
                 raise click.ClickException(f"no shop with id {merchant_id}")
             user = staff.create_user(
-                session,
-                scheme,
-                email=email,
-                password=password,
-                role=Role(role),
+                session, scheme, email=email, password=password, role=Role(role),
                 merchant=merchant,
             )
             click.echo(f"created {user.role} {user.email} (id {user.id})")
@@ -311,16 +307,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     _serve(create_app, host, port, 2)
 
 
-COMMANDS = [
-    db_group,
-    create_scheme,
-    create_user,
-    ledger_group,
-    redemptions_group,
-    fraud_group,
-    serve,
-    demo,
-]
+COMMANDS = [db_group, create_scheme, create_user, ledger_group, redemptions_group, serve, demo]
+COMMANDS += [fraud_group]
 
 
 def register(app: Flask) -> None:

@@ -47,13 +47,11 @@ def _scheme() -> Scheme:
 def home() -> Any:
     scheme = _scheme()
     counts = dict(
-        db()
-        .execute(
+        db().execute(
             sa.select(Merchant.status, sa.func.count())
             .where(Merchant.scheme_id == scheme.id)
             .group_by(Merchant.status)
-        )
-        .all()
+        ).all()
     )
     return _render("home.html", scheme=scheme, counts=counts)
 
@@ -63,11 +61,9 @@ def home() -> Any:
 def shops() -> Any:
     scheme = _scheme()
     lang = str(get_locale())
-    merchants = (
-        db()
-        .scalars(sa.select(Merchant).where(Merchant.scheme_id == scheme.id).order_by(Merchant.name))
-        .all()
-    )
+    merchants = db().scalars(
+        sa.select(Merchant).where(Merchant.scheme_id == scheme.id).order_by(Merchant.name)
+    ).all()
     return _render(
         "shops.html",
         pending=onboarding.pending(db(), scheme.id),

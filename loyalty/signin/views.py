@@ -71,9 +71,7 @@ def login() -> Any:
         return _render("login.html", 401, form=form)
     remember = bool(form.remember.data)
     secret = staff.open_session(
-        session,
-        user,
-        now,
+        session, user, now,
         kind="device" if remember else "web",
         lifetime=DEVICE_LIFETIME if remember else SESSION_LIFETIME,
     )
