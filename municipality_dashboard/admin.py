@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, redirect, request, url_for
 from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from loyalty import audit, comparison, fraud, mail, scheme_settings, staff_admin
 from loyalty.db import utcnow
@@ -233,26 +234,26 @@ def staff_deactivate(user_id: int) -> Any:
 
 
 ACTION_LABELS = {
-    "merchant.approve": "Shop approved",
-    "merchant.refuse": "Shop refused",
-    "merchant.suspend": "Shop suspended",
-    "merchant.create": "Shop added",
-    "scheme.settings": "Settings changed",
-    "staff.invite": "Staff member invited",
-    "staff.reactivate": "Staff member let back in",
-    "staff.role": "Role changed",
-    "staff.deactivate": "Staff member deactivated",
-    "fraud.dismiss": "Fraud flag dismissed",
-    "wallet.freeze": "Wallet frozen",
-    "till_key.create": "Till key made",
-    "till_key.revoke": "Till key revoked",
-    "stamp_card.create": "Stamp card made",
+    "merchant.approve": _l("Shop approved"),
+    "merchant.refuse": _l("Shop refused"),
+    "merchant.suspend": _l("Shop suspended"),
+    "merchant.create": _l("Shop added"),
+    "scheme.settings": _l("Settings changed"),
+    "staff.invite": _l("Staff member invited"),
+    "staff.reactivate": _l("Staff member let back in"),
+    "staff.role": _l("Role changed"),
+    "staff.deactivate": _l("Staff member deactivated"),
+    "fraud.dismiss": _l("Fraud flag dismissed"),
+    "wallet.freeze": _l("Wallet frozen"),
+    "till_key.create": _l("Till key made"),
+    "till_key.revoke": _l("Till key revoked"),
+    "stamp_card.create": _l("Stamp card made"),
 }
 
 
 def action_label(action: str) -> str:
     label = ACTION_LABELS.get(action)
-    return _(label) if label else action
+    return str(label) if label else action
 
 
 @bp.get("/audit")
@@ -342,11 +343,11 @@ def flag_reason(flag: FraudFlag, shop: str) -> str:
 
 
 RULE_LABELS = {
-    fraud.Rule.WALLET_CLAIMS_AT_SHOP: "Collects very often at one shop",
-    fraud.Rule.FEW_WALLETS: "Shop's points go to very few wallets",
-    fraud.Rule.REDEEM_AFTER_EARN: "Spends right after collecting",
-    fraud.Rule.TILL_VELOCITY: "Till far busier than usual",
-    fraud.Rule.REDEMPTION_SHARE: "Takes far more points than it gives",
+    fraud.Rule.WALLET_CLAIMS_AT_SHOP: _l("Collects very often at one shop"),
+    fraud.Rule.FEW_WALLETS: _l("Shop's points go to very few wallets"),
+    fraud.Rule.REDEEM_AFTER_EARN: _l("Spends right after collecting"),
+    fraud.Rule.TILL_VELOCITY: _l("Till far busier than usual"),
+    fraud.Rule.REDEMPTION_SHARE: _l("Takes far more points than it gives"),
 }
 
 
@@ -371,7 +372,7 @@ def _flags_page(
         shown=shown,
         names=names,
         reason=lambda f: flag_reason(f, names.get(f.merchant_id, "?")),
-        rule_label=lambda rule: _(RULE_LABELS[rule]) if rule in RULE_LABELS else rule,
+        rule_label=lambda rule: str(RULE_LABELS.get(rule, rule)),
         day=lambda d: format_date(d, "long"),
         errors=errors or {},
         forms=forms or {},

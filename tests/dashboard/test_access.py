@@ -114,3 +114,15 @@ def test_a_municipality_cannot_reach_another_municipalitys_objects(
         .status_code
         == 404
     )
+
+
+def test_the_admin_pages_speak_dutch_and_french(session: Session, town: Municipality) -> None:
+    _objects(session, town)
+    client = town.admin_client
+    words = {"nl": ["Instellingen", "Fraudesignalen", "Logboek", "40.0%"],
+             "fr": ["Paramètres", "Signalements de fraude", "Journal d'audit", "40.0%"]}
+    for lang, expected in words.items():
+        client.set_cookie("lang", lang)
+        pages = "".join(html(client.get(page)) for page in ADMIN_PAGES + READER_PAGES)
+        for word in expected:
+            assert word in pages, (lang, word)
