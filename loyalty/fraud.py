@@ -500,8 +500,8 @@ def freeze_wallet(
         raise Conflict("this flag is not about a wallet", code="not_a_wallet")
     text = _note(note, required=False)
     wallet = session.get_one(Wallet, flag.subject_id)
+    wallets.freeze(session, wallet)  # first: it raises Conflict for a deleted wallet
     _resolve(session, flag, actor, FlagStatus.ACTED, "wallet_frozen", text, now)
-    wallets.freeze(session, wallet)
     audit.record(
         session, actor, "wallet.freeze", wallet, {"flag": flag.id, "rule": flag.rule}, now=now
     )
@@ -522,4 +522,8 @@ def suspend_shop(
         onboarding.decide(
             session, merchant, MerchantStatus.SUSPENDED, actor, reason=f"fraud flag #{flag.id}"
         )
+    else:
+        # Suspended already (another flag, or by hand): the flag's closing is still an action.
+        details = {"flag": flag.id, "resolution": "shop_suspended", "note": text}
+        audit.record(session, actor, "fraud.close", flag, details, now=now)
     return merchant

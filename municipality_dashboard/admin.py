@@ -244,6 +244,7 @@ ACTION_LABELS = {
     "staff.role": _l("Role changed"),
     "staff.deactivate": _l("Staff member deactivated"),
     "fraud.dismiss": _l("Fraud flag dismissed"),
+    "fraud.close": _l("Fraud flag closed"),
     "wallet.freeze": _l("Wallet frozen"),
     "till_key.create": _l("Till key made"),
     "till_key.revoke": _l("Till key revoked"),
@@ -412,6 +413,7 @@ def fraud_act(flag_id: int, action: str) -> Any:
         else:
             fraud.suspend_shop(db(), flag, actor, note, now)
     except InvalidInput as error:
+        db().rollback()  # the page below shows the flags as they are
         message = (
             _("Write a note that says why the flag is dismissed.")
             if error.code == "note_required"
@@ -419,11 +421,11 @@ def fraud_act(flag_id: int, action: str) -> Any:
         )
         return _flags_page(422, errors={flag.id: message}, forms={flag.id: form})
     except Conflict as error:
-        message = (
-            _("This flag is not about a wallet.")
-            if error.code == "not_a_wallet"
-            else _("Someone already dealt with this flag.")
-        )
+        db().rollback()
+        message = {
+            "not_a_wallet": _("This flag is not about a wallet."),
+            "wallet_deleted": _("The owner deleted this wallet; there is nothing to freeze."),
+        }.get(error.code, _("Someone already dealt with this flag."))
         return _flags_page(409, errors={flag.id: message}, forms={flag.id: form})
     return redirect(url_for("dashboard.fraud_flags", done=action), 303)
 

@@ -255,3 +255,30 @@ def test_a_frozen_wallet_keeps_its_points_and_deleted_cannot_be_frozen(session: 
     else:
         raise AssertionError("a frozen wallet made a spend code")
     session.rollback()
+
+
+def test_closing_flags_of_a_suspended_shop_or_a_deleted_wallet(
+    app: Flask, session: Session
+) -> None:
+    shop = make_shop(session)
+    admin = make_user(session, shop.scheme, Role.MUNICIPALITY_ADMIN)
+    gone = wallets.create_wallet(session, shop.scheme).wallet
+    wallets.delete_wallet(session, gone, utcnow())
+    session.commit()
+    first = _wallet_flag(session, shop.scheme.id, shop.merchant.id, gone.id)
+    other = wallets.create_wallet(session, shop.scheme).wallet
+    session.commit()
+    second = _wallet_flag(session, shop.scheme.id, shop.merchant.id, other.id)
+    client = signed_in(app, admin.email)
+
+    deleted = post(client, f"/dashboard/fraud/{first}/freeze", note="")
+    assert deleted.status_code == 409
+    assert "The owner deleted this wallet" in html(deleted)
+    session.expire_all()
+    assert session.get_one(FraudFlag, first).status == "open"  # rolled back with the request
+    session.commit()
+
+    assert post(client, f"/dashboard/fraud/{first}/suspend", note="").status_code == 303
+    assert post(client, f"/dashboard/fraud/{second}/suspend", note="same shop").status_code == 303
+    actions = [(e.action, e.target_type) for e in audit_rows(session, shop.scheme.id)]
+    assert actions == [("merchant.suspend", "merchant"), ("fraud.close", "fraud_flag")]
