@@ -75,7 +75,7 @@ def test_the_database_keeps_one_flag_per_rule_subject_and_day(session: Session) 
         scheme_id=shop.scheme.id,
         rule="wallet_claims_at_shop",
         subject_type="wallet",
-        subject_id=1,
+        subject_id=wallets.create_wallet(session, shop.scheme).wallet.id,
         merchant_id=shop.merchant.id,
         day=DAY,
         reason="r",

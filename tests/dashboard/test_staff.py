@@ -122,3 +122,23 @@ def test_no_municipality_without_an_admin(session: Session, town: Municipality) 
     assert "cannot deactivate yourself" in html(me)
     assert _user(session, town.admin.id).role == Role.MUNICIPALITY_ADMIN
     assert audit_rows(session, town.scheme.id) == []
+
+
+def test_a_deactivated_colleague_is_let_back_in_by_a_new_invitation(
+    session: Session, town: Municipality, mailbox: Mailbox
+) -> None:
+    client = town.admin_client
+    analyst = town.analyst
+    assert post(client, f"/dashboard/staff/{analyst.id}/deactivate").status_code == 303
+    old_hash = _user(session, analyst.id).password_hash
+    again = post(client, "/dashboard/staff/invite", email=analyst.email,
+                 role="municipality_admin")
+    assert again.status_code == 303
+    user = _user(session, analyst.id)
+    assert user.active and user.role == Role.MUNICIPALITY_ADMIN
+    # The old password no longer opens the account: only the new link does.
+    assert user.password_hash != old_hash
+    assert "/password/reset?t=" in mailbox.wait_for(analyst.email).get_content()
+    assert [e.action for e in audit_rows(session, town.scheme.id)] == [
+        "staff.deactivate", "staff.reactivate"
+    ]
