@@ -28,9 +28,9 @@ def _describe(target: Target) -> tuple[str, str | None]:
     if isinstance(target, StaffUser):
         return "staff_user", target.email
     if isinstance(target, Wallet):
-        return "wallet", f"#{target.id}"
+        return "wallet", f"wallet #{target.id}"
     if isinstance(target, FraudFlag):
-        return "fraud_flag", target.rule
+        return "fraud_flag", f"flag #{target.id} ({target.rule})"
     return "scheme", target.name
 
 
