@@ -282,3 +282,13 @@ def test_closing_flags_of_a_suspended_shop_or_a_deleted_wallet(
     assert post(client, f"/dashboard/fraud/{second}/suspend", note="same shop").status_code == 303
     actions = [(e.action, e.target_type) for e in audit_rows(session, shop.scheme.id)]
     assert actions == [("merchant.suspend", "merchant"), ("fraud.close", "fraud_flag")]
+
+
+def test_the_check_command_refuses_an_unknown_scheme_or_date(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    unknown = runner.invoke(args=["fraud", "check", "--scheme", "nergensdorp"])
+    assert unknown.exit_code == 1
+    assert "no scheme 'nergensdorp'" in unknown.output
+    bad_date = runner.invoke(args=["fraud", "check", "--date", "26/11/2026"])
+    assert bad_date.exit_code == 2
+    assert "YYYY-MM-DD" in runner.invoke(args=["fraud", "check", "--help"]).output
