@@ -34,6 +34,7 @@ from loyalty.models import (
     Scheme,
     StaffUser,
     Wallet,
+    WalletStatus,
 )
 
 # -- thresholds -----------------------------------------------------------------------
@@ -506,6 +507,38 @@ def freeze_wallet(
         session, actor, "wallet.freeze", wallet, {"flag": flag.id, "rule": flag.rule}, now=now
     )
     return wallet
+
+
+def unfreeze_wallet(
+    session: Session, flag: FraudFlag, actor: StaffUser, note: str | None, now: datetime
+) -> Wallet:
+    """Undo a freeze made for this flag (a mistake, or the matter is settled).
+
+    Raises Conflict (no wallet frozen through this flag, or not frozen any more).
+    """
+    if flag.subject_type != "wallet" or flag.resolution != "wallet_frozen":
+        raise Conflict("no wallet was frozen for this flag", code="not_frozen")
+    text = _note(note, required=False)
+    wallet = session.get_one(Wallet, flag.subject_id)
+    wallets.unfreeze(session, wallet)
+    details: dict[str, Any] = {"flag": flag.id}
+    if text:
+        details["note"] = text
+    audit.record(session, actor, "wallet.unfreeze", wallet, details, now=now)
+    return wallet
+
+
+def frozen_wallets(session: Session, wallet_ids: list[int]) -> set[int]:
+    """Which of these wallets are frozen now."""
+    if not wallet_ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(Wallet.id).where(
+                Wallet.id.in_(wallet_ids), Wallet.status == WalletStatus.FROZEN
+            )
+        )
+    )
 
 
 def suspend_shop(

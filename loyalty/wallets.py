@@ -80,6 +80,14 @@ def freeze(session: Session, wallet: Wallet) -> None:
     session.flush()
 
 
+def unfreeze(session: Session, wallet: Wallet) -> None:
+    """Let a frozen wallet collect and spend again. Raises Conflict if it is not frozen."""
+    if wallet.status != WalletStatus.FROZEN:
+        raise Conflict("this wallet is not frozen", code="not_frozen")
+    wallet.status = WalletStatus.ACTIVE
+    session.flush()
+
+
 def recover_wallet(session: Session, recovery_code: str) -> NewWallet:
     """Open a wallet by its recovery code: a new token replaces the old one."""
     wallet = session.scalar(

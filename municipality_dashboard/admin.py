@@ -246,6 +246,7 @@ ACTION_LABELS = {
     "fraud.dismiss": _l("Fraud flag dismissed"),
     "fraud.close": _l("Fraud flag closed"),
     "wallet.freeze": _l("Wallet frozen"),
+    "wallet.unfreeze": _l("Wallet unfrozen"),
     "till_key.create": _l("Till key made"),
     "till_key.revoke": _l("Till key revoked"),
     "stamp_card.create": _l("Stamp card made"),
@@ -352,6 +353,27 @@ RULE_LABELS = {
 }
 
 
+# What each count of a flag's evidence is (loyalty.fraud writes these keys).
+EVIDENCE_LABELS = {
+    "claims": _l("Sales with points"),
+    "points": _l("Points"),
+    "limit": _l("Limit"),
+    "wallets": _l("Wallets"),
+    "top_wallets": _l("Top wallets"),
+    "top_share_pct": _l("Share of the top wallets (%)"),
+    "days": _l("Days"),
+    "redemptions": _l("Spends"),
+    "points_redeemed": _l("Points spent"),
+    "points_earned": _l("Points earned"),
+    "minutes": _l("Minutes"),
+    "usual_per_day": _l("Usual per day"),
+    "history_days": _l("Days of history"),
+    "factor": _l("Factor"),
+    "redeemed_share_pct": _l("Share of the points spent (%)"),
+    "earned_share_pct": _l("Share of the points earned (%)"),
+}
+
+
 def _flags_page(
     status: int = 200, *, errors: dict[int, str] | None = None, forms: dict[int, Any] | None = None
 ) -> Any:
@@ -361,6 +383,9 @@ def _flags_page(
     if shown not in ("open", "dismissed", "acted", "all"):
         shown = "open"
     found = fraud.flags(session, scheme.id, None if shown == "all" else shown)
+    frozen = fraud.frozen_wallets(
+        session, [f.subject_id for f in found if f.resolution == "wallet_frozen"]
+    )
     names = dict(
         session.execute(
             sa.select(Merchant.id, Merchant.name).where(Merchant.scheme_id == scheme.id)
@@ -370,11 +395,13 @@ def _flags_page(
         "fraud.html",
         status,
         flags=found,
+        frozen=frozen,
         shown=shown,
         names=names,
         reason=lambda f: flag_reason(f, names.get(f.merchant_id, "?")),
         rule_label=lambda rule: str(RULE_LABELS.get(rule, rule)),
         day=lambda d: format_date(d, "long"),
+        evidence_label=lambda key: str(EVIDENCE_LABELS.get(key, key)),
         errors=errors or {},
         forms=forms or {},
         blank=FlagNoteForm(formdata=None),
@@ -393,7 +420,7 @@ def fraud_flags() -> Any:
 @staff_required(*ADMIN)
 def fraud_act(flag_id: int, action: str) -> Any:
     """Dismiss a flag with a note, freeze its wallet or suspend its shop."""
-    if action not in ("dismiss", "freeze", "suspend"):
+    if action not in ("dismiss", "freeze", "suspend", "unfreeze"):
         abort(404)
     form = FlagNoteForm()
     try:
@@ -410,6 +437,8 @@ def fraud_act(flag_id: int, action: str) -> Any:
             fraud.dismiss(db(), flag, actor, note, now)
         elif action == "freeze":
             fraud.freeze_wallet(db(), flag, actor, note, now)
+        elif action == "unfreeze":
+            fraud.unfreeze_wallet(db(), flag, actor, note, now)
         else:
             fraud.suspend_shop(db(), flag, actor, note, now)
     except InvalidInput as error:
@@ -425,6 +454,7 @@ def fraud_act(flag_id: int, action: str) -> Any:
         message = {
             "not_a_wallet": _("This flag is not about a wallet."),
             "wallet_deleted": _("The owner deleted this wallet; there is nothing to freeze."),
+            "not_frozen": _("This wallet is not frozen."),
         }.get(error.code, _("Someone already dealt with this flag."))
         return _flags_page(409, errors={flag.id: message}, forms={flag.id: form})
     return redirect(url_for("dashboard.fraud_flags", done=action), 303)

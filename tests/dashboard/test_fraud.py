@@ -166,6 +166,25 @@ def test_freezing_a_wallet_stops_collecting_and_spending(app: Flask, session: Se
     assert refused.status_code == 403
     assert refused.json["error"]["code"] == "wallet_frozen"  # type: ignore[index]
 
+    # The evidence is on the page as counts; a freeze can be undone from the flag.
+    acted = html(admin_client.get("/dashboard/fraud?status=acted"))
+    assert "Sales with points" in acted and f"Unfreeze wallet #{wallet.id}" in acted
+    done = post(admin_client, f"/dashboard/fraud/{flag_id}/unfreeze", note="settled")
+    assert done.status_code == 303
+    session.rollback()  # end the read that wallet.id began above: see the app's commit
+    assert session.get_one(Wallet, wallet.id).status == WalletStatus.ACTIVE
+    session.commit()
+    sale = client.post("/api/v1/claims", json={"amount_cents": 2000}, headers=shop.headers)
+    collected = client.post(
+        f"/api/v1/claims/{sale.json['token']}/claim",  # type: ignore[index]
+        headers=bearer(wallet_token),
+    )
+    assert collected.status_code == 200
+    again = post(admin_client, f"/dashboard/fraud/{flag_id}/unfreeze", note="")
+    assert again.status_code == 409
+    [entry] = audit_rows(session, shop.scheme.id, "wallet.unfreeze")
+    assert entry.details == {"flag": flag_id, "note": "settled"}
+
 
 def test_dismiss_needs_a_note_and_suspend_stops_the_shop(app: Flask, session: Session) -> None:
     shop = make_shop(session)
