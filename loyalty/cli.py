@@ -250,6 +250,8 @@ def _send_expiry_reminder(reminder: Any) -> None:
         mail.send(current_app.config, reminder.email, subject, body)
     except OSError as error:
         click.echo(f"  could not e-mail wallet {reminder.wallet_id}: {error}", err=True)
+
+
 @click.command("settle")
 @click.option("--scheme", "scheme_slug", required=True, help="scheme slug")
 @click.option("--period", required=True, help="the month to settle, e.g. 2026-11")
@@ -366,6 +368,68 @@ def scheme_bank(scheme_slug: str, iban: str, bic: str, monthly_fee_cents: int | 
         _fail(error)
 
 
+@click.group("fraud", help="Fraud flags for the municipality dashboard.")
+def fraud_group() -> None:
+    pass
+
+
+@fraud_group.command("check")
+@click.option("--scheme", "scheme_slug", help="one scheme's slug (default: every scheme)")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="the day to check, YYYY-MM-DD (default: yesterday in each scheme's time zone)",
+)
+@with_appcontext
+def fraud_check(scheme_slug: str | None, day: Any) -> None:
+    """Flag the day's suspicious patterns; running it again adds no flag twice.
+
+    Run it daily from cron shortly after midnight (the thresholds are in
+    loyalty/fraud.py), e.g. this crontab line:
+
+    \b
+    15 0 * * *  loyalty fraud check
+
+    Example: loyalty fraud check --scheme sint-gillis-waas --date 2026-11-26
+    """
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from loyalty import fraud, schemes
+    from loyalty.models import Scheme
+
+    now = utcnow()
+    created = found = 0
+    try:
+        with transaction() as session:
+            if scheme_slug:
+                chosen = [schemes.get_scheme(session, scheme_slug)]
+            else:
+                chosen = list(session.scalars(sa.select(Scheme).order_by(Scheme.id)))
+        for scheme in chosen:
+            # One transaction per scheme: a big scheme's check does not hold up the others.
+            with transaction() as session:
+                scheme = session.get_one(Scheme, scheme.id)
+                when = (
+                    day.date()
+                    if day
+                    else (now.astimezone(ZoneInfo(scheme.timezone)).date() - timedelta(days=1))
+                )
+                result = fraud.check(session, scheme, when, now)
+                click.echo(
+                    f"  {scheme.slug} {when}: {result.found} patterns, "
+                    f"{len(result.created)} new flags"
+                )
+                for flag in result.created:
+                    click.echo(f"    {flag.rule}: {flag.reason}")
+                found += result.found
+                created += len(result.created)
+    except LoyaltyError as error:
+        _fail(error)
+    click.echo(f"fraud check: {len(chosen)} schemes, {found} patterns, {created} new flags")
+
+
 def _serve(app_factory: Any, host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -449,7 +513,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 COMMANDS = [
     db_group, create_scheme, create_user, ledger_group, redemptions_group, expire, settle,
-    scheme_bank, connect_shop, serve, demo,
+    scheme_bank, connect_shop, fraud_group, serve, demo,
 ]
 
 

@@ -148,12 +148,15 @@ def confirm_redemption(
 ) -> Redemption:
     """A shop accepts a code: the held points become the shop's, exactly once.
 
-    Raises NotFound, Forbidden, AlreadyUsed/Conflict (409), Gone (410).
+    Raises NotFound, Forbidden (also: the wallet is frozen), AlreadyUsed/Conflict (409),
+    Gone (410).
     """
     if merchant.status != MerchantStatus.APPROVED:
         raise Forbidden("this shop is not approved", code="merchant_not_approved")
     redemption = get_redemption(session, code, merchant.scheme_id)
     _raise_for_status(redemption, now)
+    # A code made before the municipality froze the wallet is frozen with it.
+    wallets.ensure_usable(session.get_one(Wallet, redemption.wallet_id))
     if redemption.voucher_id is not None:
         voucher = session.get_one(Voucher, redemption.voucher_id)
         if voucher.merchant_id != merchant.id:

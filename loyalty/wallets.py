@@ -68,6 +68,26 @@ def ensure_usable(wallet: Wallet) -> None:
         raise Forbidden("this wallet is frozen; contact the municipality", code="wallet_frozen")
 
 
+def freeze(session: Session, wallet: Wallet) -> None:
+    """The municipality stops a wallet from collecting and spending (a fraud flag).
+
+    Its points stay where they are; holds already made can no longer be confirmed.
+    Raises Conflict for a deleted wallet.
+    """
+    if wallet.status == WalletStatus.DELETED:
+        raise Conflict("this wallet was deleted by its owner", code="wallet_deleted")
+    wallet.status = WalletStatus.FROZEN
+    session.flush()
+
+
+def unfreeze(session: Session, wallet: Wallet) -> None:
+    """Let a frozen wallet collect and spend again. Raises Conflict if it is not frozen."""
+    if wallet.status != WalletStatus.FROZEN:
+        raise Conflict("this wallet is not frozen", code="not_frozen")
+    wallet.status = WalletStatus.ACTIVE
+    session.flush()
+
+
 def recover_wallet(session: Session, recovery_code: str) -> NewWallet:
     """Open a wallet by its recovery code: a new token replaces the old one."""
     wallet = session.scalar(

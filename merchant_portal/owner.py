@@ -11,14 +11,13 @@ from typing import Any
 from flask import abort, current_app, redirect, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from itsdangerous import URLSafeTimedSerializer
 
 from loyalty import mail, sectors, settlement, staff, stamps, team
 from loyalty.db import utcnow
 from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
 from loyalty.models import Merchant, StaffUser
 from loyalty.signin import current_staff, staff_required
-from loyalty.signin.views import RESET_MAX_AGE
+from loyalty.signin.views import RESET_MAX_AGE, password_link
 from loyalty.web import db
 from merchant_portal.forms import ActionForm
 from merchant_portal.owner_forms import (
@@ -110,12 +109,6 @@ def team_page() -> Any:
     return _team_page()
 
 
-def _invite_link(user: StaffUser) -> str:
-    # The password-reset link of loyalty.signin: it carries part of the
-    # password hash, so it dies once the cashier has chosen a password.
-    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
-    token = serializer.dumps({"u": user.id, "h": user.password_hash[-16:]})
-    return _public_base() + url_for("signin.reset", t=token)
 
 
 def _public_base() -> str:
@@ -135,7 +128,7 @@ def _send_invitation(merchant: Merchant, user: StaffUser) -> None:
             "Open this link within %(num)d hours to choose your password:",
             hours,
         )
-        + f"\n\n{_invite_link(user)}\n\n"
+        + f"\n\n{password_link(user)}\n\n"
         + _(
             "Then sign in at %(login)s with this e-mail address. Has the link expired? "
             "Choose “Forgot your password?” on that page.\n\nLokaal Sparen",

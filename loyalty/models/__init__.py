@@ -1,5 +1,6 @@
 """The database models, one module per area; import them from here."""
 
+from loyalty.models.admin import AuditEntry, FlagStatus, FraudFlag
 from loyalty.models.analytics import PseudonymKey, PurchaseEvent
 from loyalty.models.claims import Claim, ClaimStatus
 from loyalty.models.funding import FundingMethod, Prepayment
@@ -17,10 +18,13 @@ __all__ = [
     "Account",
     "AccountKind",
     "Asset",
+    "AuditEntry",
     "Claim",
     "ExpiryNotice",
     "ClaimStatus",
     "FundingMethod",
+    "FlagStatus",
+    "FraudFlag",
     "IdempotencyRecord",
     "LedgerTransaction",
     "LoginFailure",

@@ -34,6 +34,11 @@ class Scheme(Base):
     # The municipality's account that SEPA payouts leave from and collections go to.
     iban: Mapped[str | None] = mapped_column(sa.String(34))
     bic: Mapped[str | None] = mapped_column(sa.String(11))
+    # Typed by the municipality (no package has population figures): the
+    # comparison page divides by it. None until the municipality fills it in.
+    inhabitants: Mapped[int | None] = mapped_column()
+    # Whether this scheme's totals appear on other opted-in schemes' comparison page.
+    compare_opt_in: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchants: Mapped[list[Merchant]] = relationship(back_populates="scheme")
@@ -45,6 +50,7 @@ class Scheme(Base):
         sa.CheckConstraint("hold_ttl_seconds > 0", name="hold_ttl_positive"),
         sa.CheckConstraint("k_anonymity >= 2", name="k_at_least_two"),
         sa.CheckConstraint("monthly_fee_cents >= 0", name="fee_not_negative"),
+        sa.CheckConstraint("inhabitants IS NULL OR inhabitants > 0", name="inhabitants_positive"),
     )
 
 

@@ -27,6 +27,7 @@ COMMANDS = [
     ["settle"],
     ["scheme-bank"],
     ["connect-shop"],
+    ["fraud", "check"],
 ]
 
 
