@@ -1,6 +1,15 @@
 """The database models, one module per area; import them from here."""
 
-from loyalty.models.analytics import PseudonymKey, PurchaseEvent
+from loyalty.models.analytics import (
+    PseudonymKey,
+    PurchaseEvent,
+    RollupAreaAge,
+    RollupShopHour,
+    RollupShopperMonth,
+    RollupShopShopper,
+    RollupState,
+    ShopperCount,
+)
 from loyalty.models.claims import Claim, ClaimStatus
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
@@ -29,7 +38,13 @@ __all__ = [
     "Redemption",
     "RedemptionStatus",
     "Role",
+    "RollupAreaAge",
+    "RollupShopHour",
+    "RollupShopShopper",
+    "RollupShopperMonth",
+    "RollupState",
     "Scheme",
+    "ShopperCount",
     "StaffSession",
     "StaffUser",
     "StampCard",
