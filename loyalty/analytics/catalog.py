@@ -768,7 +768,7 @@ POINTS_LABELS = {
 }
 
 
-def _issued_by_shop_and_wallet(ctx: Context, period: Period) -> list[Any]:
+def _issued_by_shop_and_wallet(ctx: Context, period: Period) -> Any:
     """(merchant, wallet, points, count) of earns in the period: who gave points to whom."""
     start, end = _utc_bounds(ctx, period)
     return ctx.session.execute(
@@ -783,7 +783,7 @@ def _issued_by_shop_and_wallet(ctx: Context, period: Period) -> list[Any]:
     ).all()
 
 
-def _redeemed_by_shop_and_wallet(ctx: Context, period: Period) -> list[Any]:
+def _redeemed_by_shop_and_wallet(ctx: Context, period: Period) -> Any:
     start, end = _utc_bounds(ctx, period)
     return ctx.session.execute(
         sa.select(Redemption.merchant_id, Redemption.wallet_id, sa.func.sum(Redemption.points),
@@ -926,7 +926,8 @@ def points_flow(ctx: Context) -> Report:
                    Claim.claimed_at < end)
             .group_by(Claim.merchant_id, Claim.wallet_id)
         ):
-            earned[int(wallet_id)][shops.get(merchant_id, "?")] += int(pts)
+            if wallet_id is not None:
+                earned[int(wallet_id)][shops.get(merchant_id, "?")] += int(pts)
         flows: dict[tuple[str, str], list[Any]] = {}
         for merchant_id, wallet_id, pts, n in _redeemed_by_shop_and_wallet(ctx, period):
             sources = earned.get(int(wallet_id)) or {"?": 1}

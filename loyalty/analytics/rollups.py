@@ -72,11 +72,11 @@ def quarter_start(day: date) -> date:
 
 
 def _dialect_insert(session: Session, table: Any) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _state(session: Session, scheme_id: int) -> RollupState:
