@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Any
 
+from loyalty.analytics import privacy
 from loyalty.analytics.catalog import Report
 
 
@@ -37,7 +38,13 @@ def as_csv(report: Report) -> str:
     if total is not None:
         rows = [*rows, {**total, "key": "total", "label": "total"}]
     buffer = io.StringIO()
-    fields = list(rows[0]) if rows else ["key", "label", *(c.name for c in report.columns)]
+    fields = list(rows[0]) if rows else [
+        *privacy.PUBLIC_FIELDS,
+        *(c.name for c in report.columns if c.name not in privacy.PUBLIC_FIELDS),
+        *(f"{name}_{report.value}" for name in ("previous", "last_year")),
+        "change_previous_pct",
+        "change_last_year_pct",
+    ]
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
