@@ -100,6 +100,8 @@ def shoppers(session: Session, scheme_id: int, dimension: str, period: Period) -
     are not kept at that grain, so hour cells count on the events themselves.
     """
     grain = period.grain()
+    if grain is None and dimension in COUNTED_DIMENSIONS:
+        grain = _grain_so_far(session, scheme_id, period)
     if grain is not None and dimension in COUNTED_DIMENSIONS:
         return {
             key: int(n)
@@ -145,6 +147,23 @@ def shoppers(session: Session, scheme_id: int, dimension: str, period: Period) -
     )
     width = len(event_columns)
     return {_key(dimension, tuple(row[:width])): int(row[width]) for row in session.execute(query)}
+
+
+def _grain_so_far(session: Session, scheme_id: int, period: Period) -> tuple[str, Any] | None:
+    """A month, quarter or year "to date" counts as the whole one when no sale lies
+    after the period's end within it (the usual case: it ends today)."""
+    found = period.grain_to_date()
+    if found is None:
+        return None
+    grain, start, last = found
+    later = session.scalar(
+        sa.select(RollupShopHour.day).where(
+            RollupShopHour.scheme_id == scheme_id,
+            RollupShopHour.day > period.end,
+            RollupShopHour.day <= last,
+        ).limit(1)
+    )
+    return None if later is not None else (grain, start)
 
 
 def cells(

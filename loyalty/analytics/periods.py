@@ -50,6 +50,21 @@ class Period:
             return ("year", s)
         return None
 
+    def grain_to_date(self) -> tuple[str, date, date] | None:
+        """For a period that starts a month, quarter or year and ends inside it (a period
+        "to date"): (grain, first day, last day of the grain). The smallest grain wins."""
+        if self.start.day != 1:
+            return None
+        for grain, months in (("month", 1), ("quarter", 3), ("year", 12)):
+            if grain == "quarter" and self.start.month not in (1, 4, 7, 10):
+                continue
+            if grain == "year" and self.start.month != 1:
+                continue
+            last = self.start + relativedelta(months=months) - timedelta(days=1)
+            if self.end <= last:
+                return (grain, self.start, last)
+        return None
+
     def months(self) -> list[date]:
         """First days of the calendar months this period touches."""
         out, m = [], self.start.replace(day=1)
