@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:26} {rollup_ms:11.1f} {raw_ms:9.1f} {ratio:6.1f}x {full_ms:15.1f}")
             session.rollback()
 
-        user = session.scalar(sa.select(StaffUser).where(StaffUser.scheme_id == scheme.id,
-                                                          StaffUser.role == Role.MUNICIPALITY_ANALYST))
+        user = session.scalar(sa.select(StaffUser).where(
+            StaffUser.scheme_id == scheme.id, StaffUser.role == Role.MUNICIPALITY_ANALYST))
         if user is None:
             session.rollback()
             sqlite_begin_mode.set("IMMEDIATE")
