@@ -609,8 +609,8 @@ def frequency(ctx: Context) -> Report:
 @_register(
     "cross-shopping",
     _l("Cross-shopping"),
-    _l("Shoppers by the number of different shops they bought at in the period; below, which "
-       "sectors share shoppers."),
+    _l("Shoppers by the number of different shops they bought at in the period (which sectors "
+       "share shoppers: see Sectors sharing shoppers)."),
 )
 def cross_shopping(ctx: Context) -> Report:
     entry = CATALOG["cross-shopping"]
