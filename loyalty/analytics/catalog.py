@@ -21,7 +21,7 @@ from loyalty import sectors
 from loyalty.analytics import areas, cells, privacy
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell
-from loyalty.analytics.rollups import NO_AGE
+from loyalty.analytics.rollups import GROUP_CHARS, NO_AGE
 from loyalty.models import (
     Account,
     AccountKind,
@@ -639,8 +639,8 @@ def cross_shopping(ctx: Context) -> Report:
 @_register(
     "sector-pairs",
     _l("Sectors sharing shoppers"),
-    _l("For each pair of sectors: the shoppers who bought in both during the period, and what "
-       "they spent in the two."),
+    _l("For each pair of sector groups: the shoppers who bought in both during the period, "
+       "and what they spent in the two."),
 )
 def sector_pairs(ctx: Context) -> Report:
     entry = CATALOG["sector-pairs"]
@@ -666,7 +666,9 @@ def sector_pairs(ctx: Context) -> Report:
             lambda: defaultdict(dict)
         )
         for key, sector, merchant, purchases, amount in rows:
-            shopper_sectors[key][sector][int(merchant)] = (int(purchases), int(amount))
+            # Sector groups (47.2, food shops): a pair of classes has too few shops to show.
+            shopper_sectors[key][sector[:GROUP_CHARS]][int(merchant)] = (
+                int(purchases), int(amount))
         pairs: dict[tuple[str, str], list[Any]] = {}
         for by_sector in shopper_sectors.values():
             names = sorted(by_sector)
@@ -682,7 +684,7 @@ def sector_pairs(ctx: Context) -> Report:
         out = [
             Cell(
                 key=f"{a}+{b}",
-                label=f"{sectors.label(a, ctx.lang)} + {sectors.label(b, ctx.lang)}",
+                label=f"{a} {sectors.label(a, ctx.lang)} + {b} {sectors.label(b, ctx.lang)}",
                 purchases=v[1],
                 amount_cents=v[2],
                 shoppers=v[0],
@@ -692,8 +694,10 @@ def sector_pairs(ctx: Context) -> Report:
             for (a, b), v in sorted(pairs.items())
         ]
         checked_cells = privacy.suppress(out, ctx.k)
-        # The pairs that share most shoppers first; hidden pairs last.
-        return sorted(checked_cells, key=lambda c: (c.suppressed, -(c.shoppers or 0), c.key))
+        # The pairs that share most shoppers first. Pairs overlap and have no total,
+        # so a hidden pair says nothing and is left out (there are many).
+        return sorted((c for c in checked_cells if not c.suppressed),
+                      key=lambda c: (-(c.shoppers or 0), c.key))
 
     return Report(
         name="sector-pairs",
@@ -953,7 +957,8 @@ def points_flow(ctx: Context) -> Report:
             )
             for (a, b), v in sorted(flows.items())
         ]
-        return privacy.suppress(out, ctx.k)
+        # Flows have no published total: hidden ones are left out rather than listed empty.
+        return [c for c in privacy.suppress(out, ctx.k) if not c.suppressed]
 
     return Report(
         name="points-flow",
