@@ -23,6 +23,7 @@ COMMANDS = [
     ["serve"],
     ["ledger", "verify"],
     ["redemptions", "expire"],
+    ["analytics", "refresh"],
 ]
 
 
