@@ -283,6 +283,13 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             f"demo loaded: {summary.shops} shops, {summary.wallets} wallets, "
             f"{summary.earns} sales with points, {summary.spends} spends"
         )
+        # Fold the demo's sales into the report rollups now, not on the first report.
+        from loyalty.analytics import rollups
+
+        with transaction() as session:
+            for scheme in session.scalars(sa.select(Scheme)):
+                folded = rollups.refresh(session, scheme).events
+                click.echo(f"  rollups: {folded} purchase events of {scheme.slug} folded in")
     with transaction() as session:
         logins = session.execute(
             sa.select(StaffUser.role, StaffUser.email).order_by(StaffUser.id)
