@@ -29,6 +29,12 @@ class Period:
             months = {"month": 1, "quarter": 3, "year": 12}[grain[0]]
             start = self.start - relativedelta(months=months)
             return Period(start, self.start - timedelta(days=1))
+        so_far = self.grain_to_date()
+        if so_far is not None:
+            # A month (quarter, year) to date: the same days of the one before.
+            months = {"month": 1, "quarter": 3, "year": 12}[so_far[0]]
+            return Period(self.start - relativedelta(months=months),
+                          self.end - relativedelta(months=months))
         return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
 
     def last_year(self) -> Period:
