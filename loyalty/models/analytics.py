@@ -52,6 +52,8 @@ class PurchaseEvent(Base):
 
     __table_args__ = (
         sa.Index("ix_analytics_purchase_events_scheme_date", "scheme_id", "local_date"),
+        # The rollups' "anything newer than the watermark?" is one index probe.
+        sa.Index("ix_analytics_purchase_events_scheme_id_id", "scheme_id", "id"),
     )
 
 
