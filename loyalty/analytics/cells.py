@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
 from loyalty.analytics.periods import Period
@@ -114,14 +116,31 @@ def shoppers(session: Session, scheme_id: int, dimension: str, period: Period) -
                 )
             )
         }
-    if dimension in COUNTED_DIMENSIONS or dimension in ("day", "month"):
-        columns: list[Any]
-        if dimension == "day":
-            columns = [RollupShopShopper.day]
-        elif dimension == "month":
-            columns = [RollupShopShopper.month]
-        else:
-            columns = [dimension_column(dimension)]
+    if dimension == "day":
+        return {
+            day.isoformat(): int(n)
+            for day, n in session.execute(
+                sa.select(ShopperCount.period_start, ShopperCount.shoppers).where(
+                    ShopperCount.scheme_id == scheme_id,
+                    ShopperCount.grain == "day",
+                    ShopperCount.dimension == "all",
+                    ShopperCount.period_start >= period.start,
+                    ShopperCount.period_start <= period.end,
+                )
+            )
+        }
+    if dimension == "month":
+        out: dict[str, int] = {}
+        for month in period.months():
+            whole = Period(month, month + relativedelta(months=1) - timedelta(days=1))
+            inside = Period(max(month, period.start), min(whole.end, period.end))
+            out.update(
+                (f"{month.isoformat()[:7]}", n)
+                for n in shoppers(session, scheme_id, "all", inside).values()
+            )
+        return out
+    if dimension in COUNTED_DIMENSIONS:
+        columns: list[Any] = [dimension_column(dimension)]
         query = sa.select(
             *columns, sa.func.count(sa.distinct(RollupShopShopper.shopper_key))
         ).where(

@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -367,6 +367,34 @@ def _recount(session: Session, scheme_id: int, months: set[date]) -> None:
         q = quarter_start(m)
         periods.add(("quarter", q, tuple(date(q.year, q.month + i, 1) for i in range(3))))
         periods.add(("year", date(m.year, 1, 1), tuple(date(m.year, i, 1) for i in range(1, 13))))
+    # Distinct shoppers per day of the touched months: the per-day reports read them.
+    if months:
+        session.execute(
+            sa.delete(ShopperCount).where(
+                ShopperCount.scheme_id == scheme_id,
+                ShopperCount.grain == "day",
+                sa.or_(*(
+                    sa.and_(ShopperCount.period_start >= m,
+                            ShopperCount.period_start < (m + timedelta(days=32)).replace(day=1))
+                    for m in months
+                )),
+            )
+        )
+        per_day = session.execute(
+            sa.select(
+                RollupShopShopper.day,
+                sa.func.count(sa.distinct(RollupShopShopper.shopper_key)),
+            )
+            .where(RollupShopShopper.scheme_id == scheme_id,
+                   RollupShopShopper.month.in_(sorted(months)))
+            .group_by(RollupShopShopper.day)
+        ).all()
+        if per_day:
+            session.execute(
+                sa.insert(ShopperCount),
+                [{"scheme_id": scheme_id, "grain": "day", "period_start": day,
+                  "dimension": "all", "key": "all", "shoppers": int(n)} for day, n in per_day],
+            )
     for grain, start, in_months in sorted(periods):
         session.execute(
             sa.delete(ShopperCount).where(
