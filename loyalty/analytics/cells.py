@@ -26,22 +26,26 @@ from loyalty.analytics.rollups import (
 from loyalty.models import (
     PurchaseEvent,
     RollupAreaAge,
+    RollupShopDay,
     RollupShopHour,
     RollupShopShopper,
     ShopperCount,
 )
 
-# Dimensions read from the day x shop x hour table, and their key expressions.
-SHOP_HOUR_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
+# Dimensions read from the day x shop table, and their key expressions.
+SHOP_DAY_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
     "all": lambda: [sa.literal("all")],
-    "sector": lambda: [RollupShopHour.sector],
-    "sector_group": lambda: [sa.func.substr(RollupShopHour.sector, 1, GROUP_CHARS)],
-    "merchant": lambda: [RollupShopHour.merchant_id],
-    "weekday": lambda: [RollupShopHour.weekday],
+    "sector": lambda: [RollupShopDay.sector],
+    "sector_group": lambda: [sa.func.substr(RollupShopDay.sector, 1, GROUP_CHARS)],
+    "merchant": lambda: [RollupShopDay.merchant_id],
+    "weekday": lambda: [RollupShopDay.weekday],
+    "day": lambda: [RollupShopDay.day],
+    "month": lambda: [RollupShopDay.day],  # folded to months in Python
+}
+# Only the hours need the day x shop x hour table.
+SHOP_HOUR_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
     "hour": lambda: [RollupShopHour.hour],
     "weekday_hour": lambda: [RollupShopHour.weekday, RollupShopHour.hour],
-    "day": lambda: [RollupShopHour.day],
-    "month": lambda: [RollupShopHour.day],  # folded to months in Python
 }
 AREA_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
     "area": lambda: [RollupAreaAge.area],
@@ -66,10 +70,14 @@ def sums(
         model: Any = RollupAreaAge
         columns = AREA_DIMENSIONS[dimension]()
         points: Any = sa.literal(0)
-    else:
+    elif dimension in SHOP_HOUR_DIMENSIONS:
         model = RollupShopHour
         columns = SHOP_HOUR_DIMENSIONS[dimension]()
         points = sa.func.sum(RollupShopHour.points)
+    else:
+        model = RollupShopDay
+        columns = SHOP_DAY_DIMENSIONS[dimension]()
+        points = sa.func.sum(RollupShopDay.points)
     query = (
         sa.select(
             *columns,
@@ -176,10 +184,10 @@ def _grain_so_far(session: Session, scheme_id: int, period: Period) -> tuple[str
         return None
     grain, start, last = found
     later = session.scalar(
-        sa.select(RollupShopHour.day).where(
-            RollupShopHour.scheme_id == scheme_id,
-            RollupShopHour.day > period.end,
-            RollupShopHour.day <= last,
+        sa.select(RollupShopDay.day).where(
+            RollupShopDay.scheme_id == scheme_id,
+            RollupShopDay.day > period.end,
+            RollupShopDay.day <= last,
         ).limit(1)
     )
     return None if later is not None else (grain, start)

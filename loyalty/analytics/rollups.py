@@ -35,6 +35,7 @@ from loyalty.db import utcnow
 from loyalty.models import (
     PurchaseEvent,
     RollupAreaAge,
+    RollupShopDay,
     RollupShopHour,
     RollupShopperMonth,
     RollupShopShopper,
@@ -306,6 +307,22 @@ def _fold(
             {"scheme_id": scheme_id, "day": d, "merchant_id": m, "hour": h, "sector": r[0],
              "weekday": r[1], "purchases": r[2], "amount_cents": r[3], "points": r[4]}
             for (d, m, h), r in shop_hour.items()
+        ],
+        ["purchases", "amount_cents", "points"],
+    )
+    shop_day: dict[tuple[Any, ...], list[Any]] = {}
+    for (d, m, _h), r in shop_hour.items():
+        day_row = shop_day.setdefault((d, m), [r[0], r[1], 0, 0, 0])
+        day_row[2] += r[2]
+        day_row[3] += r[3]
+        day_row[4] += r[4]
+    upsert(
+        RollupShopDay,
+        ["scheme_id", "day", "merchant_id"],
+        [
+            {"scheme_id": scheme_id, "day": d, "merchant_id": m, "sector": r[0],
+             "weekday": r[1], "purchases": r[2], "amount_cents": r[3], "points": r[4]}
+            for (d, m), r in shop_day.items()
         ],
         ["purchases", "amount_cents", "points"],
     )

@@ -84,6 +84,22 @@ class RollupShopHour(Base):
     points: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+class RollupShopDay(Base):
+    """Sales per local day x shop: the day x shop x hour table without the hour, 10 to 15
+    times fewer rows for every report that does not group by hour."""
+
+    __tablename__ = "analytics_rollup_shop_day"
+
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(primary_key=True)
+    sector: Mapped[str] = mapped_column(sa.String(12))
+    weekday: Mapped[int] = mapped_column(sa.SmallInteger)
+    purchases: Mapped[int] = mapped_column()
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    points: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class RollupShopShopper(Base):
     """Sales per local day x shop x pseudonym: the grain of exact distinct counts.
 
