@@ -19,9 +19,12 @@ from sqlalchemy.orm import Session
 
 from loyalty import sectors
 from loyalty.analytics import areas, cells, privacy
+from loyalty.analytics.kinds import SHOPPING_KINDS, shopping_kind
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell
 from loyalty.analytics.rollups import GROUP_CHARS, NO_AGE
+
+__all__ = ["SHOPPING_KINDS", "shopping_kind"]
 from loyalty.models import (
     Account,
     AccountKind,
@@ -45,48 +48,6 @@ def _l(text: str) -> str:
 
 WEEKDAYS = [_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
             _l("Saturday"), _l("Sunday")]
-
-# Fun, run and daily shopping, by NACE-BEL code prefix (the longest prefix wins).
-# Daily: what a household buys every week (food, pharmacy, drugstore). Run:
-# purposeful, planned purchases and services (DIY, electronics, optician,
-# hairdresser, fuel). Fun: shopping as an outing (clothing, shoes, books,
-# toys, sports, flowers, jewellery, cafés and restaurants, leisure).
-SHOPPING_KIND_BY_PREFIX: dict[str, str] = {
-    "47.1": "daily",
-    "47.2": "daily",
-    "47.73": "daily",
-    "47.74": "daily",
-    "47.75": "daily",
-    "47.3": "run",
-    "47.4": "run",
-    "47.5": "run",
-    "47.78": "run",
-    "47.79": "run",
-    "45": "run",
-    "95": "run",
-    "96": "run",
-    "47.6": "fun",
-    "47.7": "fun",
-    "47.71": "fun",
-    "47.72": "fun",
-    "47.76": "fun",
-    "47.77": "fun",
-    "56": "fun",
-    "90": "fun",
-    "93": "fun",
-}
-SHOPPING_KINDS = {"daily": _l("Daily shopping"), "run": _l("Run shopping"),
-                  "fun": _l("Fun shopping"), "other": _l("Other")}
-
-
-def shopping_kind(sector: str) -> str:
-    """daily, run, fun or other for a NACE-BEL code, by SHOPPING_KIND_BY_PREFIX."""
-    best = ""
-    for prefix in SHOPPING_KIND_BY_PREFIX:
-        if (sector == prefix or sector.startswith(prefix)) and len(prefix) > len(best):
-            best = prefix
-    return SHOPPING_KIND_BY_PREFIX.get(best, "other")
-
 
 @dataclass(frozen=True)
 class Column:
@@ -408,25 +369,14 @@ def shopping_kinds(ctx: Context) -> Report:
                 entry_[3][shop] += value
             entry_[4].add(sector)
         # Distinct shoppers per kind: a shopper of two sectors of one kind counts once.
-        pairs = ctx.session.execute(
-            sa.select(RollupShopShopper.sector, RollupShopShopper.shopper_key)
-            .where(
-                RollupShopShopper.scheme_id == ctx.scheme.id,
-                RollupShopShopper.day >= period.start,
-                RollupShopShopper.day <= period.end,
-            )
-            .distinct()
-        )
-        members: dict[str, set[str]] = defaultdict(set)
-        for sector, key in pairs:
-            members[shopping_kind(sector)].add(key)
+        members = cells.shoppers(ctx.session, ctx.scheme.id, "shopping_kind", period)
         out = [
             Cell(
                 key=kind,
                 label=SHOPPING_KINDS[kind],
                 purchases=v[0],
                 amount_cents=v[1],
-                shoppers=len(members[kind]),
+                shoppers=members.get(kind, 0),
                 shops=len(v[3]),
                 top_shop_amount_cents=max(v[3].values(), default=0),
                 points=v[2],

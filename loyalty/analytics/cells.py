@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
+from loyalty.analytics import kinds
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell
 from loyalty.analytics.rollups import (
@@ -37,6 +38,7 @@ SHOP_DAY_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
     "all": lambda: [sa.literal("all")],
     "sector": lambda: [RollupShopDay.sector],
     "sector_group": lambda: [sa.func.substr(RollupShopDay.sector, 1, GROUP_CHARS)],
+    "shopping_kind": lambda: [kinds.kind_expression(RollupShopDay.sector)],
     "merchant": lambda: [RollupShopDay.merchant_id],
     "weekday": lambda: [RollupShopDay.weekday],
     "day": lambda: [RollupShopDay.day],

@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from loyalty.analytics import catalog, cells, generate, privacy, rollups
+from loyalty.analytics.kinds import shopping_kind
 from loyalty.analytics.periods import Period
 from loyalty.models import PurchaseEvent, RollupShopHour, RollupState, Scheme
 from tests.factories import make_merchant, make_scheme
@@ -73,6 +74,7 @@ def _home(event: Any) -> str:
 KEYS = {
     "sector_group": lambda e: e["sector"][:4],
     "sector": lambda e: e["sector"],
+    "shopping_kind": lambda e: shopping_kind(e["sector"]),
     "merchant": lambda e: str(e["merchant_id"]),
     "weekday": lambda e: str(e["weekday"]),
     "hour": lambda e: str(e["local_hour"]),
