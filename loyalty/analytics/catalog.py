@@ -369,7 +369,7 @@ def shopping_kinds(ctx: Context) -> Report:
                 entry_[3][shop] += value
             entry_[4].add(sector)
         # Distinct shoppers per kind: a shopper of two sectors of one kind counts once.
-        members = cells.shoppers(ctx.session, ctx.scheme.id, "shopping_kind", period)
+        members = cells.shoppers(ctx.session, ctx.scheme.id, "kind", period)
         out = [
             Cell(
                 key=kind,

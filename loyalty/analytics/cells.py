@@ -38,7 +38,7 @@ SHOP_DAY_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
     "all": lambda: [sa.literal("all")],
     "sector": lambda: [RollupShopDay.sector],
     "sector_group": lambda: [sa.func.substr(RollupShopDay.sector, 1, GROUP_CHARS)],
-    "shopping_kind": lambda: [kinds.kind_expression(RollupShopDay.sector)],
+    "kind": lambda: [kinds.kind_expression(RollupShopDay.sector)],
     "merchant": lambda: [RollupShopDay.merchant_id],
     "weekday": lambda: [RollupShopDay.weekday],
     "day": lambda: [RollupShopDay.day],

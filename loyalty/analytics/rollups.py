@@ -49,7 +49,7 @@ BATCH = 20_000
 NO_AGE = "unknown"
 # The dimensions whose distinct shoppers per whole month, quarter and year are stored.
 COUNTED_DIMENSIONS = (
-    "all", "sector", "sector_group", "shopping_kind", "merchant", "weekday", "area", "age_band",
+    "all", "sector", "sector_group", "kind", "merchant", "weekday", "area", "age_band",
 )
 # A NACE-BEL group is the first three digits of a code: "47.24" is in group "47.2".
 GROUP_CHARS = 4
@@ -369,7 +369,7 @@ def dimension_column(dimension: str) -> Any:
         "all": sa.literal("all"),
         "sector": RollupShopShopper.sector,
         "sector_group": sa.func.substr(RollupShopShopper.sector, 1, GROUP_CHARS),
-        "shopping_kind": kinds.kind_expression(RollupShopShopper.sector),
+        "kind": kinds.kind_expression(RollupShopShopper.sector),
         "merchant": sa.cast(RollupShopShopper.merchant_id, sa.String),
         "weekday": sa.cast(RollupShopShopper.weekday, sa.String),
         "area": RollupShopShopper.area,

@@ -74,7 +74,7 @@ def _home(event: Any) -> str:
 KEYS = {
     "sector_group": lambda e: e["sector"][:4],
     "sector": lambda e: e["sector"],
-    "shopping_kind": lambda e: shopping_kind(e["sector"]),
+    "kind": lambda e: shopping_kind(e["sector"]),
     "merchant": lambda e: str(e["merchant_id"]),
     "weekday": lambda e: str(e["weekday"]),
     "hour": lambda e: str(e["local_hour"]),
