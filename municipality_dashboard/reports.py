@@ -37,6 +37,9 @@ ORDER = [
 def _label(text: str | None) -> str:
     if text is None:
         return ""
+    suffix = " (village not given)"
+    if text.endswith(suffix):  # the scheme's own municipality, from the postcode only
+        return f"{text.removesuffix(suffix)} ({gettext('village not given')})"
     return gettext(text) if text in TRANSLATED_LABELS else text
 
 
