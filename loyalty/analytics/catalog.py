@@ -676,27 +676,27 @@ def _utc_bounds(ctx: Context, period: Period) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _ledger_flow(ctx: Context, period: Period, txn_kind: str, account_kind: AccountKind
-                 ) -> Cell:
-    """Points posted to accounts of one kind by transactions of one kind in the period."""
+def _forfeited(ctx: Context, period: Period) -> Cell:
+    """Points taken from wallets into breakage in the period (a deleted wallet's points,
+    expiry), per wallet: the k rule counts the wallets that lost points."""
     start, end = _utc_bounds(ctx, period)
     rows = ctx.session.execute(
-        sa.select(Account.merchant_id, Account.wallet_id, sa.func.sum(Posting.amount),
+        sa.select(sa.literal(None), Account.wallet_id, -sa.func.sum(Posting.amount),
                   sa.func.count())
         .join(Posting, Posting.account_id == Account.id)
         .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
         .where(
             LedgerTransaction.scheme_id == ctx.scheme.id,
-            LedgerTransaction.kind == txn_kind,
+            LedgerTransaction.kind.in_(["forfeit", "expire"]),
             LedgerTransaction.created_at >= start,
             LedgerTransaction.created_at < end,
-            Account.kind == account_kind,
+            Account.kind == AccountKind.WALLET,
             Account.asset == Asset.POINTS,
-            Posting.amount > 0,
+            Posting.amount < 0,
         )
-        .group_by(Account.merchant_id, Account.wallet_id)
+        .group_by(Account.wallet_id)
     ).all()
-    return _points_cell(txn_kind, rows)
+    return _points_cell("forfeit", rows)
 
 
 def _points_cell(key: str, rows: Any) -> Cell:
@@ -766,13 +766,19 @@ def points_economy(ctx: Context) -> Report:
     def checked(period: Period) -> list[Cell]:
         issued = _points_cell("earn", _issued_by_shop_and_wallet(ctx, period))
         redeemed = _points_cell("redeem", _redeemed_by_shop_and_wallet(ctx, period))
-        forfeited = _ledger_flow(ctx, period, "forfeit", AccountKind.BREAKAGE)
-        # Breakage has no shop; its rule 2 is about the issuing shops of the period.
-        forfeited = replace(forfeited, shops=issued.shops, top_shop_amount_cents=0,
-                            shoppers=issued.shoppers)
+        forfeited = _forfeited(ctx, period)
+        # Breakage belongs to no shop: its rule 2 looks at the period's issuing shops.
+        forfeited = replace(
+            forfeited,
+            shops=issued.shops,
+            top_shop_amount_cents=int(issued.top_shop_amount_cents * (forfeited.points or 0)
+                                      / max(issued.points or 0, 1)),
+        )
         value = ctx.scheme.point_value_cents
         out = [
-            replace(c, amount_cents=(c.points or 0) * value)
+            # Euro value beside the points; the top shop's share in the same unit.
+            replace(c, amount_cents=(c.points or 0) * value,
+                    top_shop_amount_cents=c.top_shop_amount_cents * value)
             for c in (issued, redeemed, forfeited)
             if c.points or c.key != "forfeit"
         ]
