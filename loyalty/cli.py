@@ -430,6 +430,57 @@ def fraud_check(scheme_slug: str | None, day: Any) -> None:
     click.echo(f"fraud check: {len(chosen)} schemes, {found} patterns, {created} new flags")
 
 
+@click.group("analytics", help="Statistics: the rollups behind the reports.")
+def analytics_group() -> None:
+    pass
+
+
+@analytics_group.command("refresh")
+@click.option("--scheme", "scheme_slug", help="only this scheme (slug); all schemes without it")
+@with_appcontext
+def analytics_refresh(scheme_slug: str | None) -> None:
+    """Fold new purchase events into the report rollups. Idempotent and safe to run
+    while the server runs (the server also does it before a report is read).
+
+    Example: loyalty analytics refresh --scheme sint-gillis-waas
+    """
+    import time
+
+    from loyalty import schemes
+    from loyalty.analytics import rollups
+    from loyalty.models import Scheme
+
+    started = time.monotonic()
+    with transaction() as session:
+        if scheme_slug:
+            try:
+                slugs = [schemes.get_scheme(session, scheme_slug).slug]
+            except LoyaltyError as error:
+                _fail(error)
+        else:
+            slugs = list(session.scalars(sa.select(Scheme.slug).order_by(Scheme.id)))
+    folded = busy = 0
+    for slug in slugs:
+        shown: list[int] = [-1]
+
+        def progress(done: int, total: int, slug: str = slug, shown: list[int] = shown) -> None:
+            pct = 100 * done // max(total, 1)
+            if pct // 10 != shown[0] or done == total:
+                shown[0] = pct // 10
+                click.echo(f"  {slug}: {done}/{total} events ({pct}%)")
+
+        with transaction() as session:
+            result = rollups.refresh(session, schemes.get_scheme(session, slug), progress=progress)
+        folded += result.events
+        if result.busy:
+            busy += 1
+            click.echo(f"  {slug}: another refresh is running; it folds these events")
+    click.echo(
+        f"analytics refreshed: {folded} new events folded for {len(slugs)} scheme(s)"
+        f"{f', {busy} busy' if busy else ''} in {time.monotonic() - started:.1f} s"
+    )
+
+
 def _serve(app_factory: Any, host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -498,6 +549,13 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             f"demo loaded: {summary.shops} shops, {summary.wallets} wallets, "
             f"{summary.earns} sales with points, {summary.spends} spends"
         )
+        # Fold the demo's sales into the report rollups now, not on the first report.
+        from loyalty.analytics import rollups
+
+        with transaction() as session:
+            for scheme in session.scalars(sa.select(Scheme)):
+                folded = rollups.refresh(session, scheme).events
+                click.echo(f"  rollups: {folded} purchase events of {scheme.slug} folded in")
     with transaction() as session:
         logins = session.execute(
             sa.select(StaffUser.role, StaffUser.email).order_by(StaffUser.id)
@@ -513,7 +571,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 COMMANDS = [
     db_group, create_scheme, create_user, ledger_group, redemptions_group, expire, settle,
-    scheme_bank, connect_shop, fraud_group, serve, demo,
+    scheme_bank, connect_shop, fraud_group, analytics_group, serve, demo,
 ]
 
 

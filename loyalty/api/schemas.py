@@ -290,3 +290,30 @@ class SettlementView(Schema):
     control_sum_cents = fields.Integer(
         allow_none=True, metadata={"description": "sum of the SEPA transfers; null for a shop"}
     )
+class ReportQuery(Schema):
+    from_ = fields.Date(data_key="from", metadata={"description": "first local date"})
+    to = fields.Date(metadata={"description": "last local date (inclusive)"})
+
+
+class ReportColumn(Schema):
+    name = fields.String(required=True)
+    label = fields.String(required=True)
+    kind = fields.String(required=True)
+
+
+class NamedReport(Schema):
+    name = fields.String(required=True)
+    title = fields.String(required=True)
+    definition = fields.String(required=True)
+    k = fields.Integer(required=True)
+    from_ = fields.String(data_key="from", required=True)
+    to = fields.String(required=True)
+    previous_from = fields.String()
+    previous_to = fields.String()
+    value = fields.String(metadata={"description": "the figure that comparisons compare"})
+    columns = fields.List(fields.Nested(ReportColumn))
+    # Rows are the public fields of analytics.privacy (key, label, purchases,
+    # amount_cents, shoppers, points, suppressed), report extras and comparisons.
+    rows = fields.List(fields.Dict(), required=True)
+    total = fields.Dict(allow_none=True)
+    notes = fields.List(fields.String())

@@ -1,7 +1,17 @@
 """The database models, one module per area; import them from here."""
 
 from loyalty.models.admin import AuditEntry, FlagStatus, FraudFlag
-from loyalty.models.analytics import PseudonymKey, PurchaseEvent
+from loyalty.models.analytics import (
+    PseudonymKey,
+    PurchaseEvent,
+    RollupAreaAge,
+    RollupShopDay,
+    RollupShopHour,
+    RollupShopperMonth,
+    RollupShopShopper,
+    RollupState,
+    ShopperCount,
+)
 from loyalty.models.claims import Claim, ClaimStatus
 from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
@@ -39,9 +49,16 @@ __all__ = [
     "Redemption",
     "RedemptionStatus",
     "Role",
+    "RollupAreaAge",
+    "RollupShopDay",
+    "RollupShopHour",
+    "RollupShopShopper",
+    "RollupShopperMonth",
+    "RollupState",
     "Scheme",
     "Settlement",
     "SettlementLine",
+    "ShopperCount",
     "StaffSession",
     "StaffUser",
     "StampCard",

@@ -28,6 +28,7 @@ COMMANDS = [
     ["scheme-bank"],
     ["connect-shop"],
     ["fraud", "check"],
+    ["analytics", "refresh"],
 ]
 
 
