@@ -1,6 +1,7 @@
 """The database models, one module per area; import them from here."""
 
 from loyalty.models.analytics import PseudonymKey, PurchaseEvent
+from loyalty.models.campaigns import CalendarEvent, Campaign
 from loyalty.models.claims import Claim, ClaimStatus
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
@@ -15,6 +16,8 @@ __all__ = [
     "Account",
     "AccountKind",
     "Asset",
+    "CalendarEvent",
+    "Campaign",
     "Claim",
     "ClaimStatus",
     "IdempotencyRecord",
