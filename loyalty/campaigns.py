@@ -44,6 +44,7 @@ MAX_BUDGET_CENTS = 1_000_000_000  # EUR 10 million: far above a town's budget, s
 MAX_MULTIPLIER = Decimal(10)
 MAX_BONUS_POINTS = 10_000
 MAX_NAME = 200
+MAX_ID = 2**31 - 1  # an INTEGER column on PostgreSQL
 
 
 class Status:
@@ -135,6 +136,8 @@ def create_campaign(
                 code="unknown_sector",
             )
     shop_ids = sorted(set(merchant_ids))
+    if any(not 0 < i <= MAX_ID for i in shop_ids):
+        raise InvalidInput("shop ids are positive 32-bit numbers", code="unknown_merchant")
     if shop_ids:
         found = set(
             session.scalars(
@@ -329,7 +332,8 @@ def figures(session: Session, campaign: Campaign, now: datetime | None) -> Figur
         status = Status.SCHEDULED
     elif now >= campaign.ends_at:
         status = Status.ENDED
-    elif remaining < point_value:
+    elif remaining < point_value * (campaign.bonus_points or 1):
+        # Not even the smallest bonus fits (a bonus is paid whole or not at all).
         status = Status.BUDGET_SPENT
     else:
         status = Status.ACTIVE
