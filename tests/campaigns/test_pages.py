@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from loyalty import campaigns, ledger, money
 from loyalty.db import utcnow
-from loyalty.models import AccountKind, Campaign, CalendarEvent, Role, Scheme
+from loyalty.models import AccountKind, CalendarEvent, Campaign, Role, Scheme
 from tests.campaigns.test_evaluation import AFTER_END, EVENT, _event_data, _generate
 from tests.factories import PASSWORD, make_merchant, make_scheme, make_user
 from tests.forms import csrf
@@ -52,9 +52,8 @@ def test_an_admin_creates_a_campaign_and_follows_its_budget(
     bad = admin.post("/dashboard/campaigns/new", data={**data, "sectors": "bakkers"})
     assert bad.status_code == 422
     assert "Use NACE-BEL codes" in bad.get_data(as_text=True)
-    reversed_ = admin.post(
-        "/dashboard/campaigns/new", data={**data, "ends_on": (today - timedelta(days=1)).isoformat()}
-    )
+    yesterday = (today - timedelta(days=1)).isoformat()
+    reversed_ = admin.post("/dashboard/campaigns/new", data={**data, "ends_on": yesterday})
     assert reversed_.status_code == 422
     assert "cannot be before the first day" in reversed_.get_data(as_text=True)
     no_bonus = admin.post("/dashboard/campaigns/new", data={**data, "multiplier": ""})
