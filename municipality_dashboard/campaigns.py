@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from babel.dates import format_date
+from babel.numbers import format_decimal
 from flask import abort, redirect, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -77,6 +78,10 @@ def _covered(campaign: Campaign, lang: str) -> str:
 def _day(value: date) -> str:
     """A date as people read it in this language: "5 oktober 2026"."""
     return format_date(value, "long", locale=BABEL_LOCALES.get(str(get_locale()), "nl_BE"))
+
+
+def _pct(value: float) -> str:
+    return format_decimal(value, "0.#", locale=BABEL_LOCALES.get(str(get_locale()), "nl_BE"))
 
 
 def _local_day(moment: datetime, scheme: Scheme) -> date:
@@ -224,6 +229,7 @@ def campaign_page(campaign_id: int) -> Any:
     return _render(
         "campaign.html",
         day=_day,
+        pct=_pct,
         scheme=scheme,
         campaign=campaign,
         figures=figures,
