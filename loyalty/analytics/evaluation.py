@@ -260,30 +260,36 @@ def evaluate_campaign(
         PurchaseEvent.scheme_id == scheme.id,
         PurchaseEvent.local_date.between(*window),
     ]
+    # Tag each event once in a subquery: PostgreSQL accepts a GROUP BY on a
+    # CASE only if it is the very same expression, bind parameters included.
+    is_treated = PurchaseEvent.merchant_id.in_(treated_ids) if treated_ids else sa.false()
+    tagged = (
+        sa.select(
+            period_of.label("period"),
+            sa.case((is_treated, 1), else_=0).label("treated"),
+            PurchaseEvent.merchant_id,
+            PurchaseEvent.amount_cents,
+            PurchaseEvent.shopper_key,
+        )
+        .where(*in_scheme)
+        .subquery()
+    )
     per_shop: dict[tuple[str, int], int] = {}
     sales: dict[tuple[str, int], int] = {}
     for period, mid, n, amount in session.execute(
-        sa.select(
-            period_of, PurchaseEvent.merchant_id, sa.func.count(),
-            sa.func.sum(PurchaseEvent.amount_cents),
-        )
-        .where(*in_scheme)
-        .group_by(period_of, PurchaseEvent.merchant_id)
+        sa.select(tagged.c.period, tagged.c.merchant_id, sa.func.count(),
+                  sa.func.sum(tagged.c.amount_cents))
+        .group_by(tagged.c.period, tagged.c.merchant_id)
     ):
         if period is not None:
             per_shop[(str(period), int(mid))] = int(amount)
             sales[(str(period), int(mid))] = int(n)
-    is_treated = PurchaseEvent.merchant_id.in_(treated_ids) if treated_ids else sa.false()
     shoppers = {
         (str(period), bool(t)): int(n)
         for period, t, n in session.execute(
-            sa.select(
-                period_of,
-                sa.case((is_treated, 1), else_=0),
-                sa.func.count(sa.distinct(PurchaseEvent.shopper_key)),
-            )
-            .where(*in_scheme)
-            .group_by(period_of, sa.case((is_treated, 1), else_=0))
+            sa.select(tagged.c.period, tagged.c.treated,
+                      sa.func.count(sa.distinct(tagged.c.shopper_key)))
+            .group_by(tagged.c.period, tagged.c.treated)
         )
         if period is not None
     }

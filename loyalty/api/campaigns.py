@@ -137,4 +137,5 @@ class CampaignEvaluation(MethodView):
 NOT_EVALUABLE = {
     "not_ended": "the campaign is evaluated after its end",
     "too_few_shops": "fewer than 3 participating or other shops sold in both periods",
+    "too_little_history": "not enough earlier weeks with sales to compare with",
 }
