@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-from loyalty.db import make_engine
+from loyalty import campaigns
+from loyalty.analytics import evaluation
+from loyalty.db import make_engine, utcnow
 from loyalty.models import Merchant, MerchantStatus, Scheme, StaffUser
 from tests.conftest import _create_postgres_database, _drop_postgres_database
 
@@ -82,6 +85,30 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     assert len(approved) == 20
     assert len({s.sector for s in approved}) >= 12  # shops across many sectors
     assert users and users >= 4
+
+    # The evaluation finds the ended campaign's lift (25% in the simulated town)
+    # and the Christmas market; the running campaign has paid bonuses already.
+    engine = make_engine(empty_database_url)
+    try:
+        with Session(engine) as session:
+            found = {f.campaign.name: f for f in campaigns.list_campaigns(session, 1)}
+            ended = found["Dubbele punten bij de buurtwinkel"]
+            running = found["Winteractie: dubbele punten op vrije tijd"]
+            estimate = evaluation.evaluate_campaign(session, ended.campaign, utcnow()).estimate
+            market = next(
+                e for e in campaigns.list_events(session, 1)
+                if e.name == "Kerstmarkt" and e.ends_on < utcnow().date()
+            )
+            market_effect = evaluation.evaluate_event(session, market, utcnow()).estimate
+    finally:
+        engine.dispose()
+    assert (ended.status, running.status) == ("ended", "active")
+    assert ended.spent_cents > 0 and running.bonus_points_given > 0
+    # The town is drawn anew for each date the demo is loaded on: the point
+    # estimate is well clear of 5% on any date, the interval depends on the draw.
+    assert estimate.effect_pct > 5, estimate
+    assert estimate.ci_low_pct < estimate.effect_pct < estimate.ci_high_pct
+    assert market_effect.effect_pct > 10, market_effect
 
     # A second start keeps the data: nothing loaded twice.
     second = run(["demo", "--no-serve"], empty_database_url)
