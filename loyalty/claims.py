@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, money, security, wallets
+from loyalty import campaigns, ledger, money, security, wallets
 from loyalty import stamps as stamp_cards
 from loyalty.analytics import events
 from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
@@ -46,6 +46,8 @@ class ClaimResult:
     balance: int
     stamps_credited: int = 0
     vouchers: list[Voucher] = field(default_factory=list)
+    # Campaign bonus, included in points_credited.
+    bonus_points: int = 0
 
 
 def points_for(amount_cents: int, rate: int) -> int:
@@ -163,6 +165,7 @@ def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> Cl
 
     merchant = session.get_one(Merchant, claim.merchant_id)
     wallet_account = wallets.points_account(session, wallet)
+    bonus, campaign_id = 0, None
     if claim.points:
         issued = ledger.get_account(
             session,
@@ -174,19 +177,25 @@ def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> Cl
         point_value = session.scalars(
             sa.select(Scheme.point_value_cents).where(Scheme.id == claim.scheme_id)
         ).one()
-        txn = ledger.post(
+        # One transaction for the base points and any campaign bonus; the
+        # campaign's budget decides in the database whether it can still pay.
+        earned = campaigns.post_earn(
             session,
-            claim.scheme_id,
-            "earn",
+            merchant,
             [
                 ledger.Leg(issued, -claim.points),
                 ledger.Leg(wallet_account, claim.points),
                 *money.earn_legs(session, claim.scheme_id, merchant.id, claim.points, point_value),
             ],
-            memo=f"claim #{claim.id}",
+            claim.points,
+            wallet_account.id,
+            point_value,
+            claim.created_at,
+            f"claim #{claim.id}",
             at=now,
-            point_value_cents=point_value,
         )
+        txn = earned.transaction
+        bonus, campaign_id = earned.bonus_points, earned.campaign_id
         session.execute(
             sa.update(Claim)
             .where(Claim.id == claim.id)
@@ -200,11 +209,15 @@ def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> Cl
         vouchers = stamp_cards.give_stamps(session, card, wallet, claim.stamps, now)
     if claim.amount_cents:
         scheme = session.get_one(Scheme, claim.scheme_id)
-        events.record_purchase(session, scheme, merchant, wallet, claim, now)
+        events.record_purchase(
+            session, scheme, merchant, wallet, claim, now,
+            campaign_id=campaign_id, bonus_points=bonus,
+        )
     return ClaimResult(
         claim=claim,
         merchant=merchant,
-        points_credited=claim.points,
+        points_credited=claim.points + bonus,
+        bonus_points=bonus,
         balance=ledger.balance(session, wallet_account.id),
         stamps_credited=claim.stamps,
         vouchers=vouchers,

@@ -144,6 +144,7 @@ class LoyaltyApi(Api):
 
 def init_app(app: Flask) -> LoyaltyApi:
     from loyalty.api import (
+        campaigns,
         claims,
         merchants,
         redemptions,
@@ -177,7 +178,9 @@ def init_app(app: Flask) -> LoyaltyApi:
     api = LoyaltyApi(app, spec_kwargs={"extra_plugins": [ErrorBodies()]})
     api.blueprints = [
         module.blp
-        for module in (tokens, merchants, wallets, claims, redemptions, reports, settlements)
+        for module in (
+            tokens, merchants, wallets, claims, redemptions, reports, settlements, campaigns
+        )
     ]
     for blueprint in api.blueprints:
         api.register_blueprint(blueprint, url_prefix=PREFIX)

@@ -12,6 +12,7 @@ from loyalty.models.analytics import (
     RollupState,
     ShopperCount,
 )
+from loyalty.models.campaigns import CalendarEvent, Campaign
 from loyalty.models.claims import Claim, ClaimStatus
 from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
@@ -29,6 +30,8 @@ __all__ = [
     "AccountKind",
     "Asset",
     "AuditEntry",
+    "CalendarEvent",
+    "Campaign",
     "Claim",
     "ExpiryNotice",
     "ClaimStatus",

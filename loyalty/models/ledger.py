@@ -27,6 +27,9 @@ class AccountKind(enum.StrEnum):
     MERCHANT_POSITION = "merchant_position"  # > 0: the scheme owes the shop; < 0: the shop owes
     MERCHANT_PREPAID = "merchant_prepaid"  # money a shop paid in advance, not yet applied
     CAMPAIGN_BUDGET = "campaign_budget"  # what is left of a campaign's budget
+    # The source of a campaign's bonus points (asset points, owner "campaign:<id>"):
+    # minus its balance is the bonus points the campaign gave.
+    CAMPAIGN_ISSUED = "campaign_issued"
     MUNICIPALITY = "municipality"  # the municipality's contributions (campaign budgets)
     CASH = "cash"  # money in (negative) and out, one per channel: "cash:stripe", "cash:bank"
     FEES = "fees"  # fees the scheme charged its shops at settlement
