@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, money, schemes, sectors
+from loyalty import audit, ledger, money, schemes, sectors
 from loyalty.db import utcnow
 from loyalty.errors import InsufficientBalance, InvalidInput, NotFound
 from loyalty.models import (
@@ -38,6 +38,7 @@ from loyalty.models import (
     LedgerTransaction,
     Merchant,
     Scheme,
+    StaffUser,
 )
 
 MAX_BUDGET_CENTS = 1_000_000_000  # EUR 10 million: far above a town's budget, stops typos
@@ -165,6 +166,11 @@ def create_campaign(
     )
     session.add(campaign)
     session.flush()
+    if created_by is not None:
+        audit.record(
+            session, session.get(StaffUser, created_by), "campaign.create", scheme,
+            {"campaign": campaign.id, "name": name, "budget_cents": budget_cents}, now=now,
+        )
     budget = ledger.open_account(
         session, scheme.id, AccountKind.CAMPAIGN_BUDGET, Asset.EUR_CENTS, owner(campaign.id)
     )
@@ -352,7 +358,13 @@ MAX_EVENT_DAYS = 31
 
 
 def create_event(
-    session: Session, scheme: Scheme, *, name: str, starts_on: date, ends_on: date
+    session: Session,
+    scheme: Scheme,
+    *,
+    name: str,
+    starts_on: date,
+    ends_on: date,
+    created_by: StaffUser | None = None,
 ) -> CalendarEvent:
     """Mark a local event ("Kerstmarkt") on the calendar. Raises InvalidInput."""
     name = name.strip()
@@ -365,6 +377,11 @@ def create_event(
     event = CalendarEvent(scheme_id=scheme.id, name=name, starts_on=starts_on, ends_on=ends_on)
     session.add(event)
     session.flush()
+    if created_by is not None:
+        audit.record(
+            session, created_by, "event.create", scheme,
+            {"event": event.id, "name": name, "from": str(starts_on), "to": str(ends_on)},
+        )
     return event
 
 

@@ -24,9 +24,9 @@ import sqlalchemy as sa
 import stripe
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, money
+from loyalty import audit, ledger, money
 from loyalty.errors import Conflict, InvalidInput, NotFound
-from loyalty.models import AccountKind, FundingMethod, Merchant, Prepayment, Scheme
+from loyalty.models import AccountKind, FundingMethod, Merchant, Prepayment, Scheme, StaffUser
 
 # What one top-up by Stripe may be, in euro cents (Stripe's own minimum is 0.50).
 MIN_TOP_UP = 10_00
@@ -126,7 +126,7 @@ def record_bank_transfer(
     merchant = session.get(Merchant, merchant_id)
     if merchant is None or merchant.scheme_id != scheme_id:
         raise NotFound("no such shop in this scheme")
-    return record_prepayment(
+    payment, created = record_prepayment(
         session,
         merchant,
         amount_cents,
@@ -134,6 +134,12 @@ def record_bank_transfer(
         bank_reference,
         recorded_by_id=recorded_by_id,
     )
+    if created:
+        audit.record(
+            session, session.get(StaffUser, recorded_by_id), "funding.bank_transfer", merchant,
+            {"amount_cents": amount_cents, "bank_reference": bank_reference},
+        )
+    return payment, created
 
 
 def prepaid_balance(session: Session, merchant: Merchant) -> int:

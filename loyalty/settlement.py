@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from loyalty import funding, ledger, mail, money
+from loyalty import audit, funding, ledger, mail, money
 from loyalty.errors import Conflict, InvalidInput, NotFound
 from loyalty.models import (
     Account,
@@ -66,6 +66,7 @@ from loyalty.models import (
     Scheme,
     Settlement,
     SettlementLine,
+    StaffUser,
 )
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,7 @@ def settle(
     *,
     stripe_payouts: bool = False,
     progress: Progress | None = None,
+    actor: StaffUser | None = None,
 ) -> SettleResult:
     """Lock a month and post its fees, prepaid money applied and payouts.
 
@@ -312,6 +314,16 @@ def settle(
             progress("shops", done, len(merchants))
     session.flush()
     _write_sepa_file(session, scheme, settlement, now)
+    # ``actor`` None: the command line (cron).
+    audit.record(
+        session, actor, "settlement.lock", scheme,
+        {
+            "period": period,
+            "shops": len(merchants),
+            "control_sum_cents": settlement.control_sum_cents,
+        },
+        now=now,
+    )
     return SettleResult(settlement, True)
 
 

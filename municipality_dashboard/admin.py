@@ -250,6 +250,10 @@ ACTION_LABELS = {
     "till_key.create": _l("Till key made"),
     "till_key.revoke": _l("Till key revoked"),
     "stamp_card.create": _l("Stamp card made"),
+    "campaign.create": _l("Campaign created"),
+    "event.create": _l("Event marked on the calendar"),
+    "settlement.lock": _l("Month settled"),
+    "funding.bank_transfer": _l("Bank transfer recorded"),
 }
 
 

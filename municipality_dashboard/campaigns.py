@@ -263,6 +263,7 @@ def events_page() -> Any:
                 db(), scheme, name=form.name.data or "",
                 starts_on=form.starts_on.data,
                 ends_on=form.ends_on.data,
+                created_by=current_staff().user,
             )
             return redirect(url_for("dashboard.event_page", event_id=event.id), 303)
         status = 422

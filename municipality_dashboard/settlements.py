@@ -18,7 +18,7 @@ from loyalty import settlement
 from loyalty.db import utcnow
 from loyalty.errors import LoyaltyError, NotFound
 from loyalty.models import Merchant, Scheme
-from loyalty.signin import staff_required
+from loyalty.signin import current_staff, staff_required
 from loyalty.web import attachment, db
 from municipality_dashboard.views import ADMIN, _render, _scheme, bp
 
@@ -83,7 +83,8 @@ def settle() -> Any:
     stripe = settlement.stripe_settings(current_app.config)
     try:
         result = settlement.settle(
-            db(), _scheme(), period, utcnow(), stripe_payouts=stripe is not None
+            db(), _scheme(), period, utcnow(), stripe_payouts=stripe is not None,
+            actor=current_staff().user,
         )
     except LoyaltyError as error:
         form.period.errors = [_error_message(error)]

@@ -54,7 +54,8 @@ class SettlementsView(MethodView):
         scheme = session.get_one(Scheme, admin.scheme_id)
         stripe = settlement.stripe_settings(current_app.config)
         result = settlement.settle(
-            session, scheme, body["period"], utcnow(), stripe_payouts=stripe is not None
+            session, scheme, body["period"], utcnow(), stripe_payouts=stripe is not None,
+            actor=admin,
         )
         # Made inside the request; a transfer or e-mail that fails is left
         # pending, and the next call for this month tries again (the

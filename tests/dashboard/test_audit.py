@@ -90,3 +90,62 @@ def test_a_shop_added_or_a_till_key_made_through_the_api_by_an_admin_is_audited(
     ]
     # Never the key itself.
     assert all(secret not in str(r.details) for r in rows)
+
+
+def test_campaigns_events_settlements_and_bank_transfers_are_audited(
+    app: Flask, session: Session, town: Municipality
+) -> None:
+    from loyalty import funding
+
+    shop = make_merchant(session, town.scheme, name="Bakkerij Vier")
+    session.rollback()
+    token = staff_token(app.test_client(), town.admin)
+    api = app.test_client()
+    start = utcnow() + timedelta(days=1)
+    made = api.post(
+        "/api/v1/campaigns",
+        headers=bearer(token),
+        json={
+            "name": "Dubbele punten",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(days=7)).isoformat(),
+            "budget_cents": 50_000,
+            "multiplier": 2,
+        },
+    )
+    assert made.status_code == 201, made.json
+    client = town.admin_client
+    today = utcnow().date()
+    assert post(
+        client, "/dashboard/events", name="Kerstmarkt", starts_on=str(today),
+        ends_on=str(today + timedelta(days=2)),
+    ).status_code == 303
+    communication = funding.structured_communication(shop.id)
+    assert post(
+        client, "/dashboard/funding", communication=communication, amount="25,00",
+        reference="BANK-REF-1",
+    ).status_code == 303
+    # The same transfer again credits nothing and is not a new action.
+    assert post(
+        client, "/dashboard/funding", communication=communication, amount="25,00",
+        reference="BANK-REF-1",
+    ).status_code == 303
+    last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    settled = api.post(
+        "/api/v1/settlements", headers=bearer(token), json={"period": last_month}
+    )
+    assert settled.status_code == 201, settled.json
+    assert api.post(
+        "/api/v1/settlements", headers=bearer(token), json={"period": last_month}
+    ).status_code == 200
+
+    rows = audit_rows(session, town.scheme.id)
+    assert [r.action for r in rows] == [
+        "campaign.create", "event.create", "funding.bank_transfer", "settlement.lock",
+    ]
+    assert all(r.actor_id == town.admin.id for r in rows)
+    assert rows[0].details["campaign"] == made.json["id"]  # type: ignore[index]
+    assert rows[2].target_id == shop.id and rows[2].details["amount_cents"] == 2500
+    assert rows[3].details["period"] == last_month
+    page = html(client.get("/dashboard/audit"))
+    assert "Campaign created" in page and "Month settled" in page
