@@ -6,11 +6,20 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_wtf import FlaskForm
 
-from loyalty import onboarding, sectors
-from loyalty.models import Merchant, MerchantStatus, Role, Scheme
+from loyalty import campaigns, ledger, money, onboarding, sectors
+from loyalty.analytics import catalog, periods, rollups
+from loyalty.models import (
+    AccountKind,
+    FlagStatus,
+    FraudFlag,
+    Merchant,
+    MerchantStatus,
+    Role,
+    Scheme,
+)
 from loyalty.signin import current_staff, staff_required
 from loyalty.web import db
 
@@ -45,15 +54,43 @@ def _scheme() -> Scheme:
 @bp.get("/")
 @staff_required(*STAFF)
 def home() -> Any:
+    """The town at a glance: last month's spending, points outstanding, what needs doing."""
     scheme = _scheme()
+    session = db()
     counts = dict(
-        db().execute(
+        session.execute(
             sa.select(Merchant.status, sa.func.count())
             .where(Merchant.scheme_id == scheme.id)
             .group_by(Merchant.status)
         ).all()
     )
-    return _render("home.html", scheme=scheme, counts=counts)
+    rollups.refresh_if_pending(session, scheme)
+    period = periods.parse(None, None, catalog.today_local(scheme))
+    # Through the report catalogue, so the privacy rules apply here too.
+    spending = catalog.build(session, scheme, "sectors", period, str(get_locale() or "nl"))
+    liability = money.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
+    running = [
+        figures
+        for figures in campaigns.list_campaigns(session, scheme.id)
+        if figures.status == campaigns.Status.ACTIVE
+    ]
+    open_flags = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(FraudFlag)
+        .where(FraudFlag.scheme_id == scheme.id, FraudFlag.status == FlagStatus.OPEN)
+    )
+    return _render(
+        "home.html",
+        scheme=scheme,
+        counts=counts,
+        period=period,
+        month=format_date(period.start, "MMMM y"),
+        total=spending.public_total(),
+        k=spending.k,
+        liability_cents=ledger.balance(session, liability.id),
+        running=running,
+        open_flags=open_flags or 0,
+    )
 
 
 @bp.get("/shops")

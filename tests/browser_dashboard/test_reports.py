@@ -52,6 +52,10 @@ def test_a_report_page_on_a_desktop(
     try:
         page = desk.page
         desk.sign_in(email)
+        desk.goto("/dashboard")
+        expect(page.locator("h1")).to_be_visible()
+        desk.check("dashboard-overview", docs_name="dashboard-overview.png")
+
         desk.goto("/dashboard/reports")
         expect(page.locator("h1")).to_have_text("Rapporten")
         desk.check("dashboard-reports")
