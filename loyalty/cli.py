@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import sqlalchemy as sa
@@ -27,8 +27,22 @@ def transaction() -> Iterator[Session]:
         yield session
 
 
-def _fail(error: LoyaltyError) -> None:
+def _fail(error: LoyaltyError) -> NoReturn:
     raise click.ClickException(error.message) from error
+
+
+def _scheme_slugs(slug: str | None) -> list[str]:
+    """The scheme a command's --scheme names (an unknown one fails the command), or all."""
+    from loyalty import schemes
+    from loyalty.models import Scheme
+
+    with transaction() as session:
+        if slug:
+            try:
+                return [schemes.get_scheme(session, slug).slug]
+            except LoyaltyError as error:
+                _fail(error)
+        return list(session.scalars(sa.select(Scheme.slug).order_by(Scheme.id)))
 
 
 @click.group("db", help="Database schema.")
@@ -188,20 +202,12 @@ def expire(slug: str | None, as_of: Any) -> None:
     from zoneinfo import ZoneInfo
 
     from loyalty import expiry, schemes
-    from loyalty.models import Scheme
 
-    with transaction() as session:
-        if slug:
-            try:
-                targets = [schemes.get_scheme(session, slug).id]
-            except LoyaltyError as error:
-                _fail(error)
-        else:
-            targets = list(session.scalars(sa.select(Scheme.id).order_by(Scheme.id)))
+    targets = _scheme_slugs(slug)
     totals = [0, 0, 0]
-    for scheme_id in targets:
+    for target in targets:
         with transaction() as session:
-            scheme = session.get_one(Scheme, scheme_id)
+            scheme = schemes.get_scheme(session, target)
             now = utcnow()
             if as_of is not None:
                 now = as_of.replace(tzinfo=ZoneInfo(scheme.timezone))
@@ -397,20 +403,15 @@ def fraud_check(scheme_slug: str | None, day: Any) -> None:
     from zoneinfo import ZoneInfo
 
     from loyalty import fraud, schemes
-    from loyalty.models import Scheme
 
     now = utcnow()
     created = found = 0
+    chosen = _scheme_slugs(scheme_slug)
     try:
-        with transaction() as session:
-            if scheme_slug:
-                chosen = [schemes.get_scheme(session, scheme_slug)]
-            else:
-                chosen = list(session.scalars(sa.select(Scheme).order_by(Scheme.id)))
-        for scheme in chosen:
+        for slug in chosen:
             # One transaction per scheme: a big scheme's check does not hold up the others.
             with transaction() as session:
-                scheme = session.get_one(Scheme, scheme.id)
+                scheme = schemes.get_scheme(session, slug)
                 when = (
                     day.date()
                     if day
@@ -448,17 +449,9 @@ def analytics_refresh(scheme_slug: str | None) -> None:
 
     from loyalty import schemes
     from loyalty.analytics import rollups
-    from loyalty.models import Scheme
 
     started = time.monotonic()
-    with transaction() as session:
-        if scheme_slug:
-            try:
-                slugs = [schemes.get_scheme(session, scheme_slug).slug]
-            except LoyaltyError as error:
-                _fail(error)
-        else:
-            slugs = list(session.scalars(sa.select(Scheme.slug).order_by(Scheme.id)))
+    slugs = _scheme_slugs(scheme_slug)
     folded = busy = 0
     for slug in slugs:
         shown: list[int] = [-1]

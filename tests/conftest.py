@@ -73,6 +73,18 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh empty database of the kind under test, for commands and migrations."""
+    server_url = os.environ.get("TEST_DATABASE_URL", "")
+    if server_url.startswith("postgresql"):
+        url, name = _create_postgres_database(server_url)
+        yield url
+        _drop_postgres_database(server_url, name)
+    else:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+
+
 @pytest.fixture(scope="session")
 def dialect(database_url: str) -> str:
     return "postgresql" if database_url.startswith("postgresql") else "sqlite"

@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from loyalty import campaigns
 from loyalty.analytics import evaluation
 from loyalty.db import make_engine, utcnow
 from loyalty.models import Merchant, MerchantStatus, Scheme, StaffUser
-from tests.conftest import _create_postgres_database, _drop_postgres_database
 
 COMMANDS = [
     ["demo"],
@@ -46,18 +44,6 @@ def run(args: list[str], url: str, stdin: str = "", cwd: Path | None = None):  #
         timeout=240,
         cwd=cwd,
     )
-
-
-@pytest.fixture
-def empty_database_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh empty database of the kind under test."""
-    server_url = os.environ.get("TEST_DATABASE_URL", "")
-    if server_url.startswith("postgresql"):
-        url, name = _create_postgres_database(server_url)
-        yield url
-        _drop_postgres_database(server_url, name)
-    else:
-        yield f"sqlite:///{tmp_path / 'cli.db'}"
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

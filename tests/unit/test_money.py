@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +12,6 @@ from loyalty import claims, ledger, money, redemptions, wallets
 from loyalty.db import make_engine
 from loyalty.migrate import upgrade
 from loyalty.models import Account, AccountKind, Asset, Merchant, Posting, Scheme, Wallet
-from tests.conftest import _create_postgres_database, _drop_postgres_database
 from tests.factories import make_merchant, make_scheme
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
@@ -165,22 +161,12 @@ def test_a_settlement_may_move_a_position_without_points(
         session.rollback()
 
 
-@pytest.fixture
-def scratch_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own: migrations are moved up and down on it."""
-    server = os.environ.get("TEST_DATABASE_URL", "")
-    if server.startswith("postgresql"):
-        url, name = _create_postgres_database(server)
-        yield url
-        _drop_postgres_database(server, name)
-    else:
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-
-
-def test_the_migration_prices_the_point_flows_of_an_existing_database(scratch_url: str) -> None:
+def test_the_migration_prices_the_point_flows_of_an_existing_database(
+    empty_database_url: str,
+) -> None:
     """Down to the revision before the euro side, then up again: the history gets its euros."""
-    upgrade(scratch_url)
-    engine = make_engine(scratch_url)
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
     with Session(engine) as s:
         scheme = make_scheme(s, point_value_cents=4)
         shop, other = make_merchant(s, scheme), make_merchant(s, scheme)
@@ -196,10 +182,10 @@ def test_the_migration_prices_the_point_flows_of_an_existing_database(scratch_ur
 
     from loyalty.migrate import alembic_config
 
-    command.downgrade(alembic_config(scratch_url), "0006")
+    command.downgrade(alembic_config(empty_database_url), "0006")
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM accounts WHERE asset = 'eur_cents'")) == 0
-    upgrade(scratch_url)
+    upgrade(empty_database_url)
     with Session(engine) as s:
         scheme = s.get_one(Scheme, ids[0])
         shop, other = s.get_one(Merchant, ids[1]), s.get_one(Merchant, ids[2])
