@@ -7,13 +7,24 @@ sessions from these functions.
 from __future__ import annotations
 
 import contextvars
+import weakref
+from collections.abc import Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Session,
+    make_transient_to_detached,
+    sessionmaker,
+)
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+
+T = TypeVar("T")
 
 # A fixed naming convention makes Alembic autogenerate the same constraint
 # names on SQLite and PostgreSQL, so migrations can drop them again.
@@ -99,3 +110,83 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+# ----------------------------------------------------------------- hot-path helpers
+
+_PENDING = "loyalty.process_cache.pending"
+_MEMO = "loyalty.transaction_memo"
+
+
+class ProcessCache:
+    """Facts that never change once committed (an account's id, a year's pseudonym
+    secret), kept per worker process and per engine so hot paths skip their lookups.
+
+    A value read inside a transaction is served to that transaction at once, but
+    to other transactions only after it committed: a row the transaction wrote
+    itself and then rolled back (whose id the next insert may reuse on SQLite)
+    must never be served from here. Any rollback, also of a savepoint, drops the
+    transaction's pending values.
+    """
+
+    def __init__(self) -> None:
+        self._by_engine: weakref.WeakKeyDictionary[Any, dict[Hashable, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, session: Session, key: Hashable) -> Any:
+        engine = session.get_bind()
+        value = self._by_engine.get(engine, {}).get(key)
+        if value is None:
+            pending: dict[tuple[ProcessCache, Any, Hashable], Any] = session.info.get(_PENDING, {})
+            value = pending.get((self, engine, key))
+        return value
+
+    def put(self, session: Session, key: Hashable, value: Any) -> None:
+        session.info.setdefault(_PENDING, {})[(self, session.get_bind(), key)] = value
+
+    def _publish(self, engine: Any, key: Hashable, value: Any) -> None:
+        self._by_engine.setdefault(engine, {})[key] = value
+
+
+def transaction_memo(session: Session) -> dict[Hashable, Any]:
+    """A dict that lives as long as the session's current database transaction:
+    emptied by its commit and by any rollback (also of a savepoint)."""
+    memo: dict[Hashable, Any] = session.info.setdefault(_MEMO, {})
+    return memo
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released: the transaction may still roll back
+    session.info.pop(_MEMO, None)
+    pending = session.info.pop(_PENDING, None)
+    for (cache, engine, key), value in (pending or {}).items():
+        cache._publish(engine, key, value)  # noqa: SLF001
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, _previous: Any) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_MEMO, None)
+
+
+def attach(session: Session, cls: type[T], values: dict[str, Any], *, refresh: bool = False) -> T:
+    """The ORM object of a row just read or written with a Core statement, in the
+    session as if a query had loaded it, without another SQL statement.
+
+    ``values`` must hold the primary key ``id``; other columns load on first use.
+    If the session already holds the object it is returned, with ``values`` as
+    its new database state when ``refresh`` is set (the row was just updated).
+    """
+    existing = session.identity_map.get(identity_key(cls, values["id"]))
+    if existing is not None:
+        if refresh:
+            for name, value in values.items():
+                set_committed_value(existing, name, value)
+        return existing
+    obj = cls(**values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj

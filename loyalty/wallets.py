@@ -90,8 +90,14 @@ def points_account(session: Session, wallet: Wallet) -> Account:
     )
 
 
+def points_account_ref(session: Session, wallet: Wallet) -> ledger.AccountRef:
+    return ledger.account_ref(
+        session, wallet.scheme_id, AccountKind.WALLET, Asset.POINTS, ledger.wallet_owner(wallet.id)
+    )
+
+
 def points_balance(session: Session, wallet: Wallet) -> int:
-    return ledger.balance(session, points_account(session, wallet).id)
+    return ledger.balance(session, points_account_ref(session, wallet).id)
 
 
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
