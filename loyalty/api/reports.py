@@ -21,7 +21,7 @@ blp = Blueprint("reports", __name__, description="Anonymised spending reports")
 
 @blp.route("/reports/spending")
 class SpendingView(MethodView):
-    @blp.arguments(SpendingQuery, location="query")
+    @blp.arguments(SpendingQuery(), location="query")
     @blp.response(200, SpendingReport)
     @blp.doc(security=AUTH)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
