@@ -186,7 +186,11 @@ def attach(session: Session, cls: type[T], values: dict[str, Any], *, refresh: b
             for name, value in values.items():
                 set_committed_value(existing, name, value)
         return existing
-    obj = cls(**values)
+    # Not cls(**values): the constructor records every value as a change to
+    # write, which costs more than the query did and is undone at once.
+    obj: T = sa.inspect(cls).class_manager.new_instance()
+    for name, value in values.items():
+        set_committed_value(obj, name, value)
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
