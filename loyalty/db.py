@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import fcntl
+import itertools
 import os
 import sqlite3
 import threading
@@ -124,7 +125,12 @@ class QueuedWriterConnection(sqlite3.Connection):
             # here would never end, while SQLite's busy timeout does.
             return
         if self._queue_fd is None:
-            self._queue_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                # flock needs no write access: read-only, so another user's
+                # process that may write the database can always queue too.
+                self._queue_fd = os.open(self.lock_path, os.O_RDONLY | os.O_CREAT, 0o644)
+            except OSError:
+                return  # no queue then; SQLite's busy timeout still applies
         fcntl.flock(self._queue_fd, fcntl.LOCK_EX)
         held.add(self.lock_path)
         self._queued_in = held
@@ -205,7 +211,8 @@ class ProcessCache:
     transaction's pending values.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
         self._by_engine: weakref.WeakKeyDictionary[Any, dict[Hashable, Any]] = (
             weakref.WeakKeyDictionary()
         )
@@ -222,7 +229,12 @@ class ProcessCache:
         session.info.setdefault(_PENDING, {})[(self, session.get_bind(), key)] = value
 
     def _publish(self, engine: Any, key: Hashable, value: Any) -> None:
-        self._by_engine.setdefault(engine, {})[key] = value
+        values = self._by_engine.setdefault(engine, {})
+        if len(values) >= self.max_entries:
+            # Bounded memory: forget the older half (a dict keeps insertion order).
+            for old in list(itertools.islice(values, len(values) // 2)):
+                del values[old]
+        values[key] = value
 
 
 def transaction_memo(session: Session) -> dict[Hashable, Any]:

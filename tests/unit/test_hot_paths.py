@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty import ledger, wallets
-from loyalty.db import QueuedWriterConnection, make_engine, sqlite_begin_mode
+from loyalty.db import ProcessCache, QueuedWriterConnection, make_engine, sqlite_begin_mode
 from loyalty.models import AccountKind, Asset
 from tests.factories import make_merchant, make_scheme
 
@@ -182,3 +182,15 @@ def test_a_thread_that_already_writes_does_not_queue_behind_itself(
     thread.start()
     thread.join(timeout=10)
     assert done.is_set()
+
+
+def test_the_process_cache_stays_bounded(session: Session) -> None:
+    cache = ProcessCache(max_entries=4)
+    for n in range(6):
+        session.execute(sa.select(1))
+        cache.put(session, n, f"value {n}")
+        session.commit()
+    kept = {n: cache.get(session, n) for n in range(6)}
+    assert kept[5] == "value 5" and kept[4] == "value 4"
+    assert kept[0] is None and kept[1] is None  # the oldest were dropped
+    assert sum(v is not None for v in kept.values()) <= 4
