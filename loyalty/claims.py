@@ -118,7 +118,7 @@ def create_claim(
     # A prebuilt Core insert: every sale at every till makes one.
     session.flush()  # the shop, stamp card and till key are written
     values["id"] = session.connection().execute(_INSERT_CLAIM, values).scalar_one()
-    claim = attach(session, Claim, values)
+    claim = attach(session, Claim, values, refresh=True)  # a new row
     return NewClaim(claim, token)
 
 

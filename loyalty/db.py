@@ -109,9 +109,10 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     Writers that find SQLite's write lock taken wait in SQLite's busy handler,
     which sleeps 1, 2, 5, 10 ... ms between tries: with several worker processes
-    most of a short write transaction's time went to that sleep. Waiting in
-    ``flock`` instead, a writer wakes the moment the previous one ends. SQLite's
-    own lock stays the guard; the queue only decides who asks for it next.
+    under load, many short write transactions slept longer than they ran.
+    Waiting in ``flock`` instead, a writer wakes as soon as the previous one
+    ends. SQLite's own lock stays the guard; the queue only decides who asks
+    for it next.
     """
 
     lock_path: str = ""

@@ -199,6 +199,7 @@ def post(
         session, LedgerTransaction,
         {"id": txn_id, "scheme_id": scheme_id, "kind": kind, "memo": memo,
          "reverses_id": reverses_id, "created_at": created_at},
+        refresh=True,  # a new row: an object left over from a rolled-back id must not win
     )
 
 
