@@ -15,6 +15,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     import merchant_portal
     import municipality_dashboard
     from loyalty import api, cli, config, i18n, signin, web
+    from loyalty.api import stripe_webhook
     from loyalty.db import make_engine, make_session_factory
 
     app = Flask(__name__, instance_relative_config=True)
@@ -31,6 +32,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # The API authenticates with bearer tokens, never cookies: no CSRF there.
     for blueprint in smorest.blueprints:
         csrf.exempt(blueprint)
+    # Stripe signs its webhook deliveries instead (loyalty.api.stripe_webhook).
+    app.register_blueprint(stripe_webhook.bp)
+    csrf.exempt(stripe_webhook.bp)
     signin.init_app(app)
     app.register_blueprint(consumer_web.bp)
     app.register_blueprint(merchant_portal.bp)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from loyalty import ledger, security, wallets
+from loyalty import campaigns, ledger, money, security, wallets
 from loyalty import stamps as stamp_cards
 from loyalty.analytics import events
 from loyalty.db import attach
@@ -51,6 +51,8 @@ class ClaimResult:
     balance: int
     stamps_credited: int = 0
     vouchers: list[Voucher] = field(default_factory=list)
+    # Campaign bonus, included in points_credited.
+    bonus_points: int = 0
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def _raise_for_status(claim: Claim, now: datetime) -> None:
 _CLAIMS = cast(sa.Table, Claim.__table__)
 _MERCHANTS = cast(sa.Table, Merchant.__table__)
 _SCHEMES = cast(sa.Table, Scheme.__table__)
+_WALLETS = cast(sa.Table, Wallet.__table__)
 
 
 def _guard(by: sa.ColumnElement[Any]) -> sa.Update:
@@ -160,6 +163,13 @@ def _guard(by: sa.ColumnElement[Any]) -> sa.Update:
             _CLAIMS.c.scheme_id == sa.bindparam("b_scheme_id"),
             _CLAIMS.c.status == ClaimStatus.OPEN.value,
             _CLAIMS.c.expires_at > sa.bindparam("now"),
+            # The wallet as the write sees it, not as the token lookup read it
+            # (on SQLite in a read transaction of its own): a freeze committed
+            # in between stops the collect.
+            sa.exists().where(
+                _WALLETS.c.id == sa.bindparam("b_wallet_id"),
+                _WALLETS.c.status != WalletStatus.FROZEN.value,
+            ),
         )
         .values(
             status=ClaimStatus.CLAIMED.value,
@@ -179,7 +189,10 @@ _SET_TRANSACTION = (
     .values(transaction_id=sa.bindparam("b_transaction_id"))
 )
 _SHOP = (
-    sa.select(_MERCHANTS.c.name, _MERCHANTS.c.sector, _MERCHANTS.c.scheme_id, _SCHEMES.c.timezone)
+    sa.select(
+        _MERCHANTS.c.name, _MERCHANTS.c.sector, _MERCHANTS.c.scheme_id,
+        _SCHEMES.c.timezone, _SCHEMES.c.point_value_cents,
+    )
     .join(_SCHEMES, _SCHEMES.c.id == _MERCHANTS.c.scheme_id)
     .where(_MERCHANTS.c.id == sa.bindparam("merchant_id"))
 )
@@ -236,6 +249,7 @@ def _collect(
         {"id": claim.merchant_id, "name": shop.name, "sector": shop.sector,
          "scheme_id": shop.scheme_id},
     )
+    bonus, campaign_id = 0, None
     if claim.points:
         issued = ledger.account_ref(
             session,
@@ -245,13 +259,26 @@ def _collect(
             ledger.merchant_owner(merchant.id),
         )
         wallet_account = wallets.points_account_ref(session, wallet)
-        txn = ledger.post(
+        point_value = shop.point_value_cents
+        # One transaction for the base points and any campaign bonus; the
+        # campaign's budget decides in the database whether it can still pay.
+        earned = campaigns.post_earn(
             session,
-            claim.scheme_id,
-            "earn",
-            [ledger.Leg(issued, -claim.points), ledger.Leg(wallet_account, claim.points)],
-            memo=f"claim #{claim.id}",
+            merchant,
+            [
+                ledger.Leg(issued, -claim.points),
+                ledger.Leg(wallet_account, claim.points),
+                *money.earn_legs(session, claim.scheme_id, merchant.id, claim.points, point_value),
+            ],
+            claim.points,
+            wallet_account.id,
+            point_value,
+            claim.created_at,
+            f"claim #{claim.id}",
+            at=now,
         )
+        txn = earned.transaction
+        bonus, campaign_id = earned.bonus_points, earned.campaign_id
         conn.execute(_SET_TRANSACTION, {"claim_id": claim.id, "b_transaction_id": txn.id})
         set_committed_value(claim, "transaction_id", txn.id)
     vouchers: list[Voucher] = []
@@ -260,11 +287,15 @@ def _collect(
         vouchers = stamp_cards.give_stamps(session, card, wallet, claim.stamps, now)
     if claim.amount_cents:
         scheme = _SchemeZone(claim.scheme_id, shop.timezone)
-        events.record_purchase(session, scheme, merchant, wallet, claim, now)
+        events.record_purchase(
+            session, scheme, merchant, wallet, claim, now,
+            campaign_id=campaign_id, bonus_points=bonus,
+        )
     return ClaimResult(
         claim=claim,
         merchant=merchant,
-        points_credited=claim.points,
+        points_credited=claim.points + bonus,
+        bonus_points=bonus,
         balance=wallets.points_balance(session, wallet),
         stamps_credited=claim.stamps,
         vouchers=vouchers,
@@ -275,6 +306,7 @@ def _refuse(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> No
     """Why a claim cannot be collected by this wallet (the guard matched nothing)."""
     if claim.scheme_id != wallet.scheme_id:
         raise Forbidden("this code belongs to another municipality's scheme", code="wrong_scheme")
+    session.refresh(wallet, ["status"])  # frozen since the token was looked up?
     wallets.ensure_usable(wallet)
     session.refresh(claim)
     _raise_for_status(claim, now)

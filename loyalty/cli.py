@@ -110,7 +110,7 @@ def ledger_group() -> None:
 @ledger_group.command("verify")
 @with_appcontext
 def ledger_verify() -> None:
-    """Recompute every balance from the postings; exit 1 on any mismatch.
+    """Recompute every balance, reconcile euros with points; exit 1 on any mismatch.
 
     Example: loyalty ledger verify
     """
@@ -132,6 +132,9 @@ def ledger_verify() -> None:
         click.echo(f"posting {pid}: asset {asset} differs from account {aid}'s", err=True)
     for aid, bal in report.negative_accounts:
         click.echo(f"account {aid}: balance {bal} below zero", err=True)
+    for tid, what in report.euro_mismatches:
+        click.echo(f"transaction {tid}: euro legs ({what}) differ from points x point value",
+                   err=True)
     for asset, total in report.asset_totals.items():
         if total:
             click.echo(f"asset {asset}: all balances sum to {total}, not 0", err=True)
@@ -162,6 +165,320 @@ def redemptions_expire() -> None:
     with transaction() as session:
         released = redemptions.release_expired(session, utcnow())
     click.echo(f"released {released} expired holds")
+
+
+@click.command("expire")
+@click.option("--scheme", "slug", help="Only this scheme (slug); default: every scheme.")
+@click.option(
+    "--date",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Run as of the start of this day (scheme time) instead of now.",
+)
+@with_appcontext
+def expire(slug: str | None, as_of: Any) -> None:
+    """Expire points older than the scheme's validity (oldest first) and remind shoppers by e-mail.
+
+    Points go to breakage with their euro value. Shoppers with an e-mail
+    address hear 30 days ahead that points will expire (once a month at most).
+    Safe to run twice. Run it daily from cron, e.g. 15 3 * * * loyalty expire
+
+    Example: loyalty expire --scheme sint-gillis-waas
+    """
+    from zoneinfo import ZoneInfo
+
+    from loyalty import expiry, schemes
+    from loyalty.models import Scheme
+
+    with transaction() as session:
+        if slug:
+            try:
+                targets = [schemes.get_scheme(session, slug).id]
+            except LoyaltyError as error:
+                _fail(error)
+        else:
+            targets = list(session.scalars(sa.select(Scheme.id).order_by(Scheme.id)))
+    totals = [0, 0, 0]
+    for scheme_id in targets:
+        with transaction() as session:
+            scheme = session.get_one(Scheme, scheme_id)
+            now = utcnow()
+            if as_of is not None:
+                now = as_of.replace(tzinfo=ZoneInfo(scheme.timezone))
+            run = expiry.expire_scheme(
+                session, scheme, now, progress=_every_tenth(f"{scheme.slug}: wallets")
+            )
+        # After the commit: a reminder is only sent for a notice that was kept.
+        for reminder in run.reminders:
+            _send_expiry_reminder(reminder)
+        totals[0] += run.points_expired
+        totals[1] += run.wallets_expired
+        totals[2] += len(run.reminders)
+    click.echo(
+        f"expired {totals[0]} points from {totals[1]} wallets in {len(targets)} schemes; "
+        f"{totals[2]} reminders sent"
+    )
+
+
+def _every_tenth(label: str) -> Any:
+    """A progress callback that prints at each further tenth of the work."""
+    shown: set[int] = set()
+
+    def progress(done: int, total: int) -> None:
+        if done * 10 // total not in shown:
+            shown.add(done * 10 // total)
+            click.echo(f"  {label} {done}/{total}")
+
+    return progress
+
+
+def _send_expiry_reminder(reminder: Any) -> None:
+    from flask_babel import force_locale, gettext
+
+    from loyalty import mail
+
+    # Wallets keep no language; the schemes are Flemish towns, so Dutch.
+    with force_locale("nl"):
+        subject = gettext("Your Lokaal Sparen points expire soon")
+        body = gettext(
+            "Hello,\n\n%(points)s of your points expire by %(date)s. Spend them in any "
+            "participating shop before then.\n\nLokaal Sparen",
+            points=reminder.points,
+            date=reminder.expires_by.strftime("%d/%m/%Y"),
+        )
+    try:
+        mail.send(current_app.config, reminder.email, subject, body)
+    except OSError as error:
+        click.echo(f"  could not e-mail wallet {reminder.wallet_id}: {error}", err=True)
+
+
+@click.command("settle")
+@click.option("--scheme", "scheme_slug", required=True, help="scheme slug")
+@click.option("--period", required=True, help="the month to settle, e.g. 2026-11")
+@with_appcontext
+def settle(scheme_slug: str, period: str) -> None:
+    """Settle a month: lock every shop's net position, post fees, prepaid money
+    applied and payouts, write the SEPA file, and ask shops that owe to pay.
+
+    Run it monthly from cron, e.g. on the 2nd at 03:00 for the month before:
+
+    \b
+    0 3 2 * * loyalty settle --scheme sint-gillis-waas --period $(date -d 'last month' +\\%Y-\\%m)
+
+    Shops with a Stripe connected account are paid by Connect transfer when
+    STRIPE_SECRET_KEY is set; the others by the SEPA file (download it from the
+    dashboard). A rerun of a locked month changes nothing and prints the same
+    summary (and retries transfers and payment requests that failed).
+    Example: loyalty settle --scheme sint-gillis-waas --period 2026-11
+    """
+    from loyalty import schemes, settlement
+
+    last: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        pct = 100 * done // total
+        if last.get(stage) != pct // 10 or done == total:
+            last[stage] = pct // 10
+            click.echo(f"  {stage}: {done}/{total} ({pct}%)")
+
+    try:
+        with transaction() as session:
+            scheme = schemes.get_scheme(session, scheme_slug)
+            click.echo(f"settling {scheme.slug} {period} ...")
+            stripe = settlement.stripe_settings(current_app.config)
+            result = settlement.settle(
+                session, scheme, period, utcnow(), stripe_payouts=stripe is not None,
+                progress=progress,
+            )
+            locked = result.settlement
+        # The period is locked (committed) before any money or e-mail goes out.
+        with transaction() as session:
+            transfers, transfers_failed = settlement.pay_by_stripe(session, locked, stripe)
+        with transaction() as session:
+            sent, failed = settlement.request_payments(
+                session, locked, current_app.config, utcnow()
+            )
+        with transaction() as session:
+            lines = settlement.lines_of(session, locked.id)
+    except LoyaltyError as error:
+        _fail(error)
+        return
+    paid = sum(line.payout_cents for line in lines)
+    owed = sum(line.collect_cents for line in lines)
+    state = "locked now" if result.created else "already locked, unchanged"
+    click.echo(
+        f"{period} {state}: {len(lines)} shops, payouts EUR {settlement.euros(paid)} "
+        f"(SEPA {locked.sepa_transfers} transfers, control sum EUR "
+        f"{settlement.euros(locked.control_sum_cents)}), to collect EUR {settlement.euros(owed)}, "
+        f"{transfers} Stripe transfers made"
+        + (f", {transfers_failed} not made (run again)" if transfers_failed else "")
+        + f", {sent} payment requests sent" + (f", {failed} failed" if failed else "")
+    )
+    if failed or transfers_failed:
+        sys.exit(1)
+
+
+@click.command("connect-shop")
+@click.option("--shop", "merchant_id", required=True, type=int, help="shop id")
+@click.option("--account", required=True, help="its Stripe connected account, acct_...")
+@with_appcontext
+def connect_shop(merchant_id: int, account: str) -> None:
+    """Pay a shop's settlements by Stripe Connect transfer to its connected account.
+
+    Example: loyalty connect-shop --shop 7 --account acct_1Nv0FGQ9RKHgCVdK
+    """
+    from loyalty import settlement
+    from loyalty.models import Merchant
+
+    try:
+        with transaction() as session:
+            merchant = session.get(Merchant, merchant_id)
+            if merchant is None:
+                raise click.ClickException(f"no shop with id {merchant_id}")
+            settlement.set_stripe_account(session, merchant, account)
+            click.echo(f"{merchant.name} is paid by Stripe to {merchant.stripe_account_id}")
+    except LoyaltyError as error:
+        _fail(error)
+
+
+@click.command("scheme-bank")
+@click.option("--scheme", "scheme_slug", required=True, help="scheme slug")
+@click.option("--iban", required=True, help="the municipality's IBAN")
+@click.option("--bic", default="", help="its BIC (found from the IBAN when left out)")
+@click.option("--monthly-fee-cents", type=click.IntRange(0), default=None,
+              help="fee charged to every approved shop at each settlement")
+@with_appcontext
+def scheme_bank(scheme_slug: str, iban: str, bic: str, monthly_fee_cents: int | None) -> None:
+    """Set the bank account that SEPA payouts leave from (and the monthly shop fee).
+
+    Example: loyalty scheme-bank --scheme sint-gillis-waas --iban BE71096123456769
+    --bic GKCCBEBB --monthly-fee-cents 500
+    """
+    from loyalty import schemes, settlement
+
+    try:
+        with transaction() as session:
+            scheme = schemes.get_scheme(session, scheme_slug)
+            settlement.set_scheme_bank_account(session, scheme, iban, bic)
+            if monthly_fee_cents is not None:
+                scheme.monthly_fee_cents = monthly_fee_cents
+            click.echo(f"{scheme.slug}: pays from {scheme.iban} ({scheme.bic}), "
+                       f"monthly fee {settlement.euros(scheme.monthly_fee_cents)} EUR")
+    except LoyaltyError as error:
+        _fail(error)
+
+
+@click.group("fraud", help="Fraud flags for the municipality dashboard.")
+def fraud_group() -> None:
+    pass
+
+
+@fraud_group.command("check")
+@click.option("--scheme", "scheme_slug", help="one scheme's slug (default: every scheme)")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="the day to check, YYYY-MM-DD (default: yesterday in each scheme's time zone)",
+)
+@with_appcontext
+def fraud_check(scheme_slug: str | None, day: Any) -> None:
+    """Flag the day's suspicious patterns; running it again adds no flag twice.
+
+    Run it daily from cron shortly after midnight (the thresholds are in
+    loyalty/fraud.py), e.g. this crontab line:
+
+    \b
+    15 0 * * *  loyalty fraud check
+
+    Example: loyalty fraud check --scheme sint-gillis-waas --date 2026-11-26
+    """
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from loyalty import fraud, schemes
+    from loyalty.models import Scheme
+
+    now = utcnow()
+    created = found = 0
+    try:
+        with transaction() as session:
+            if scheme_slug:
+                chosen = [schemes.get_scheme(session, scheme_slug)]
+            else:
+                chosen = list(session.scalars(sa.select(Scheme).order_by(Scheme.id)))
+        for scheme in chosen:
+            # One transaction per scheme: a big scheme's check does not hold up the others.
+            with transaction() as session:
+                scheme = session.get_one(Scheme, scheme.id)
+                when = (
+                    day.date()
+                    if day
+                    else (now.astimezone(ZoneInfo(scheme.timezone)).date() - timedelta(days=1))
+                )
+                result = fraud.check(session, scheme, when, now)
+                click.echo(
+                    f"  {scheme.slug} {when}: {result.found} patterns, "
+                    f"{len(result.created)} new flags"
+                )
+                for flag in result.created:
+                    click.echo(f"    {flag.rule}: {flag.reason}")
+                found += result.found
+                created += len(result.created)
+    except LoyaltyError as error:
+        _fail(error)
+    click.echo(f"fraud check: {len(chosen)} schemes, {found} patterns, {created} new flags")
+
+
+@click.group("analytics", help="Statistics: the rollups behind the reports.")
+def analytics_group() -> None:
+    pass
+
+
+@analytics_group.command("refresh")
+@click.option("--scheme", "scheme_slug", help="only this scheme (slug); all schemes without it")
+@with_appcontext
+def analytics_refresh(scheme_slug: str | None) -> None:
+    """Fold new purchase events into the report rollups. Idempotent and safe to run
+    while the server runs (the server also does it before a report is read).
+
+    Example: loyalty analytics refresh --scheme sint-gillis-waas
+    """
+    import time
+
+    from loyalty import schemes
+    from loyalty.analytics import rollups
+    from loyalty.models import Scheme
+
+    started = time.monotonic()
+    with transaction() as session:
+        if scheme_slug:
+            try:
+                slugs = [schemes.get_scheme(session, scheme_slug).slug]
+            except LoyaltyError as error:
+                _fail(error)
+        else:
+            slugs = list(session.scalars(sa.select(Scheme.slug).order_by(Scheme.id)))
+    folded = busy = 0
+    for slug in slugs:
+        shown: list[int] = [-1]
+
+        def progress(done: int, total: int, slug: str = slug, shown: list[int] = shown) -> None:
+            pct = 100 * done // max(total, 1)
+            if pct // 10 != shown[0] or done == total:
+                shown[0] = pct // 10
+                click.echo(f"  {slug}: {done}/{total} events ({pct}%)")
+
+        with transaction() as session:
+            result = rollups.refresh(session, schemes.get_scheme(session, slug), progress=progress)
+        folded += result.events
+        if result.busy:
+            busy += 1
+            click.echo(f"  {slug}: another refresh is running; it folds these events")
+    click.echo(
+        f"analytics refreshed: {folded} new events folded for {len(slugs)} scheme(s)"
+        f"{f', {busy} busy' if busy else ''} in {time.monotonic() - started:.1f} s"
+    )
 
 
 def _serve(app_factory: Any, host: str, port: int, workers: int) -> None:
@@ -232,6 +549,13 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             f"demo loaded: {summary.shops} shops, {summary.wallets} wallets, "
             f"{summary.earns} sales with points, {summary.spends} spends"
         )
+        # Fold the demo's sales into the report rollups now, not on the first report.
+        from loyalty.analytics import rollups
+
+        with transaction() as session:
+            for scheme in session.scalars(sa.select(Scheme)):
+                folded = rollups.refresh(session, scheme).events
+                click.echo(f"  rollups: {folded} purchase events of {scheme.slug} folded in")
     with transaction() as session:
         logins = session.execute(
             sa.select(StaffUser.role, StaffUser.email).order_by(StaffUser.id)
@@ -245,7 +569,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     _serve(create_app, host, port, 2)
 
 
-COMMANDS = [db_group, create_scheme, create_user, ledger_group, redemptions_group, serve, demo]
+COMMANDS = [
+    db_group, create_scheme, create_user, ledger_group, redemptions_group, expire, settle,
+    scheme_bank, connect_shop, fraud_group, analytics_group, serve, demo,
+]
 
 
 def register(app: Flask) -> None:

@@ -55,4 +55,12 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "Lokaal Sparen <noreply@lokaalsparen.invalid>",
+        # Shop funding by Stripe Checkout (card, Bancontact). Without the secret
+        # key the portal offers bank transfer only (the demo default); without
+        # the webhook secret no Stripe payment is ever credited.
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
+        # Tests only: where the stripe library sends its requests (a local stub).
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/") or None,
+        # The municipality's account that shops transfer prepayments to.
     }

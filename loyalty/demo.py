@@ -1,16 +1,18 @@
-"""The Sint-Gillis-Waas demo network: shops, staff and some weeks of history."""
+"""The Sint-Gillis-Waas demo network: shops, staff and a year of history."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from schwifty import IBAN
 from sqlalchemy.orm import Session
 
-from loyalty import claims, redemptions, schemes, staff, wallets
-from loyalty.models import MerchantStatus, Role, Scheme
+from loyalty import campaigns, claims, demo_year, redemptions, schemes, settlement, staff, wallets
+from loyalty.models import MerchantStatus, Role, Scheme, Wallet
 
 SLUG = "sint-gillis-waas"
 VILLAGES = ["Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"]
@@ -67,21 +69,66 @@ def slugify(name: str) -> str:
     return "-".join(part for part in keep.split("-") if part)
 
 
+def _second_friday_of_december(year: int) -> date:
+    first = date(year, 12, 1)
+    return first + timedelta(days=(4 - first.weekday()) % 7 + 7)
+
+
+def _pentecost(year: int) -> date:
+    """Easter (anonymous Gregorian algorithm) plus 49 days."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    h = (19 * a + b - d - (b - (b + 8) // 25 + 1) // 3 + 15) % 30
+    i, k = c // 4, c % 4
+    lw = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * lw) // 451
+    month = (h + lw - 7 * m + 114) // 31
+    day = (h + lw - 7 * m + 114) % 31 + 1
+    return date(year, month, day) + timedelta(days=49)
+
+
+def _latest(candidates: list[tuple[date, date]], first: date, today: date) -> tuple[date, date]:
+    """The latest period that has ended and has six weeks of history before it."""
+    fitting = [
+        (a, b) for a, b in candidates if b < today and a >= first + timedelta(weeks=6)
+    ]
+    return max(fitting)
+
+
 def load_demo(
     session: Session,
     now: datetime,
     *,
-    days: int = 60,
-    n_wallets: int = 150,
+    days: int = 420,
+    recent_days: int = 3,
+    n_wallets: int = 1200,
     seed: int = 9170,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> DemoSummary:
-    """Create the Sint-Gillis-Waas scheme with shops, staff and ``days`` of activity."""
+    """Create the Sint-Gillis-Waas scheme with shops, staff and ``days`` of activity.
+
+    Older days are written in bulk (loyalty.demo_year), the last ``recent_days``
+    through the domain functions, so the live earn, campaign and spend paths run
+    too. Marked on the calendar: the last Kerstmarkt and Sinksenfeesten (which
+    the simulated town notices) and the next Kerstmarkt. Campaigns: one that
+    ended (double points in the specialised shops, which sold about a quarter more while it
+    ran) and one running now.
+    """
     rng = random.Random(seed)
     report = progress or (lambda _stage, _done, _total: None)
     scheme: Scheme = schemes.create_scheme(
         session, SLUG, "Sint-Gillis-Waas", nis_code="46020", villages=VILLAGES
     )
+    # Example bank accounts (valid check digits, nobody's account): the
+    # dashboard's settlement makes a real SEPA file from them.
+    settlement.set_scheme_bank_account(session, scheme, "BE71096123456769", "GKCCBEBB")
+    zone = ZoneInfo(scheme.timezone)
+    today = now.astimezone(zone).date()
+    first = today - timedelta(days=days)
+
+    def utc(day: date) -> datetime:
+        return datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
+
     logins: list[tuple[str, str]] = []
 
     def user(role: Role, email: str, merchant: object = None) -> None:
@@ -102,6 +149,9 @@ def load_demo(
             status=MerchantStatus.APPROVED,
         )
         merchant.opening_hours = HOURS.get(sector, DEFAULT_HOURS)
+        if i % 7:  # a few shops have not given their bank account yet
+            account = IBAN.generate("BE", bank_code="001", account_code=f"{9170000 + i:07d}")
+            settlement.set_merchant_bank_account(session, merchant, str(account), "GEBABEBB", name)
         merchants.append(merchant)
         # Logins for the first shops only: a password hash costs time.
         if i <= 3:
@@ -113,50 +163,105 @@ def load_demo(
         session, scheme, name=name, sector=sector, postcode="9170",
         email=f"info@{slugify(name)}.example", address=f"{street}, 9170 {village}",
     )
+    session.flush()
 
-    shoppers = []
+    # Shoppers: six in ten share their village (or postcode elsewhere) and age band.
+    profiles: list[dict[str, object]] = []
     for _ in range(n_wallets):
-        wallet = wallets.create_wallet(session, scheme).wallet
+        profile: dict[str, object] = {}
         if rng.random() < 0.6:
-            wallet.stats_consent = True
-            wallet.home_postcode = "9170" if rng.random() < 0.85 else rng.choice(
+            postcode = "9170" if rng.random() < 0.85 else rng.choice(
                 ["9100", "9120", "9190", "9160"]
             )
-            if wallet.home_postcode == "9170":
-                wallet.home_village = rng.choices(VILLAGES, weights=[50, 15, 15, 20])[0]
-            wallet.age_band = rng.choice(AGE_BANDS)
-        # Some shoppers are loyal to a few shops; that is what makes reports interesting.
-        favourites = rng.sample(range(len(merchants)), k=rng.randint(2, 6))
-        shoppers.append((wallet, favourites))
+            profile = {
+                "home_postcode": postcode,
+                "home_village": rng.choices(VILLAGES, weights=[50, 15, 15, 20])[0]
+                if postcode == "9170" else None,
+                "age_band": rng.choice(AGE_BANDS),
+            }
+        profiles.append(profile)
+    wallet_ids = demo_year.create_wallets(session, scheme, profiles, utc(first))
+    shops = [demo_year.spec(sector, typical) for _n, sector, _s, _v, typical in SHOPS]
+    plan = demo_year.make_plan(rng, shops, n_wallets)
 
-    earns = spends = 0
-    start = now - timedelta(days=days)
-    for day in range(days):
-        date0 = start + timedelta(days=day)
-        weekday = date0.weekday()
-        if weekday == 6:  # most shops are closed on Sunday
-            continue
-        busy = 1.6 if weekday == 5 else 1.0  # Saturday peak
-        for wallet, favourites in shoppers:
-            if rng.random() > 0.09 * busy:
+    # The calendar: the town's two big events, and the next Christmas market.
+    years = range(first.year, today.year + 1)
+    markets = [(f, f + timedelta(days=2)) for f in map(_second_friday_of_december, years)]
+    kerstmarkt = _latest(markets, first, today)
+    feesten = _latest(
+        [(p - timedelta(days=1), p + timedelta(days=1)) for p in map(_pentecost, years)],
+        first, today,
+    )
+    upcoming = _second_friday_of_december(today.year if today <= date(today.year, 12, 1)
+                                          else today.year + 1)
+    for title, (start, end) in [
+        ("Kerstmarkt", kerstmarkt),
+        ("Sinksenfeesten", feesten),
+        ("Kerstmarkt", (upcoming, upcoming + timedelta(days=2))),
+    ]:
+        campaigns.create_event(session, scheme, name=title, starts_on=start, ends_on=end)
+
+    # An ended campaign: three weeks of double points in the specialised food and
+    # non-food shops (NACE 47.2 and 47.7)
+    # from the first Monday of the latest October that is over.
+    october = max(
+        d for y in years
+        if (d := date(y, 10, 1) + timedelta(days=(7 - date(y, 10, 1).weekday()) % 7))
+        + timedelta(days=21) < today and d >= first + timedelta(weeks=6)
+    )
+    ended = campaigns.create_campaign(
+        session, scheme, name="Dubbele punten bij de buurtwinkel",
+        starts_at=utc(october), ends_at=utc(october + timedelta(days=21)),
+        budget_cents=350_000, multiplier_pct=200, sectors_=["47.2", "47.7"],
+        now=utc(october - timedelta(days=7)),
+    )
+    treated = {i for i, m in enumerate(merchants) if campaigns.covers(ended, m)}
+    # And one running now: double points on leisure shopping (books, bikes, toys).
+    campaigns.create_campaign(
+        session, scheme, name="Winteractie: dubbele punten op vrije tijd",
+        starts_at=utc(today - timedelta(days=2)), ends_at=utc(today + timedelta(days=26)),
+        budget_cents=40_000, multiplier_pct=200, sectors_=["47.6"],
+        now=utc(today - timedelta(days=3)),
+    )
+
+    centre = {i for i, shop in enumerate(SHOPS) if shop[3] == "Sint-Gillis-Waas"}
+
+    def effect(day: date, shop: int) -> float:
+        sector = SHOPS[shop][1]
+        factor = 1.0
+        if kerstmarkt[0] <= day <= kerstmarkt[1] and shop in centre:
+            factor *= 1.6 if sector.startswith(("56.", "47.24")) else 1.25
+        if feesten[0] <= day <= feesten[1] and sector.startswith("56."):
+            factor *= 1.8
+        if shop in treated and october <= day < october + timedelta(days=21):
+            factor *= 1.25
+        return factor
+
+    planned = list(demo_year.plan_sales(rng, plan, first, today - timedelta(days=1), effect))
+    bulk, recent = planned[:-recent_days], planned[-recent_days:]
+    balances: dict[int, int] = {}
+    written = demo_year.write_bulk(
+        session, scheme, merchants, wallet_ids, bulk, balances, rng, report
+    )
+    earns, spends = written.earns, written.spends
+
+    # The last days through the domain functions: claims, campaign bonus, spends.
+    for done, (_day, sales) in enumerate(recent, start=1):
+        for sale in sales:
+            merchant = merchants[sale.shop]
+            wallet = session.get_one(Wallet, wallet_ids[sale.shopper])
+            at = sale.at.replace(tzinfo=zone).astimezone(UTC)
+            if sale.amount_cents < 100:
                 continue
-            shop_index = rng.choice(favourites)
-            merchant = merchants[shop_index]
-            typical = SHOPS[shop_index][4]
-            amount = max(150, int(rng.gauss(typical, typical / 3) * 100))
-            at = date0.replace(hour=rng.choice([9, 10, 10, 11, 11, 14, 15, 16, 16, 17]),
-                               minute=rng.randint(0, 59))
-            new = claims.create_claim(session, merchant, amount, at)
-            claims.claim_points(session, new.token, wallet, at + timedelta(seconds=40))
+            new = claims.create_claim(session, merchant, sale.amount_cents, at)
+            claims.collect(session, new.claim, wallet, at + timedelta(seconds=40))
             earns += 1
-            balance = wallets.points_balance(session, wallet)
-            if balance >= 100 and rng.random() < 0.15:
+            if wallets.points_balance(session, wallet) >= 100 and rng.random() < 0.15:
                 spend_at = at + timedelta(minutes=5)
                 held = redemptions.create_redemption(session, wallet, 100, spend_at)
                 redemptions.confirm_redemption(
-                    session, held.code, merchants[rng.choice(favourites)],
-                    spend_at + timedelta(seconds=30),
+                    session, held.code, merchant, spend_at + timedelta(seconds=30)
                 )
                 spends += 1
-        report("history", day + 1, days)
+        report("last days", done, len(recent))
     return DemoSummary(len(merchants) + 1, n_wallets, earns, spends, logins)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, cast
 
 import sqlalchemy as sa
@@ -160,8 +161,17 @@ def post(
     *,
     memo: str | None = None,
     reverses_id: int | None = None,
+    point_value_cents: int | None = None,
+    at: datetime | None = None,
+    settlement_id: int | None = None,
 ) -> LedgerTransaction:
     """Write one balanced transaction and move the cached balances with it.
+
+    ``point_value_cents`` is the value of a point that priced the euro legs of
+    a transaction that moves points in or out of circulation (loyalty.money).
+    ``at`` is when it happened (the domain's clock); settlement periods and
+    point expiry read it.
+    ``settlement_id`` marks a settlement's own postings as taken by it.
 
     Raises InsufficientBalance when a wallet or the holds would go below zero;
     the caller's database transaction must then be rolled back.
@@ -177,12 +187,12 @@ def post(
     # Accounts opened in this transaction must exist before postings refer to them.
     session.flush()
     conn = session.connection()
-    created_at = utcnow()
-    txn_id = conn.execute(
-        _INSERT_TRANSACTION,
-        {"scheme_id": scheme_id, "kind": kind, "memo": memo, "reverses_id": reverses_id,
-         "created_at": created_at},
-    ).scalar_one()
+    values = {
+        "scheme_id": scheme_id, "kind": kind, "memo": memo, "reverses_id": reverses_id,
+        "point_value_cents": point_value_cents, "created_at": at or utcnow(),
+        "settlement_id": settlement_id,
+    }
+    txn_id = conn.execute(_INSERT_TRANSACTION, values).scalar_one()
     # Update in account-id order so concurrent transactions on PostgreSQL take
     # row locks in the same order and cannot deadlock.
     for leg in sorted(legs, key=lambda leg: leg.account.id):
@@ -196,9 +206,7 @@ def post(
         ],
     )
     return attach(
-        session, LedgerTransaction,
-        {"id": txn_id, "scheme_id": scheme_id, "kind": kind, "memo": memo,
-         "reverses_id": reverses_id, "created_at": created_at},
+        session, LedgerTransaction, {"id": txn_id, **values},
         refresh=True,  # a new row: an object left over from a rolled-back id must not win
     )
 
@@ -249,6 +257,7 @@ def reverse(session: Session, transaction_id: int, *, memo: str | None = None) -
         legs,
         memo=memo or f"reversal of {original.kind} #{original.id}",
         reverses_id=transaction_id,
+        point_value_cents=original.point_value_cents,
     )
 
 
@@ -274,11 +283,14 @@ class VerifyReport:
     asset_mismatches: list[tuple[int, int, str]]  # posting id, account id, asset
     negative_accounts: list[tuple[int, int]]  # account id, balance
     asset_totals: dict[str, int]  # sum of all balances per asset: must be zero
+    # Transactions whose euro legs are not their point flows x point value.
+    euro_mismatches: list[tuple[int, str]]  # transaction id, what is wrong
 
     @property
     def ok(self) -> bool:
         return not (
-            self.balance_mismatches
+            self.euro_mismatches
+            or self.balance_mismatches
             or self.unbalanced_transactions
             or self.asset_mismatches
             or self.negative_accounts
@@ -336,4 +348,53 @@ def verify(session: Session) -> VerifyReport:
         asset_mismatches=asset_mismatches,
         negative_accounts=negative,
         asset_totals=totals,
+        euro_mismatches=_euro_mismatches(session),
     )
+
+
+def _euro_mismatches(session: Session) -> list[tuple[int, str]]:
+    """Reconcile the euro side with the points (see loyalty.money for the flows).
+
+    In every transaction, the euro legs on the points liability must equal the
+    points entering wallets and holds times the transaction's point value, and
+    each shop's position legs must equal its issued and redeemed point legs
+    times that value. A transaction without a point value may move neither.
+    """
+    points = Account.asset == "points"
+    circulating = points & Account.kind.in_([AccountKind.WALLET, AccountKind.HOLDS])
+    merchant_points = points & Account.kind.in_(
+        [AccountKind.MERCHANT_ISSUED, AccountKind.MERCHANT_REDEEMED]
+    )
+
+    def total(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(
+            sa.func.sum(sa.case((condition, Posting.amount), else_=0)), 0
+        )
+
+    value = LedgerTransaction.point_value_cents
+    unpriced = value.is_(None)
+    base = (
+        sa.select(LedgerTransaction.id)
+        .join(Posting, Posting.transaction_id == LedgerTransaction.id)
+        .join(Account, Account.id == Posting.account_id)
+    )
+    liability = base.group_by(LedgerTransaction.id, value).having(
+        sa.or_(
+            unpriced & (total(circulating) != 0),
+            total(Account.kind == AccountKind.POINTS_LIABILITY)
+            != total(circulating) * sa.func.coalesce(value, 0),
+        )
+    )
+    # Per shop: the shop's accounts of both assets share its merchant_id.
+    # Settlement and prepayments move positions without points and without a value.
+    position = base.group_by(LedgerTransaction.id, value, Account.merchant_id).having(
+        sa.or_(
+            unpriced & (total(merchant_points) != 0),
+            ~unpriced
+            & (total(Account.kind == AccountKind.MERCHANT_POSITION)
+               != total(merchant_points) * value),
+        )
+    )
+    found = [(tid, "points liability") for tid in session.scalars(liability)]
+    found += [(tid, "shop position") for tid in session.scalars(position)]
+    return sorted(set(found))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import schemes, staff
+from loyalty import audit, schemes, staff
 from loyalty.errors import Conflict, InvalidInput
 from loyalty.models import Merchant, MerchantStatus, Role, StaffUser
 
@@ -83,9 +83,28 @@ def pending(session: Session, scheme_id: int) -> list[Merchant]:
     )
 
 
-def decide(session: Session, merchant: Merchant, status: MerchantStatus) -> None:
-    """Approve, refuse or suspend a shop. Raises InvalidInput for other statuses."""
-    if status not in (MerchantStatus.APPROVED, MerchantStatus.REFUSED, MerchantStatus.SUSPENDED):
+DECISIONS = {
+    MerchantStatus.APPROVED: "merchant.approve",
+    MerchantStatus.REFUSED: "merchant.refuse",
+    MerchantStatus.SUSPENDED: "merchant.suspend",
+}
+
+
+def decide(
+    session: Session,
+    merchant: Merchant,
+    status: MerchantStatus,
+    actor: StaffUser | None,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Approve, refuse or suspend a shop, audited. Raises InvalidInput for other statuses."""
+    if status not in DECISIONS:
         raise InvalidInput("unknown decision")
+    old = merchant.status
     merchant.status = status
     session.flush()
+    details = {"from": old, "to": status.value}
+    if reason:
+        details["reason"] = reason
+    audit.record(session, actor, DECISIONS[status], merchant, details)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, stamps, wallets
+from loyalty import ledger, money, stamps, wallets
 from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
 from loyalty.models import (
     Account,
@@ -60,6 +60,7 @@ def create_redemption(session: Session, wallet: Wallet, points: int, now: dateti
             ledger.Leg(wallets.points_account(session, wallet), -points),
             ledger.Leg(_holds_account(session, scheme.id), points),
         ],
+        at=now,
     )
     return _insert_with_code(
         session,
@@ -147,12 +148,15 @@ def confirm_redemption(
 ) -> Redemption:
     """A shop accepts a code: the held points become the shop's, exactly once.
 
-    Raises NotFound, Forbidden, AlreadyUsed/Conflict (409), Gone (410).
+    Raises NotFound, Forbidden (also: the wallet is frozen), AlreadyUsed/Conflict (409),
+    Gone (410).
     """
     if merchant.status != MerchantStatus.APPROVED:
         raise Forbidden("this shop is not approved", code="merchant_not_approved")
     redemption = get_redemption(session, code, merchant.scheme_id)
     _raise_for_status(redemption, now)
+    # A code made before the municipality froze the wallet is frozen with it.
+    wallets.ensure_usable(session.get_one(Wallet, redemption.wallet_id))
     if redemption.voucher_id is not None:
         voucher = session.get_one(Voucher, redemption.voucher_id)
         if voucher.merchant_id != merchant.id:
@@ -191,8 +195,12 @@ def confirm_redemption(
         [
             ledger.Leg(_holds_account(session, merchant.scheme_id), -redemption.points),
             ledger.Leg(redeemed, redemption.points),
+            *money.redeem_legs(session, merchant.scheme_id, merchant.id, redemption.discount_cents),
         ],
         memo=f"redemption #{redemption.id}",
+        at=now,
+        # The discount was fixed when the code was made: price the points at it.
+        point_value_cents=redemption.discount_cents // redemption.points,
     )
     _set_finish_transaction(session, redemption, txn.id)
     return redemption
@@ -240,6 +248,7 @@ def _release(session: Session, redemption: Redemption, reason: str, now: datetim
             ledger.Leg(wallet_account, redemption.points),
         ],
         memo=f"redemption #{redemption.id} {reason}",
+        at=now,
     )
     _set_finish_transaction(session, redemption, txn.id)
     return True

@@ -7,7 +7,7 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, sectors
+from loyalty import ledger, money, sectors
 from loyalty.errors import Conflict, InvalidInput, NotFound
 from loyalty.models import AccountKind, Asset, Merchant, MerchantStatus, Scheme
 
@@ -31,6 +31,7 @@ def create_scheme(session: Session, slug: str, name: str, **settings: object) ->
     session.flush()
     for kind in (AccountKind.HOLDS, AccountKind.BREAKAGE):
         ledger.open_account(session, scheme.id, kind, Asset.POINTS, ledger.SCHEME_OWNER)
+    money.open_scheme_accounts(session, scheme.id)
     session.flush()
     return scheme
 
@@ -79,6 +80,7 @@ def create_merchant(
     owner = ledger.merchant_owner(merchant.id)
     for kind in (AccountKind.MERCHANT_ISSUED, AccountKind.MERCHANT_REDEEMED):
         ledger.open_account(session, scheme.id, kind, Asset.POINTS, owner, merchant_id=merchant.id)
+    money.open_merchant_accounts(session, scheme.id, merchant.id)
     session.flush()
     return merchant
 

@@ -127,6 +127,7 @@ def give_stamps(
         session, card.scheme_id, "stamp",
         [ledger.Leg(issued, -stamps), ledger.Leg(account, stamps)],
         memo=f"stamp card #{card.id}",
+        at=now,
     )
     vouchers = []
     while ledger.balance(session, account.id) >= card.stamps_needed:
@@ -134,6 +135,7 @@ def give_stamps(
             session, card.scheme_id, "voucher",
             [ledger.Leg(account, -card.stamps_needed), ledger.Leg(retired, card.stamps_needed)],
             memo=f"full stamp card #{card.id}",
+            at=now,
         )
         voucher = Voucher(
             scheme_id=card.scheme_id,

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
-from loyalty import stamps, wallets
+from loyalty import expiry, stamps, wallets
 from loyalty.models import (
     Claim,
     ClaimStatus,
+    ExpiryNotice,
     Merchant,
     Redemption,
     RedemptionStatus,
@@ -50,12 +50,21 @@ def wallet_summary(
         .order_by(Redemption.finished_at.desc())
         .limit(HISTORY_LIMIT)
     ).all()
+    expired = session.execute(
+        sa.select(ExpiryNotice.created_at, ExpiryNotice.points)
+        .where(ExpiryNotice.wallet_id == wallet.id, ExpiryNotice.kind == "expired")
+        .order_by(ExpiryNotice.created_at.desc())
+        .limit(HISTORY_LIMIT)
+    ).all()
     history = [
         {"at": at, "kind": "earn", "points": points, "merchant": name, "status": "done"}
         for at, points, name in earns
     ] + [
         {"at": at, "kind": "spend", "points": -points, "merchant": name, "status": "done"}
         for at, points, name in spends
+    ] + [
+        {"at": at, "kind": "expired", "points": -points, "merchant": None, "status": "done"}
+        for at, points in expired
     ]
     history.sort(key=lambda row: row["at"], reverse=True)  # type: ignore[arg-type, return-value]
     return {
@@ -77,30 +86,8 @@ def wallet_summary(
 def expiring_soon(
     session: Session, wallet: Wallet, scheme: Scheme, now: datetime, days: int = 30
 ) -> int:
-    """Points that expire within ``days``: oldest points are used first (FIFO).
-
-    Points earned before the cut-off expire soon unless they were already used:
-    everything that left the wallet (spent, held, forfeited) counts against the
-    oldest earns first.
-    """
-    cutoff = now - relativedelta(months=scheme.validity_months) + timedelta(days=days)
-    earned = session.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(Claim.points), 0),
-            sa.func.coalesce(
-                sa.func.sum(sa.case((Claim.claimed_at <= cutoff, Claim.points), else_=0)), 0
-            ),
-        ).where(Claim.wallet_id == wallet.id, Claim.status == ClaimStatus.CLAIMED)
-    ).one()
-    total_earned, old_earned = int(earned[0]), int(earned[1])
-    held = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Redemption.points), 0)).where(
-            Redemption.wallet_id == wallet.id, Redemption.status == RedemptionStatus.HELD
-        )
-    )
-    remaining = wallets.points_balance(session, wallet) + int(held or 0)
-    used = total_earned - remaining
-    return max(0, min(old_earned - used, remaining))
+    """Points that expire within ``days``, oldest used first (FIFO: see loyalty.expiry)."""
+    return expiry.old_points(session, wallet, expiry.cutoff(scheme, now, days))
 
 
 def export_data(session: Session, wallet: Wallet) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, security
+from loyalty import ledger, money, security
 from loyalty.db import attach
 from loyalty.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from loyalty.models import (
@@ -74,6 +74,26 @@ def wallet_by_token(session: Session, token: str) -> Wallet:
 def ensure_usable(wallet: Wallet) -> None:
     if wallet.status == WalletStatus.FROZEN:
         raise Forbidden("this wallet is frozen; contact the municipality", code="wallet_frozen")
+
+
+def freeze(session: Session, wallet: Wallet) -> None:
+    """The municipality stops a wallet from collecting and spending (a fraud flag).
+
+    Its points stay where they are; holds already made can no longer be confirmed.
+    Raises Conflict for a deleted wallet.
+    """
+    if wallet.status == WalletStatus.DELETED:
+        raise Conflict("this wallet was deleted by its owner", code="wallet_deleted")
+    wallet.status = WalletStatus.FROZEN
+    session.flush()
+
+
+def unfreeze(session: Session, wallet: Wallet) -> None:
+    """Let a frozen wallet collect and spend again. Raises Conflict if it is not frozen."""
+    if wallet.status != WalletStatus.FROZEN:
+        raise Conflict("this wallet is not frozen", code="not_frozen")
+    wallet.status = WalletStatus.ACTIVE
+    session.flush()
 
 
 def recover_wallet(session: Session, recovery_code: str) -> NewWallet:
@@ -205,12 +225,21 @@ def delete_wallet(session: Session, wallet: Wallet, now: datetime) -> int:
         breakage = ledger.get_account(
             session, wallet.scheme_id, AccountKind.BREAKAGE, Asset.POINTS, ledger.SCHEME_OWNER
         )
+        point_value = session.scalars(
+            sa.select(Scheme.point_value_cents).where(Scheme.id == wallet.scheme_id)
+        ).one()
         ledger.post(
             session,
             wallet.scheme_id,
             "forfeit",
-            [ledger.Leg(account, -forfeited), ledger.Leg(breakage, forfeited)],
+            [
+                ledger.Leg(account, -forfeited),
+                ledger.Leg(breakage, forfeited),
+                *money.breakage_legs(session, wallet.scheme_id, forfeited, point_value),
+            ],
             memo="wallet deleted by its owner",
+            at=now,
+            point_value_cents=point_value,
         )
     _scrub_events(session, wallet)
     wallet.email = None

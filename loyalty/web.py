@@ -129,3 +129,11 @@ def init_app(app: Flask, factory: sessionmaker[Session]) -> None:
         token = g.pop("begin_mode_token", None)
         if token is not None:
             sqlite_begin_mode.reset(token)
+
+
+def attachment(body: str | bytes, mimetype: str, filename: str) -> Response:
+    """A file download (statements, bank files): private, never cached."""
+    response: Response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -6,5 +6,7 @@ from merchant_portal.views import bp
 from merchant_portal import apply, cards  # noqa: E402, F401  isort: skip
 from merchant_portal import owner  # noqa: E402, F401  isort: skip
 from merchant_portal import figures  # noqa: E402, F401  isort: skip
+from merchant_portal import statements  # noqa: E402, F401  isort: skip
+from merchant_portal import funding  # noqa: E402, F401  isort: skip
 
 __all__ = ["bp"]

@@ -11,14 +11,13 @@ from typing import Any
 from flask import abort, current_app, redirect, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from itsdangerous import URLSafeTimedSerializer
 
-from loyalty import mail, sectors, staff, stamps, team
+from loyalty import mail, sectors, settlement, staff, stamps, team
 from loyalty.db import utcnow
 from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
 from loyalty.models import Merchant, StaffUser
 from loyalty.signin import current_staff, staff_required
-from loyalty.signin.views import RESET_MAX_AGE
+from loyalty.signin.views import RESET_MAX_AGE, password_link
 from loyalty.web import db
 from merchant_portal.forms import ActionForm
 from merchant_portal.owner_forms import (
@@ -110,12 +109,6 @@ def team_page() -> Any:
     return _team_page()
 
 
-def _invite_link(user: StaffUser) -> str:
-    # The password-reset link of loyalty.signin: it carries part of the
-    # password hash, so it dies once the cashier has chosen a password.
-    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
-    token = serializer.dumps({"u": user.id, "h": user.password_hash[-16:]})
-    return _public_base() + url_for("signin.reset", t=token)
 
 
 def _public_base() -> str:
@@ -135,7 +128,7 @@ def _send_invitation(merchant: Merchant, user: StaffUser) -> None:
             "Open this link within %(num)d hours to choose your password:",
             hours,
         )
-        + f"\n\n{_invite_link(user)}\n\n"
+        + f"\n\n{password_link(user)}\n\n"
         + _(
             "Then sign in at %(login)s with this e-mail address. Has the link expired? "
             "Choose “Forgot your password?” on that page.\n\nLokaal Sparen",
@@ -233,9 +226,27 @@ def _profile_error(form: ProfileForm, error: InvalidInput) -> None:
         "invalid_email": (form.email, _("This is not a valid e-mail address.")),
         "address_too_long": (form.address, _("The address is too long.")),
         "opening_hours_too_long": (form.opening_hours, _("The opening hours are too long.")),
+        "invalid_iban": (
+            form.iban,
+            _("This is not a valid IBAN. Check it on your bank card or statement."),
+        ),
+        "invalid_bic": (form.bic, _("This is not a valid BIC, such as GEBABEBB.")),
+        "bic_needed": (form.bic, _("Type the BIC of your bank, such as GEBABEBB.")),
+        "invalid_holder": (form.account_holder, _("Type the name of the account holder.")),
     }
     field, message = where.get(error.code, (form.address, _("This is not possible.")))
     field.errors = [message]
+
+
+def _save_bank_account(merchant: Merchant, form: ProfileForm) -> None:
+    """Set the payout account, or remove it when every bank field is empty."""
+    iban = (form.iban.data or "").strip()
+    bic = (form.bic.data or "").strip()
+    holder = (form.account_holder.data or "").strip()
+    if not (iban or bic or holder):
+        merchant.iban = merchant.bic = merchant.account_holder = None
+        return
+    settlement.set_merchant_bank_account(db(), merchant, iban, bic, holder or merchant.name)
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -257,8 +268,9 @@ def profile(logo_form: Any = None, http_status: int | None = None) -> Any:
                 sector=form.sector.data or "",
                 email=form.email.data or "",
             )
+            _save_bank_account(merchant, form)
         except InvalidInput as error:
-            # Nothing was changed: update_profile checks everything first.
+            # The error status rolls back whatever was already changed.
             _profile_error(form, error)
         else:
             return redirect(url_for("portal.profile", done="saved"), 303)

@@ -8,7 +8,9 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
+from loyalty.funding import MAX_TOP_UP, MIN_TOP_UP
 from loyalty.team import MAX_ADDRESS, MAX_OPENING_HOURS
+from merchant_portal.forms import AmountField
 
 
 class CountField(IntegerField):
@@ -116,6 +118,21 @@ class ProfileForm(FlaskForm):
     )
 
 
+    # Where the scheme pays the shop; loyalty.settlement checks IBAN and BIC.
+    iban = StringField(
+        _l("IBAN"),
+        validators=[Optional(), Length(max=42, message=_l("This is not a valid IBAN."))],
+    )
+    bic = StringField(
+        _l("BIC (optional for most Belgian banks)"),
+        validators=[Optional(), Length(max=11, message=_l("This is not a valid BIC."))],
+    )
+    account_holder = StringField(
+        _l("Account holder"),
+        validators=[Optional(), Length(max=70, message=_l("At most %(max)d characters."))],
+    )
+
+
 class LogoForm(FlaskForm):
     logo = FileField(
         _l("Logo (PNG, JPEG or WebP, at most 200 kB)"),
@@ -125,3 +142,21 @@ class LogoForm(FlaskForm):
 
 class RemoveLogoForm(FlaskForm):
     """Only the CSRF token."""
+
+
+class TopUpForm(FlaskForm):
+    amount = AmountField(
+        _l("Amount (€)"),
+        places=2,
+        # A text box: a number box would refuse "25,50".
+        render_kw={"type": "text"},
+        validators=[
+            InputRequired(_l("Type the amount you want to pay in advance.")),
+            NumberRange(
+                MIN_TOP_UP / 100,
+                MAX_TOP_UP / 100,
+                # The bounds are loyalty.funding's MIN_TOP_UP and MAX_TOP_UP.
+                message=_l("Type an amount from € 10 to € 10,000."),
+            ),
+        ],
+    )

@@ -44,6 +44,8 @@ OWNER_PAGES = [
     ("portal.stamp_cards", _l("Stamp cards")),
     ("portal.printed_cards", _l("Printed cards")),
     ("portal.team", _l("Team and tills")),
+    ("portal.funding", _l("Prepaid balance")),
+    ("portal.statements", _l("Statements")),
     ("portal.profile", _l("Shop profile")),
 ]
 

@@ -87,5 +87,5 @@ def decide(merchant_id: int, decision: str) -> Any:
     # Another municipality's shop does not exist, as far as this one can tell.
     if decision not in statuses or merchant is None or merchant.scheme_id != _scheme().id:
         abort(404)
-    onboarding.decide(db(), merchant, statuses[decision])
+    onboarding.decide(db(), merchant, statuses[decision], current_staff().user)
     return redirect(url_for("dashboard.shops"), 303)

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -153,37 +154,43 @@ def smtp_server() -> Iterator[tuple[str, int, Mailbox]]:
     controller.stop()
 
 
+# The live server checks Stripe webhook deliveries against this secret.
+LIVE_STRIPE_WEBHOOK_SECRET = "whsec_live_server_test_secret"
+
+
 class LiveServer:
     def __init__(self, url: str, database_url: str, mailbox: Mailbox) -> None:
         self.url = url
         self.database_url = database_url
         self.mailbox = mailbox
+        self.stripe_webhook_secret = LIVE_STRIPE_WEBHOOK_SECRET
 
     def api(self, path: str) -> str:
         return f"{self.url}/api/v1{path}"
 
 
-@pytest.fixture(scope="session")
-def live_server(
+@contextmanager
+def _serve(
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
-    smtp_server: tuple[str, int, Mailbox],
+    mailbox: Mailbox,
+    env: dict[str, str],
+    workers: int,
 ) -> Iterator[LiveServer]:
-    """`loyalty serve` with 4 worker processes on the test database, mailing to smtp_server."""
+    """`loyalty serve` on the test database with ``env`` added to the environment."""
     port = _free_port()
-    smtp_host, smtp_port, mailbox = smtp_server
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": "live-server-secret",
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "MAIL_SERVER": smtp_host,
-        "MAIL_PORT": str(smtp_port),
+        **env,
     }
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
     with log.open("w") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "loyalty", "serve", "--port", str(port), "--workers", "4"],
+            [sys.executable, "-m", "loyalty", "serve", "--port", str(port),
+             "--workers", str(workers)],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -205,6 +212,24 @@ def live_server(
     yield LiveServer(url, database_url, mailbox)
     proc.terminate()
     proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    smtp_server: tuple[str, int, Mailbox],
+) -> Iterator[LiveServer]:
+    """`loyalty serve` with 4 worker processes on the test database, mailing to smtp_server."""
+    smtp_host, smtp_port, mailbox = smtp_server
+    env = {
+        "MAIL_SERVER": smtp_host,
+        "MAIL_PORT": str(smtp_port),
+        "STRIPE_WEBHOOK_SECRET": LIVE_STRIPE_WEBHOOK_SECRET,
+        # No STRIPE_SECRET_KEY: shops top up by bank transfer, as in the demo.
+    }
+    with _serve(database_url, tmp_path_factory, mailbox, env, workers=4) as server:
+        yield server
 
 
 @pytest.fixture
@@ -264,3 +289,37 @@ def browser(playwright: Any) -> Iterator[Any]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
+
+
+# -- Stripe's API, played by a local server (tests/stripe_stub.py) ---------------
+
+
+@pytest.fixture
+def stripe_stub() -> Iterator[Any]:
+    """A running Stripe stand-in; point the app at it with ``stripe_stub.url``."""
+    from tests.stripe_stub import RunningStub
+
+    with RunningStub() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="session")
+def stripe_live_server(
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    smtp_server: tuple[str, int, Mailbox],
+) -> Iterator[tuple[LiveServer, Any]]:
+    """A second live server with Stripe turned on, talking to a local Stripe stand-in
+    whose hosted checkout page sends its signed events to the server's webhook."""
+    from tests.stripe_stub import RunningStub
+
+    with RunningStub() as stub:
+        env = {
+            "STRIPE_SECRET_KEY": "sk_test_live_server",
+            "STRIPE_WEBHOOK_SECRET": LIVE_STRIPE_WEBHOOK_SECRET,
+            "STRIPE_API_BASE": stub.url,
+        }
+        with _serve(database_url, tmp_path_factory, smtp_server[2], env, workers=2) as server:
+            stub.webhook_url = server.api("/stripe/webhook")
+            stub.webhook_secret = LIVE_STRIPE_WEBHOOK_SECRET
+            yield server, stub

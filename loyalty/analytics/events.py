@@ -75,8 +75,14 @@ def record_purchase(
     wallet: Wallet,
     claim: Claim,
     now: datetime,
+    *,
+    campaign_id: int | None = None,
+    bonus_points: int = 0,
 ) -> None:
-    """Add the purchase event of a claimed sale. Home area and age only with consent."""
+    """Add the purchase event of a claimed sale. Home area and age only with consent.
+
+    ``points`` is every point the sale credited, a campaign's bonus included.
+    """
     local = now.astimezone(ZoneInfo(scheme.timezone))
     consent = wallet.stats_consent
     values = {
@@ -84,8 +90,8 @@ def record_purchase(
         "merchant_id": merchant.id,
         "sector": merchant.sector,
         "amount_cents": claim.amount_cents,
-        "points": claim.points,
-        "campaign_id": None,
+        "points": claim.points + bonus_points,
+        "campaign_id": campaign_id,
         "local_date": local.date(),
         "local_hour": local.hour,
         "weekday": local.weekday(),

@@ -1,20 +1,51 @@
 """The privacy rules every report passes through, in one place.
 
-1. A cell with fewer than k distinct shoppers is suppressed.
+1. A cell with fewer than k distinct shoppers is suppressed (k is the
+   scheme's ``k_anonymity``, 10 by default).
 2. Outside the per-shop report, a cell built from fewer than 3 shops, or where
    one shop holds more than half of the amount, is suppressed (it would reveal
    a single shop's turnover).
-3. Secondary suppression: if exactly one cell of a report is suppressed, the
-   smallest other cell is suppressed too, so that a total published elsewhere
-   minus the visible cells cannot give the hidden one back.
+3. Secondary suppression: a report that shows a total, or whose cells add up
+   to a figure shown elsewhere, must never have exactly one hidden cell, or
+   the total minus the visible cells gives it back. When exactly one cell is
+   hidden, the smallest visible cell is hidden too. A total is itself a cell
+   and passes rules 1 and 2.
+4. Comparisons (previous period, same period last year) are cells of their
+   own period and pass the same rules; a change is shown only when both sides
+   are visible.
+5. Exports carry only the public fields below: no pseudonym, no shop count or
+   top-shop amount (that would be a shop's turnover), no event-level row.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 MIN_SHOPS = 3
 MAX_SHOP_SHARE = 0.5
+DEFAULT_K = 10
+
+# What a report row may carry out of the building (CSV, JSON, page).
+PUBLIC_FIELDS = (
+    "key",
+    "label",
+    "purchases",
+    "amount_cents",
+    "shoppers",
+    "points",
+    "suppressed",
+)
+# Never in an export, whatever a report puts in its extras.
+FORBIDDEN_FIELDS = frozenset(
+    {"shopper_key", "wallet_id", "email", "token", "token_hash", "home_postcode",
+     "home_village", "event_id", "id", "shops", "top_shop_amount_cents"}
+)
+
+
+class PrivacyError(Exception):
+    """A report tried to publish a field that must never leave the analytics tables."""
 
 
 @dataclass(frozen=True)
@@ -27,25 +58,77 @@ class Cell:
     shops: int
     top_shop_amount_cents: int
     suppressed: bool = False
+    points: int | None = None
+    # Report-specific figures (e.g. "returning" shoppers); hidden with the cell.
+    extra: Mapping[str, int | None] = field(default_factory=dict)
+
+
+def violates(cell: Cell, k: int, *, per_shop: bool = False) -> bool:
+    """True when rule 1 or 2 hides this cell."""
+    if (cell.shoppers or 0) < k:
+        return True
+    if per_shop:
+        return False
+    # The amount that one shop may not dominate: euro where there is one, else points.
+    amount = cell.amount_cents if cell.amount_cents is not None else (cell.points or 0)
+    return cell.shops < MIN_SHOPS or cell.top_shop_amount_cents > MAX_SHOP_SHARE * amount
+
+
+def hide(cell: Cell) -> Cell:
+    return replace(
+        cell,
+        purchases=None,
+        amount_cents=None,
+        shoppers=None,
+        points=None,
+        extra={name: None for name in cell.extra},
+        suppressed=True,
+    )
 
 
 def suppress(cells: list[Cell], k: int, *, per_shop: bool = False) -> list[Cell]:
-    """The cells with the rules above applied; suppressed cells carry no figures."""
-    flagged: list[bool] = []
-    for cell in cells:
-        small = (cell.shoppers or 0) < k
-        dominated = not per_shop and (
-            cell.shops < MIN_SHOPS
-            or cell.top_shop_amount_cents > MAX_SHOP_SHARE * (cell.amount_cents or 0)
-        )
-        flagged.append(small or dominated)
+    """The cells with rules 1 to 3 applied; suppressed cells carry no figures."""
+    flagged = [violates(cell, k, per_shop=per_shop) for cell in cells]
     if sum(flagged) == 1 and len(cells) > 1:
         visible = [i for i, f in enumerate(flagged) if not f]
-        smallest = min(visible, key=lambda i: cells[i].amount_cents or 0)
+        # The smallest visible cell: hiding it costs the reader least.
+        smallest = min(
+            visible,
+            key=lambda i: (
+                cells[i].amount_cents if cells[i].amount_cents is not None
+                else (cells[i].points or 0),
+                cells[i].shoppers or 0,
+            ),
+        )
         flagged[smallest] = True
-    return [
-        replace(cell, purchases=None, amount_cents=None, shoppers=None, suppressed=True)
-        if hide
-        else cell
-        for cell, hide in zip(cells, flagged, strict=True)
-    ]
+    return [hide(cell) if f else cell for cell, f in zip(cells, flagged, strict=True)]
+
+
+def suppress_total(total: Cell, k: int, *, per_shop: bool = False) -> Cell:
+    """A total row is a cell too: rules 1 and 2 apply to it alone."""
+    return hide(total) if violates(total, k, per_shop=per_shop) else total
+
+
+def change_pct(current: int | None, before: int | None) -> float | None:
+    """The change between two visible figures, in percent; None when either is hidden."""
+    if current is None or not before:
+        return None
+    return round(100.0 * (current - before) / before, 1)
+
+
+def public_row(cell: Cell) -> dict[str, Any]:
+    """The fields of a cell that may be exported."""
+    row: dict[str, Any] = {name: getattr(cell, name) for name in PUBLIC_FIELDS}
+    for name, value in cell.extra.items():
+        if name in FORBIDDEN_FIELDS:
+            raise PrivacyError(f"{name} may not be exported")
+        row[name] = value
+    return row
+
+
+def check_export(rows: Iterable[Mapping[str, Any]]) -> None:
+    """Raise PrivacyError if any exported row carries a forbidden field."""
+    for row in rows:
+        bad = FORBIDDEN_FIELDS.intersection(row)
+        if bad:
+            raise PrivacyError(f"{sorted(bad)} may not be exported")

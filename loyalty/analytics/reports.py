@@ -1,4 +1,10 @@
-"""Reports: read models over the purchase events, always through analytics.privacy."""
+"""The raw spending query: GROUP BY on the purchase events themselves.
+
+It serves the contract's ``GET /reports/spending`` (which can group by home
+postcode, a field no rollup keeps) and is the baseline of
+scripts/bench_reports.py. The dashboard's reports read the rollups instead:
+see analytics.catalog.
+"""
 
 from __future__ import annotations
 

@@ -143,7 +143,16 @@ class LoyaltyApi(Api):
 
 
 def init_app(app: Flask) -> LoyaltyApi:
-    from loyalty.api import claims, merchants, redemptions, reports, tokens, wallets
+    from loyalty.api import (
+        campaigns,
+        claims,
+        merchants,
+        redemptions,
+        reports,
+        settlements,
+        tokens,
+        wallets,
+    )
 
     app.config.update(
         API_TITLE="Lokaal Sparen API",
@@ -168,7 +177,10 @@ def init_app(app: Flask) -> LoyaltyApi:
     app.before_request(refuse_unusable_input)
     api = LoyaltyApi(app, spec_kwargs={"extra_plugins": [ErrorBodies()]})
     api.blueprints = [
-        module.blp for module in (tokens, merchants, wallets, claims, redemptions, reports)
+        module.blp
+        for module in (
+            tokens, merchants, wallets, claims, redemptions, reports, settlements, campaigns
+        )
     ]
     for blueprint in api.blueprints:
         api.register_blueprint(blueprint, url_prefix=PREFIX)

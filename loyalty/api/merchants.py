@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from loyalty import schemes, staff, stamps
+from loyalty import audit, schemes, staff, stamps
 from loyalty.api.auth import require_staff
 from loyalty.api.common import AUTH
 from loyalty.api.schemas import (
@@ -23,7 +23,7 @@ from loyalty.api.schemas import (
 )
 from loyalty.db import utcnow
 from loyalty.errors import Forbidden, NotFound
-from loyalty.models import Merchant, MerchantStatus, Role, Scheme, StampCard
+from loyalty.models import Merchant, MerchantStatus, Role, Scheme, StaffUser, StampCard
 from loyalty.web import db
 
 blp = Blueprint("merchants", __name__, description="Participating shops")
@@ -49,18 +49,27 @@ class MerchantsView(MethodView):
         admin = require_staff(Role.MUNICIPALITY_ADMIN)
         session = db()
         scheme = session.get_one(Scheme, admin.scheme_id)
-        return schemes.create_merchant(session, scheme, status=MerchantStatus.APPROVED, **body)
+        merchant = schemes.create_merchant(session, scheme, status=MerchantStatus.APPROVED, **body)
+        audit.record(session, admin, "merchant.create", merchant, {"sector": merchant.sector})
+        return merchant
 
 
-def _merchant_for_key_admin(merchant_id: int) -> Merchant:
-    """The shop, if the caller is its owner or its scheme's admin (keys, stamp cards)."""
+def _shop_and_manager(merchant_id: int) -> tuple[Merchant, StaffUser]:
+    """The shop and the caller, if the caller is its owner or its scheme's admin
+    (keys, stamp cards)."""
     user = require_staff(Role.MERCHANT_OWNER, Role.MUNICIPALITY_ADMIN)
     merchant = db().get(Merchant, merchant_id)
     if merchant is None or merchant.scheme_id != user.scheme_id:
         raise NotFound("no such shop")
     if user.role == Role.MERCHANT_OWNER and user.merchant_id != merchant.id:
         raise Forbidden("you can only manage your own shop", code="wrong_merchant")
-    return merchant
+    return merchant, user
+
+
+def _audit_if_admin(user: StaffUser, action: str, merchant: Merchant, **details: object) -> None:
+    # The municipality's actions on a shop are audited; the owner's own are not admin actions.
+    if user.role == Role.MUNICIPALITY_ADMIN:
+        audit.record(db(), user, action, merchant, dict(details))
 
 
 @blp.route("/merchants/<int:merchant_id>/api-keys")
@@ -70,8 +79,9 @@ class ApiKeysView(MethodView):
     @blp.doc(security=AUTH)
     def post(self, body: dict[str, Any], merchant_id: int) -> dict[str, Any]:
         """A new till key for this shop (owner or municipality admin). Shown once."""
-        merchant = _merchant_for_key_admin(merchant_id)
+        merchant, user = _shop_and_manager(merchant_id)
         secret = staff.create_till_key(db(), merchant, utcnow(), label=body.get("label"))
+        _audit_if_admin(user, "till_key.create", merchant, till_key_id=secret.id)
         return {"id": secret.id, "key": secret.secret, "prefix": secret.secret[:10]}
 
 
@@ -81,8 +91,9 @@ class ApiKeyView(MethodView):
     @blp.doc(security=AUTH)
     def delete(self, merchant_id: int, key_id: int) -> None:
         """Revoke a till key at once."""
-        merchant = _merchant_for_key_admin(merchant_id)
+        merchant, user = _shop_and_manager(merchant_id)
         staff.revoke_till_key(db(), merchant, key_id, utcnow())
+        _audit_if_admin(user, "till_key.revoke", merchant, till_key_id=key_id)
 
 
 def merchant_name(merchant_id: int | None) -> str | None:
@@ -106,5 +117,7 @@ class StampCardsView(MethodView):
     @blp.doc(security=AUTH)
     def post(self, body: dict[str, Any], merchant_id: int) -> StampCard:
         """Define a stamp card (the shop's owner or the municipality admin)."""
-        merchant = _merchant_for_key_admin(merchant_id)
-        return stamps.create_card(db(), merchant, **body)
+        merchant, user = _shop_and_manager(merchant_id)
+        card = stamps.create_card(db(), merchant, **body)
+        _audit_if_admin(user, "stamp_card.create", merchant, stamp_card_id=card.id)
+        return card

@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from flask import Response, current_app
 from flask.views import MethodView
+from flask_babel import get_locale
 from flask_smorest import Blueprint
 
-from loyalty.analytics import reports
+from loyalty.analytics import catalog, exports, periods, reports, rollups
 from loyalty.api.auth import MUNICIPALITY_STAFF, require_staff
 from loyalty.api.common import AUTH
-from loyalty.api.schemas import SpendingQuery, SpendingReport
-from loyalty.errors import InvalidInput
+from loyalty.api.schemas import NamedReport, ReportQuery, SpendingQuery, SpendingReport
+from loyalty.errors import InvalidInput, NotFound
 from loyalty.models import Scheme
-from loyalty.web import db
+from loyalty.web import db, writes
 
 blp = Blueprint("reports", __name__, description="Anonymised spending reports")
 
@@ -38,3 +40,37 @@ class SpendingView(MethodView):
             "k": scheme.k_anonymity,
             "definition": reports.SPENDING_DEFINITION,
         }
+
+
+@blp.route("/reports/<string:name>")
+class NamedReportView(MethodView):
+    @writes  # folds new events into the rollups first, when there are any
+    @blp.arguments(ReportQuery(), location="query")
+    @blp.response(200, NamedReport)
+    @blp.doc(security=AUTH)
+    def get(self, query: dict[str, Any], name: str) -> Any:
+        """A dashboard report (sectors, shops, heatmap, weekdays, ...); ``.csv`` for CSV.
+
+        Rows pass the privacy rules; suppressed rows carry null figures.
+        """
+        user = require_staff(*MUNICIPALITY_STAFF)
+        as_csv = name.endswith(".csv")
+        name = name.removesuffix(".csv")
+        if name not in catalog.CATALOG:
+            raise NotFound(f"no report {name!r}", code="unknown_report")
+        session = db()
+        scheme = session.get_one(Scheme, user.scheme_id)
+        period = periods.parse(query.get("from_"), query.get("to"), catalog.today_local(scheme))
+        rollups.refresh_if_pending(session, scheme)
+        report = catalog.build(session, scheme, name, period, str(get_locale() or "nl"))
+        if as_csv:
+            response: Response = current_app.response_class(
+                exports.as_csv(report), mimetype="text/csv"
+            )
+            response.headers["Content-Disposition"] = (
+                f'attachment; filename="{exports.csv_filename(report)}"'
+            )
+            return response
+        body = exports.as_json(report)
+        body["from_"] = body.pop("from")
+        return body

@@ -257,3 +257,63 @@ class SpendingReport(Schema):
     rows = fields.List(fields.Nested(SpendingRow), required=True)
     k = fields.Integer(required=True)
     definition = fields.String()
+
+
+class SettlementCreate(Schema):
+    period = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month such as 2026-11"),
+        metadata={"example": "2026-11"},
+    )
+
+
+class SettlementShop(Schema):
+    merchant_id = fields.Integer(required=True)
+    issued_cents = fields.Integer(required=True, metadata={"description": "value of points given"})
+    redeemed_cents = fields.Integer(
+        required=True, metadata={"description": "discounts given with points"}
+    )
+    fees_cents = fields.Integer(required=True)
+    net_cents = fields.Integer(
+        required=True,
+        metadata={"description": "redeemed - issued - fees: > 0 paid to the shop, < 0 owed"},
+    )
+
+
+class SettlementView(Schema):
+    period = fields.String(required=True, metadata={"example": "2026-11"})
+    locked = fields.Boolean(required=True)
+    shops = fields.List(fields.Nested(SettlementShop), required=True)
+    sepa_xml_url = fields.String(
+        allow_none=True, metadata={"description": "null without SEPA transfers or for a shop"}
+    )
+    control_sum_cents = fields.Integer(
+        allow_none=True, metadata={"description": "sum of the SEPA transfers; null for a shop"}
+    )
+class ReportQuery(Schema):
+    from_ = fields.Date(data_key="from", metadata={"description": "first local date"})
+    to = fields.Date(metadata={"description": "last local date (inclusive)"})
+
+
+class ReportColumn(Schema):
+    name = fields.String(required=True)
+    label = fields.String(required=True)
+    kind = fields.String(required=True)
+
+
+class NamedReport(Schema):
+    name = fields.String(required=True)
+    title = fields.String(required=True)
+    definition = fields.String(required=True)
+    k = fields.Integer(required=True)
+    from_ = fields.String(data_key="from", required=True)
+    to = fields.String(required=True)
+    previous_from = fields.String()
+    previous_to = fields.String()
+    value = fields.String(metadata={"description": "the figure that comparisons compare"})
+    columns = fields.List(fields.Nested(ReportColumn))
+    # Rows are the public fields of analytics.privacy (key, label, purchases,
+    # amount_cents, shoppers, points, suppressed), report extras and comparisons.
+    rows = fields.List(fields.Dict(), required=True)
+    total = fields.Dict(allow_none=True)
+    notes = fields.List(fields.String())

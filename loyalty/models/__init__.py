@@ -1,35 +1,67 @@
 """The database models, one module per area; import them from here."""
 
-from loyalty.models.analytics import PseudonymKey, PurchaseEvent
+from loyalty.models.admin import AuditEntry, FlagStatus, FraudFlag
+from loyalty.models.analytics import (
+    PseudonymKey,
+    PurchaseEvent,
+    RollupAreaAge,
+    RollupShopDay,
+    RollupShopHour,
+    RollupShopperMonth,
+    RollupShopShopper,
+    RollupState,
+    ShopperCount,
+)
+from loyalty.models.campaigns import CalendarEvent, Campaign
 from loyalty.models.claims import Claim, ClaimStatus
+from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
 from loyalty.models.printed_cards import PrintedCard
 from loyalty.models.redemptions import Redemption, RedemptionStatus
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
+from loyalty.models.settlements import PayoutMethod, Settlement, SettlementLine
 from loyalty.models.staff import LoginFailure, Role, StaffSession, StaffUser, TillKey
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
-from loyalty.models.wallets import Wallet, WalletStatus
+from loyalty.models.wallets import ExpiryNotice, Wallet, WalletStatus
 
 __all__ = [
     "Account",
     "AccountKind",
     "Asset",
+    "AuditEntry",
+    "CalendarEvent",
+    "Campaign",
     "Claim",
+    "ExpiryNotice",
     "ClaimStatus",
+    "FundingMethod",
+    "FlagStatus",
+    "FraudFlag",
     "IdempotencyRecord",
     "LedgerTransaction",
     "LoginFailure",
     "Merchant",
     "MerchantStatus",
+    "PayoutMethod",
     "Posting",
+    "Prepayment",
     "PrintedCard",
     "PseudonymKey",
     "PurchaseEvent",
     "Redemption",
     "RedemptionStatus",
     "Role",
+    "RollupAreaAge",
+    "RollupShopDay",
+    "RollupShopHour",
+    "RollupShopShopper",
+    "RollupShopperMonth",
+    "RollupState",
     "Scheme",
+    "Settlement",
+    "SettlementLine",
+    "ShopperCount",
     "StaffSession",
     "StaffUser",
     "StampCard",

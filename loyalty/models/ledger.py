@@ -20,13 +20,33 @@ class AccountKind(enum.StrEnum):
     HOLDS = "holds"  # points set aside for open redemption codes, one per scheme
     MERCHANT_ISSUED = "merchant_issued"  # the source of points a shop gives
     MERCHANT_REDEEMED = "merchant_redeemed"  # points a shop took as payment; stamps retired
-    BREAKAGE = "breakage"  # expired or forfeited points, kept by the scheme
+    BREAKAGE = "breakage"  # expired or forfeited points (and their euro value), kept by the scheme
+    # The euro side (asset eur_cents). A balance is what the scheme owes the
+    # account's owner: see loyalty.money for the postings of each flow.
+    POINTS_LIABILITY = "points_liability"  # the euro value of points in wallets and holds
+    MERCHANT_POSITION = "merchant_position"  # > 0: the scheme owes the shop; < 0: the shop owes
+    MERCHANT_PREPAID = "merchant_prepaid"  # money a shop paid in advance, not yet applied
+    CAMPAIGN_BUDGET = "campaign_budget"  # what is left of a campaign's budget
+    # The source of a campaign's bonus points (asset points, owner "campaign:<id>"):
+    # minus its balance is the bonus points the campaign gave.
+    CAMPAIGN_ISSUED = "campaign_issued"
+    MUNICIPALITY = "municipality"  # the municipality's contributions (campaign budgets)
+    CASH = "cash"  # money in (negative) and out, one per channel: "cash:stripe", "cash:bank"
+    FEES = "fees"  # fees the scheme charged its shops at settlement
 
 
 # Accounts that hold value on behalf of someone can never go negative. The
 # database enforces it (CHECK below) besides the conditional UPDATE in
 # loyalty.ledger, so no code path and no race can overdraw them.
-NON_NEGATIVE_KINDS = (AccountKind.WALLET, AccountKind.HOLDS)
+NON_NEGATIVE_KINDS = (
+    AccountKind.WALLET,
+    AccountKind.HOLDS,
+    AccountKind.MERCHANT_PREPAID,
+    AccountKind.CAMPAIGN_BUDGET,
+)
+NON_NEGATIVE_CHECK = "kind NOT IN ({}) OR balance >= 0".format(
+    ", ".join(f"'{kind.value}'" for kind in NON_NEGATIVE_KINDS)
+)
 
 
 class Account(Base):
@@ -46,9 +66,7 @@ class Account(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("scheme_id", "kind", "asset", "owner_key"),
-        sa.CheckConstraint(
-            "kind NOT IN ('wallet', 'holds') OR balance >= 0", name="balance_non_negative"
-        ),
+        sa.CheckConstraint(NON_NEGATIVE_CHECK, name="balance_non_negative"),
     )
 
 
@@ -65,6 +83,17 @@ class LedgerTransaction(Base):
     # Unique: a transaction is reversed at most once.
     reverses_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("ledger_transactions.id"), unique=True
+    )
+    # The euro value of one point that this transaction's euro postings used
+    # (set when points enter or leave circulation): `loyalty ledger verify`
+    # checks every such transaction's euro legs against its point legs.
+    point_value_cents: Mapped[int | None] = mapped_column()
+    # The settlement that took this transaction into its month (metadata: the
+    # postings never change). Set once, by a conditional UPDATE ... WHERE
+    # settlement_id IS NULL, so a transaction is settled exactly once; one
+    # committed after its month was locked falls into the next settlement.
+    settlement_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("settlements.id"), index=True
     )
 
     postings: Mapped[list[Posting]] = relationship(back_populates="transaction")

@@ -29,6 +29,16 @@ class Scheme(Base):
     validity_months: Mapped[int] = mapped_column(default=24)
     k_anonymity: Mapped[int] = mapped_column(default=10)
     villages: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    # Charged to every approved shop at each monthly settlement (0: no fee).
+    monthly_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The municipality's account that SEPA payouts leave from and collections go to.
+    iban: Mapped[str | None] = mapped_column(sa.String(34))
+    bic: Mapped[str | None] = mapped_column(sa.String(11))
+    # Typed by the municipality (no package has population figures): the
+    # comparison page divides by it. None until the municipality fills it in.
+    inhabitants: Mapped[int | None] = mapped_column()
+    # Whether this scheme's totals appear on other opted-in schemes' comparison page.
+    compare_opt_in: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchants: Mapped[list[Merchant]] = relationship(back_populates="scheme")
@@ -39,6 +49,8 @@ class Scheme(Base):
         sa.CheckConstraint("claim_ttl_seconds > 0", name="claim_ttl_positive"),
         sa.CheckConstraint("hold_ttl_seconds > 0", name="hold_ttl_positive"),
         sa.CheckConstraint("k_anonymity >= 2", name="k_at_least_two"),
+        sa.CheckConstraint("monthly_fee_cents >= 0", name="fee_not_negative"),
+        sa.CheckConstraint("inhabitants IS NULL OR inhabitants > 0", name="inhabitants_positive"),
     )
 
 
@@ -71,6 +83,12 @@ class Merchant(Base):
     status: Mapped[str] = mapped_column(sa.String(20), default=MerchantStatus.PENDING)
     # Points per euro when higher than the scheme's rate; None means the scheme's.
     earn_rate: Mapped[int | None] = mapped_column()
+    # Where the scheme pays the shop: a Stripe connected account ("acct_..."),
+    # else a bank account by SEPA credit transfer (checked IBAN and BIC).
+    stripe_account_id: Mapped[str | None] = mapped_column(sa.String(255))
+    iban: Mapped[str | None] = mapped_column(sa.String(34))
+    bic: Mapped[str | None] = mapped_column(sa.String(11))
+    account_holder: Mapped[str | None] = mapped_column(sa.String(70))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     scheme: Mapped[Scheme] = relationship(back_populates="merchants")

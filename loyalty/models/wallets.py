@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,3 +39,25 @@ class Wallet(Base):
     __table_args__ = (
         sa.CheckConstraint("status IN ('active', 'frozen', 'deleted')", name="status_known"),
     )
+
+
+class ExpiryNotice(Base):
+    """Points that expired from a wallet on a day, or a reminder that some soon will.
+
+    Unique per wallet, kind and day: the database refuses a second expiry of
+    the same day (or a second reminder of the same month, dated the 1st), so
+    two runs of ``loyalty expire`` cannot expire or remind twice.
+    """
+
+    __tablename__ = "expiry_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"))
+    wallet_id: Mapped[int] = mapped_column(sa.ForeignKey("wallets.id"))
+    kind: Mapped[str] = mapped_column(sa.String(10))  # "expired" or "reminder"
+    on_date: Mapped[date] = mapped_column(sa.Date)
+    points: Mapped[int] = mapped_column()
+    transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("wallet_id", "kind", "on_date"),)

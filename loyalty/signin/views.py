@@ -95,6 +95,16 @@ def _reset_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
 
 
+def password_link(user: StaffUser) -> str:
+    """A link to choose a new password, valid an hour and until the password changes.
+
+    Part of the password hash is in the link: it dies once a password is chosen.
+    """
+    token = _reset_serializer().dumps({"u": user.id, "h": user.password_hash[-16:]})
+    base = current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
+    return str(base) + url_for("signin.reset", t=token)
+
+
 @bp.route("/password/forgot", methods=["GET", "POST"])
 def forgot() -> Any:
     form = ForgotForm()
@@ -104,10 +114,7 @@ def forgot() -> Any:
     user = db().scalar(sa.select(StaffUser).where(StaffUser.email == email))
     # The same answer whether or not the address is known.
     if user is not None and user.active:
-        # Part of the password hash in the link: it dies when the password changes.
-        token = _reset_serializer().dumps({"u": user.id, "h": user.password_hash[-16:]})
-        base = current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
-        link = base + url_for("signin.reset", t=token)
+        link = password_link(user)
         mail.send(
             current_app.config,
             user.email,

@@ -32,7 +32,11 @@ def new_tablet(browser: Browser, live_server: LiveServer) -> Iterator[NewTablet]
     carried the CSP header."""
     tablets: list[Tablet] = []
 
-    def make(lang: str = "en", *, javascript: bool = True) -> Tablet:
+    def make(
+        lang: str = "en", *, javascript: bool = True, server: LiveServer | None = None
+    ) -> Tablet:
+        """``server``: another live server than the suite's (such as one with Stripe)."""
+        server = server or live_server
         context = browser.new_context(
             viewport=TABLET,
             screen={"width": TABLET["width"], "height": TABLET["height"]},
@@ -44,10 +48,10 @@ def new_tablet(browser: Browser, live_server: LiveServer) -> Iterator[NewTablet]
         if lang != "nl":
             # The portal's Dutch texts are still being written: the language cookie
             # keeps English assertions independent of that work.
-            context.add_cookies([{"name": "lang", "value": lang, "url": live_server.url}])
+            context.add_cookies([{"name": "lang", "value": lang, "url": server.url}])
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
-        tablet = Tablet(context, context.new_page(), live_server, lang)
+        tablet = Tablet(context, context.new_page(), server, lang)
         tablets.append(tablet)
         return tablet
 

@@ -16,6 +16,8 @@ OWNER_PAGES = {
     "/portal/stamp-cards": "Stamp cards",
     "/portal/printed-cards": "Printed cards",
     "/portal/team": "Team and tills",
+    "/portal/funding": "Prepaid balance",
+    "/portal/statements": "Statements",
     "/portal/profile": "Shop profile",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,8 +11,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-from loyalty.db import make_engine
+from loyalty import campaigns
+from loyalty.analytics import evaluation
+from loyalty.db import make_engine, utcnow
 from loyalty.models import Merchant, MerchantStatus, Scheme, StaffUser
 from tests.conftest import _create_postgres_database, _drop_postgres_database
 
@@ -23,6 +27,12 @@ COMMANDS = [
     ["serve"],
     ["ledger", "verify"],
     ["redemptions", "expire"],
+    ["expire"],
+    ["settle"],
+    ["scheme-bank"],
+    ["connect-shop"],
+    ["fraud", "check"],
+    ["analytics", "refresh"],
 ]
 
 
@@ -60,7 +70,9 @@ def test_every_command_has_help_with_an_example(command: list[str], tmp_path: Pa
 def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     first = run(["demo", "--no-serve"], empty_database_url)
     assert first.returncode == 0, first.stderr
-    assert "history: 60/60 (100%)" in first.stdout  # progress is shown
+    # Progress is shown: a year and some weeks in bulk, the last days through the domain.
+    assert re.search(r"history: (\d+)/\1 \(100%\)", first.stdout), first.stdout
+    assert "last days: 3/3 (100%)" in first.stdout
     summary = [line for line in first.stdout.splitlines() if line.startswith("demo loaded:")]
     assert len(summary) == 1
     assert "admin@sint-gillis-waas.example" in first.stdout  # logins printed at start
@@ -79,6 +91,30 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     assert len(approved) == 20
     assert len({s.sector for s in approved}) >= 12  # shops across many sectors
     assert users and users >= 4
+
+    # The evaluation finds the ended campaign's lift (25% in the simulated town)
+    # and the Christmas market; the running campaign has paid bonuses already.
+    engine = make_engine(empty_database_url)
+    try:
+        with Session(engine) as session:
+            found = {f.campaign.name: f for f in campaigns.list_campaigns(session, 1)}
+            ended = found["Dubbele punten bij de buurtwinkel"]
+            running = found["Winteractie: dubbele punten op vrije tijd"]
+            estimate = evaluation.evaluate_campaign(session, ended.campaign, utcnow()).estimate
+            market = next(
+                e for e in campaigns.list_events(session, 1)
+                if e.name == "Kerstmarkt" and e.ends_on < utcnow().date()
+            )
+            market_effect = evaluation.evaluate_event(session, market, utcnow()).estimate
+    finally:
+        engine.dispose()
+    assert (ended.status, running.status) == ("ended", "active")
+    assert ended.spent_cents > 0 and running.bonus_points_given > 0
+    # The town is drawn anew for each date the demo is loaded on: the point
+    # estimate is well clear of 5% on any date, the interval depends on the draw.
+    assert estimate.effect_pct > 5, estimate
+    assert estimate.ci_low_pct < estimate.effect_pct < estimate.ci_high_pct
+    assert market_effect.effect_pct > 10, market_effect
 
     # A second start keeps the data: nothing loaded twice.
     second = run(["demo", "--no-serve"], empty_database_url)

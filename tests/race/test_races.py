@@ -25,7 +25,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import claims, ledger, redemptions, wallets
+from loyalty import claims, ledger, money, redemptions, wallets
 from loyalty.db import utcnow
 from loyalty.models import (
     AccountKind,
@@ -250,7 +250,7 @@ def test_two_shops_race_to_confirm_one_code(
         # The redeem moved the points from the holds into the winner's account only.
         legs = db.execute(
             sa.select(Posting.account_id, Posting.amount).where(
-                Posting.transaction_id == r.finish_transaction_id
+                Posting.transaction_id == r.finish_transaction_id, Posting.asset == Asset.POINTS
             )
         ).all()
         winner_account = ledger.get_account(
@@ -259,6 +259,17 @@ def test_two_shops_race_to_confirm_one_code(
         )
         assert sorted(amount for _, amount in legs) == [-r.points, r.points]
         assert (winner_account.id, r.points) in legs
+        # ... and the discount is owed to the winner only.
+        position = money.merchant_account(
+            db, scheme.id, won_by[r.code], AccountKind.MERCHANT_POSITION
+        )
+        euro_legs = db.execute(
+            sa.select(Posting.account_id, Posting.amount).where(
+                Posting.transaction_id == r.finish_transaction_id,
+                Posting.asset == Asset.EUR_CENTS,
+            )
+        ).all()
+        assert (position.id, r.discount_cents) in euro_legs and len(euro_legs) == 2
         expected[won_by[r.code]] += r.points
     for merchant_id, points in expected.items():
         assert redeemed_balance(db, scheme.id, merchant_id) == points

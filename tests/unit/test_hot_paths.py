@@ -12,45 +12,42 @@ import fcntl
 import os
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, wallets
+from loyalty import claims, ledger, money, wallets
 from loyalty.db import ProcessCache, QueuedWriterConnection, make_engine, sqlite_begin_mode
-from loyalty.models import AccountKind, Asset
+from loyalty.errors import Forbidden
+from loyalty.models import AccountKind, Asset, Claim, ClaimStatus, Wallet, WalletStatus
 from tests.factories import make_merchant, make_scheme
 
+# An account no scheme opens by itself (a scheme opens its euro accounts on creation).
+_OWNER = "cash:test"
 
-def _euro_breakage(session: Session, scheme_id: int) -> ledger.AccountRef:
-    return ledger.account_ref(
-        session, scheme_id, AccountKind.BREAKAGE, Asset.EUR_CENTS, ledger.SCHEME_OWNER
-    )
+
+def _test_cash(session: Session, scheme_id: int) -> ledger.AccountRef:
+    return ledger.account_ref(session, scheme_id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
 
 
 def test_an_account_rolled_back_with_its_transaction_is_not_remembered(session: Session) -> None:
     scheme = make_scheme(session)
-    ledger.open_account(
-        session, scheme.id, AccountKind.BREAKAGE, Asset.EUR_CENTS, ledger.SCHEME_OWNER
-    )
-    assert _euro_breakage(session, scheme.id).id > 0  # seen inside its own transaction
+    ledger.open_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+    assert _test_cash(session, scheme.id).id > 0  # seen inside its own transaction
     session.rollback()
     with pytest.raises(LookupError):
-        _euro_breakage(session, scheme.id)
+        _test_cash(session, scheme.id)
     session.rollback()
 
     # Committed, it is remembered, with the id the database gave it.
-    ledger.open_account(
-        session, scheme.id, AccountKind.BREAKAGE, Asset.EUR_CENTS, ledger.SCHEME_OWNER
-    )
-    ref = _euro_breakage(session, scheme.id)
+    ledger.open_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+    ref = _test_cash(session, scheme.id)
     session.commit()
-    stored = ledger.get_account(
-        session, scheme.id, AccountKind.BREAKAGE, Asset.EUR_CENTS, ledger.SCHEME_OWNER
-    )
-    assert _euro_breakage(session, scheme.id) == ref
+    stored = ledger.get_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+    assert _test_cash(session, scheme.id) == ref
     assert (ref.id, ref.kind, ref.asset) == (stored.id, stored.kind, stored.asset)
     session.commit()
 
@@ -58,14 +55,27 @@ def test_an_account_rolled_back_with_its_transaction_is_not_remembered(session: 
 def test_an_account_rolled_back_with_a_savepoint_is_not_remembered(session: Session) -> None:
     scheme = make_scheme(session)
     with pytest.raises(RuntimeError), session.begin_nested():
-        ledger.open_account(
-            session, scheme.id, AccountKind.BREAKAGE, Asset.EUR_CENTS, ledger.SCHEME_OWNER
-        )
-        _euro_breakage(session, scheme.id)
+        ledger.open_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+        _test_cash(session, scheme.id)
         raise RuntimeError("undo the savepoint")
     session.commit()
     with pytest.raises(LookupError):
-        _euro_breakage(session, scheme.id)
+        _test_cash(session, scheme.id)
+    session.rollback()
+
+
+def test_an_account_of_a_released_savepoint_waits_for_the_outer_commit(session: Session) -> None:
+    # campaigns.post_earn posts inside a savepoint that is released on success:
+    # the transaction around it may still roll back.
+    scheme = make_scheme(session)
+    session.commit()
+    with session.begin_nested():
+        ledger.open_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+        _test_cash(session, scheme.id)
+    assert _test_cash(session, scheme.id).id > 0
+    session.rollback()
+    with pytest.raises(LookupError):
+        _test_cash(session, scheme.id)
     session.rollback()
 
 
@@ -79,12 +89,22 @@ def test_a_posted_balance_lasts_only_as_long_as_its_transaction(session: Session
         ledger.merchant_owner(merchant.id),
     )
     account = wallets.points_account_ref(session, wallet)
-    ledger.post(session, scheme.id, "earn", [ledger.Leg(issued, -7), ledger.Leg(account, 7)])
+    value = scheme.point_value_cents
+
+    def _earn_legs(points: int) -> list[ledger.Leg]:
+        # Priced, with their euro legs, as every earn is (ledger verify checks it).
+        return [
+            ledger.Leg(issued, -points),
+            ledger.Leg(account, points),
+            *money.earn_legs(session, scheme.id, merchant.id, points, value),
+        ]
+
+    ledger.post(session, scheme.id, "earn", _earn_legs(7), point_value_cents=value)
     assert wallets.points_balance(session, wallet) == 7
     session.rollback()
     assert wallets.points_balance(session, wallet) == 0
 
-    ledger.post(session, scheme.id, "earn", [ledger.Leg(issued, -3), ledger.Leg(account, 3)])
+    ledger.post(session, scheme.id, "earn", _earn_legs(3), point_value_cents=value)
     session.commit()
     assert wallets.points_balance(session, wallet) == 3
     session.commit()
@@ -194,3 +214,28 @@ def test_the_process_cache_stays_bounded(session: Session) -> None:
     assert kept[5] == "value 5" and kept[4] == "value 4"
     assert kept[0] is None and kept[1] is None  # the oldest were dropped
     assert sum(v is not None for v in kept.values()) <= 4
+
+
+# -- the collect guard -----------------------------------------------------------------------
+
+
+def test_a_wallet_frozen_after_its_token_was_read_cannot_collect(session: Session) -> None:
+    # On SQLite the token is read in a transaction of its own before the write
+    # lock (web.reading_first): the guard itself must see a freeze made since.
+    now = datetime.now(UTC)
+    scheme = make_scheme(session)
+    merchant = make_merchant(session, scheme)
+    wallet = wallets.create_wallet(session, scheme).wallet
+    new = claims.create_claim(session, merchant, 1000, now)
+    session.commit()
+    assert wallet.status == WalletStatus.ACTIVE  # as the token lookup read it
+    session.execute(
+        sa.update(Wallet).where(Wallet.id == wallet.id).values(status=WalletStatus.FROZEN)
+        .execution_options(synchronize_session=False)
+    )
+    with pytest.raises(Forbidden) as refused:
+        claims.claim_points(session, new.token, wallet, now)
+    assert refused.value.code == "wallet_frozen"
+    assert session.get_one(Claim, new.claim.id).status == ClaimStatus.OPEN
+    assert wallets.points_balance(session, wallet) == 0
+    session.rollback()

@@ -20,7 +20,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loyalty import claims, ledger, redemptions, wallets
+from loyalty import claims, ledger, money, redemptions, wallets
 from loyalty.errors import Conflict, InsufficientBalance, UnbalancedTransaction
 from loyalty.models import (
     Account,
@@ -96,6 +96,17 @@ def _postings(session: Session, transaction_id: int) -> dict[int, int]:
     return {account_id: int(amount) for account_id, amount in rows}
 
 
+def _earn_legs(session: Session, book: Book, points: int) -> list[ledger.Leg]:
+    """A shop's points to the wallet, with their euro value (as claims.collect posts them)."""
+    return [
+        ledger.Leg(book.issued, -points),
+        ledger.Leg(book.wallet_account, points),
+        *money.earn_legs(
+            session, book.scheme.id, book.merchant.id, points, book.scheme.point_value_cents
+        ),
+    ]
+
+
 def _earn(session: Session, book: Book, amount_cents: int) -> claims.ClaimResult:
     new = claims.create_claim(session, book.merchant, amount_cents, NOW)
     return claims.claim_points(session, new.token, book.wallet, NOW)
@@ -105,15 +116,26 @@ def _earn(session: Session, book: Book, amount_cents: int) -> claims.ClaimResult
 
 
 def test_balanced_posting_moves_the_cached_balances(session: Session, book: Book) -> None:
+    value = book.scheme.point_value_cents
     txn = ledger.post(
         session,
         book.scheme.id,
         "earn",
-        [ledger.Leg(book.issued, -10), ledger.Leg(book.wallet_account, 10)],
+        _earn_legs(session, book, 10),
         memo="test earn",
+        point_value_cents=value,
     )
     assert txn.id is not None and txn.kind == "earn" and txn.reverses_id is None
-    assert _postings(session, txn.id) == {book.issued.id: -10, book.wallet_account.id: 10}
+    position = money.merchant_account(
+        session, book.scheme.id, book.merchant.id, AccountKind.MERCHANT_POSITION
+    )
+    liability = money.scheme_account(session, book.scheme.id, AccountKind.POINTS_LIABILITY)
+    assert _postings(session, txn.id) == {
+        book.issued.id: -10,
+        book.wallet_account.id: 10,
+        position.id: -10 * value,
+        liability.id: 10 * value,
+    }
     assert _balances(session, book) == {
         "wallet_account": 10, "issued": -10, "redeemed": 0, "holds": 0, "breakage": 0,
     }
@@ -129,7 +151,9 @@ def test_balanced_posting_moves_the_cached_balances(session: Session, book: Book
             ledger.Leg(book.wallet_account, -4),
             ledger.Leg(book.holds, 3),
             ledger.Leg(book.breakage, 1),
+            *money.breakage_legs(session, book.scheme.id, 1, value),
         ],
+        point_value_cents=value,
     )
     session.commit()
     assert _balances(session, book) == {
@@ -166,10 +190,7 @@ def test_unbalanced_or_zero_legs_raise_and_write_nothing(
 
 def test_legs_must_balance_per_asset(session: Session, book: Book) -> None:
     """+5 points against -5 euro cents sums to zero, but not per asset."""
-    euros = ledger.open_account(
-        session, book.scheme.id, AccountKind.BREAKAGE, Asset.EUR_CENTS, ledger.SCHEME_OWNER
-    )
-    session.flush()
+    euros = money.scheme_account(session, book.scheme.id, AccountKind.BREAKAGE)
     before = _counts(session)
     with pytest.raises(UnbalancedTransaction, match="do not balance"):
         ledger.post(
@@ -188,8 +209,8 @@ def test_legs_must_balance_per_asset(session: Session, book: Book) -> None:
 
 def test_a_wallet_cannot_go_below_zero(session: Session, book: Book) -> None:
     ledger.post(
-        session, book.scheme.id, "earn",
-        [ledger.Leg(book.issued, -5), ledger.Leg(book.wallet_account, 5)],
+        session, book.scheme.id, "earn", _earn_legs(session, book, 5),
+        point_value_cents=book.scheme.point_value_cents,
     )
     session.commit()
     before = _counts(session)
@@ -226,8 +247,8 @@ def test_the_holds_account_cannot_go_below_zero(session: Session, book: Book) ->
 def test_a_shops_issued_account_may_go_negative(session: Session, book: Book) -> None:
     """Issued points are the source of value: their account is negative by design."""
     ledger.post(
-        session, book.scheme.id, "earn",
-        [ledger.Leg(book.issued, -7), ledger.Leg(book.wallet_account, 7)],
+        session, book.scheme.id, "earn", _earn_legs(session, book, 7),
+        point_value_cents=book.scheme.point_value_cents,
     )
     session.commit()
     assert ledger.balance(session, book.issued.id) == -7
@@ -264,7 +285,14 @@ def test_reversal_posts_the_exact_opposite_once(session: Session, book: Book) ->
     session.commit()
     original_id = earned.claim.transaction_id
     assert original_id is not None
-    assert _postings(session, original_id) == {book.issued.id: -42, book.wallet_account.id: 42}
+    value = 42 * book.scheme.point_value_cents
+    position = money.merchant_account(
+        session, book.scheme.id, book.merchant.id, AccountKind.MERCHANT_POSITION
+    )
+    liability = money.scheme_account(session, book.scheme.id, AccountKind.POINTS_LIABILITY)
+    assert _postings(session, original_id) == {
+        book.issued.id: -42, book.wallet_account.id: 42, position.id: -value, liability.id: value,
+    }
 
     reversal = ledger.reverse(session, original_id)
     session.commit()

@@ -1,0 +1,237 @@
+"""Report cells from the rollups: sums from the additive tables, distinct shoppers
+from the stored counts (whole months, quarters, years) or the per-shopper grain.
+
+The cells come out unsuppressed; reports pass them through analytics.privacy.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.orm import Session
+
+from loyalty.analytics import kinds
+from loyalty.analytics.periods import Period
+from loyalty.analytics.privacy import Cell
+from loyalty.analytics.rollups import (
+    COUNTED_DIMENSIONS,
+    GROUP_CHARS,
+    NO_AGE,
+    dimension_column,
+)
+from loyalty.models import (
+    PurchaseEvent,
+    RollupAreaAge,
+    RollupShopDay,
+    RollupShopHour,
+    RollupShopShopper,
+    ShopperCount,
+)
+
+# Dimensions read from the day x shop table, and their key expressions.
+SHOP_DAY_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
+    "all": lambda: [sa.literal("all")],
+    "sector": lambda: [RollupShopDay.sector],
+    "sector_group": lambda: [sa.func.substr(RollupShopDay.sector, 1, GROUP_CHARS)],
+    "kind": lambda: [kinds.kind_expression(RollupShopDay.sector)],
+    "merchant": lambda: [RollupShopDay.merchant_id],
+    "weekday": lambda: [RollupShopDay.weekday],
+    "day": lambda: [RollupShopDay.day],
+    "month": lambda: [RollupShopDay.day],  # folded to months in Python
+}
+# Only the hours need the day x shop x hour table.
+SHOP_HOUR_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
+    "hour": lambda: [RollupShopHour.hour],
+    "weekday_hour": lambda: [RollupShopHour.weekday, RollupShopHour.hour],
+}
+AREA_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
+    "area": lambda: [RollupAreaAge.area],
+    "age_band": lambda: [RollupAreaAge.age_band],
+}
+
+
+def _key(dimension: str, values: tuple[Any, ...]) -> str:
+    if dimension == "weekday_hour":
+        return f"{values[0]}-{values[1]}"
+    if dimension == "month":
+        return values[0].isoformat()[:7]
+    value = values[0]
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def sums(
+    session: Session, scheme_id: int, dimension: str, period: Period
+) -> dict[str, tuple[int, int, int, dict[int, int]]]:
+    """Per key: purchases, amount in cents, points, and amount per shop."""
+    if dimension in AREA_DIMENSIONS:
+        model: Any = RollupAreaAge
+        columns = AREA_DIMENSIONS[dimension]()
+        points: Any = sa.literal(0)
+    elif dimension in SHOP_HOUR_DIMENSIONS:
+        model = RollupShopHour
+        columns = SHOP_HOUR_DIMENSIONS[dimension]()
+        points = sa.func.sum(RollupShopHour.points)
+    else:
+        model = RollupShopDay
+        columns = SHOP_DAY_DIMENSIONS[dimension]()
+        points = sa.func.sum(RollupShopDay.points)
+    query = (
+        sa.select(
+            *columns,
+            model.merchant_id,
+            sa.func.sum(model.purchases),
+            sa.func.sum(model.amount_cents),
+            points,
+        )
+        .where(model.scheme_id == scheme_id, model.day >= period.start, model.day <= period.end)
+        .group_by(*columns, model.merchant_id)
+    )
+    out: dict[str, list[Any]] = {}
+    width = len(columns)
+    for row in session.execute(query):
+        key = _key(dimension, tuple(row[:width]))
+        merchant, purchases, amount, pts = row[width:]
+        entry = out.setdefault(key, [0, 0, 0, defaultdict(int)])
+        entry[0] += int(purchases)
+        entry[1] += int(amount)
+        entry[2] += int(pts or 0)
+        entry[3][int(merchant)] += int(amount)
+    return {k: (v[0], v[1], v[2], dict(v[3])) for k, v in out.items()}
+
+
+def shoppers(session: Session, scheme_id: int, dimension: str, period: Period) -> dict[str, int]:
+    """Distinct shoppers per key in the period.
+
+    Whole months, quarters and years read the stored counts; other periods
+    count distinct pseudonyms in the per (day, shop, shopper) rollup. Hours
+    are not kept at that grain, so hour cells count on the events themselves.
+    """
+    grain = period.grain()
+    if grain is None and dimension in COUNTED_DIMENSIONS:
+        grain = _grain_so_far(session, scheme_id, period)
+    if grain is not None and dimension in COUNTED_DIMENSIONS:
+        return {
+            key: int(n)
+            for key, n in session.execute(
+                sa.select(ShopperCount.key, ShopperCount.shoppers).where(
+                    ShopperCount.scheme_id == scheme_id,
+                    ShopperCount.grain == grain[0],
+                    ShopperCount.period_start == grain[1],
+                    ShopperCount.dimension == dimension,
+                )
+            )
+        }
+    if dimension == "day":
+        return {
+            day.isoformat(): int(n)
+            for day, n in session.execute(
+                sa.select(ShopperCount.period_start, ShopperCount.shoppers).where(
+                    ShopperCount.scheme_id == scheme_id,
+                    ShopperCount.grain == "day",
+                    ShopperCount.dimension == "all",
+                    ShopperCount.period_start >= period.start,
+                    ShopperCount.period_start <= period.end,
+                )
+            )
+        }
+    if dimension == "month":
+        out: dict[str, int] = {}
+        for month in period.months():
+            whole = Period(month, month + relativedelta(months=1) - timedelta(days=1))
+            inside = Period(max(month, period.start), min(whole.end, period.end))
+            out.update(
+                (f"{month.isoformat()[:7]}", n)
+                for n in shoppers(session, scheme_id, "all", inside).values()
+            )
+        return out
+    if dimension in COUNTED_DIMENSIONS:
+        columns: list[Any] = [dimension_column(dimension)]
+        query = sa.select(
+            *columns, sa.func.count(sa.distinct(RollupShopShopper.shopper_key))
+        ).where(
+            RollupShopShopper.scheme_id == scheme_id,
+            RollupShopShopper.day >= period.start,
+            RollupShopShopper.day <= period.end,
+        )
+        if dimension != "all":
+            query = query.group_by(*columns)
+        return {_key(dimension, (row[0],)): int(row[1]) for row in session.execute(query)}
+    event_columns = {
+        "hour": [PurchaseEvent.local_hour],
+        "weekday_hour": [PurchaseEvent.weekday, PurchaseEvent.local_hour],
+    }[dimension]
+    query = (
+        sa.select(*event_columns, sa.func.count(sa.distinct(PurchaseEvent.shopper_key)))
+        .where(
+            PurchaseEvent.scheme_id == scheme_id,
+            PurchaseEvent.local_date >= period.start,
+            PurchaseEvent.local_date <= period.end,
+        )
+        .group_by(*event_columns)
+    )
+    width = len(event_columns)
+    return {_key(dimension, tuple(row[:width])): int(row[width]) for row in session.execute(query)}
+
+
+def _grain_so_far(session: Session, scheme_id: int, period: Period) -> tuple[str, Any] | None:
+    """A month, quarter or year "to date" counts as the whole one when no sale lies
+    after the period's end within it (the usual case: it ends today)."""
+    found = period.grain_to_date()
+    if found is None:
+        return None
+    grain, start, last = found
+    later = session.scalar(
+        sa.select(RollupShopDay.day).where(
+            RollupShopDay.scheme_id == scheme_id,
+            RollupShopDay.day > period.end,
+            RollupShopDay.day <= last,
+        ).limit(1)
+    )
+    return None if later is not None else (grain, start)
+
+
+def cells(
+    session: Session,
+    scheme_id: int,
+    dimension: str,
+    period: Period,
+    labels: Callable[[str], str | None] = lambda _k: None,
+    *,
+    exclude: tuple[str, ...] = (),
+) -> list[Cell]:
+    """Unsuppressed cells of one dimension over a period, ordered by key."""
+    figures = sums(session, scheme_id, dimension, period)
+    counts = shoppers(session, scheme_id, dimension, period)
+    out = []
+    for key in sorted(figures, key=_sort_key):
+        if key in exclude:
+            continue
+        purchases, amount, pts, per_shop = figures[key]
+        out.append(
+            Cell(
+                key=key,
+                label=labels(key),
+                purchases=purchases,
+                amount_cents=amount,
+                shoppers=counts.get(key, 0),
+                shops=len(per_shop),
+                top_shop_amount_cents=max(per_shop.values(), default=0),
+                points=pts if dimension not in AREA_DIMENSIONS else None,
+            )
+        )
+    return out
+
+
+def _sort_key(key: str) -> tuple[int, Any]:
+    parts = key.split("-")
+    if all(p.isdigit() for p in parts):
+        return (0, tuple(int(p) for p in parts))
+    return (1, key)
+
+
+__all__ = ["NO_AGE", "cells", "shoppers", "sums"]

@@ -1,0 +1,51 @@
+"""The shop owner's settlement statements: one per settled month, as PDF or CSV.
+
+An owner sees only its own shop's statements: the lines are looked up by the
+signed-in user's shop, never by an id from the URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort
+
+from loyalty import settlement
+from loyalty.errors import LoyaltyError
+from loyalty.models import Settlement, SettlementLine
+from loyalty.signin import staff_required
+from loyalty.web import attachment, db
+from merchant_portal.views import OWNER, _merchant, _render, bp
+
+
+@bp.get("/statements")
+@staff_required(*OWNER)
+def statements() -> Any:
+    merchant = _merchant()
+    rows = db().execute(
+        sa.select(Settlement, SettlementLine)
+        .join(SettlementLine, SettlementLine.settlement_id == Settlement.id)
+        .where(
+            SettlementLine.merchant_id == merchant.id, Settlement.scheme_id == merchant.scheme_id
+        )
+        .order_by(Settlement.period.desc())
+    ).all()
+    return _render("owner_statements.html", rows=rows, reference=settlement.format_reference)
+
+
+@bp.get("/statements/<period>.<fmt>")
+@staff_required(*OWNER)
+def statement_download(period: str, fmt: str) -> Any:
+    merchant = _merchant()
+    if fmt not in ("pdf", "csv"):
+        abort(404)
+    try:
+        locked = settlement.get(db(), merchant.scheme_id, period)
+        st = settlement.statement(db(), locked, merchant.id)
+    except LoyaltyError:
+        abort(404)
+    name = f"statement-{period}-{merchant.id}.{fmt}"
+    if fmt == "pdf":
+        return attachment(settlement.statement_pdf(st), "application/pdf", name)
+    return attachment(settlement.statement_csv(st), "text/csv", name)

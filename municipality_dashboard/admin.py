@@ -1,0 +1,495 @@
+"""The administration pages: scheme settings, staff and roles, the audit log,
+fraud flags, and the comparison of municipalities.
+
+Routes on the dashboard blueprint. Everything but the comparison is for the
+role municipality_admin; an analyst gets 403. Every object is looked up within
+the signed-in user's scheme: another municipality's is a 404.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import abort, current_app, redirect, request, url_for
+from flask_babel import format_date, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from loyalty import audit, comparison, fraud, mail, scheme_settings, staff_admin
+from loyalty.db import utcnow
+from loyalty.errors import Conflict, InvalidInput, NotFound
+from loyalty.models import FlagStatus, FraudFlag, Merchant, Role, StaffUser
+from loyalty.signin import current_staff, staff_required
+from loyalty.signin.views import RESET_MAX_AGE, password_link
+from loyalty.web import db
+from municipality_dashboard.forms import (
+    AuditFilterForm,
+    FlagNoteForm,
+    InviteForm,
+    PeriodForm,
+    RoleForm,
+    SettingsForm,
+)
+from municipality_dashboard.views import ADMIN, STAFF, ActionForm, _render, _scheme, bp
+
+# -- scheme settings -------------------------------------------------------------------
+
+# Which form field shows the domain's objection (loyalty.scheme_settings codes).
+SETTING_FIELDS = {
+    "invalid_point_value_cents": "point_value_cents",
+    "invalid_earn_rate": "earn_rate",
+    "invalid_validity_months": "validity_months",
+    "invalid_k_anonymity": "k_anonymity",
+    "invalid_claim_ttl_seconds": "claim_ttl_minutes",
+    "invalid_hold_ttl_seconds": "hold_ttl_minutes",
+    "invalid_villages": "villages",
+    "invalid_inhabitants": "inhabitants",
+}
+
+
+def _setting_error(form: SettingsForm, error: InvalidInput) -> None:
+    messages = {
+        "invalid_villages": _(
+            "Name between 1 and %(max)d villages, each once and at most %(len)d characters.",
+            max=scheme_settings.MAX_VILLAGES,
+            len=scheme_settings.MAX_VILLAGE_LENGTH,
+        ),
+        "invalid_inhabitants": _(
+            "Fill in the number of inhabitants to take part in the comparison."
+        ),
+    }
+    field = getattr(form, SETTING_FIELDS.get(error.code, "villages"))
+    field.errors = [messages.get(error.code, _("This value is not possible."))]
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@staff_required(*ADMIN)
+def settings() -> Any:
+    """The scheme's settings: points, expiry, privacy threshold, villages, comparison."""
+    scheme = _scheme()
+    form = SettingsForm()
+    if not form.is_submitted():
+        form = SettingsForm(
+            formdata=None,
+            data={
+                "point_value_cents": scheme.point_value_cents,
+                "earn_rate": scheme.earn_rate,
+                "validity_months": scheme.validity_months,
+                "k_anonymity": scheme.k_anonymity,
+                "claim_ttl_minutes": scheme.claim_ttl_seconds // 60,
+                "hold_ttl_minutes": scheme.hold_ttl_seconds // 60,
+                "villages": "\n".join(scheme.villages or []),
+                "inhabitants": scheme.inhabitants,
+                "compare_opt_in": scheme.compare_opt_in,
+            },
+        )
+    elif form.validate_on_submit():
+        wanted = scheme_settings.SchemeSettings(
+            point_value_cents=form.point_value_cents.data or 0,
+            earn_rate=form.earn_rate.data or 0,
+            validity_months=form.validity_months.data or 0,
+            k_anonymity=form.k_anonymity.data or 0,
+            claim_ttl_seconds=(form.claim_ttl_minutes.data or 0) * 60,
+            hold_ttl_seconds=(form.hold_ttl_minutes.data or 0) * 60,
+            villages=scheme_settings.parse_villages(form.villages.data or ""),
+            inhabitants=form.inhabitants.data,
+            compare_opt_in=bool(form.compare_opt_in.data),
+        )
+        try:
+            scheme_settings.update(db(), scheme, current_staff().user, wanted)
+        except InvalidInput as error:
+            # Nothing was changed: update() checks everything first.
+            _setting_error(form, error)
+        else:
+            return redirect(url_for("dashboard.settings", done="saved"), 303)
+    return _render(
+        "settings.html",
+        422 if form.is_submitted() else 200,
+        scheme=scheme,
+        form=form,
+        done=request.args.get("done"),
+    )
+
+
+# -- staff and roles ---------------------------------------------------------------------
+
+
+def _staff_page(status: int = 200, *, invite: InviteForm | None = None, error: str = "") -> Any:
+    scheme = _scheme()
+    return _render(
+        "staff.html",
+        status,
+        users=staff_admin.municipality_staff(db(), scheme.id),
+        me=current_staff().user.id,
+        invite=invite or InviteForm(formdata=None),
+        role_form=RoleForm(formdata=None),
+        error=error,
+        done=request.args.get("done"),
+    )
+
+
+@bp.get("/staff")
+@staff_required(*ADMIN)
+def staff() -> Any:
+    """The municipality's admins and analysts."""
+    return _staff_page()
+
+
+def _send_invitation(user: StaffUser) -> None:
+    hours = max(1, RESET_MAX_AGE // 3600)
+    name = _scheme().name
+    mail.send(
+        current_app.config,
+        user.email,
+        _("%(municipality)s invites you to its Lokaal Sparen dashboard", municipality=name),
+        _(
+            "Hello,\n\n%(municipality)s invites you to its dashboard of Lokaal Sparen.",
+            municipality=name,
+        )
+        + "\n\n"
+        + ngettext(
+            "Open this link within %(num)d hour to choose your password:",
+            "Open this link within %(num)d hours to choose your password:",
+            hours,
+        )
+        + f"\n\n{password_link(user)}\n\nLokaal Sparen",
+    )
+
+
+@bp.post("/staff/invite")
+@staff_required(*ADMIN)
+def staff_invite() -> Any:
+    """A new admin or analyst: an account without a usable password, and an e-mail."""
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _staff_page(422, invite=form)
+    try:
+        user = staff_admin.invite(
+            db(), _scheme(), current_staff().user, form.email.data or "", form.role.data or ""
+        )
+    except Conflict:
+        form.email.errors = [
+            _("This e-mail address already has an account. Choose another address.")
+        ]
+        return _staff_page(422, invite=form)
+    except InvalidInput:
+        form.email.errors = [_("This is not a valid e-mail address.")]
+        return _staff_page(422, invite=form)
+    try:
+        # Sent before the request commits: if the mail server refuses, the
+        # error status rolls the account (and its audit entry) back.
+        _send_invitation(user)
+    except (OSError, smtplib.SMTPException):
+        current_app.logger.exception("invitation e-mail to municipality staff failed")
+        form.email.errors = [_("The e-mail could not be sent. Try again in a few minutes.")]
+        return _staff_page(503, invite=form)
+    return redirect(url_for("dashboard.staff", done="invited"), 303)
+
+
+def _member(user_id: int) -> StaffUser:
+    try:
+        return staff_admin.get_member(db(), _scheme().id, user_id)
+    except NotFound:
+        abort(404)
+
+
+def _last_admin_message(error: Conflict) -> str:
+    if error.code == "self":
+        return _("You cannot deactivate yourself.")
+    return _("The municipality needs at least one active admin.")
+
+
+@bp.post("/staff/<int:user_id>/role")
+@staff_required(*ADMIN)
+def staff_role(user_id: int) -> Any:
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = _member(user_id)
+    try:
+        staff_admin.change_role(db(), current_staff().user, user, form.role.data or "")
+    except Conflict as error:
+        return _staff_page(409, error=_last_admin_message(error))
+    return redirect(url_for("dashboard.staff", done="role"), 303)
+
+
+@bp.post("/staff/<int:user_id>/deactivate")
+@staff_required(*ADMIN)
+def staff_deactivate(user_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user = _member(user_id)
+    try:
+        staff_admin.deactivate(db(), current_staff().user, user, utcnow())
+    except Conflict as error:
+        return _staff_page(409, error=_last_admin_message(error))
+    return redirect(url_for("dashboard.staff", done="deactivated"), 303)
+
+
+# -- the audit log -----------------------------------------------------------------------
+
+
+ACTION_LABELS = {
+    "merchant.approve": _l("Shop approved"),
+    "merchant.refuse": _l("Shop refused"),
+    "merchant.suspend": _l("Shop suspended"),
+    "merchant.create": _l("Shop added"),
+    "scheme.settings": _l("Settings changed"),
+    "staff.invite": _l("Staff member invited"),
+    "staff.reactivate": _l("Staff member let back in"),
+    "staff.role": _l("Role changed"),
+    "staff.deactivate": _l("Staff member deactivated"),
+    "fraud.dismiss": _l("Fraud flag dismissed"),
+    "fraud.close": _l("Fraud flag closed"),
+    "wallet.freeze": _l("Wallet frozen"),
+    "wallet.unfreeze": _l("Wallet unfrozen"),
+    "till_key.create": _l("Till key made"),
+    "till_key.revoke": _l("Till key revoked"),
+    "stamp_card.create": _l("Stamp card made"),
+}
+
+
+def action_label(action: str) -> str:
+    label = ACTION_LABELS.get(action)
+    return str(label) if label else action
+
+
+@bp.get("/audit")
+@staff_required(*ADMIN)
+def audit_log() -> Any:
+    """Every admin action, newest first, filtered by action, person and period."""
+    scheme = _scheme()
+    session = db()
+    form = AuditFilterForm(request.args)
+    form.action.choices = [("", _("All actions"))] + [
+        (a, action_label(a)) for a in audit.actions_used(session, scheme.id)
+    ]
+    people = staff_admin.municipality_staff(session, scheme.id)
+    form.actor.choices = [("", _("Everyone"))] + [(str(u.id), u.email) for u in people]
+    valid = form.validate()
+    where = audit.AuditFilter()
+    if valid:
+        actor = form.actor.data or ""
+        where = audit.AuditFilter(
+            action=form.action.data or None,
+            actor_id=int(actor) if actor.isdigit() else None,
+            since=form.since.data,
+            until=form.until.data,
+        )
+    return _render(
+        "audit.html",
+        200 if valid else 422,
+        form=form,
+        entries=audit.entries(session, scheme.id, where),
+        limit=audit.PAGE_SIZE,
+        action_label=action_label,
+    )
+
+
+# -- fraud flags -------------------------------------------------------------------------
+
+
+def flag_reason(flag: FraudFlag, shop: str) -> str:
+    """The flag's reason in the reader's language, from its rule and counts."""
+    e = flag.evidence
+    if flag.rule == fraud.Rule.WALLET_CLAIMS_AT_SHOP:
+        return _(
+            "Wallet #%(wallet)d collected points %(claims)d times in one day at %(shop)s "
+            "(more than %(limit)d).",
+            wallet=flag.subject_id,
+            claims=e["claims"],
+            shop=shop,
+            limit=e["limit"],
+        )
+    if flag.rule == fraud.Rule.FEW_WALLETS:
+        return _(
+            "%(pct)s%% of the points given by %(shop)s in %(days)d days went to "
+            "%(top)d of its %(wallets)d wallets.",
+            pct=e["top_share_pct"],
+            shop=shop,
+            days=e["days"],
+            top=e["top_wallets"],
+            wallets=e["wallets"],
+        )
+    if flag.rule == fraud.Rule.REDEEM_AFTER_EARN:
+        return _(
+            "Wallet #%(wallet)d spent points %(count)d times at %(shop)s within %(minutes)d "
+            "minutes after collecting points there.",
+            wallet=flag.subject_id,
+            count=e["redemptions"],
+            shop=shop,
+            minutes=e["minutes"],
+        )
+    if flag.rule == fraud.Rule.TILL_VELOCITY:
+        return _(
+            "A till of %(shop)s made %(claims)d sales with points in one day; "
+            "usually %(usual)s a day.",
+            shop=shop,
+            claims=e["claims"],
+            usual=e["usual_per_day"],
+        )
+    if flag.rule == fraud.Rule.REDEMPTION_SHARE:
+        return _(
+            "%(shop)s took %(spent)s%% of the points spent in %(days)d days, "
+            "but gave %(earned)s%% of the points earned.",
+            shop=shop,
+            spent=e["redeemed_share_pct"],
+            days=e["days"],
+            earned=e["earned_share_pct"],
+        )
+    return flag.reason
+
+
+RULE_LABELS = {
+    fraud.Rule.WALLET_CLAIMS_AT_SHOP: _l("Collects very often at one shop"),
+    fraud.Rule.FEW_WALLETS: _l("Shop's points go to very few wallets"),
+    fraud.Rule.REDEEM_AFTER_EARN: _l("Spends right after collecting"),
+    fraud.Rule.TILL_VELOCITY: _l("Till far busier than usual"),
+    fraud.Rule.REDEMPTION_SHARE: _l("Takes far more points than it gives"),
+}
+
+
+# What each count of a flag's evidence is (loyalty.fraud writes these keys).
+EVIDENCE_LABELS = {
+    "claims": _l("Sales with points"),
+    "points": _l("Points"),
+    "limit": _l("Limit"),
+    "wallets": _l("Wallets"),
+    "top_wallets": _l("Top wallets"),
+    "top_share_pct": _l("Share of the top wallets (%)"),
+    "days": _l("Days"),
+    "redemptions": _l("Spends"),
+    "points_redeemed": _l("Points spent"),
+    "points_earned": _l("Points earned"),
+    "minutes": _l("Minutes"),
+    "usual_per_day": _l("Usual per day"),
+    "history_days": _l("Days of history"),
+    "factor": _l("Factor"),
+    "redeemed_share_pct": _l("Share of the points spent (%)"),
+    "earned_share_pct": _l("Share of the points earned (%)"),
+}
+
+
+def _flags_page(
+    status: int = 200, *, errors: dict[int, str] | None = None, forms: dict[int, Any] | None = None
+) -> Any:
+    scheme = _scheme()
+    session = db()
+    shown = request.args.get("status", FlagStatus.OPEN)
+    if shown not in ("open", "dismissed", "acted", "all"):
+        shown = "open"
+    found = fraud.flags(session, scheme.id, None if shown == "all" else shown)
+    frozen = fraud.frozen_wallets(
+        session, [f.subject_id for f in found if f.resolution == "wallet_frozen"]
+    )
+    names = dict(
+        session.execute(
+            sa.select(Merchant.id, Merchant.name).where(Merchant.scheme_id == scheme.id)
+        ).all()
+    )
+    return _render(
+        "fraud.html",
+        status,
+        flags=found,
+        frozen=frozen,
+        shown=shown,
+        names=names,
+        reason=lambda f: flag_reason(f, names.get(f.merchant_id, "?")),
+        rule_label=lambda rule: str(RULE_LABELS.get(rule, rule)),
+        day=lambda d: format_date(d, "long"),
+        evidence_label=lambda key: str(EVIDENCE_LABELS.get(key, key)),
+        errors=errors or {},
+        forms=forms or {},
+        blank=FlagNoteForm(formdata=None),
+        done=request.args.get("done"),
+    )
+
+
+@bp.get("/fraud")
+@staff_required(*ADMIN)
+def fraud_flags() -> Any:
+    """Open fraud flags (or dismissed, acted on, all), with what can be done."""
+    return _flags_page()
+
+
+@bp.post("/fraud/<int:flag_id>/<action>")
+@staff_required(*ADMIN)
+def fraud_act(flag_id: int, action: str) -> Any:
+    """Dismiss a flag with a note, freeze its wallet or suspend its shop."""
+    if action not in ("dismiss", "freeze", "suspend", "unfreeze"):
+        abort(404)
+    form = FlagNoteForm()
+    try:
+        flag = fraud.get_flag(db(), _scheme().id, flag_id)
+    except NotFound:
+        abort(404)
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _flags_page(422, errors={flag.id: " ".join(form.note.errors)}, forms={flag.id: form})
+    actor, now, note = current_staff().user, utcnow(), form.note.data or ""
+    try:
+        if action == "dismiss":
+            fraud.dismiss(db(), flag, actor, note, now)
+        elif action == "freeze":
+            fraud.freeze_wallet(db(), flag, actor, note, now)
+        elif action == "unfreeze":
+            fraud.unfreeze_wallet(db(), flag, actor, note, now)
+        else:
+            fraud.suspend_shop(db(), flag, actor, note, now)
+    except InvalidInput as error:
+        db().rollback()  # the page below shows the flags as they are
+        message = (
+            _("Write a note that says why the flag is dismissed.")
+            if error.code == "note_required"
+            else _("The note is too long.")
+        )
+        return _flags_page(422, errors={flag.id: message}, forms={flag.id: form})
+    except Conflict as error:
+        db().rollback()
+        message = {
+            "not_a_wallet": _("This flag is not about a wallet."),
+            "wallet_deleted": _("The owner deleted this wallet; there is nothing to freeze."),
+            "not_frozen": _("This wallet is not frozen."),
+        }.get(error.code, _("Someone already dealt with this flag."))
+        return _flags_page(409, errors={flag.id: message}, forms={flag.id: form})
+    return redirect(url_for("dashboard.fraud_flags", done=action), 303)
+
+
+# -- comparison of municipalities --------------------------------------------------------
+
+COMPARISON_DAYS = 365
+
+
+@bp.get("/compare")
+@staff_required(*STAFF)
+def compare() -> Any:
+    """Figures per inhabitant of the municipalities that share them, side by side."""
+    scheme = _scheme()
+    today = utcnow().astimezone(ZoneInfo(scheme.timezone)).date()
+    form = PeriodForm(request.args)
+    valid = form.validate()
+    last = (valid and form.until.data) or today - timedelta(days=1)
+    first = (valid and form.since.data) or last - timedelta(days=COMPARISON_DAYS - 1)
+    if first > last:
+        form.until.errors = [_("The end comes before the start.")]
+        valid = False
+        last = today - timedelta(days=1)
+        first = last - timedelta(days=COMPARISON_DAYS - 1)
+    # Sharing is mutual: a municipality that keeps its figures to itself sees no one else's.
+    figures = comparison.compare(db(), first, last) if scheme.compare_opt_in else []
+    return _render(
+        "compare.html",
+        200 if valid else 422,
+        scheme=scheme,
+        form=form,
+        figures=figures,
+        first=first,
+        last=last,
+        day=lambda d: format_date(d, "long"),
+        is_admin=current_staff().role == Role.MUNICIPALITY_ADMIN,
+    )

@@ -1,0 +1,152 @@
+"""Forms of the dashboard's administration pages."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+
+from loyalty import scheme_settings as limits
+from loyalty.fraud import MAX_NOTE
+
+
+class CountField(IntegerField):
+    """A whole number, with a plain message when something else is typed."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not valuelist[0].strip():
+            self.data = None  # InputRequired or Optional decides whether empty is fine
+            return
+        try:
+            self.data = int(self.clean(valuelist[0]))
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Type a whole number, such as 10.")) from None
+
+    def clean(self, text: str) -> str:
+        return text.strip()
+
+
+class PopulationField(CountField):
+    """Also "20.000" or "20 000", as a Flemish reader writes thousands."""
+
+    def clean(self, text: str) -> str:
+        return "".join(ch for ch in text if ch not in ". \u00a0\u202f")
+
+
+def _between(bounds: tuple[int, int]) -> NumberRange:
+    return NumberRange(bounds[0], bounds[1], message=_l("Between %(min)d and %(max)d."))
+
+
+def _required() -> InputRequired:
+    return InputRequired(_l("Fill this in."))
+
+
+class SettingsForm(FlaskForm):
+    point_value_cents = CountField(
+        _l("Value of one point, in euro cents"),
+        validators=[_required(), _between(limits.POINT_VALUE_CENTS)],
+    )
+    earn_rate = CountField(
+        _l("Points per full euro spent"), validators=[_required(), _between(limits.EARN_RATE)]
+    )
+    validity_months = CountField(
+        _l("Points stay valid for (months)"),
+        validators=[_required(), _between(limits.VALIDITY_MONTHS)],
+    )
+    k_anonymity = CountField(
+        _l("Smallest number of shoppers in a report figure (k)"),
+        validators=[_required(), _between(limits.K_ANONYMITY)],
+    )
+    claim_ttl_minutes = CountField(
+        _l("A till's QR code expires after (minutes)"),
+        validators=[_required(), _between(limits.CLAIM_TTL_MINUTES)],
+    )
+    hold_ttl_minutes = CountField(
+        _l("A spend code expires after (minutes)"),
+        validators=[_required(), _between(limits.HOLD_TTL_MINUTES)],
+    )
+    villages = TextAreaField(
+        _l("Villages (one a line)"),
+        validators=[DataRequired(_l("Name at least one village."))],
+    )
+    inhabitants = PopulationField(
+        _l("Number of inhabitants"), validators=[Optional(), _between(limits.INHABITANTS)]
+    )
+    compare_opt_in = BooleanField(
+        _l("Share our totals per inhabitant with the other municipalities that do the same")
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[
+            DataRequired(_l("Type the e-mail address.")),
+            Email(_l("This is not a valid e-mail address.")),
+            Length(max=254, message=_l("This is not a valid e-mail address.")),
+        ],
+    )
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice("municipality_analyst", _l("Analyst: reads the reports")),
+            SelectChoice(
+                "municipality_admin", _l("Admin: also shops, settings, staff and fraud flags")
+            ),
+        ],
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice("municipality_analyst", _l("Analyst")),
+            SelectChoice("municipality_admin", _l("Admin")),
+        ],
+    )
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form that only reads
+
+    action = SelectField(_l("Action"), choices=[], validate_choice=False)
+    actor = SelectField(_l("Who"), choices=[], validate_choice=False)
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+
+
+class FlagNoteForm(FlaskForm):
+    note = TextAreaField(
+        _l("Note"),
+        validators=[Length(max=MAX_NOTE, message=_l("At most %(max)d characters."))],
+    )
+
+
+class PeriodForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form that only reads
+
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+
+
+__all__ = [
+    "AuditFilterForm",
+    "FlagNoteForm",
+    "InviteForm",
+    "PeriodForm",
+    "RoleForm",
+    "SettingsForm",
+]

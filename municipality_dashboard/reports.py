@@ -1,0 +1,206 @@
+"""Report pages: an index, one page per report (period picker, definition, chart,
+table with comparisons, privacy rules) and its CSV and JSON exports."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from flask import abort, current_app, request
+from flask_babel import get_locale, gettext
+from markupsafe import Markup
+
+from loyalty import charts, i18n
+from loyalty.analytics import catalog, exports, periods, privacy, rollups
+from loyalty.analytics.periods import Period
+from loyalty.errors import InvalidInput
+from loyalty.signin import staff_required
+from loyalty.web import db
+from municipality_dashboard.views import STAFF, _render, _scheme, bp
+
+# Labels that reports give as English texts (weekdays, kinds of shopping, points figures):
+# the pages show them translated.
+TRANSLATED_LABELS = frozenset(
+    [*catalog.WEEKDAYS, *catalog.SHOPPING_KINDS.values(), *catalog.POINTS_LABELS.values(),
+     "Outstanding points today (liability)"]
+)
+ORDER = [
+    "sectors", "shops", "heatmap", "weekdays", "busiest-days", "daily", "home-areas",
+    "age-bands", "frequency", "cross-shopping", "sector-pairs", "shopping-kinds",
+    "points", "points-flow", "active-shops", "sector-classes",
+]
+
+
+def _label(text: str | None) -> str:
+    if text is None:
+        return ""
+    suffix = " (village not given)"
+    if text.endswith(suffix):  # the scheme's own municipality, from the postcode only
+        return f"{text.removesuffix(suffix)} ({gettext('village not given')})"
+    return gettext(text) if text in TRANSLATED_LABELS else text
+
+
+def _format(kind: str, value: Any) -> str:
+    if value is None:
+        return "–"
+    if kind == "cents":
+        return i18n.euro(int(value))
+    if kind in ("count", "points"):
+        return i18n.number(int(value))
+    if kind == "pct":
+        return f"{value:+.1f} %".replace(".", "," if str(get_locale()) != "en" else ".")
+    return str(value)
+
+
+def _presets(today: date) -> list[tuple[str, Period]]:
+    month = today.replace(day=1)
+    quarter = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    return [
+        (gettext("Last month"), Period(month - relativedelta(months=1),
+                                       month - relativedelta(days=1))),
+        (gettext("This month"), Period(month, today)),
+        (gettext("Last quarter"), Period(quarter - relativedelta(months=3),
+                                         quarter - relativedelta(days=1))),
+        (gettext("This year"), Period(date(today.year, 1, 1), today)),
+        (gettext("Last year"), Period(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31))),
+    ]
+
+
+def _dates() -> tuple[date | None, date | None]:
+    """The from/to of the query string; InvalidInput for a date that is not a date."""
+    out: list[date | None] = []
+    for name in ("from", "to"):
+        raw = request.args.get(name, "").strip()
+        if not raw:
+            out.append(None)
+            continue
+        try:
+            out.append(date.fromisoformat(raw))
+        except ValueError:
+            raise InvalidInput(gettext("Give dates as YYYY-MM-DD."), code="invalid_date") from None
+    return out[0], out[1]
+
+
+@bp.get("/reports")
+@staff_required(*STAFF)
+def reports_index() -> Any:
+    scheme = _scheme()
+    entries = [catalog.CATALOG[name] for name in ORDER if name in catalog.CATALOG]
+    return _render("reports.html", scheme=scheme, entries=entries,
+                   k=scheme.k_anonymity, rules=_rules(scheme.k_anonymity))
+
+
+def _rules(k: int) -> list[str]:
+    return [
+        gettext("A figure from fewer than %(k)s different shoppers is hidden.", k=k),
+        gettext("Outside the per-shop report, a figure from fewer than 3 shops, or where one "
+                "shop holds more than half of the amount, is hidden."),
+        gettext("When only one figure of a table would be hidden, a second one is hidden too, "
+                "so that no hidden figure can be worked out from the total."),
+        gettext("Exports contain these tables only: never a pseudonym or a single purchase."),
+    ]
+
+
+@bp.get("/reports/<name>")
+@staff_required(*STAFF)
+def report_page(name: str) -> Any:
+    started = time.perf_counter()
+    export = None
+    for suffix in (".csv", ".json"):
+        if name.endswith(suffix):
+            name, export = name.removesuffix(suffix), suffix
+    if name not in catalog.CATALOG:
+        abort(404)
+    scheme = _scheme()
+    session = db()
+    today = catalog.today_local(scheme)
+    error = None
+    try:
+        start, end = _dates()
+        period = periods.parse(start, end, today)
+    except InvalidInput as exc:
+        if export:
+            abort(400)
+        error = exc.message if exc.code == "invalid_date" else {
+            "'from' is after 'to'": gettext("The start date is after the end date."),
+        }.get(exc.message, gettext("A period spans at most three years."))
+        period = periods.parse(None, None, today)
+    rollups.refresh_if_pending(session, scheme)
+    lang = str(get_locale() or "nl")
+    report = catalog.build(session, scheme, name, period, lang)
+
+    if export == ".csv":
+        response = current_app.response_class(exports.as_csv(report), mimetype="text/csv")
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="{exports.csv_filename(report)}"'
+        )
+        return response
+    if export == ".json":
+        return current_app.response_class(
+            json.dumps(exports.as_json(report), ensure_ascii=False, indent=1),
+            mimetype="application/json",
+        )
+
+    rows = report.public_rows()
+    value_kind = next((c.kind for c in report.columns if c.name == report.value), "count")
+    for row, cell in zip(rows, report.rows, strict=True):
+        row["display_label"] = _label(cell.label)
+    chart = _chart(report, rows, value_kind, lang)
+    context = {
+        "scheme": scheme,
+        "report": report,
+        "entry": catalog.CATALOG[name],
+        "rows": rows,
+        "total": report.public_total(),
+        "value_kind": value_kind,
+        "value_label": next((c.label for c in report.columns if c.name == report.value),
+                            report.value),
+        "fmt": _format,
+        "chart": chart,
+        "presets": _presets(today),
+        "error": error,
+        "rules": _rules(report.k),
+        "previous": report.period.previous(),
+        "last_year": report.period.last_year(),
+        "translate_label": _label,
+    }
+    page = _render("report.html", status=400 if error else 200, **context)
+    page.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+    return page
+
+
+def _chart(report: catalog.Report, rows: list[dict[str, Any]], kind: str, lang: str) -> Markup:
+    hidden = gettext("hidden: too few shoppers")
+    title = gettext(report.title)
+    desc = gettext("%(figure)s per row, from %(start)s to %(end)s; the table beside it has "
+                   "every figure.", figure=gettext(next(
+                       (c.label for c in report.columns if c.name == report.value),
+                       report.value)),
+                   start=report.period.start.isoformat(), end=report.period.end.isoformat())
+
+    def fmt(value: float) -> str:
+        return _format(kind, value)
+
+    visible_value = [(row["display_label"], row.get(report.value)) for row in rows]
+    if report.chart == "heatmap":
+        hours = sorted({int(r["key"].split("-")[1]) for r in rows})
+        values: dict[tuple[int, int], Any] = {}
+        for r in rows:
+            weekday, hour = (int(p) for p in r["key"].split("-"))
+            values[(weekday, hours.index(hour))] = r.get(report.value)
+        svg = charts.heatmap(
+            f"chart-{report.name}", title, desc,
+            [gettext(day) for day in catalog.WEEKDAYS], [f"{h:02d}" for h in hours],
+            values, hidden,
+        )
+    elif report.chart == "lines":
+        svg = charts.line(f"chart-{report.name}", title, desc, visible_value, fmt, hidden)
+    else:
+        svg = charts.bars(f"chart-{report.name}", title, desc, visible_value, fmt, hidden)
+    return Markup(svg)  # noqa: S704  (charts.py escapes every text it writes)
+
+
+__all__ = ["privacy", "report_page", "reports_index"]

@@ -1,0 +1,148 @@
+"""Monthly settlement in the dashboard (municipality admin): settle a month,
+the locked months, each shop's row, statements and the SEPA file."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import abort, current_app, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Regexp
+
+from loyalty import settlement
+from loyalty.db import utcnow
+from loyalty.errors import LoyaltyError, NotFound
+from loyalty.models import Merchant, Scheme
+from loyalty.signin import staff_required
+from loyalty.web import attachment, db
+from municipality_dashboard.views import ADMIN, _render, _scheme, bp
+
+
+class SettleForm(FlaskForm):
+    period = StringField(
+        _l("Month to settle"),
+        validators=[
+            DataRequired(_l("Type the month, such as 2026-11.")),
+            Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", message=_l("Type the month as year-month, "
+                                                           "such as 2026-11.")),
+        ],
+    )
+
+
+def _last_month(scheme: Scheme) -> str:
+    today = utcnow().astimezone(ZoneInfo(scheme.timezone))
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def _error_message(error: LoyaltyError) -> str:
+    return {
+        "period_not_over": _("This month is not over yet."),
+        "later_period_settled": _("A later month is already settled: months are settled in "
+                                  "order."),
+        "scheme_bank_missing": _("The municipality's bank account is not set, so the SEPA "
+                                 "file cannot be made. Set it with “loyalty scheme-bank”."),
+        "invalid_period": _("Type the month as year-month, such as 2026-11."),
+    }.get(error.code, _("This month cannot be settled."))
+
+
+def _list_page(form: SettleForm, status: int = 200) -> Any:
+    scheme = _scheme()
+    rows = []
+    for locked in settlement.settlements_of(db(), scheme.id):
+        lines = settlement.lines_of(db(), locked.id)
+        rows.append({
+            "settlement": locked,
+            "shops": len(lines),
+            "payouts": sum(line.payout_cents for line in lines),
+            "collect": sum(line.collect_cents for line in lines),
+        })
+    return _render("settlements.html", status, form=form, rows=rows)
+
+
+@bp.get("/settlements")
+@staff_required(*ADMIN)
+def settlements() -> Any:
+    form = SettleForm(formdata=None, period=_last_month(_scheme()))
+    return _list_page(form)
+
+
+@bp.post("/settlements")
+@staff_required(*ADMIN)
+def settle() -> Any:
+    """Lock a month: the same as `loyalty settle`; a locked month stays as it is."""
+    form = SettleForm()
+    if not form.validate_on_submit():
+        return _list_page(form, 422)
+    period = form.period.data or ""
+    stripe = settlement.stripe_settings(current_app.config)
+    try:
+        result = settlement.settle(
+            db(), _scheme(), period, utcnow(), stripe_payouts=stripe is not None
+        )
+    except LoyaltyError as error:
+        form.period.errors = [_error_message(error)]
+        return _list_page(form, 422)
+    settlement.pay_by_stripe(db(), result.settlement, stripe)
+    settlement.request_payments(db(), result.settlement, current_app.config, utcnow())
+    done = "settled" if result.created else "already"
+    return redirect(url_for("dashboard.settlement_detail", period=period, done=done), 303)
+
+
+def _locked(period: str) -> Any:
+    try:
+        return settlement.get(db(), _scheme().id, period)
+    except LoyaltyError:
+        abort(404)
+
+
+@bp.get("/settlements/<period>")
+@staff_required(*ADMIN)
+def settlement_detail(period: str) -> Any:
+    locked = _locked(period)
+    lines = settlement.lines_of(db(), locked.id)
+    names = dict(
+        db().execute(
+            sa.select(Merchant.id, Merchant.name).where(
+                Merchant.id.in_([line.merchant_id for line in lines])
+            )
+        ).all()
+    )
+    return _render(
+        "settlement.html",
+        settlement=locked,
+        lines=lines,
+        names=names,
+        reference=settlement.format_reference,
+        done=request.args.get("done"),
+    )
+
+
+@bp.get("/settlements/<period>/sepa.xml")
+@staff_required(*ADMIN)
+def settlement_sepa(period: str) -> Any:
+    locked = _locked(period)
+    if locked.sepa_xml is None:
+        abort(404)
+    return attachment(locked.sepa_xml, "application/xml", f"sepa-{locked.period}.xml")
+
+
+@bp.get("/settlements/<period>/statements/<int:merchant_id>.<fmt>")
+@staff_required(*ADMIN)
+def settlement_statement(period: str, merchant_id: int, fmt: str) -> Any:
+    locked = _locked(period)
+    if fmt not in ("pdf", "csv"):
+        abort(404)
+    try:
+        st = settlement.statement(db(), locked, merchant_id)
+    except NotFound:
+        abort(404)
+    name = f"statement-{period}-{merchant_id}.{fmt}"
+    if fmt == "pdf":
+        return attachment(settlement.statement_pdf(st), "application/pdf", name)
+    return attachment(settlement.statement_csv(st), "text/csv", name)
