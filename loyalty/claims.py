@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalty import campaigns, ledger, money, security, wallets
 from loyalty import stamps as stamp_cards
 from loyalty.analytics import events
+from loyalty.db import attach
 from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
 from loyalty.models import (
     AccountKind,
@@ -23,6 +27,7 @@ from loyalty.models import (
     StampCard,
     Voucher,
     Wallet,
+    WalletStatus,
 )
 from loyalty.schemes import earn_rate_for
 
@@ -48,6 +53,17 @@ class ClaimResult:
     vouchers: list[Voucher] = field(default_factory=list)
     # Campaign bonus, included in points_credited.
     bonus_points: int = 0
+
+
+@dataclass(frozen=True)
+class _SchemeZone:
+    """What the purchase event needs of the scheme."""
+
+    id: int
+    timezone: str
+
+
+_INSERT_CLAIM = cast(sa.Table, Claim.__table__).insert().returning(Claim.__table__.c.id)
 
 
 def points_for(amount_cents: int, rate: int) -> int:
@@ -88,21 +104,23 @@ def create_claim(
     if points == 0 and stamps == 0:
         raise InvalidInput("a sale under one euro earns no points", code="no_points")
     token = security.new_token()
-    claim = Claim(
-        scheme_id=merchant.scheme_id,
-        merchant_id=merchant.id,
-        till_key_id=till_key_id,
-        token_hash=security.token_hash(token),
-        amount_cents=amount_cents,
-        points=points,
-        stamps=stamps,
-        stamp_card_id=card.id if card else None,
-        status=ClaimStatus.OPEN,
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl_seconds),
-    )
-    session.add(claim)
-    session.flush()
+    values: dict[str, Any] = {
+        "scheme_id": merchant.scheme_id,
+        "merchant_id": merchant.id,
+        "till_key_id": till_key_id,
+        "token_hash": security.token_hash(token),
+        "amount_cents": amount_cents,
+        "points": points,
+        "stamps": stamps,
+        "stamp_card_id": card.id if card else None,
+        "status": ClaimStatus.OPEN.value,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=ttl_seconds),
+    }
+    # A prebuilt Core insert: every sale at every till makes one.
+    session.flush()  # the shop, stamp card and till key are written
+    values["id"] = session.connection().execute(_INSERT_CLAIM, values).scalar_one()
+    claim = attach(session, Claim, values, refresh=True)  # a new row
     return NewClaim(claim, token)
 
 
@@ -130,12 +148,65 @@ def _raise_for_status(claim: Claim, now: datetime) -> None:
         raise Gone("this code has expired", code="claim_expired")
 
 
+_CLAIMS = cast(sa.Table, Claim.__table__)
+_MERCHANTS = cast(sa.Table, Merchant.__table__)
+_SCHEMES = cast(sa.Table, Scheme.__table__)
+_WALLETS = cast(sa.Table, Wallet.__table__)
+
+
+def _guard(by: sa.ColumnElement[Any]) -> sa.Update:
+    """The conditional UPDATE that collects an open claim, naming it by ``by``."""
+    return (
+        _CLAIMS.update()
+        .where(
+            by == sa.bindparam("claim"),
+            _CLAIMS.c.scheme_id == sa.bindparam("b_scheme_id"),
+            _CLAIMS.c.status == ClaimStatus.OPEN.value,
+            _CLAIMS.c.expires_at > sa.bindparam("now"),
+            # The wallet as the write sees it, not as the token lookup read it
+            # (on SQLite in a read transaction of its own): a freeze committed
+            # in between stops the collect.
+            sa.exists().where(
+                _WALLETS.c.id == sa.bindparam("b_wallet_id"),
+                _WALLETS.c.status != WalletStatus.FROZEN.value,
+            ),
+        )
+        .values(
+            status=ClaimStatus.CLAIMED.value,
+            wallet_id=sa.bindparam("b_wallet_id"),
+            claimed_at=sa.bindparam("b_claimed_at"),
+        )
+        .returning(*_CLAIMS.c)
+    )
+
+
+# Prebuilt: collecting is the busiest write of the platform.
+_COLLECT_BY_TOKEN = _guard(_CLAIMS.c.token_hash)
+_COLLECT_BY_ID = _guard(_CLAIMS.c.id)
+_SET_TRANSACTION = (
+    _CLAIMS.update()
+    .where(_CLAIMS.c.id == sa.bindparam("claim_id"))
+    .values(transaction_id=sa.bindparam("b_transaction_id"))
+)
+_SHOP = (
+    sa.select(
+        _MERCHANTS.c.name, _MERCHANTS.c.sector, _MERCHANTS.c.scheme_id,
+        _SCHEMES.c.timezone, _SCHEMES.c.point_value_cents,
+    )
+    .join(_SCHEMES, _SCHEMES.c.id == _MERCHANTS.c.scheme_id)
+    .where(_MERCHANTS.c.id == sa.bindparam("merchant_id"))
+)
+
+
 def claim_points(session: Session, token: str, wallet: Wallet, now: datetime) -> ClaimResult:
     """Credit a claim's points to a wallet, exactly once however many wallets race.
 
     Raises NotFound, Forbidden, AlreadyUsed/Conflict (409), Gone (410).
     """
-    return collect(session, get_claim(session, token), wallet, now)
+    return _collect(
+        session, _COLLECT_BY_TOKEN, security.token_hash(token), wallet, now,
+        lambda: get_claim(session, token),
+    )
 
 
 def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> ClaimResult:
@@ -143,40 +214,52 @@ def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> Cl
 
     Raises Forbidden, AlreadyUsed/Conflict (409), Gone (410).
     """
-    if claim.scheme_id != wallet.scheme_id:
-        raise Forbidden("this code belongs to another municipality's scheme", code="wrong_scheme")
-    wallets.ensure_usable(wallet)
-    _raise_for_status(claim, now)
+    return _collect(session, _COLLECT_BY_ID, claim.id, wallet, now, lambda: claim)
 
+
+def _collect(
+    session: Session,
+    guard: sa.Update,
+    claim_key: str | int,
+    wallet: Wallet,
+    now: datetime,
+    find_claim: Callable[[], Claim],
+) -> ClaimResult:
+    conn = session.connection()
     # The conditional UPDATE is the guard: only one transaction can move the
     # row from open to claimed. On PostgreSQL a racing UPDATE waits for the
     # winner to commit, re-reads the row and matches nothing; on SQLite writers
     # are serialised by BEGIN IMMEDIATE. The loser raises and rolls back.
-    won = session.execute(
-        sa.update(Claim)
-        .where(Claim.id == claim.id, Claim.status == ClaimStatus.OPEN, Claim.expires_at > now)
-        .values(status=ClaimStatus.CLAIMED, wallet_id=wallet.id, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    if won != 1:
-        session.refresh(claim)
-        _raise_for_status(claim, now)
-        raise AlreadyUsed("these points were already collected", code="already_claimed")
+    # A frozen wallet does not even try; the refusal says why in the order
+    # unknown claim, other scheme, frozen wallet, then the claim's status.
+    row = None
+    if wallet.status != WalletStatus.FROZEN:
+        row = conn.execute(
+            guard,
+            {"claim": claim_key, "b_scheme_id": wallet.scheme_id, "now": now,
+             "b_wallet_id": wallet.id, "b_claimed_at": now},
+        ).mappings().first()
+    if row is None:
+        _refuse(session, find_claim(), wallet, now)
+    claim = attach(session, Claim, dict(row), refresh=True)
 
-    merchant = session.get_one(Merchant, claim.merchant_id)
-    wallet_account = wallets.points_account(session, wallet)
+    shop = conn.execute(_SHOP, {"merchant_id": claim.merchant_id}).one()
+    merchant = attach(
+        session, Merchant,
+        {"id": claim.merchant_id, "name": shop.name, "sector": shop.sector,
+         "scheme_id": shop.scheme_id},
+    )
     bonus, campaign_id = 0, None
     if claim.points:
-        issued = ledger.get_account(
+        issued = ledger.account_ref(
             session,
             claim.scheme_id,
             AccountKind.MERCHANT_ISSUED,
             Asset.POINTS,
             ledger.merchant_owner(merchant.id),
         )
-        point_value = session.scalars(
-            sa.select(Scheme.point_value_cents).where(Scheme.id == claim.scheme_id)
-        ).one()
+        wallet_account = wallets.points_account_ref(session, wallet)
+        point_value = shop.point_value_cents
         # One transaction for the base points and any campaign bonus; the
         # campaign's budget decides in the database whether it can still pay.
         earned = campaigns.post_earn(
@@ -196,19 +279,14 @@ def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> Cl
         )
         txn = earned.transaction
         bonus, campaign_id = earned.bonus_points, earned.campaign_id
-        session.execute(
-            sa.update(Claim)
-            .where(Claim.id == claim.id)
-            .values(transaction_id=txn.id)
-            .execution_options(synchronize_session=False)
-        )
-        session.refresh(claim)
+        conn.execute(_SET_TRANSACTION, {"claim_id": claim.id, "b_transaction_id": txn.id})
+        set_committed_value(claim, "transaction_id", txn.id)
     vouchers: list[Voucher] = []
     if claim.stamps and claim.stamp_card_id is not None:
         card = session.get_one(StampCard, claim.stamp_card_id)
         vouchers = stamp_cards.give_stamps(session, card, wallet, claim.stamps, now)
     if claim.amount_cents:
-        scheme = session.get_one(Scheme, claim.scheme_id)
+        scheme = _SchemeZone(claim.scheme_id, shop.timezone)
         events.record_purchase(
             session, scheme, merchant, wallet, claim, now,
             campaign_id=campaign_id, bonus_points=bonus,
@@ -218,10 +296,21 @@ def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> Cl
         merchant=merchant,
         points_credited=claim.points + bonus,
         bonus_points=bonus,
-        balance=ledger.balance(session, wallet_account.id),
+        balance=wallets.points_balance(session, wallet),
         stamps_credited=claim.stamps,
         vouchers=vouchers,
     )
+
+
+def _refuse(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> NoReturn:
+    """Why a claim cannot be collected by this wallet (the guard matched nothing)."""
+    if claim.scheme_id != wallet.scheme_id:
+        raise Forbidden("this code belongs to another municipality's scheme", code="wrong_scheme")
+    session.refresh(wallet, ["status"])  # frozen since the token was looked up?
+    wallets.ensure_usable(wallet)
+    session.refresh(claim)
+    _raise_for_status(claim, now)
+    raise AlreadyUsed("these points were already collected", code="already_claimed")
 
 
 def cancel_claim(session: Session, claim: Claim, now: datetime) -> None:

@@ -7,13 +7,29 @@ sessions from these functions.
 from __future__ import annotations
 
 import contextvars
+import fcntl
+import itertools
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Session,
+    make_transient_to_detached,
+    sessionmaker,
+)
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+
+T = TypeVar("T")
 
 # A fixed naming convention makes Alembic autogenerate the same constraint
 # names on SQLite and PostgreSQL, so migrations can drop them again.
@@ -72,14 +88,82 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        engine = sa.create_engine(
-            url,
-            connect_args={"timeout": 30, "isolation_level": None, "check_same_thread": False},
-            **kwargs,
-        )
+        connect_args: dict[str, Any] = {
+            "timeout": 30, "isolation_level": None, "check_same_thread": False,
+        }
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            connect_args["factory"] = _queued_connection_class(f"{path}-writers")
+        engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+# Lock files this thread holds through one of its connections.
+_held_here = threading.local()
+
+
+class QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions queue on a lock file first.
+
+    Writers that find SQLite's write lock taken wait in SQLite's busy handler,
+    which sleeps 1, 2, 5, 10 ... ms between tries: with several worker processes
+    under load, many short write transactions slept longer than they ran.
+    Waiting in ``flock`` instead, a writer wakes as soon as the previous one
+    ends. SQLite's own lock stays the guard; the queue only decides who asks
+    for it next.
+    """
+
+    lock_path: str = ""
+    _queue_fd: int | None = None
+    _queued_in: set[str] | None = None
+
+    def join_write_queue(self) -> None:
+        held: set[str] = _held_here.__dict__.setdefault("paths", set())
+        if self._queued_in is not None or self.lock_path in held:
+            # This thread writes through another connection already: waiting
+            # here would never end, while SQLite's busy timeout does.
+            return
+        if self._queue_fd is None:
+            try:
+                # flock needs no write access: read-only, so another user's
+                # process that may write the database can always queue too.
+                self._queue_fd = os.open(self.lock_path, os.O_RDONLY | os.O_CREAT, 0o644)
+            except OSError:
+                return  # no queue then; SQLite's busy timeout still applies
+        fcntl.flock(self._queue_fd, fcntl.LOCK_EX)
+        held.add(self.lock_path)
+        self._queued_in = held
+
+    def leave_write_queue(self) -> None:
+        if self._queued_in is not None and self._queue_fd is not None:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+            self._queued_in.discard(self.lock_path)
+            self._queued_in = None
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.leave_write_queue()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.leave_write_queue()
+
+    def close(self) -> None:
+        self.leave_write_queue()
+        if self._queue_fd is not None:
+            os.close(self._queue_fd)
+            self._queue_fd = None
+        super().close()
+
+
+def _queued_connection_class(lock_path: str) -> type[QueuedWriterConnection]:
+    return type("QueuedWriterConnection", (QueuedWriterConnection,), {"lock_path": lock_path})
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -94,8 +178,108 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(f"BEGIN {sqlite_begin_mode.get()}")
+        mode = sqlite_begin_mode.get()
+        dbapi_conn = conn.connection.dbapi_connection
+        queued = mode == "IMMEDIATE" and isinstance(dbapi_conn, QueuedWriterConnection)
+        if queued:
+            dbapi_conn.join_write_queue()
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            if queued:
+                dbapi_conn.leave_write_queue()
+            raise
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+# ----------------------------------------------------------------- hot-path helpers
+
+_PENDING = "loyalty.process_cache.pending"
+_MEMO = "loyalty.transaction_memo"
+
+
+class ProcessCache:
+    """Facts that never change once committed (an account's id, a year's pseudonym
+    secret), kept per worker process and per engine so hot paths skip their lookups.
+
+    A value read inside a transaction is served to that transaction at once, but
+    to other transactions only after it committed: a row the transaction wrote
+    itself and then rolled back (whose id the next insert may reuse on SQLite)
+    must never be served from here. Any rollback, also of a savepoint, drops the
+    transaction's pending values.
+    """
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._by_engine: weakref.WeakKeyDictionary[Any, dict[Hashable, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, session: Session, key: Hashable) -> Any:
+        engine = session.get_bind()
+        value = self._by_engine.get(engine, {}).get(key)
+        if value is None:
+            pending: dict[tuple[ProcessCache, Any, Hashable], Any] = session.info.get(_PENDING, {})
+            value = pending.get((self, engine, key))
+        return value
+
+    def put(self, session: Session, key: Hashable, value: Any) -> None:
+        session.info.setdefault(_PENDING, {})[(self, session.get_bind(), key)] = value
+
+    def _publish(self, engine: Any, key: Hashable, value: Any) -> None:
+        values = self._by_engine.setdefault(engine, {})
+        if len(values) >= self.max_entries:
+            # Bounded memory: forget the older half (a dict keeps insertion order).
+            for old in list(itertools.islice(values, len(values) // 2)):
+                del values[old]
+        values[key] = value
+
+
+def transaction_memo(session: Session) -> dict[Hashable, Any]:
+    """A dict that lives as long as the session's current database transaction:
+    emptied by its commit and by any rollback (also of a savepoint)."""
+    memo: dict[Hashable, Any] = session.info.setdefault(_MEMO, {})
+    return memo
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released: the transaction may still roll back
+    session.info.pop(_MEMO, None)
+    pending = session.info.pop(_PENDING, None)
+    for (cache, engine, key), value in (pending or {}).items():
+        cache._publish(engine, key, value)  # noqa: SLF001
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, _previous: Any) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_MEMO, None)
+
+
+def attach(session: Session, cls: type[T], values: dict[str, Any], *, refresh: bool = False) -> T:
+    """The ORM object of a row just read or written with a Core statement, in the
+    session as if a query had loaded it, without another SQL statement.
+
+    ``values`` must hold the primary key ``id``; other columns load on first use.
+    If the session already holds the object it is returned, with ``values`` as
+    its new database state when ``refresh`` is set (the row was just updated).
+    """
+    existing = session.identity_map.get(identity_key(cls, values["id"]))
+    if existing is not None:
+        if refresh:
+            for name, value in values.items():
+                set_committed_value(existing, name, value)
+        return existing
+    # Not cls(**values): the constructor records every value as a change to
+    # write, which costs more than the query did and is undone at once.
+    obj: T = sa.inspect(cls).class_manager.new_instance()
+    for name, value in values.items():
+        set_committed_value(obj, name, value)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj

@@ -13,11 +13,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
-from loyalty.db import utcnow
+from loyalty.db import ProcessCache, attach, transaction_memo, utcnow
 from loyalty.errors import Conflict, InsufficientBalance, UnbalancedTransaction
 from loyalty.models import Account, AccountKind, LedgerTransaction, Posting
 from loyalty.models.ledger import NON_NEGATIVE_KINDS
@@ -25,9 +28,31 @@ from loyalty.models.ledger import NON_NEGATIVE_KINDS
 SCHEME_OWNER = "scheme"
 
 
+class AccountLike(Protocol):
+    """What a posting needs of an account: an ORM ``Account`` or an ``AccountRef``."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def asset(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """An account's identity without its balance (which the database moves)."""
+
+    id: int
+    kind: str
+    asset: str
+
+
 @dataclass(frozen=True)
 class Leg:
-    account: Account
+    account: AccountLike
     amount: int
 
 
@@ -80,6 +105,54 @@ def get_account(
     return account
 
 
+# Prebuilt Core statements: the ledger is on every earn and spend, and building
+# and caching ORM statements per call cost more than the database work itself.
+_ACCOUNTS = cast(sa.Table, Account.__table__)
+_TRANSACTIONS = cast(sa.Table, LedgerTransaction.__table__)
+_INSERT_TRANSACTION = _TRANSACTIONS.insert().returning(_TRANSACTIONS.c.id)
+_INSERT_POSTINGS = cast(sa.Table, Posting.__table__).insert()
+_MOVE_BALANCE = (
+    _ACCOUNTS.update()
+    .where(_ACCOUNTS.c.id == sa.bindparam("account_id"))
+    .values(balance=_ACCOUNTS.c.balance + sa.bindparam("amount"))
+    .returning(_ACCOUNTS.c.balance)
+)
+# A debit of a wallet or the holds: only if the balance covers it.
+_MOVE_BALANCE_GUARDED = _MOVE_BALANCE.where(_ACCOUNTS.c.balance >= sa.bindparam("debit"))
+
+
+_ACCOUNT_ID = sa.select(_ACCOUNTS.c.id).where(
+    _ACCOUNTS.c.scheme_id == sa.bindparam("scheme_id"),
+    _ACCOUNTS.c.kind == sa.bindparam("kind"),
+    _ACCOUNTS.c.asset == sa.bindparam("asset"),
+    _ACCOUNTS.c.owner_key == sa.bindparam("owner_key"),
+)
+# Accounts are never deleted and their keys never change, so a worker may keep
+# the id of an account for good once it has seen it committed.
+_ACCOUNT_REFS = ProcessCache()
+_BALANCE = "ledger.balance"
+
+
+def account_ref(
+    session: Session, scheme_id: int, kind: AccountKind, asset: str, owner_key: str
+) -> AccountRef:
+    """Like get_account, for posting only: no balance, and no lookup once this
+    worker knows the account. Raises LookupError if it was never opened."""
+    key = (scheme_id, kind.value, asset, owner_key)
+    ref: AccountRef | None = _ACCOUNT_REFS.get(session, key)
+    if ref is None:
+        session.flush()  # an account opened in this transaction and not yet written
+        account_id = session.connection().execute(
+            _ACCOUNT_ID,
+            {"scheme_id": scheme_id, "kind": kind.value, "asset": asset, "owner_key": owner_key},
+        ).scalar()
+        if account_id is None:
+            raise LookupError(f"no {kind}/{asset} account for {owner_key} in scheme {scheme_id}")
+        ref = AccountRef(account_id, kind.value, asset)
+        _ACCOUNT_REFS.put(session, key, ref)
+    return ref
+
+
 def post(
     session: Session,
     scheme_id: int,
@@ -111,45 +184,51 @@ def post(
     if not legs or any(totals.values()):
         raise UnbalancedTransaction(f"postings do not balance: {dict(totals)}")
 
-    txn = LedgerTransaction(
-        scheme_id=scheme_id,
-        kind=kind,
-        memo=memo,
-        reverses_id=reverses_id,
-        point_value_cents=point_value_cents,
-        created_at=at or utcnow(),
-        settlement_id=settlement_id,
-    )
-    session.add(txn)
-    # Flush to get the transaction id for the postings.
+    # Accounts opened in this transaction must exist before postings refer to them.
     session.flush()
-    session.add_all(
-        Posting(transaction_id=txn.id, account_id=leg.account.id, asset=leg.account.asset,
-                amount=leg.amount)
-        for leg in legs
-    )
+    conn = session.connection()
+    values = {
+        "scheme_id": scheme_id, "kind": kind, "memo": memo, "reverses_id": reverses_id,
+        "point_value_cents": point_value_cents, "created_at": at or utcnow(),
+        "settlement_id": settlement_id,
+    }
+    txn_id = conn.execute(_INSERT_TRANSACTION, values).scalar_one()
     # Update in account-id order so concurrent transactions on PostgreSQL take
     # row locks in the same order and cannot deadlock.
     for leg in sorted(legs, key=lambda leg: leg.account.id):
-        _move_balance(session, leg.account, leg.amount)
-    session.flush()
-    return txn
-
-
-def _move_balance(session: Session, account: Account, amount: int) -> None:
-    stmt = (
-        sa.update(Account)
-        .where(Account.id == account.id)
-        .values(balance=Account.balance + amount)
-        .execution_options(synchronize_session=False)
+        _move_balance(session, conn, leg.account, leg.amount)
+    conn.execute(
+        _INSERT_POSTINGS,
+        [
+            {"transaction_id": txn_id, "account_id": leg.account.id,
+             "asset": leg.account.asset, "amount": leg.amount}
+            for leg in legs
+        ],
     )
+    return attach(
+        session, LedgerTransaction, {"id": txn_id, **values},
+        refresh=True,  # a new row: an object left over from a rolled-back id must not win
+    )
+
+
+def _move_balance(session: Session, conn: sa.Connection, account: AccountLike, amount: int) -> None:
     if amount < 0 and account.kind in NON_NEGATIVE_KINDS:
-        stmt = stmt.where(Account.balance >= -amount)
-    result = session.execute(stmt)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        new_balance = conn.execute(
+            _MOVE_BALANCE_GUARDED, {"account_id": account.id, "amount": amount, "debit": -amount}
+        ).scalar()
+    else:
+        new_balance = conn.execute(
+            _MOVE_BALANCE, {"account_id": account.id, "amount": amount}
+        ).scalar()
+    if new_balance is None:  # no row matched: the balance does not cover the debit
         raise InsufficientBalance("not enough points")
-    # The in-memory object is stale now; reload it when next read.
-    session.expire(account, ["balance"])
+    # This transaction holds the row (PostgreSQL's row lock, SQLite's write lock)
+    # until it ends, so the balance stays this until then: balance() needs no query.
+    transaction_memo(session)[(_BALANCE, account.id)] = new_balance
+    # An Account object of this session would be stale now: give it the new balance.
+    loaded = session.identity_map.get(identity_key(Account, account.id))
+    if loaded is not None:
+        set_committed_value(loaded, "balance", new_balance)
 
 
 def reverse(session: Session, transaction_id: int, *, memo: str | None = None) -> LedgerTransaction:
@@ -187,7 +266,11 @@ def _accounts(session: Session, ids: Iterable[int]) -> Sequence[Account]:
 
 
 def balance(session: Session, account_id: int) -> int:
-    """The cached balance, read from the database (not from a stale object)."""
+    """The cached balance, read from the database (not from a stale object), or
+    as this transaction's last posting to the account left it."""
+    moved: int | None = transaction_memo(session).get((_BALANCE, account_id))
+    if moved is not None:
+        return moved
     return session.scalar(sa.select(Account.balance).where(Account.id == account_id)) or 0
 
 

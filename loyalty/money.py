@@ -83,12 +83,23 @@ def earn_legs(
     value = value_of(points, point_value_cents)
     if not value:
         return []
+    # Every earn posts these: account references, which a worker keeps once
+    # committed, spare the two account lookups.
     return [
         ledger.Leg(
-            merchant_account(session, scheme_id, merchant_id, AccountKind.MERCHANT_POSITION),
+            ledger.account_ref(
+                session, scheme_id, AccountKind.MERCHANT_POSITION, Asset.EUR_CENTS,
+                ledger.merchant_owner(merchant_id),
+            ),
             -value,
         ),
-        ledger.Leg(scheme_account(session, scheme_id, AccountKind.POINTS_LIABILITY), value),
+        ledger.Leg(
+            ledger.account_ref(
+                session, scheme_id, AccountKind.POINTS_LIABILITY, Asset.EUR_CENTS,
+                ledger.SCHEME_OWNER,
+            ),
+            value,
+        ),
     ]
 
 

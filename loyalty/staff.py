@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalty import security
+from loyalty.db import attach
 from loyalty.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthorized
 from loyalty.models import (
     LoginFailure,
@@ -161,16 +164,41 @@ def create_till_key(
     return NewSecret(record.id, key)
 
 
+_TILL_KEYS = cast(sa.Table, TillKey.__table__)
+_MERCHANTS = cast(sa.Table, Merchant.__table__)
+_SCHEMES = cast(sa.Table, Scheme.__table__)
+_MERCHANT_COLUMNS = [c for c in _MERCHANTS.c if c.key != "logo"]  # the logo is deferred
+# Prebuilt and in Core, with the shop and its scheme: every sale starts here.
+_TILL_KEY = (
+    sa.select(
+        *(c.label(f"k_{c.key}") for c in _TILL_KEYS.c),
+        *(c.label(f"m_{c.key}") for c in _MERCHANT_COLUMNS),
+        *(c.label(f"s_{c.key}") for c in _SCHEMES.c),
+    )
+    .join(_MERCHANTS, _MERCHANTS.c.id == _TILL_KEYS.c.merchant_id)
+    .join(_SCHEMES, _SCHEMES.c.id == _MERCHANTS.c.scheme_id)
+    .where(_TILL_KEYS.c.key_hash == sa.bindparam("key_hash"), _TILL_KEYS.c.revoked_at.is_(None))
+)
+
+
 def till_key_by_token(session: Session, key: str) -> tuple[TillKey, Merchant]:
-    """The live till key and its shop. Raises Unauthorized."""
-    row = session.execute(
-        sa.select(TillKey, Merchant)
-        .join(Merchant, Merchant.id == TillKey.merchant_id)
-        .where(TillKey.key_hash == security.token_hash(key), TillKey.revoked_at.is_(None))
-    ).first()
+    """The live till key and its shop (with its scheme loaded). Raises Unauthorized."""
+    session.flush()  # a key revoked in this transaction and not yet written
+    row = session.connection().execute(
+        _TILL_KEY, {"key_hash": security.token_hash(key)}
+    ).mappings().first()
     if row is None:
         raise Unauthorized("unknown or revoked till key", code="invalid_token")
-    return row[0], row[1]
+    parts: dict[str, dict[str, Any]] = {"k": {}, "m": {}, "s": {}}
+    for label, value in row.items():
+        prefix, _, name = label.partition("_")
+        parts[prefix][name] = value
+    till_key = attach(session, TillKey, parts["k"])
+    merchant = attach(session, Merchant, parts["m"])
+    scheme = attach(session, Scheme, parts["s"])
+    if "scheme" not in merchant.__dict__:
+        set_committed_value(merchant, "scheme", scheme)
+    return till_key, merchant
 
 
 def revoke_till_key(session: Session, merchant: Merchant, key_id: int, now: datetime) -> None:

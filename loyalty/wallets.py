@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty import ledger, money, security
+from loyalty.db import attach
 from loyalty.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from loyalty.models import (
     Account,
@@ -53,14 +55,20 @@ def create_wallet(session: Session, scheme: Scheme) -> NewWallet:
     return NewWallet(wallet, token, recovery)
 
 
+_WALLETS = cast(sa.Table, Wallet.__table__)
+# Prebuilt and in Core: every request of a phone starts with this lookup.
+_BY_TOKEN = sa.select(*_WALLETS.c).where(_WALLETS.c.token_hash == sa.bindparam("token_hash"))
+
+
 def wallet_by_token(session: Session, token: str) -> Wallet:
     """The wallet a bearer token opens. Raises Unauthorized, Forbidden (frozen)."""
-    wallet = session.scalar(
-        sa.select(Wallet).where(Wallet.token_hash == security.token_hash(token))
-    )
-    if wallet is None or wallet.status == WalletStatus.DELETED:
+    session.flush()  # a token changed in this transaction and not yet written
+    row = session.connection().execute(
+        _BY_TOKEN, {"token_hash": security.token_hash(token)}
+    ).mappings().first()
+    if row is None or row["status"] == WalletStatus.DELETED:
         raise Unauthorized("unknown wallet token")
-    return wallet
+    return attach(session, Wallet, dict(row))
 
 
 def ensure_usable(wallet: Wallet) -> None:
@@ -110,8 +118,14 @@ def points_account(session: Session, wallet: Wallet) -> Account:
     )
 
 
+def points_account_ref(session: Session, wallet: Wallet) -> ledger.AccountRef:
+    return ledger.account_ref(
+        session, wallet.scheme_id, AccountKind.WALLET, Asset.POINTS, ledger.wallet_owner(wallet.id)
+    )
+
+
 def points_balance(session: Session, wallet: Wallet) -> int:
-    return ledger.balance(session, points_account(session, wallet).id)
+    return ledger.balance(session, points_account_ref(session, wallet).id)
 
 
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.orm import Session, sessionmaker
 
 from loyalty.db import sqlite_begin_mode
@@ -32,6 +33,35 @@ def db() -> Session:
 
 
 @contextmanager
+def reading_first() -> Iterator[Session]:
+    """The request's session for lookups that come before its writes (who is
+    calling?), on SQLite in a read transaction of their own.
+
+    A write request on SQLite begins with BEGIN IMMEDIATE and so holds the one
+    write lock of the database from its first statement to its commit. Reading
+    the caller's token in a deferred transaction and committing it before the
+    writes begin keeps the lock for the writes only, so the other workers can
+    write meanwhile. The reads may then be a moment older than the writes, as on
+    PostgreSQL (READ COMMITTED), where each statement sees what was committed
+    when it began; every guard lives in the writes themselves.
+    """
+    session = db()
+    if (
+        session.in_transaction()
+        or sqlite_begin_mode.get() != "IMMEDIATE"
+        or session.get_bind().dialect.name != "sqlite"
+    ):
+        yield session
+        return
+    token = sqlite_begin_mode.set("DEFERRED")
+    try:
+        yield session
+    finally:
+        sqlite_begin_mode.reset(token)
+    session.commit()  # only after the block succeeded; else the request rolls back
+
+
+@contextmanager
 def independent_transaction() -> Iterator[Session]:
     """A second, short transaction that commits whatever the request does.
 
@@ -48,8 +78,19 @@ def independent_transaction() -> Iterator[Session]:
         sqlite_begin_mode.reset(token)
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the signer for a request without a
+    session cookie (every API call): Flask builds it only to find nothing to read."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask, factory: sessionmaker[Session]) -> None:
     app.extensions["loyalty.sessions"] = factory
+    app.session_interface = CookieSessions()
 
     @app.before_request
     def _choose_begin_mode() -> None:

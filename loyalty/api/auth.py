@@ -10,7 +10,7 @@ from loyalty import security, staff, wallets
 from loyalty.db import utcnow
 from loyalty.errors import Forbidden, Unauthorized
 from loyalty.models import Merchant, Role, StaffUser, TillKey, Wallet
-from loyalty.web import db
+from loyalty.web import reading_first
 
 
 @dataclass
@@ -49,19 +49,19 @@ def current_principal() -> Principal:
     token = _bearer()
     if token is None:
         raise Unauthorized("send Authorization: Bearer <token>", code="missing_token")
-    session = db()
-    if token.startswith(security.TILL_KEY_PREFIX):
-        key, merchant = staff.till_key_by_token(session, token)
-        principal = Principal("till", merchant.scheme_id, till_key=key, merchant=merchant)
-    elif token.startswith(security.WALLET_TOKEN_PREFIX):
-        wallet = wallets.wallet_by_token(session, token)
-        principal = Principal("wallet", wallet.scheme_id, wallet=wallet)
-    elif token.startswith(security.STAFF_TOKEN_PREFIX):
-        user, _record = staff.user_by_session_token(session, token, utcnow())
-        shop = session.get(Merchant, user.merchant_id) if user.merchant_id else None
-        principal = Principal("staff", user.scheme_id, user=user, merchant=shop)
-    else:
-        raise Unauthorized("unknown token", code="invalid_token")
+    with reading_first() as session:
+        if token.startswith(security.TILL_KEY_PREFIX):
+            key, merchant = staff.till_key_by_token(session, token)
+            principal = Principal("till", merchant.scheme_id, till_key=key, merchant=merchant)
+        elif token.startswith(security.WALLET_TOKEN_PREFIX):
+            wallet = wallets.wallet_by_token(session, token)
+            principal = Principal("wallet", wallet.scheme_id, wallet=wallet)
+        elif token.startswith(security.STAFF_TOKEN_PREFIX):
+            user, _record = staff.user_by_session_token(session, token, utcnow())
+            shop = session.get(Merchant, user.merchant_id) if user.merchant_id else None
+            principal = Principal("staff", user.scheme_id, user=user, merchant=shop)
+        else:
+            raise Unauthorized("unknown token", code="invalid_token")
     g.principal = principal
     return principal
 

@@ -63,7 +63,7 @@ class EvaluationView(Schema):
 class CampaignsView(MethodView):
     @blp.doc(security=AUTH)
     @idempotent
-    @blp.arguments(CampaignCreate)
+    @blp.arguments(CampaignCreate())
     @blp.response(201, CampaignCreated)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a campaign and move its budget from the municipality's account."""

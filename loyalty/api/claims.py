@@ -43,7 +43,7 @@ def _status(claim: Claim) -> dict[str, Any]:
 class ClaimsView(MethodView):
     @blp.doc(security=AUTH)
     @idempotent
-    @blp.arguments(ClaimCreate)
+    @blp.arguments(ClaimCreate())
     @blp.response(201, ClaimCreated)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """A single-use claim for a sale; show its QR code to the shopper."""

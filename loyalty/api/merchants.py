@@ -31,7 +31,7 @@ blp = Blueprint("merchants", __name__, description="Participating shops")
 
 @blp.route("/merchants")
 class MerchantsView(MethodView):
-    @blp.arguments(MerchantListQuery, location="query")
+    @blp.arguments(MerchantListQuery(), location="query")
     @blp.response(200, MerchantSummary(many=True))
     def get(self, query: dict[str, Any]) -> list[Merchant]:
         """The approved shops, where points can be earned and spent."""
@@ -41,7 +41,7 @@ class MerchantsView(MethodView):
             scheme_id = schemes.get_scheme(session, query["scheme"]).id
         return schemes.approved_merchants(session, scheme_id)
 
-    @blp.arguments(MerchantCreate)
+    @blp.arguments(MerchantCreate())
     @blp.response(201, MerchantCreated)
     @blp.doc(security=AUTH)
     def post(self, body: dict[str, Any]) -> Merchant:
@@ -74,7 +74,7 @@ def _audit_if_admin(user: StaffUser, action: str, merchant: Merchant, **details:
 
 @blp.route("/merchants/<int:merchant_id>/api-keys")
 class ApiKeysView(MethodView):
-    @blp.arguments(ApiKeyCreate)
+    @blp.arguments(ApiKeyCreate())
     @blp.response(201, ApiKeyCreated)
     @blp.doc(security=AUTH)
     def post(self, body: dict[str, Any], merchant_id: int) -> dict[str, Any]:
@@ -112,7 +112,7 @@ class StampCardsView(MethodView):
             raise NotFound("no such shop")
         return stamps.cards_of(db(), merchant_id)
 
-    @blp.arguments(StampCardCreate)
+    @blp.arguments(StampCardCreate())
     @blp.response(201, StampCardView)
     @blp.doc(security=AUTH)
     def post(self, body: dict[str, Any], merchant_id: int) -> StampCard:

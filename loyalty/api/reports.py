@@ -23,7 +23,7 @@ blp = Blueprint("reports", __name__, description="Anonymised spending reports")
 
 @blp.route("/reports/spending")
 class SpendingView(MethodView):
-    @blp.arguments(SpendingQuery, location="query")
+    @blp.arguments(SpendingQuery(), location="query")
     @blp.response(200, SpendingReport)
     @blp.doc(security=AUTH)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +45,7 @@ class SpendingView(MethodView):
 @blp.route("/reports/<string:name>")
 class NamedReportView(MethodView):
     @writes  # folds new events into the rollups first, when there are any
-    @blp.arguments(ReportQuery, location="query")
+    @blp.arguments(ReportQuery(), location="query")
     @blp.response(200, NamedReport)
     @blp.doc(security=AUTH)
     def get(self, query: dict[str, Any], name: str) -> Any:

@@ -43,7 +43,7 @@ def answer(locked: Settlement, user: StaffUser) -> dict[str, Any]:
 class SettlementsView(MethodView):
     @blp.doc(security=AUTH)
     @idempotent
-    @blp.arguments(SettlementCreate)
+    @blp.arguments(SettlementCreate())
     @blp.response(201, SettlementView)
     @blp.alt_response(200, schema=SettlementView, description="the month was already locked")
     @blp.alt_response(409, description="a later month is already settled")

@@ -19,7 +19,7 @@ blp = Blueprint("tokens", __name__, description="Staff authentication")
 
 @blp.route("/auth/token")
 class TokenView(MethodView):
-    @blp.arguments(TokenRequest)
+    @blp.arguments(TokenRequest())
     @blp.response(201, TokenResponse)
     @blp.alt_response(401, description="wrong e-mail address or password")
     @blp.alt_response(429, description="too many failed attempts in 15 minutes")

@@ -34,7 +34,7 @@ blp = Blueprint("wallets", __name__, description="Shoppers' wallets")
 
 @blp.route("/wallets")
 class WalletsView(MethodView):
-    @blp.arguments(WalletCreate)
+    @blp.arguments(WalletCreate())
     @blp.response(201, WalletCreated)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """A new anonymous wallet. Keep the recovery code: it is shown once."""
@@ -52,7 +52,7 @@ class WalletsView(MethodView):
 
 @blp.route("/wallets/recover")
 class RecoverView(MethodView):
-    @blp.arguments(WalletRecover)
+    @blp.arguments(WalletRecover())
     @blp.response(200, WalletRecovered)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Open a wallet on a new phone with its recovery code; the old token stops working."""
@@ -88,7 +88,7 @@ def _redemption_body(redemption: Redemption) -> dict[str, Any]:
 class WalletRedemptionsView(MethodView):
     @blp.doc(security=AUTH)
     @idempotent
-    @blp.arguments(RedemptionCreate)
+    @blp.arguments(RedemptionCreate())
     @blp.response(201, RedemptionCreated)
     @blp.alt_response(409, description="balance too low")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:

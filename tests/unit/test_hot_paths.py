@@ -1,0 +1,241 @@
+"""The shortcuts of the earn path: what they may remember, and for how long.
+
+Account ids are kept per worker, but only once the transaction that saw them
+committed; a balance a posting returned is served only within its transaction;
+on SQLite, writers queue on a lock file that each write transaction holds
+from BEGIN to COMMIT or ROLLBACK.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loyalty import claims, ledger, money, wallets
+from loyalty.db import ProcessCache, QueuedWriterConnection, make_engine, sqlite_begin_mode
+from loyalty.errors import Forbidden
+from loyalty.models import AccountKind, Asset, Claim, ClaimStatus, Wallet, WalletStatus
+from tests.factories import make_merchant, make_scheme
+
+# An account no scheme opens by itself (a scheme opens its euro accounts on creation).
+_OWNER = "cash:test"
+
+
+def _test_cash(session: Session, scheme_id: int) -> ledger.AccountRef:
+    return ledger.account_ref(session, scheme_id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+
+
+def test_an_account_rolled_back_with_its_transaction_is_not_remembered(session: Session) -> None:
+    scheme = make_scheme(session)
+    ledger.open_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+    assert _test_cash(session, scheme.id).id > 0  # seen inside its own transaction
+    session.rollback()
+    with pytest.raises(LookupError):
+        _test_cash(session, scheme.id)
+    session.rollback()
+
+    # Committed, it is remembered, with the id the database gave it.
+    ledger.open_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+    ref = _test_cash(session, scheme.id)
+    session.commit()
+    stored = ledger.get_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+    assert _test_cash(session, scheme.id) == ref
+    assert (ref.id, ref.kind, ref.asset) == (stored.id, stored.kind, stored.asset)
+    session.commit()
+
+
+def test_an_account_rolled_back_with_a_savepoint_is_not_remembered(session: Session) -> None:
+    scheme = make_scheme(session)
+    with pytest.raises(RuntimeError), session.begin_nested():
+        ledger.open_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+        _test_cash(session, scheme.id)
+        raise RuntimeError("undo the savepoint")
+    session.commit()
+    with pytest.raises(LookupError):
+        _test_cash(session, scheme.id)
+    session.rollback()
+
+
+def test_an_account_of_a_released_savepoint_waits_for_the_outer_commit(session: Session) -> None:
+    # campaigns.post_earn posts inside a savepoint that is released on success:
+    # the transaction around it may still roll back.
+    scheme = make_scheme(session)
+    session.commit()
+    with session.begin_nested():
+        ledger.open_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+        _test_cash(session, scheme.id)
+    assert _test_cash(session, scheme.id).id > 0
+    session.rollback()
+    with pytest.raises(LookupError):
+        _test_cash(session, scheme.id)
+    session.rollback()
+
+
+def test_a_posted_balance_lasts_only_as_long_as_its_transaction(session: Session) -> None:
+    scheme = make_scheme(session)
+    merchant = make_merchant(session, scheme)
+    wallet = wallets.create_wallet(session, scheme).wallet
+    session.commit()
+    issued = ledger.account_ref(
+        session, scheme.id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
+        ledger.merchant_owner(merchant.id),
+    )
+    account = wallets.points_account_ref(session, wallet)
+    value = scheme.point_value_cents
+
+    def _earn_legs(points: int) -> list[ledger.Leg]:
+        # Priced, with their euro legs, as every earn is (ledger verify checks it).
+        return [
+            ledger.Leg(issued, -points),
+            ledger.Leg(account, points),
+            *money.earn_legs(session, scheme.id, merchant.id, points, value),
+        ]
+
+    ledger.post(session, scheme.id, "earn", _earn_legs(7), point_value_cents=value)
+    assert wallets.points_balance(session, wallet) == 7
+    session.rollback()
+    assert wallets.points_balance(session, wallet) == 0
+
+    ledger.post(session, scheme.id, "earn", _earn_legs(3), point_value_cents=value)
+    session.commit()
+    assert wallets.points_balance(session, wallet) == 3
+    session.commit()
+
+
+# -- SQLite's writer queue -------------------------------------------------------------------
+
+
+def _queue_is_free(lock_path: str) -> bool:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing the descriptor also drops a lock we took
+    return True
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'queue.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)")
+    yield engine
+    engine.dispose()
+
+
+def test_a_write_transaction_holds_the_queue_until_it_ends(
+    sqlite_file: sa.Engine, tmp_path: Path
+) -> None:
+    lock_path = str(tmp_path / "queue.db-writers")
+    with sqlite_file.connect() as conn:
+        assert isinstance(conn.connection.dbapi_connection, QueuedWriterConnection)
+        conn.begin()
+        conn.exec_driver_sql("INSERT INTO t (n) VALUES (1)")
+        assert not _queue_is_free(lock_path)
+        conn.commit()
+        assert _queue_is_free(lock_path)
+
+        conn.begin()
+        conn.exec_driver_sql("INSERT INTO t (n) VALUES (2)")
+        conn.rollback()
+        assert _queue_is_free(lock_path)
+
+        # Reads begin deferred and do not queue.
+        token = sqlite_begin_mode.set("DEFERRED")
+        try:
+            conn.begin()
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+            assert _queue_is_free(lock_path)
+            conn.rollback()
+        finally:
+            sqlite_begin_mode.reset(token)
+
+
+def test_a_second_writer_waits_for_the_first(sqlite_file: sa.Engine) -> None:
+    first = sqlite_file.connect()
+    first.begin()
+    first.exec_driver_sql("INSERT INTO t (n) VALUES (1)")
+    began = threading.Event()
+
+    def second_writer() -> None:
+        with sqlite_file.connect() as conn, conn.begin():
+            began.set()
+            conn.exec_driver_sql("INSERT INTO t (n) VALUES (2)")
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    assert not began.wait(0.5)  # queued behind the first writer
+    first.commit()
+    first.close()
+    thread.join(timeout=10)
+    assert began.is_set() and not thread.is_alive()
+    with sqlite_file.connect() as conn:
+        assert conn.exec_driver_sql("SELECT n FROM t ORDER BY id").scalars().all() == [1, 2]
+
+
+def test_a_thread_that_already_writes_does_not_queue_behind_itself(
+    sqlite_file: sa.Engine,
+) -> None:
+    """It would wait forever; without the queue SQLite's busy timeout ends the wait."""
+    done = threading.Event()
+
+    def two_connections() -> None:
+        with sqlite_file.connect() as first, sqlite_file.connect() as second:
+            first.begin()
+            dbapi = second.connection.dbapi_connection
+            assert isinstance(dbapi, QueuedWriterConnection)
+            dbapi.join_write_queue()  # returns at once
+            done.set()
+            first.rollback()
+
+    thread = threading.Thread(target=two_connections, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert done.is_set()
+
+
+def test_the_process_cache_stays_bounded(session: Session) -> None:
+    cache = ProcessCache(max_entries=4)
+    for n in range(6):
+        session.execute(sa.select(1))
+        cache.put(session, n, f"value {n}")
+        session.commit()
+    kept = {n: cache.get(session, n) for n in range(6)}
+    assert kept[5] == "value 5" and kept[4] == "value 4"
+    assert kept[0] is None and kept[1] is None  # the oldest were dropped
+    assert sum(v is not None for v in kept.values()) <= 4
+
+
+# -- the collect guard -----------------------------------------------------------------------
+
+
+def test_a_wallet_frozen_after_its_token_was_read_cannot_collect(session: Session) -> None:
+    # On SQLite the token is read in a transaction of its own before the write
+    # lock (web.reading_first): the guard itself must see a freeze made since.
+    now = datetime.now(UTC)
+    scheme = make_scheme(session)
+    merchant = make_merchant(session, scheme)
+    wallet = wallets.create_wallet(session, scheme).wallet
+    new = claims.create_claim(session, merchant, 1000, now)
+    session.commit()
+    assert wallet.status == WalletStatus.ACTIVE  # as the token lookup read it
+    session.execute(
+        sa.update(Wallet).where(Wallet.id == wallet.id).values(status=WalletStatus.FROZEN)
+        .execution_options(synchronize_session=False)
+    )
+    with pytest.raises(Forbidden) as refused:
+        claims.claim_points(session, new.token, wallet, now)
+    assert refused.value.code == "wallet_frozen"
+    assert session.get_one(Claim, new.claim.id).status == ClaimStatus.OPEN
+    assert wallets.points_balance(session, wallet) == 0
+    session.rollback()
