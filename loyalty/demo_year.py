@@ -182,6 +182,10 @@ def _table(model: Any) -> sa.Table:
 
 def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     # Core executemany: the ORM's bulk insert costs several times more per row.
+    # It takes its columns from the first row and would silently drop a value
+    # that only a later row names, so every row must name the same columns.
+    if rows and any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError(f"rows for {_table(model).name} name different columns")
     for i in range(0, len(rows), CHUNK):
         session.execute(_table(model).insert(), rows[i : i + CHUNK])
 
@@ -215,7 +219,11 @@ def create_wallets(session: Session, scheme: Scheme, profiles: list[dict[str, An
             "status": "active",
             "created_at": created_at,
             "stats_consent": bool(p.get("age_band")),
-            **p,
+            # Every row names every column: a bulk insert takes its columns
+            # from the first row, so a missing key would drop later values.
+            "home_postcode": p.get("home_postcode"),
+            "home_village": p.get("home_village"),
+            "age_band": p.get("age_band"),
         }
         for p in profiles
     ])

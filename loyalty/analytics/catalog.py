@@ -870,8 +870,10 @@ def points_economy(ctx: Context) -> Report:
 )
 def points_flow(ctx: Context) -> Report:
     entry = CATALOG["points-flow"]
+    # Sector groups, as in spending by sector: a town has one or two shops per
+    # class, so flows between classes would all fall under the three-shop rule.
     shops = {
-        mid: sector
+        mid: sector[:GROUP_CHARS]
         for mid, sector in ctx.session.execute(
             sa.select(Merchant.id, Merchant.sector).where(Merchant.scheme_id == ctx.scheme.id)
         )
