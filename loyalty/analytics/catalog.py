@@ -144,6 +144,32 @@ def build(session: Session, scheme: Scheme, name: str, period: Period, lang: str
     return CATALOG[name].build(Context(session, scheme, period, lang))
 
 
+def _compared(
+    ctx: Context,
+    name: str,
+    checked: Callable[[Period], list[Cell]],
+    *,
+    columns: tuple[Column, ...],
+    rows: list[Cell] | None = None,
+    **extra: Any,
+) -> Report:
+    """The named report: ``checked`` gives its (suppressed) rows for a period, for
+    this period, the one before it and the same one last year."""
+    entry = CATALOG[name]
+    return Report(
+        name=name,
+        title=entry.title,
+        definition=entry.definition,
+        k=ctx.k,
+        period=ctx.period,
+        columns=columns,
+        rows=checked(ctx.period) if rows is None else rows,
+        previous={c.key: c for c in checked(ctx.period.previous())},
+        last_year={c.key: c for c in checked(ctx.period.last_year())},
+        **extra,
+    )
+
+
 # -- the usual shape: one dimension, compared over three periods ---------------------------
 
 SPENDING_COLUMNS = (
@@ -168,7 +194,6 @@ def _dimension_report(
     value: str = "amount_cents",
     notes: tuple[str, ...] = (),
 ) -> Report:
-    entry = CATALOG[name]
 
     def checked(period: Period) -> list[Cell]:
         raw = cells.cells(ctx.session, ctx.scheme.id, dimension, period, labels, exclude=exclude)
@@ -182,19 +207,14 @@ def _dimension_report(
             return None
         return privacy.suppress_total(all_cells[0], ctx.k, per_shop=per_shop)
 
-    return Report(
-        name=name,
-        title=entry.title,
-        definition=entry.definition,
-        k=ctx.k,
-        period=ctx.period,
+    return _compared(
+        ctx,
+        name,
+        checked,
         columns=columns,
-        rows=checked(ctx.period),
         total=total(ctx.period),
         total_previous=total(ctx.period.previous()),
         total_last_year=total(ctx.period.last_year()),
-        previous={c.key: c for c in checked(ctx.period.previous())},
-        last_year={c.key: c for c in checked(ctx.period.last_year())},
         chart=chart,
         value=value,
         per_shop=per_shop,
@@ -355,7 +375,6 @@ def age_bands(ctx: Context) -> Report:
        "restaurants), by the shop's NACE-BEL sector."),
 )
 def shopping_kinds(ctx: Context) -> Report:
-    entry = CATALOG["shopping-kinds"]
 
     def checked(period: Period) -> list[Cell]:
         figures = cells.sums(ctx.session, ctx.scheme.id, "sector", period)
@@ -386,16 +405,11 @@ def shopping_kinds(ctx: Context) -> Report:
         ]
         return privacy.suppress(out, ctx.k)
 
-    return Report(
-        name="shopping-kinds",
-        title=entry.title,
-        definition=entry.definition,
-        k=ctx.k,
-        period=ctx.period,
+    return _compared(
+        ctx,
+        "shopping-kinds",
+        checked,
         columns=(*SPENDING_COLUMNS, Column("sectors", _l("Sectors"), "count")),
-        rows=checked(ctx.period),
-        previous={c.key: c for c in checked(ctx.period.previous())},
-        last_year={c.key: c for c in checked(ctx.period.last_year())},
     )
 
 
@@ -406,7 +420,6 @@ def shopping_kinds(ctx: Context) -> Report:
        "their purchases and amount."),
 )
 def active_shops(ctx: Context) -> Report:
-    entry = CATALOG["active-shops"]
 
     def checked(period: Period) -> list[Cell]:
         figures = cells.sums(ctx.session, ctx.scheme.id, "month", period)
@@ -426,18 +439,13 @@ def active_shops(ctx: Context) -> Report:
         ]
         return privacy.suppress(out, ctx.k)
 
-    return Report(
-        name="active-shops",
-        title=entry.title,
-        definition=entry.definition,
-        k=ctx.k,
-        period=ctx.period,
+    return _compared(
+        ctx,
+        "active-shops",
+        checked,
         columns=(Column("label", _l("Month"), "text"),
                  Column("active_shops", _l("Active shops"), "count"),
                  *SPENDING_COLUMNS[1:]),
-        rows=checked(ctx.period),
-        previous={c.key: c for c in checked(ctx.period.previous())},
-        last_year={c.key: c for c in checked(ctx.period.last_year())},
         chart="lines",
         value="active_shops",
     )
@@ -515,7 +523,6 @@ def _binned(
        "more than one calendar month (returning shoppers)."),
 )
 def frequency(ctx: Context) -> Report:
-    entry = CATALOG["frequency"]
 
     def checked(period: Period) -> list[Cell]:
         per_shopper = _per_shopper(ctx, period)
@@ -538,20 +545,15 @@ def frequency(ctx: Context) -> Report:
         )
         return privacy.suppress(out, ctx.k)
 
-    return Report(
-        name="frequency",
-        title=entry.title,
-        definition=entry.definition,
-        k=ctx.k,
-        period=ctx.period,
+    return _compared(
+        ctx,
+        "frequency",
+        checked,
         columns=(Column("label", _l("Purchases per shopper"), "text"),
                  Column("shoppers", _l("Shoppers"), "count"),
                  Column("returning", _l("Returning"), "count"),
                  Column("purchases", _l("Purchases"), "count"),
                  Column("amount_cents", _l("Amount"), "cents")),
-        rows=checked(ctx.period),
-        previous={c.key: c for c in checked(ctx.period.previous())},
-        last_year={c.key: c for c in checked(ctx.period.last_year())},
         value="shoppers",
     )
 
@@ -563,25 +565,19 @@ def frequency(ctx: Context) -> Report:
        "share shoppers: see Sectors sharing shoppers)."),
 )
 def cross_shopping(ctx: Context) -> Report:
-    entry = CATALOG["cross-shopping"]
 
     def checked(period: Period) -> list[Cell]:
         out = _binned(_per_shopper(ctx, period), SHOPS_BINS, len)
         return privacy.suppress(out, ctx.k)
 
-    return Report(
-        name="cross-shopping",
-        title=entry.title,
-        definition=entry.definition,
-        k=ctx.k,
-        period=ctx.period,
+    return _compared(
+        ctx,
+        "cross-shopping",
+        checked,
         columns=(Column("label", _l("Shops per shopper"), "text"),
                  Column("shoppers", _l("Shoppers"), "count"),
                  Column("purchases", _l("Purchases"), "count"),
                  Column("amount_cents", _l("Amount"), "cents")),
-        rows=checked(ctx.period),
-        previous={c.key: c for c in checked(ctx.period.previous())},
-        last_year={c.key: c for c in checked(ctx.period.last_year())},
         value="shoppers",
     )
 
@@ -593,7 +589,6 @@ def cross_shopping(ctx: Context) -> Report:
        "and what they spent in the two."),
 )
 def sector_pairs(ctx: Context) -> Report:
-    entry = CATALOG["sector-pairs"]
 
     def checked(period: Period) -> list[Cell]:
         rows = ctx.session.execute(
@@ -649,19 +644,14 @@ def sector_pairs(ctx: Context) -> Report:
         return sorted((c for c in checked_cells if not c.suppressed),
                       key=lambda c: (-(c.shoppers or 0), c.key))
 
-    return Report(
-        name="sector-pairs",
-        title=entry.title,
-        definition=entry.definition,
-        k=ctx.k,
-        period=ctx.period,
+    return _compared(
+        ctx,
+        "sector-pairs",
+        checked,
         columns=(Column("label", _l("Sectors"), "text"),
                  Column("shoppers", _l("Shoppers in both"), "count"),
                  Column("purchases", _l("Purchases"), "count"),
                  Column("amount_cents", _l("Amount"), "cents")),
-        rows=checked(ctx.period),
-        previous={c.key: c for c in checked(ctx.period.previous())},
-        last_year={c.key: c for c in checked(ctx.period.last_year())},
         value="shoppers",
     )
 
@@ -761,7 +751,6 @@ def _redeemed_by_shop_and_wallet(ctx: Context, period: Period) -> Any:
        "liability."),
 )
 def points_economy(ctx: Context) -> Report:
-    entry = CATALOG["points"]
 
     def checked(period: Period) -> list[Cell]:
         issued = _points_cell("earn", _issued_by_shop_and_wallet(ctx, period))
@@ -842,20 +831,16 @@ def points_economy(ctx: Context) -> Report:
         _l("Breakage rate since the start"),
         f"{(100.0 * breakage_total / issued_ever) if issued_ever else 0:.1f}%",
     )
-    return Report(
-        name="points",
-        title=entry.title,
-        definition=entry.definition,
-        k=ctx.k,
-        period=ctx.period,
+    return _compared(
+        ctx,
+        "points",
+        checked,
         columns=(Column("label", _l("Figure"), "text"),
                  Column("points", _l("Points"), "points"),
                  Column("amount_cents", _l("Value"), "cents"),
                  Column("purchases", _l("Transactions"), "count"),
                  Column("shoppers", _l("Wallets"), "count")),
         rows=current_rows,
-        previous={c.key: c for c in checked(ctx.period.previous())},
-        last_year={c.key: c for c in checked(ctx.period.last_year())},
         value="points",
         notes=notes,
     )
@@ -869,7 +854,6 @@ def points_economy(ctx: Context) -> Report:
        "earnings)."),
 )
 def points_flow(ctx: Context) -> Report:
-    entry = CATALOG["points-flow"]
     # Sector groups, as in spending by sector: a town has one or two shops per
     # class, so flows between classes would all fall under the three-shop rule.
     shops = {
@@ -918,19 +902,14 @@ def points_flow(ctx: Context) -> Report:
         # Flows have no published total: hidden ones are left out rather than listed empty.
         return [c for c in privacy.suppress(out, ctx.k) if not c.suppressed]
 
-    return Report(
-        name="points-flow",
-        title=entry.title,
-        definition=entry.definition,
-        k=ctx.k,
-        period=ctx.period,
+    return _compared(
+        ctx,
+        "points-flow",
+        checked,
         columns=(Column("label", _l("Earned in → spent in"), "text"),
                  Column("points", _l("Points"), "points"),
                  Column("purchases", _l("Redemptions"), "count"),
                  Column("shoppers", _l("Wallets"), "count")),
-        rows=checked(ctx.period),
-        previous={c.key: c for c in checked(ctx.period.previous())},
-        last_year={c.key: c for c in checked(ctx.period.last_year())},
         value="points",
     )
 
