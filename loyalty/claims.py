@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from loyalty import campaigns, ledger, money, security, wallets
 from loyalty import stamps as stamp_cards
 from loyalty.analytics import events
-from loyalty.db import attach
+from loyalty.db import DriverStatement, attach, driver
 from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
 from loyalty.models import (
     AccountKind,
@@ -23,7 +24,6 @@ from loyalty.models import (
     ClaimStatus,
     Merchant,
     MerchantStatus,
-    Scheme,
     StampCard,
     Voucher,
     Wallet,
@@ -37,16 +37,57 @@ MAX_SALE_CENTS = 500_000
 MAX_TTL_SECONDS = 30 * 24 * 3600  # a printed receipt QR may live a month
 
 
-@dataclass(frozen=True)
 class NewClaim:
-    claim: Claim
-    token: str
+    """A claim just made: its token (shown once) and, loaded on first use, its row."""
+
+    __slots__ = ("id", "token", "_values", "_session", "_claim")
+
+    def __init__(self, claim_id: int, values: dict[str, Any], token: str,
+                 session: Session) -> None:
+        self.id = claim_id
+        self.token = token
+        self._values = values
+        self._session = session
+        self._claim: Claim | None = None
+
+    @property
+    def points(self) -> int:
+        return int(self._values["points"])
+
+    @property
+    def stamps(self) -> int:
+        return int(self._values["stamps"])
+
+    @property
+    def amount_cents(self) -> int:
+        return int(self._values["amount_cents"])
+
+    @property
+    def expires_at(self) -> datetime:
+        expires: datetime = self._values["expires_at"]
+        return expires
+
+    @property
+    def claim(self) -> Claim:
+        """The ORM object (the till's pages and the tests use it; the API does not)."""
+        if self._claim is None:
+            self._claim = attach(self._session, Claim, self._values, refresh=True)
+        return self._claim
+
+
+@dataclass(frozen=True)
+class Shop:
+    """The shop whose sale was collected, as the shopper is told."""
+
+    id: int
+    name: str
 
 
 @dataclass(frozen=True)
 class ClaimResult:
-    claim: Claim
-    merchant: Merchant
+    claim_id: int
+    transaction_id: int | None  # None for a sale of stamps only
+    merchant: Shop
     points_credited: int
     balance: int
     stamps_credited: int = 0
@@ -55,15 +96,29 @@ class ClaimResult:
     bonus_points: int = 0
 
 
-@dataclass(frozen=True)
-class _SchemeZone:
-    """What the purchase event needs of the scheme."""
+class WalletLike(Protocol):
+    """What collecting needs of a wallet: an ORM Wallet or the API's token lookup."""
 
-    id: int
-    timezone: str
+    @property
+    def id(self) -> int: ...
 
+    @property
+    def scheme_id(self) -> int: ...
 
-_INSERT_CLAIM = cast(sa.Table, Claim.__table__).insert().returning(Claim.__table__.c.id)
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def stats_consent(self) -> bool: ...
+
+    @property
+    def home_postcode(self) -> str | None: ...
+
+    @property
+    def home_village(self) -> str | None: ...
+
+    @property
+    def age_band(self) -> str | None: ...
 
 
 def points_for(amount_cents: int, rate: int) -> int:
@@ -71,9 +126,36 @@ def points_for(amount_cents: int, rate: int) -> int:
     return (amount_cents // 100) * rate
 
 
+@dataclass(frozen=True)
+class SaleTerms:
+    """What a new claim takes of its shop and scheme (a till key's lookup reads them)."""
+
+    merchant_id: int
+    scheme_id: int
+    merchant_status: str
+    earn_rate: int  # points per full euro: the shop's rate if above the scheme's
+    claim_ttl_seconds: int  # the scheme's default
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> SaleTerms:
+        scheme = merchant.scheme
+        return cls(merchant.id, merchant.scheme_id, merchant.status,
+                   earn_rate_for(scheme, merchant), scheme.claim_ttl_seconds)
+
+
+# A driver statement (loyalty.db.DriverStatement): every sale at every till makes one.
+_INSERT_CLAIM = DriverStatement("""
+    INSERT INTO claims
+        (scheme_id, merchant_id, till_key_id, token_hash, amount_cents, points, stamps,
+         stamp_card_id, status, created_at, expires_at)
+    VALUES (:scheme_id, :merchant_id, :till_key_id, :token_hash, :amount_cents, :points,
+            :stamps, :stamp_card_id, :status, :created_at, :expires_at)
+    RETURNING id""")
+
+
 def create_claim(
     session: Session,
-    merchant: Merchant,
+    shop: Merchant | SaleTerms,
     amount_cents: int,
     now: datetime,
     *,
@@ -83,7 +165,8 @@ def create_claim(
     stamp_card_id: int | None = None,
 ) -> NewClaim:
     """A new open claim for a sale: points, stamps or both. Raises Forbidden, InvalidInput."""
-    if merchant.status != MerchantStatus.APPROVED:
+    terms = shop if isinstance(shop, SaleTerms) else SaleTerms.of(shop)
+    if terms.merchant_status != MerchantStatus.APPROVED:
         raise Forbidden("this shop is not approved to give points", code="merchant_not_approved")
     if not 0 <= amount_cents <= MAX_SALE_CENTS or (amount_cents == 0 and stamps == 0):
         raise InvalidInput(
@@ -94,19 +177,18 @@ def create_claim(
             f"stamps must be between 0 and {stamp_cards.MAX_STAMPS_PER_SALE}",
             code="stamps_out_of_range",
         )
-    card = stamp_cards.card_for_sale(session, merchant, stamp_card_id) if stamps else None
-    scheme = merchant.scheme
+    card = stamp_cards.card_for_sale(session, terms.merchant_id, stamp_card_id) if stamps else None
     if ttl_seconds is None:
-        ttl_seconds = scheme.claim_ttl_seconds
+        ttl_seconds = terms.claim_ttl_seconds
     if not 30 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise InvalidInput(f"ttl_seconds must be between 30 and {MAX_TTL_SECONDS}")
-    points = points_for(amount_cents, earn_rate_for(scheme, merchant))
+    points = points_for(amount_cents, terms.earn_rate)
     if points == 0 and stamps == 0:
         raise InvalidInput("a sale under one euro earns no points", code="no_points")
     token = security.new_token()
     values: dict[str, Any] = {
-        "scheme_id": merchant.scheme_id,
-        "merchant_id": merchant.id,
+        "scheme_id": terms.scheme_id,
+        "merchant_id": terms.merchant_id,
         "till_key_id": till_key_id,
         "token_hash": security.token_hash(token),
         "amount_cents": amount_cents,
@@ -117,11 +199,13 @@ def create_claim(
         "created_at": now,
         "expires_at": now + timedelta(seconds=ttl_seconds),
     }
-    # A prebuilt Core insert: every sale at every till makes one.
-    session.flush()  # the shop, stamp card and till key are written
-    values["id"] = session.connection().execute(_INSERT_CLAIM, values).scalar_one()
-    claim = attach(session, Claim, values, refresh=True)  # a new row
-    return NewClaim(claim, token)
+    if session.new or session.dirty:
+        session.flush()  # the shop, stamp card or till key may be new in this transaction
+    db = driver(session)
+    values["id"] = db.run(_INSERT_CLAIM, {
+        **values, "created_at": db.time(now), "expires_at": db.time(values["expires_at"]),
+    }).fetchone()[0]
+    return NewClaim(values["id"], values, token, session)
 
 
 def get_claim(session: Session, token: str) -> Claim:
@@ -148,57 +232,41 @@ def _raise_for_status(claim: Claim, now: datetime) -> None:
         raise Gone("this code has expired", code="claim_expired")
 
 
-_CLAIMS = cast(sa.Table, Claim.__table__)
-_MERCHANTS = cast(sa.Table, Merchant.__table__)
-_SCHEMES = cast(sa.Table, Scheme.__table__)
-_WALLETS = cast(sa.Table, Wallet.__table__)
+def _guard(by: str) -> DriverStatement:
+    """The conditional UPDATE that collects an open claim, naming it by ``by``.
+
+    It checks the wallet as the write sees it, not as the token lookup read it
+    (on SQLite in a read transaction of its own): a freeze committed in between
+    stops the collect.
+    """
+    # Only the column name and the enums' values are formatted in.
+    return DriverStatement(f"""
+        UPDATE claims
+        SET status = '{ClaimStatus.CLAIMED.value}', wallet_id = :wallet_id, claimed_at = :now
+        WHERE {by} = :claim AND scheme_id = :scheme_id
+          AND status = '{ClaimStatus.OPEN.value}' AND expires_at > :now
+          AND EXISTS (SELECT 1 FROM wallets
+                      WHERE id = :wallet_id AND status <> '{WalletStatus.FROZEN.value}')
+        RETURNING id, merchant_id, amount_cents, points, stamps, stamp_card_id, created_at""")  # noqa: S608
 
 
-def _guard(by: sa.ColumnElement[Any]) -> sa.Update:
-    """The conditional UPDATE that collects an open claim, naming it by ``by``."""
-    return (
-        _CLAIMS.update()
-        .where(
-            by == sa.bindparam("claim"),
-            _CLAIMS.c.scheme_id == sa.bindparam("b_scheme_id"),
-            _CLAIMS.c.status == ClaimStatus.OPEN.value,
-            _CLAIMS.c.expires_at > sa.bindparam("now"),
-            # The wallet as the write sees it, not as the token lookup read it
-            # (on SQLite in a read transaction of its own): a freeze committed
-            # in between stops the collect.
-            sa.exists().where(
-                _WALLETS.c.id == sa.bindparam("b_wallet_id"),
-                _WALLETS.c.status != WalletStatus.FROZEN.value,
-            ),
-        )
-        .values(
-            status=ClaimStatus.CLAIMED.value,
-            wallet_id=sa.bindparam("b_wallet_id"),
-            claimed_at=sa.bindparam("b_claimed_at"),
-        )
-        .returning(*_CLAIMS.c)
-    )
-
-
-# Prebuilt: collecting is the busiest write of the platform.
-_COLLECT_BY_TOKEN = _guard(_CLAIMS.c.token_hash)
-_COLLECT_BY_ID = _guard(_CLAIMS.c.id)
-_SET_TRANSACTION = (
-    _CLAIMS.update()
-    .where(_CLAIMS.c.id == sa.bindparam("claim_id"))
-    .values(transaction_id=sa.bindparam("b_transaction_id"))
-)
-_SHOP = (
-    sa.select(
-        _MERCHANTS.c.name, _MERCHANTS.c.sector, _MERCHANTS.c.scheme_id,
-        _SCHEMES.c.timezone, _SCHEMES.c.point_value_cents,
-    )
-    .join(_SCHEMES, _SCHEMES.c.id == _MERCHANTS.c.scheme_id)
-    .where(_MERCHANTS.c.id == sa.bindparam("merchant_id"))
+# Driver statements (loyalty.db.DriverStatement): collecting is the busiest
+# write of the platform.
+_COLLECT_BY_TOKEN = _guard("token_hash")
+_COLLECT_BY_ID = _guard("id")
+_SHOP = DriverStatement("""
+    SELECT m.name, m.sector, s.timezone, s.point_value_cents,
+           EXISTS (SELECT 1 FROM campaigns c
+                   WHERE c.scheme_id = m.scheme_id
+                     AND c.starts_at <= :sale_at AND c.ends_at > :sale_at) AS campaigns
+    FROM merchants m JOIN schemes s ON s.id = m.scheme_id
+    WHERE m.id = :merchant_id""")
+_SET_TRANSACTION = DriverStatement(
+    "UPDATE claims SET transaction_id = :transaction_id WHERE id = :claim_id"
 )
 
 
-def claim_points(session: Session, token: str, wallet: Wallet, now: datetime) -> ClaimResult:
+def claim_points(session: Session, token: str, wallet: WalletLike, now: datetime) -> ClaimResult:
     """Credit a claim's points to a wallet, exactly once however many wallets race.
 
     Raises NotFound, Forbidden, AlreadyUsed/Conflict (409), Gone (410).
@@ -209,7 +277,7 @@ def claim_points(session: Session, token: str, wallet: Wallet, now: datetime) ->
     )
 
 
-def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> ClaimResult:
+def collect(session: Session, claim: Claim, wallet: WalletLike, now: datetime) -> ClaimResult:
     """Credit a known claim to a wallet (a phone's scan, or a printed card at the till).
 
     Raises Forbidden, AlreadyUsed/Conflict (409), Gone (410).
@@ -219,13 +287,15 @@ def collect(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> Cl
 
 def _collect(
     session: Session,
-    guard: sa.Update,
+    guard: DriverStatement,
     claim_key: str | int,
-    wallet: Wallet,
+    wallet: WalletLike,
     now: datetime,
     find_claim: Callable[[], Claim],
 ) -> ClaimResult:
-    conn = session.connection()
+    if session.new or session.dirty:
+        session.flush()  # e.g. a wallet made in this request, before statements name it
+    db = driver(session)
     # The conditional UPDATE is the guard: only one transaction can move the
     # row from open to claimed. On PostgreSQL a racing UPDATE waits for the
     # winner to commit, re-reads the row and matches nothing; on SQLite writers
@@ -234,80 +304,94 @@ def _collect(
     # unknown claim, other scheme, frozen wallet, then the claim's status.
     row = None
     if wallet.status != WalletStatus.FROZEN:
-        row = conn.execute(
-            guard,
-            {"claim": claim_key, "b_scheme_id": wallet.scheme_id, "now": now,
-             "b_wallet_id": wallet.id, "b_claimed_at": now},
-        ).mappings().first()
+        row = db.run(guard, {"claim": claim_key, "scheme_id": wallet.scheme_id,
+                             "now": db.time(now), "wallet_id": wallet.id}).fetchone()
     if row is None:
         _refuse(session, find_claim(), wallet, now)
-    claim = attach(session, Claim, dict(row), refresh=True)
-
-    shop = conn.execute(_SHOP, {"merchant_id": claim.merchant_id}).one()
-    merchant = attach(
-        session, Merchant,
-        {"id": claim.merchant_id, "name": shop.name, "sector": shop.sector,
-         "scheme_id": shop.scheme_id},
-    )
+    claim_id, merchant_id, amount_cents, points, stamps, stamp_card_id, sale_at = row
+    scheme_id = wallet.scheme_id
+    name, sector, timezone, point_value, campaigns_running = db.run(
+        _SHOP, {"merchant_id": merchant_id, "sale_at": sale_at}
+    ).fetchone()
+    txn_id: int | None = None
     bonus, campaign_id = 0, None
-    if claim.points:
-        issued = ledger.account_ref(
-            session,
-            claim.scheme_id,
-            AccountKind.MERCHANT_ISSUED,
-            Asset.POINTS,
-            ledger.merchant_owner(merchant.id),
+    balance: int | None = None
+    if points:
+        wallet_account = ledger.account_ref(
+            session, scheme_id, AccountKind.WALLET, Asset.POINTS, ledger.wallet_owner(wallet.id)
         )
-        wallet_account = wallets.points_account_ref(session, wallet)
-        point_value = shop.point_value_cents
-        # One transaction for the base points and any campaign bonus; the
-        # campaign's budget decides in the database whether it can still pay.
-        earned = campaigns.post_earn(
-            session,
-            merchant,
-            [
-                ledger.Leg(issued, -claim.points),
-                ledger.Leg(wallet_account, claim.points),
-                *money.earn_legs(session, claim.scheme_id, merchant.id, claim.points, point_value),
-            ],
-            claim.points,
-            wallet_account.id,
-            point_value,
-            claim.created_at,
-            f"claim #{claim.id}",
-            at=now,
-        )
-        txn = earned.transaction
-        bonus, campaign_id = earned.bonus_points, earned.campaign_id
-        conn.execute(_SET_TRANSACTION, {"claim_id": claim.id, "b_transaction_id": txn.id})
-        set_committed_value(claim, "transaction_id", txn.id)
+        legs = [
+            ledger.Leg(
+                ledger.account_ref(session, scheme_id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
+                                   ledger.merchant_owner(merchant_id)),
+                -points,
+            ),
+            ledger.Leg(wallet_account, points),
+            *money.earn_legs(session, scheme_id, merchant_id, points, point_value),
+        ]
+        memo = f"claim #{claim_id}"
+        if campaigns_running:
+            # One transaction for the base points and any campaign bonus; the
+            # campaign's budget decides in the database whether it can still pay.
+            merchant = attach(session, Merchant, {"id": merchant_id, "name": name,
+                                                  "sector": sector, "scheme_id": scheme_id})
+            earned = campaigns.post_earn(
+                session, merchant, legs, points, wallet_account.id, point_value,
+                db.read_time(sale_at), memo, at=now,
+            )
+            txn_id = earned.transaction.id
+            bonus, campaign_id = earned.bonus_points, earned.campaign_id
+        else:
+            txn_id = ledger.post_id(session, scheme_id, "earn", legs, memo=memo,
+                                    point_value_cents=point_value, at=now)
+        db.run(_SET_TRANSACTION, {"claim_id": claim_id, "transaction_id": txn_id})
+        balance = ledger.balance(session, wallet_account.id)
+    _refresh_loaded(session, claim_id, wallet.id, now, txn_id)
     vouchers: list[Voucher] = []
-    if claim.stamps and claim.stamp_card_id is not None:
-        card = session.get_one(StampCard, claim.stamp_card_id)
-        vouchers = stamp_cards.give_stamps(session, card, wallet, claim.stamps, now)
-    if claim.amount_cents:
-        scheme = _SchemeZone(claim.scheme_id, shop.timezone)
-        events.record_purchase(
-            session, scheme, merchant, wallet, claim, now,
-            campaign_id=campaign_id, bonus_points=bonus,
+    if stamps and stamp_card_id is not None:
+        card = session.get_one(StampCard, stamp_card_id)
+        vouchers = stamp_cards.give_stamps(
+            session, card, session.get_one(Wallet, wallet.id), stamps, now
         )
+    if amount_cents:
+        sale = events.Sale(scheme_id, timezone, merchant_id, sector, amount_cents,
+                           points + bonus, campaign_id)
+        events.record_purchase(session, sale, wallet, now)
+    if balance is None:
+        balance = ledger.balance(session, ledger.account_ref(
+            session, scheme_id, AccountKind.WALLET, Asset.POINTS, ledger.wallet_owner(wallet.id)
+        ).id)
     return ClaimResult(
-        claim=claim,
-        merchant=merchant,
-        points_credited=claim.points + bonus,
+        claim_id=claim_id,
+        transaction_id=txn_id,
+        merchant=Shop(merchant_id, name),
+        points_credited=points + bonus,
         bonus_points=bonus,
-        balance=wallets.points_balance(session, wallet),
-        stamps_credited=claim.stamps,
+        balance=balance,
+        stamps_credited=stamps,
         vouchers=vouchers,
     )
 
 
-def _refuse(session: Session, claim: Claim, wallet: Wallet, now: datetime) -> NoReturn:
+def _refresh_loaded(
+    session: Session, claim_id: int, wallet_id: int, now: datetime, txn_id: int | None
+) -> None:
+    """A Claim object the session holds (a till's printed-card sale) learns what
+    the guard wrote behind the ORM's back."""
+    loaded = session.identity_map.get(identity_key(Claim, claim_id))
+    if loaded is not None:
+        for name, value in (("status", ClaimStatus.CLAIMED.value), ("wallet_id", wallet_id),
+                            ("claimed_at", now), ("transaction_id", txn_id)):
+            set_committed_value(loaded, name, value)
+
+
+def _refuse(session: Session, claim: Claim, wallet: WalletLike, now: datetime) -> NoReturn:
     """Why a claim cannot be collected by this wallet (the guard matched nothing)."""
     if claim.scheme_id != wallet.scheme_id:
         raise Forbidden("this code belongs to another municipality's scheme", code="wrong_scheme")
-    session.refresh(wallet, ["status"])  # frozen since the token was looked up?
-    wallets.ensure_usable(wallet)
+    stored = session.get_one(Wallet, wallet.id)
+    session.refresh(stored, ["status"])  # frozen since the token was looked up?
+    wallets.ensure_usable(stored)
     session.refresh(claim)
     _raise_for_status(claim, now)
     raise AlreadyUsed("these points were already collected", code="already_claimed")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from loyalty.db import ProcessCache, attach, transaction_memo, utcnow
+from loyalty.db import DriverStatement, ProcessCache, attach, driver, transaction_memo, utcnow
 from loyalty.errors import Conflict, InsufficientBalance, UnbalancedTransaction
 from loyalty.models import Account, AccountKind, LedgerTransaction, Posting
 from loyalty.models.ledger import NON_NEGATIVE_KINDS
@@ -105,22 +105,9 @@ def get_account(
     return account
 
 
-# Prebuilt Core statements: the ledger is on every earn and spend, and building
-# and caching ORM statements per call cost more than the database work itself.
+# Prebuilt in Core: building and caching an ORM statement per call cost more
+# than the lookup itself.
 _ACCOUNTS = cast(sa.Table, Account.__table__)
-_TRANSACTIONS = cast(sa.Table, LedgerTransaction.__table__)
-_INSERT_TRANSACTION = _TRANSACTIONS.insert().returning(_TRANSACTIONS.c.id)
-_INSERT_POSTINGS = cast(sa.Table, Posting.__table__).insert()
-_MOVE_BALANCE = (
-    _ACCOUNTS.update()
-    .where(_ACCOUNTS.c.id == sa.bindparam("account_id"))
-    .values(balance=_ACCOUNTS.c.balance + sa.bindparam("amount"))
-    .returning(_ACCOUNTS.c.balance)
-)
-# A debit of a wallet or the holds: only if the balance covers it.
-_MOVE_BALANCE_GUARDED = _MOVE_BALANCE.where(_ACCOUNTS.c.balance >= sa.bindparam("debit"))
-
-
 _ACCOUNT_ID = sa.select(_ACCOUNTS.c.id).where(
     _ACCOUNTS.c.scheme_id == sa.bindparam("scheme_id"),
     _ACCOUNTS.c.kind == sa.bindparam("kind"),
@@ -176,6 +163,41 @@ def post(
     Raises InsufficientBalance when a wallet or the holds would go below zero;
     the caller's database transaction must then be rolled back.
     """
+    _check_balanced(legs)
+
+    # Accounts opened in this transaction must exist before postings refer to them.
+    session.flush()
+    created_at = at or utcnow()
+    txn_id = _write(session, scheme_id, kind, legs, memo, reverses_id, point_value_cents,
+                    created_at, settlement_id)
+    values = {
+        "scheme_id": scheme_id, "kind": kind, "memo": memo, "reverses_id": reverses_id,
+        "point_value_cents": point_value_cents, "created_at": created_at,
+        "settlement_id": settlement_id,
+    }
+    return attach(
+        session, LedgerTransaction, {"id": txn_id, **values},
+        refresh=True,  # a new row: an object left over from a rolled-back id must not win
+    )
+
+
+def post_id(
+    session: Session,
+    scheme_id: int,
+    kind: str,
+    legs: Sequence[Leg],
+    *,
+    memo: str | None = None,
+    point_value_cents: int | None = None,
+    at: datetime,
+) -> int:
+    """``post`` for the earn path: the new transaction's id, without an ORM object
+    and without flushing the session (the caller has nothing pending)."""
+    _check_balanced(legs)
+    return _write(session, scheme_id, kind, legs, memo, None, point_value_cents, at, None)
+
+
+def _check_balanced(legs: Sequence[Leg]) -> None:
     totals: dict[str, int] = defaultdict(int)
     for leg in legs:
         if leg.amount == 0:
@@ -184,51 +206,70 @@ def post(
     if not legs or any(totals.values()):
         raise UnbalancedTransaction(f"postings do not balance: {dict(totals)}")
 
-    # Accounts opened in this transaction must exist before postings refer to them.
-    session.flush()
-    conn = session.connection()
-    values = {
+
+# Driver statements: every earn and spend runs these (see loyalty.db.DriverStatement).
+_INSERT_TRANSACTION = DriverStatement("""
+    INSERT INTO ledger_transactions
+        (scheme_id, kind, memo, reverses_id, point_value_cents, created_at, settlement_id)
+    VALUES (:scheme_id, :kind, :memo, :reverses_id, :point_value_cents, :created_at,
+            :settlement_id)
+    RETURNING id""")
+_INSERT_POSTING = DriverStatement("""
+    INSERT INTO postings (transaction_id, account_id, asset, amount)
+    VALUES (:transaction_id, :account_id, :asset, :amount)""")
+_MOVE_BALANCE = DriverStatement("""
+    UPDATE accounts SET balance = balance + :amount WHERE id = :account_id
+    RETURNING balance""")
+# A debit of a wallet or the holds: only if the balance covers it.
+_MOVE_BALANCE_GUARDED = DriverStatement("""
+    UPDATE accounts SET balance = balance + :amount
+    WHERE id = :account_id AND balance >= :debit
+    RETURNING balance""")
+
+
+def _write(
+    session: Session,
+    scheme_id: int,
+    kind: str,
+    legs: Sequence[Leg],
+    memo: str | None,
+    reverses_id: int | None,
+    point_value_cents: int | None,
+    at: datetime,
+    settlement_id: int | None,
+) -> int:
+    db = driver(session)
+    txn_id: int = db.run(_INSERT_TRANSACTION, {
         "scheme_id": scheme_id, "kind": kind, "memo": memo, "reverses_id": reverses_id,
-        "point_value_cents": point_value_cents, "created_at": at or utcnow(),
+        "point_value_cents": point_value_cents, "created_at": db.time(at),
         "settlement_id": settlement_id,
-    }
-    txn_id = conn.execute(_INSERT_TRANSACTION, values).scalar_one()
+    }).fetchone()[0]
     # Update in account-id order so concurrent transactions on PostgreSQL take
     # row locks in the same order and cannot deadlock.
+    memo_ = transaction_memo(session)
     for leg in sorted(legs, key=lambda leg: leg.account.id):
-        _move_balance(session, conn, leg.account, leg.amount)
-    conn.execute(
-        _INSERT_POSTINGS,
-        [
-            {"transaction_id": txn_id, "account_id": leg.account.id,
-             "asset": leg.account.asset, "amount": leg.amount}
-            for leg in legs
-        ],
-    )
-    return attach(
-        session, LedgerTransaction, {"id": txn_id, **values},
-        refresh=True,  # a new row: an object left over from a rolled-back id must not win
-    )
-
-
-def _move_balance(session: Session, conn: sa.Connection, account: AccountLike, amount: int) -> None:
-    if amount < 0 and account.kind in NON_NEGATIVE_KINDS:
-        new_balance = conn.execute(
-            _MOVE_BALANCE_GUARDED, {"account_id": account.id, "amount": amount, "debit": -amount}
-        ).scalar()
-    else:
-        new_balance = conn.execute(
-            _MOVE_BALANCE, {"account_id": account.id, "amount": amount}
-        ).scalar()
-    if new_balance is None:  # no row matched: the balance does not cover the debit
-        raise InsufficientBalance("not enough points")
-    # This transaction holds the row (PostgreSQL's row lock, SQLite's write lock)
-    # until it ends, so the balance stays this until then: balance() needs no query.
-    transaction_memo(session)[(_BALANCE, account.id)] = new_balance
-    # An Account object of this session would be stale now: give it the new balance.
-    loaded = session.identity_map.get(identity_key(Account, account.id))
-    if loaded is not None:
-        set_committed_value(loaded, "balance", new_balance)
+        account, amount = leg.account, leg.amount
+        if amount < 0 and account.kind in NON_NEGATIVE_KINDS:
+            row = db.run(_MOVE_BALANCE_GUARDED,
+                         {"account_id": account.id, "amount": amount, "debit": -amount}).fetchone()
+        else:
+            row = db.run(_MOVE_BALANCE, {"account_id": account.id, "amount": amount}).fetchone()
+        if row is None:  # no row matched: the balance does not cover the debit
+            raise InsufficientBalance("not enough points")
+        # This transaction holds the row (PostgreSQL's row lock, SQLite's write
+        # lock) until it ends, so the balance stays this until then: balance()
+        # needs no query.
+        memo_[(_BALANCE, account.id)] = row[0]
+        # An Account object of this session would be stale now: give it the new balance.
+        loaded = session.identity_map.get(identity_key(Account, account.id))
+        if loaded is not None:
+            set_committed_value(loaded, "balance", row[0])
+    db.run_many(_INSERT_POSTING, [
+        {"transaction_id": txn_id, "account_id": leg.account.id,
+         "asset": leg.account.asset, "amount": leg.amount}
+        for leg in legs
+    ])
+    return txn_id
 
 
 def reverse(session: Session, transaction_id: int, *, memo: str | None = None) -> LedgerTransaction:

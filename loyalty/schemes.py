@@ -98,4 +98,9 @@ def approved_merchants(session: Session, scheme_id: int | None = None) -> list[M
 
 
 def earn_rate_for(scheme: Scheme, merchant: Merchant) -> int:
-    return max(scheme.earn_rate, merchant.earn_rate or 0)
+    return effective_earn_rate(scheme.earn_rate, merchant.earn_rate)
+
+
+def effective_earn_rate(scheme_rate: int, shop_rate: int | None) -> int:
+    """Points per full euro: a shop may give more than its scheme, never less."""
+    return max(scheme_rate, shop_rate or 0)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalty import security
-from loyalty.db import attach
+from loyalty.claims import SaleTerms
+from loyalty.db import DriverStatement, driver
 from loyalty.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthorized
 from loyalty.models import (
     LoginFailure,
@@ -23,6 +22,7 @@ from loyalty.models import (
     StaffUser,
     TillKey,
 )
+from loyalty.schemes import effective_earn_rate
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
@@ -164,41 +164,38 @@ def create_till_key(
     return NewSecret(record.id, key)
 
 
-_TILL_KEYS = cast(sa.Table, TillKey.__table__)
-_MERCHANTS = cast(sa.Table, Merchant.__table__)
-_SCHEMES = cast(sa.Table, Scheme.__table__)
-_MERCHANT_COLUMNS = [c for c in _MERCHANTS.c if c.key != "logo"]  # the logo is deferred
-# Prebuilt and in Core, with the shop and its scheme: every sale starts here.
-_TILL_KEY = (
-    sa.select(
-        *(c.label(f"k_{c.key}") for c in _TILL_KEYS.c),
-        *(c.label(f"m_{c.key}") for c in _MERCHANT_COLUMNS),
-        *(c.label(f"s_{c.key}") for c in _SCHEMES.c),
-    )
-    .join(_MERCHANTS, _MERCHANTS.c.id == _TILL_KEYS.c.merchant_id)
-    .join(_SCHEMES, _SCHEMES.c.id == _MERCHANTS.c.scheme_id)
-    .where(_TILL_KEYS.c.key_hash == sa.bindparam("key_hash"), _TILL_KEYS.c.revoked_at.is_(None))
-)
+@dataclass(frozen=True)
+class Till:
+    """A live till key as its lookup reads it: the key and the terms of its shop's sales."""
+
+    key_id: int
+    terms: SaleTerms
+
+    def key_and_shop(self, session: Session) -> tuple[TillKey, Merchant]:
+        """The ORM objects, for the pages and API calls beyond making a sale."""
+        return (session.get_one(TillKey, self.key_id),
+                session.get_one(Merchant, self.terms.merchant_id))
 
 
-def till_key_by_token(session: Session, key: str) -> tuple[TillKey, Merchant]:
-    """The live till key and its shop (with its scheme loaded). Raises Unauthorized."""
-    session.flush()  # a key revoked in this transaction and not yet written
-    row = session.connection().execute(
-        _TILL_KEY, {"key_hash": security.token_hash(key)}
-    ).mappings().first()
+# A driver statement (loyalty.db.DriverStatement): every sale starts here.
+_TILL = DriverStatement("""
+    SELECT k.id, m.id, m.scheme_id, m.status, m.earn_rate, s.earn_rate, s.claim_ttl_seconds
+    FROM till_keys k
+    JOIN merchants m ON m.id = k.merchant_id
+    JOIN schemes s ON s.id = m.scheme_id
+    WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL""")
+
+
+def till_by_key(session: Session, key: str) -> Till:
+    """The live till key and what its shop's sales earn. Raises Unauthorized."""
+    if session.dirty:
+        session.flush()  # a key revoked in this transaction and not yet written
+    row = driver(session).run(_TILL, {"key_hash": security.token_hash(key)}).fetchone()
     if row is None:
         raise Unauthorized("unknown or revoked till key", code="invalid_token")
-    parts: dict[str, dict[str, Any]] = {"k": {}, "m": {}, "s": {}}
-    for label, value in row.items():
-        prefix, _, name = label.partition("_")
-        parts[prefix][name] = value
-    till_key = attach(session, TillKey, parts["k"])
-    merchant = attach(session, Merchant, parts["m"])
-    scheme = attach(session, Scheme, parts["s"])
-    if "scheme" not in merchant.__dict__:
-        set_committed_value(merchant, "scheme", scheme)
-    return till_key, merchant
+    key_id, merchant_id, scheme_id, status, shop_rate, scheme_rate, ttl = row
+    rate = effective_earn_rate(scheme_rate, shop_rate)
+    return Till(key_id, SaleTerms(merchant_id, scheme_id, status, rate, ttl))
 
 
 def revoke_till_key(session: Session, merchant: Merchant, key_id: int, now: datetime) -> None:

@@ -71,9 +71,9 @@ def cards_of(session: Session, merchant_id: int) -> list[StampCard]:
     )
 
 
-def card_for_sale(session: Session, merchant: Merchant, card_id: int | None) -> StampCard:
+def card_for_sale(session: Session, merchant_id: int, card_id: int | None) -> StampCard:
     """The card a sale's stamps go on: the named one, or the shop's only active card."""
-    cards = cards_of(session, merchant.id)
+    cards = cards_of(session, merchant_id)
     if card_id is not None:
         for card in cards:
             if card.id == card_id:

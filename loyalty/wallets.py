@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty import ledger, money, security
-from loyalty.db import attach
+from loyalty.db import DriverStatement, attach, driver
 from loyalty.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from loyalty.models import (
     Account,
@@ -55,20 +55,44 @@ def create_wallet(session: Session, scheme: Scheme) -> NewWallet:
     return NewWallet(wallet, token, recovery)
 
 
-_WALLETS = cast(sa.Table, Wallet.__table__)
-# Prebuilt and in Core: every request of a phone starts with this lookup.
-_BY_TOKEN = sa.select(*_WALLETS.c).where(_WALLETS.c.token_hash == sa.bindparam("token_hash"))
+@dataclass(frozen=True)
+class TokenHolder:
+    """A wallet as its bearer token's lookup reads it: what collecting needs."""
+
+    id: int
+    scheme_id: int
+    status: str
+    stats_consent: bool
+    home_postcode: str | None
+    home_village: str | None
+    age_band: str | None
+
+    def as_wallet(self, session: Session) -> Wallet:
+        """The ORM object, without another query (other columns load on first use)."""
+        return attach(session, Wallet, dataclasses.asdict(self))
+
+
+# A driver statement (loyalty.db.DriverStatement): every request of a phone starts here.
+_BY_TOKEN = DriverStatement(f"""
+    SELECT id, scheme_id, status, stats_consent, home_postcode, home_village, age_band
+    FROM wallets
+    WHERE token_hash = :token_hash AND status <> '{WalletStatus.DELETED.value}'""")  # noqa: S608
+
+
+def holder_of_token(session: Session, token: str) -> TokenHolder:
+    """The wallet a bearer token opens. Raises Unauthorized."""
+    if session.dirty:
+        session.flush()  # a token changed in this transaction and not yet written
+    row = driver(session).run(_BY_TOKEN, {"token_hash": security.token_hash(token)}).fetchone()
+    if row is None:
+        raise Unauthorized("unknown wallet token")
+    wallet_id, scheme_id, status, consent, postcode, village, age_band = row
+    return TokenHolder(wallet_id, scheme_id, status, bool(consent), postcode, village, age_band)
 
 
 def wallet_by_token(session: Session, token: str) -> Wallet:
-    """The wallet a bearer token opens. Raises Unauthorized, Forbidden (frozen)."""
-    session.flush()  # a token changed in this transaction and not yet written
-    row = session.connection().execute(
-        _BY_TOKEN, {"token_hash": security.token_hash(token)}
-    ).mappings().first()
-    if row is None or row["status"] == WalletStatus.DELETED:
-        raise Unauthorized("unknown wallet token")
-    return attach(session, Wallet, dict(row))
+    """The wallet a bearer token opens. Raises Unauthorized."""
+    return holder_of_token(session, token).as_wallet(session)
 
 
 def ensure_usable(wallet: Wallet) -> None:

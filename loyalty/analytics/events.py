@@ -5,20 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, cast
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty.db import ProcessCache
-from loyalty.models import Claim, Merchant, PseudonymKey, PurchaseEvent, Scheme, Wallet
+from loyalty.db import DriverStatement, ProcessCache, driver
+from loyalty.models import PseudonymKey
 
 # A year's secret never changes once made: each worker keeps the ones it has
 # seen committed, so an earn needs no lookup.
 _SECRETS = ProcessCache()
-_INSERT_EVENT = cast(sa.Table, PurchaseEvent.__table__).insert()
 
 
 def _year_secret(session: Session, scheme_id: int, year: int) -> str:
@@ -60,45 +60,65 @@ def shopper_key(session: Session, scheme_id: int, wallet_id: int, year: int) -> 
     return hmac.new(secret.encode(), str(wallet_id).encode(), hashlib.sha256).hexdigest()
 
 
-class _SchemeLike(Protocol):
+class _WalletLike(Protocol):
+    """What an event takes of a wallet: its id, and its home area and age with consent."""
+
     @property
     def id(self) -> int: ...
 
     @property
-    def timezone(self) -> str: ...
+    def stats_consent(self) -> bool: ...
+
+    @property
+    def home_postcode(self) -> str | None: ...
+
+    @property
+    def home_village(self) -> str | None: ...
+
+    @property
+    def age_band(self) -> str | None: ...
 
 
-def record_purchase(
-    session: Session,
-    scheme: Scheme | _SchemeLike,
-    merchant: Merchant,
-    wallet: Wallet,
-    claim: Claim,
-    now: datetime,
-    *,
-    campaign_id: int | None = None,
-    bonus_points: int = 0,
-) -> None:
-    """Add the purchase event of a claimed sale. Home area and age only with consent.
+@dataclass(frozen=True)
+class Sale:
+    """A collected sale as the event records it."""
 
-    ``points`` is every point the sale credited, a campaign's bonus included.
-    """
-    local = now.astimezone(ZoneInfo(scheme.timezone))
+    scheme_id: int
+    timezone: str  # the scheme's: dates and hours are local
+    merchant_id: int
+    sector: str
+    amount_cents: int
+    points: int  # every point the sale credited, a campaign's bonus included
+    campaign_id: int | None = None
+
+
+_INSERT_EVENT = DriverStatement("""
+    INSERT INTO analytics_purchase_events
+        (scheme_id, merchant_id, sector, amount_cents, points, campaign_id, local_date,
+         local_hour, weekday, shopper_key, home_postcode, home_village, age_band)
+    VALUES (:scheme_id, :merchant_id, :sector, :amount_cents, :points, :campaign_id,
+            :local_date, :local_hour, :weekday, :shopper_key, :home_postcode,
+            :home_village, :age_band)""")
+
+
+def record_purchase(session: Session, sale: Sale, wallet: _WalletLike, now: datetime) -> None:
+    """Add the purchase event of a collected sale. Home area and age only with consent."""
+    local = now.astimezone(ZoneInfo(sale.timezone))
     consent = wallet.stats_consent
-    values = {
-        "scheme_id": scheme.id,
-        "merchant_id": merchant.id,
-        "sector": merchant.sector,
-        "amount_cents": claim.amount_cents,
-        "points": claim.points + bonus_points,
-        "campaign_id": campaign_id,
-        "local_date": local.date(),
+    db = driver(session)
+    # One per earn, and nothing reads the event back in the request.
+    db.run(_INSERT_EVENT, {
+        "scheme_id": sale.scheme_id,
+        "merchant_id": sale.merchant_id,
+        "sector": sale.sector,
+        "amount_cents": sale.amount_cents,
+        "points": sale.points,
+        "campaign_id": sale.campaign_id,
+        "local_date": db.day(local.date()),
         "local_hour": local.hour,
         "weekday": local.weekday(),
-        "shopper_key": shopper_key(session, scheme.id, wallet.id, local.year),
+        "shopper_key": shopper_key(session, sale.scheme_id, wallet.id, local.year),
         "home_postcode": wallet.home_postcode if consent else None,
         "home_village": wallet.home_village if consent else None,
         "age_band": wallet.age_band if consent else None,
-    }
-    # A Core insert: one per earn, and nothing reads the event back in the request.
-    session.connection().execute(_INSERT_EVENT, values)
+    })

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from loyalty import claims, qr
-from loyalty.api.auth import require_till, require_wallet
+from loyalty.api.auth import require_till, require_till_key, require_token_holder
 from loyalty.api.common import AUTH, external_url, svg_response
 from loyalty.api.idempotency import idempotent
 from loyalty.api.schemas import ClaimCreate, ClaimCreated, ClaimDone, ClaimStatusView
@@ -47,13 +47,13 @@ class ClaimsView(MethodView):
     @blp.response(201, ClaimCreated)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """A single-use claim for a sale; show its QR code to the shopper."""
-        key, merchant = require_till()
+        till = require_till_key()
         new = claims.create_claim(
             db(),
-            merchant,
+            till.terms,
             body["amount_cents"],
             utcnow(),
-            till_key_id=key.id,
+            till_key_id=till.key_id,
             ttl_seconds=body.get("ttl_seconds"),
             stamps=body["stamps"],
             stamp_card_id=body.get("stamp_card_id"),
@@ -62,10 +62,10 @@ class ClaimsView(MethodView):
             "token": new.token,
             "url": external_url(f"/c/{new.token}"),
             "qr_svg_url": external_url(f"/api/v1/claims/{new.token}/qr.svg"),
-            "points": new.claim.points,
-            "stamps": new.claim.stamps,
-            "amount_cents": new.claim.amount_cents,
-            "expires_at": new.claim.expires_at,
+            "points": new.points,
+            "stamps": new.stamps,
+            "amount_cents": new.amount_cents,
+            "expires_at": new.expires_at,
         }
 
 
@@ -87,8 +87,7 @@ class CollectView(MethodView):
     @blp.alt_response(410, description="expired")
     def post(self, token: str) -> dict[str, Any]:
         """Collect a claim's points into the calling wallet, exactly once."""
-        wallet = require_wallet()
-        result = claims.claim_points(db(), token, wallet, utcnow())
+        result = claims.claim_points(db(), token, require_token_holder(), utcnow())
         return {
             "points_credited": result.points_credited,
             "balance": result.balance,

@@ -19,10 +19,27 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import claims, ledger, money, wallets
-from loyalty.db import ProcessCache, QueuedWriterConnection, make_engine, sqlite_begin_mode
+from loyalty import claims, ledger, money, staff, wallets
+from loyalty.db import (
+    DriverStatement,
+    ProcessCache,
+    QueuedWriterConnection,
+    driver,
+    make_engine,
+    sqlite_begin_mode,
+    utcnow,
+)
 from loyalty.errors import Forbidden
-from loyalty.models import AccountKind, Asset, Claim, ClaimStatus, Wallet, WalletStatus
+from loyalty.models import (
+    AccountKind,
+    Asset,
+    Claim,
+    ClaimStatus,
+    LedgerTransaction,
+    MerchantStatus,
+    Wallet,
+    WalletStatus,
+)
 from tests.factories import make_merchant, make_scheme
 
 # An account no scheme opens by itself (a scheme opens its euro accounts on creation).
@@ -238,4 +255,74 @@ def test_a_wallet_frozen_after_its_token_was_read_cannot_collect(session: Sessio
     assert refused.value.code == "wallet_frozen"
     assert session.get_one(Claim, new.claim.id).status == ClaimStatus.OPEN
     assert wallets.points_balance(session, wallet) == 0
+    session.rollback()
+
+
+# -- driver statements -----------------------------------------------------------------------
+
+
+def test_driver_statements_name_their_parameters_for_each_driver() -> None:
+    statement = DriverStatement("SELECT id FROM claims WHERE token_hash = :token_hash")
+    assert statement.text["sqlite"] == "SELECT id FROM claims WHERE token_hash = :token_hash"
+    assert statement.text["postgresql"] == (
+        "SELECT id FROM claims WHERE token_hash = %(token_hash)s"
+    )
+    # A comment would swallow the rest of the statement once it is one line.
+    with pytest.raises(ValueError, match="no SQL comments"):
+        DriverStatement("SELECT 1 -- why\nFROM claims")
+
+
+def test_a_rolled_back_savepoint_undoes_driver_statements(session: Session) -> None:
+    # campaigns.post_earn tries a bonus in a savepoint and falls back to the plain
+    # earn when the budget cannot pay: the half-written try must vanish.
+    scheme = make_scheme(session)
+    merchant = make_merchant(session, scheme)
+    wallet = wallets.create_wallet(session, scheme).wallet
+    session.commit()
+    account = wallets.points_account_ref(session, wallet)
+    issued = ledger.account_ref(
+        session, scheme.id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
+        ledger.merchant_owner(merchant.id),
+    )
+    value = scheme.point_value_cents
+    legs = [ledger.Leg(issued, -5), ledger.Leg(account, 5),
+            *money.earn_legs(session, scheme.id, merchant.id, 5, value)]
+    ledger.post(session, scheme.id, "earn", legs, point_value_cents=value)  # outside
+    with pytest.raises(RuntimeError), session.begin_nested():
+        ledger.post(session, scheme.id, "earn", legs, point_value_cents=value)
+        raise RuntimeError("undo the savepoint")
+    session.commit()
+    assert wallets.points_balance(session, wallet) == 5
+    kinds = session.scalars(
+        sa.select(LedgerTransaction.kind).where(LedgerTransaction.scheme_id == scheme.id)
+    ).all()
+    assert kinds == ["earn"]
+    assert ledger.verify(session).ok
+    session.commit()
+
+
+def test_driver_errors_are_sqlalchemy_errors(session: Session) -> None:
+    # Callers catch IntegrityError to detect a lost race, from the ORM or not.
+    scheme = make_scheme(session)
+    insert = DriverStatement(
+        "INSERT INTO pseudonym_keys (scheme_id, year, secret, created_at)"
+        " VALUES (:s, 2026, 'x', :at)"
+    )
+    db = driver(session)
+    db.run(insert, {"s": scheme.id, "at": db.time(utcnow())})
+    with pytest.raises(sa.exc.IntegrityError):  # unique (scheme_id, year)
+        db.run(insert, {"s": scheme.id, "at": db.time(utcnow())})
+    session.rollback()
+
+
+def test_a_till_key_lookup_reads_the_same_terms_as_the_orm(session: Session) -> None:
+    scheme = make_scheme(session, claim_ttl_seconds=900)
+    generous = make_merchant(session, scheme, earn_rate=3)  # above the scheme's 1
+    plain = make_merchant(session, scheme, status=MerchantStatus.PENDING)
+    for merchant in (generous, plain):
+        key = staff.create_till_key(session, merchant, utcnow()).secret
+        session.commit()
+        assert staff.till_by_key(session, key).terms == claims.SaleTerms.of(merchant)
+    assert claims.SaleTerms.of(generous).earn_rate == 3
+    assert claims.SaleTerms.of(plain).claim_ttl_seconds == 900
     session.rollback()

@@ -283,7 +283,7 @@ def test_the_check_constraint_only_covers_wallets_and_holds(session: Session, bo
 def test_reversal_posts_the_exact_opposite_once(session: Session, book: Book) -> None:
     earned = _earn(session, book, 4250)
     session.commit()
-    original_id = earned.claim.transaction_id
+    original_id = earned.transaction_id
     assert original_id is not None
     value = 42 * book.scheme.point_value_cents
     position = money.merchant_account(
@@ -329,17 +329,17 @@ def test_reversing_spent_points_raises_insufficient_balance(session: Session, bo
     earned = _earn(session, book, 1000)
     redemptions.create_redemption(session, book.wallet, 8, NOW + timedelta(seconds=1))
     session.commit()
-    assert earned.claim.transaction_id is not None
+    assert earned.transaction_id is not None
 
     with pytest.raises(InsufficientBalance):
-        ledger.reverse(session, earned.claim.transaction_id)
+        ledger.reverse(session, earned.transaction_id)
     session.rollback()
     assert _balances(session, book) == {
         "wallet_account": 2, "issued": -10, "redeemed": 0, "holds": 8, "breakage": 0,
     }
     assert session.scalar(
         sa.select(LedgerTransaction.id).where(
-            LedgerTransaction.reverses_id == earned.claim.transaction_id
+            LedgerTransaction.reverses_id == earned.transaction_id
         )
     ) is None
 
@@ -387,7 +387,7 @@ def test_verify_reports_a_tampered_cached_balance(session: Session, book: Book) 
 def test_verify_reports_an_unbalanced_transaction(session: Session, book: Book) -> None:
     earned = _earn(session, book, 2000)
     session.commit()
-    txn_id = earned.claim.transaction_id
+    txn_id = earned.transaction_id
     try:
         session.execute(
             sa.text(
@@ -412,7 +412,7 @@ def test_verify_reports_a_posting_in_the_wrong_asset(session: Session, book: Boo
     try:
         session.execute(
             sa.text("UPDATE postings SET asset = 'eur_cents' WHERE transaction_id = :t"),
-            {"t": earned.claim.transaction_id},
+            {"t": earned.transaction_id},
         )
         report = ledger.verify(session)
         assert not report.ok

@@ -177,8 +177,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.issued[shop] -= points
         assert result.points_credited == points
         assert result.balance == self.balance[wallet]
-        assert result.claim.transaction_id is not None
-        self.earns.append(Earn(result.claim.transaction_id, wallet, shop, points))
+        assert result.transaction_id is not None
+        self.earns.append(Earn(result.transaction_id, wallet, shop, points))
 
     @rule(wallet=st.integers(0, N_WALLETS - 1), data=st.data())
     def redeem(self, wallet: int, data: st.DataObject) -> None:

@@ -50,7 +50,7 @@ def test_earn_redeem_and_forfeit_price_the_points_in_the_same_transaction(
     earned = _earn(session, issuer, wallet, 4000)  # 40 points at 5 cents
     session.commit()
     assert earned.points_credited == 40
-    assert _euro_postings(session, earned.claim.transaction_id) == {
+    assert _euro_postings(session, earned.transaction_id) == {
         f"merchant_position merchant:{issuer.id}": -200,
         "points_liability scheme": 200,
     }
@@ -88,7 +88,7 @@ def test_the_point_value_of_the_scheme_prices_earns_when_they_happen(session: Se
     session.flush()
     later = _earn(session, merchant, wallet, 1000)
     session.commit()
-    assert _euro_postings(session, later.claim.transaction_id)["points_liability scheme"] == 70
+    assert _euro_postings(session, later.transaction_id)["points_liability scheme"] == 70
     assert _euro(session, scheme, merchant, AccountKind.MERCHANT_POSITION) == -120
     assert ledger.verify(session).ok
 
