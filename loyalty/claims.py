@@ -96,29 +96,14 @@ class ClaimResult:
     bonus_points: int = 0
 
 
-class WalletLike(Protocol):
+class WalletLike(events.ShopperWallet, Protocol):
     """What collecting needs of a wallet: an ORM Wallet or the API's token lookup."""
-
-    @property
-    def id(self) -> int: ...
 
     @property
     def scheme_id(self) -> int: ...
 
     @property
     def status(self) -> str: ...
-
-    @property
-    def stats_consent(self) -> bool: ...
-
-    @property
-    def home_postcode(self) -> str | None: ...
-
-    @property
-    def home_village(self) -> str | None: ...
-
-    @property
-    def age_band(self) -> str | None: ...
 
 
 def points_for(amount_cents: int, rate: int) -> int:

@@ -60,7 +60,7 @@ def shopper_key(session: Session, scheme_id: int, wallet_id: int, year: int) -> 
     return hmac.new(secret.encode(), str(wallet_id).encode(), hashlib.sha256).hexdigest()
 
 
-class _WalletLike(Protocol):
+class ShopperWallet(Protocol):
     """What an event takes of a wallet: its id, and its home area and age with consent."""
 
     @property
@@ -101,7 +101,7 @@ _INSERT_EVENT = DriverStatement("""
             :home_village, :age_band)""")
 
 
-def record_purchase(session: Session, sale: Sale, wallet: _WalletLike, now: datetime) -> None:
+def record_purchase(session: Session, sale: Sale, wallet: ShopperWallet, now: datetime) -> None:
     """Add the purchase event of a collected sale. Home area and age only with consent."""
     local = now.astimezone(ZoneInfo(sale.timezone))
     consent = wallet.stats_consent
