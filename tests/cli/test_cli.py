@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from loyalty import campaigns
@@ -46,11 +47,20 @@ def run(args: list[str], url: str, stdin: str = "", cwd: Path | None = None):  #
     )
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_every_command_has_help_with_an_example(command: list[str], tmp_path: Path) -> None:
-    result = run([*command, "--help"], f"sqlite:///{tmp_path / 'x.db'}")
+def test_the_command_lists_its_commands(tmp_path: Path) -> None:
+    result = run(["--help"], f"sqlite:///{tmp_path / 'x.db'}")
     assert result.returncode == 0, result.stderr
-    assert "Example:" in result.stdout
+    for command in COMMANDS:
+        assert command[0] in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command: list[str], app: Flask) -> None:
+    # The same click commands as the process above, invoked in this one: a
+    # process per command would start Python and build the app thirteen times.
+    result = app.test_cli_runner().invoke(args=[*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example:" in result.output
 
 
 def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
