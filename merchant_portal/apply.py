@@ -12,8 +12,8 @@ from loyalty import onboarding, sectors
 from loyalty.errors import LoyaltyError
 from loyalty.models import Merchant, Scheme
 from loyalty.web import db
+from merchant_portal.common import bp, render
 from merchant_portal.forms import ApplyForm
-from merchant_portal.views import _render, bp
 
 
 def _choices(form: ApplyForm) -> None:
@@ -35,7 +35,7 @@ def apply() -> Any:
     form = ApplyForm()
     _choices(form)
     if not form.validate_on_submit():
-        return _render("apply.html", 422 if form.is_submitted() else 200, form=form)
+        return render("apply.html", 422 if form.is_submitted() else 200, form=form)
     try:
         onboarding.apply(
             db(),
@@ -50,10 +50,10 @@ def apply() -> Any:
     except LoyaltyError as error:
         target = form.email if error.code in ("email_taken", "invalid_email") else form.name
         target.errors = [error.message]
-        return _render("apply.html", 422, form=form)
+        return render("apply.html", 422, form=form)
     return redirect(url_for("portal.applied"), 303)
 
 
 @bp.get("/apply/sent")
 def applied() -> Any:
-    return _render("applied.html")
+    return render("applied.html")

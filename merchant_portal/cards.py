@@ -15,15 +15,16 @@ from loyalty.errors import LoyaltyError
 from loyalty.models import Scheme
 from loyalty.signin import staff_required
 from loyalty.web import db, independent_transaction
+from merchant_portal.common import OWNER, SHOP_STAFF, bp, current_merchant, render
 from merchant_portal.forms import CardPointsForm, CardSpendForm, PrintCardsForm
-from merchant_portal.views import OWNER, SHOP_STAFF, _merchant, _own_claim, _render, bp, sale
+from merchant_portal.views import own_claim, sale
 
 
 @bp.post("/till/sales/<int:claim_id>/card")
 @staff_required(*SHOP_STAFF)
 def sale_to_card(claim_id: int) -> Any:
     """The shopper has a printed card: the cashier scans or types its number."""
-    claim = _own_claim(claim_id)
+    claim = own_claim(claim_id)
     form = CardPointsForm()
     if not form.validate_on_submit():
         return sale(claim_id, card_form=form, http_status=422)
@@ -49,7 +50,7 @@ def redeem_card() -> Any:
     if not form.validate_on_submit():
         return redeem(card_form=form, http_status=422)
     session_ = db()
-    merchant = _merchant()
+    merchant = current_merchant()
     try:
         card = paper.card_by_number(session_, merchant.scheme_id, form.number.data or "")
     except LoyaltyError:
@@ -103,9 +104,9 @@ def redeem_card() -> Any:
 def printed_cards() -> Any:
     """Print a sheet of cards for shoppers without a smartphone."""
     form = PrintCardsForm()
-    merchant = _merchant()
+    merchant = current_merchant()
     if not form.validate_on_submit():
-        return _render(
+        return render(
             "printed_cards.html", 422 if form.is_submitted() else 200, form=form, merchant=merchant
         )
     scheme = db().get_one(Scheme, merchant.scheme_id)
@@ -118,4 +119,4 @@ def printed_cards() -> Any:
         }
         for new in issued
     ]
-    return _render("printed_cards_sheet.html", scheme=scheme, sheet=sheet)
+    return render("printed_cards_sheet.html", scheme=scheme, sheet=sheet)

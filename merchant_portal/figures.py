@@ -17,10 +17,10 @@ from flask_babel import gettext as _
 from loyalty import merchant_figures
 from loyalty.db import utcnow
 from loyalty.merchant_figures import EARN, Entry
-from loyalty.models import Merchant, Role, Scheme
-from loyalty.signin import current_staff, staff_required
+from loyalty.models import Role, Scheme
+from loyalty.signin import staff_required
 from loyalty.web import db
-from merchant_portal.views import bp
+from merchant_portal.common import bp, current_merchant
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # Exactly these columns: nothing that leads to a wallet (no ids, codes or pseudonyms).
@@ -29,10 +29,6 @@ CSV_COLUMNS = ["date", "time", "kind", "sale_amount_eur", "points", "discount_eu
 
 class BadRange(ValueError):
     pass
-
-
-def _merchant() -> Merchant:
-    return db().get_one(Merchant, current_staff().user.merchant_id)
 
 
 def _day(name: str) -> date | None:
@@ -65,7 +61,7 @@ def _weekday_names() -> list[str]:
 def figures() -> Any:
     """Today and this month, the history page by page, and the shop's own statistics."""
     session = db()
-    merchant = _merchant()
+    merchant = current_merchant()
     scheme = session.get_one(Scheme, merchant.scheme_id)
     now = utcnow()
     range_error = None
@@ -149,7 +145,7 @@ def figures_csv() -> Any:
             mimetype="text/plain",
         )
     session = db()
-    merchant = _merchant()
+    merchant = current_merchant()
     scheme = session.get_one(Scheme, merchant.scheme_id)
     entries = list(merchant_figures.all_entries(session, merchant, first, last))
     name = "-".join(

@@ -25,8 +25,8 @@ from loyalty.errors import InvalidInput
 from loyalty.models import FundingMethod, Merchant, Prepayment
 from loyalty.signin import staff_required
 from loyalty.web import db
+from merchant_portal.common import OWNER, bp, current_merchant, render
 from merchant_portal.owner_forms import TopUpForm
-from merchant_portal.views import OWNER, _merchant, _render, bp
 
 STRIPE_CHECKOUT = "https://checkout.stripe.com"
 
@@ -60,10 +60,10 @@ def _bank_details(merchant: Merchant) -> dict[str, Any]:
 
 
 def _page(status: int = 200, form: TopUpForm | None = None, error: str | None = None) -> Any:
-    merchant = _merchant()
+    merchant = current_merchant()
     session = db()
     settings = _stripe()
-    response = _render(
+    response = render(
         "owner_funding.html",
         status,
         merchant=merchant,
@@ -108,7 +108,7 @@ def funding_top_up() -> Any:
     form = TopUpForm()
     if not form.validate_on_submit():
         return _page(422, form=form)
-    merchant = _merchant()
+    merchant = current_merchant()
     cents = int((form.amount.data or Decimal(0)) * 100)
     base = str(current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/"))
     try:
@@ -141,7 +141,7 @@ def funding_top_up() -> Any:
 @staff_required(*OWNER)
 def funding_paid() -> Any:
     """Stripe's return page after paying: credited already, or on its way."""
-    merchant = _merchant()
+    merchant = current_merchant()
     session_id = (request.args.get("session_id") or "")[: funding.MAX_REFERENCE]
     payment = db().scalar(
         sa.select(Prepayment).where(
@@ -150,7 +150,7 @@ def funding_paid() -> Any:
             Prepayment.reference == session_id,
         )
     ) if session_id else None
-    return _render(
+    return render(
         "owner_funding_return.html",
         payment=payment,
         paid=True,
@@ -161,9 +161,9 @@ def funding_paid() -> Any:
 @bp.get("/funding/cancelled")
 @staff_required(*OWNER)
 def funding_cancelled() -> Any:
-    return _render(
+    return render(
         "owner_funding_return.html",
         payment=None,
         paid=False,
-        balance=funding.prepaid_balance(db(), _merchant()),
+        balance=funding.prepaid_balance(db(), current_merchant()),
     )

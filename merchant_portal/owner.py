@@ -19,6 +19,7 @@ from loyalty.models import Merchant, StaffUser
 from loyalty.signin import current_staff, staff_required
 from loyalty.signin.views import RESET_MAX_AGE, password_link
 from loyalty.web import db
+from merchant_portal.common import OWNER, bp, current_merchant, render
 from merchant_portal.forms import ActionForm
 from merchant_portal.owner_forms import (
     InviteForm,
@@ -28,7 +29,6 @@ from merchant_portal.owner_forms import (
     StampCardForm,
     TillKeyForm,
 )
-from merchant_portal.views import OWNER, _merchant, _render, bp
 
 # -- stamp cards -------------------------------------------------------------------
 
@@ -37,7 +37,7 @@ from merchant_portal.views import OWNER, _merchant, _render, bp
 @staff_required(*OWNER)
 def stamp_cards() -> Any:
     """The shop's stamp cards, and a form to define a new one."""
-    merchant = _merchant()
+    merchant = current_merchant()
     form = StampCardForm()
     if form.validate_on_submit():
         try:
@@ -54,7 +54,7 @@ def stamp_cards() -> Any:
             form.name.errors = [_("Check the name, the number of stamps and the reward.")]
         else:
             return redirect(url_for("portal.stamp_cards", done="created"), 303)
-    return _render(
+    return render(
         "owner_stamp_cards.html",
         422 if form.is_submitted() else 200,
         form=form,
@@ -69,7 +69,7 @@ def stamp_cards_deactivate(card_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        team.deactivate_card(db(), _merchant(), card_id)
+        team.deactivate_card(db(), current_merchant(), card_id)
     except NotFound:
         abort(404)
     return redirect(url_for("portal.stamp_cards", done="deactivated"), 303)
@@ -85,9 +85,9 @@ def _team_page(
     key_form: TillKeyForm | None = None,
     new_key: str | None = None,
 ) -> Any:
-    merchant = _merchant()
+    merchant = current_merchant()
     session = db()
-    return _render(
+    return render(
         "owner_team.html",
         status,
         merchant=merchant,
@@ -144,7 +144,7 @@ def team_invite() -> Any:
     form = InviteForm()
     if not form.validate_on_submit():
         return _team_page(422, invite=form)
-    merchant = _merchant()
+    merchant = current_merchant()
     try:
         user = team.invite_cashier(db(), merchant, form.email.data or "")
     except Conflict:
@@ -173,7 +173,7 @@ def team_deactivate(user_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        team.deactivate_cashier(db(), _merchant(), user_id, utcnow())
+        team.deactivate_cashier(db(), current_merchant(), user_id, utcnow())
     except NotFound:
         abort(404)
     except Forbidden:  # an owner's account: not through this button
@@ -189,7 +189,7 @@ def team_keys() -> Any:
     if not form.validate_on_submit():
         return _team_page(422, key_form=form)
     label = (form.label.data or "").strip() or None
-    new = staff.create_till_key(db(), _merchant(), utcnow(), label=label)
+    new = staff.create_till_key(db(), current_merchant(), utcnow(), label=label)
     return _team_page(201, new_key=new.secret)
 
 
@@ -199,7 +199,7 @@ def team_keys_revoke(key_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        staff.revoke_till_key(db(), _merchant(), key_id, utcnow())
+        staff.revoke_till_key(db(), current_merchant(), key_id, utcnow())
     except NotFound:
         abort(404)
     return redirect(url_for("portal.team", done="revoked"), 303)
@@ -253,7 +253,7 @@ def _save_bank_account(merchant: Merchant, form: ProfileForm) -> None:
 @staff_required(*OWNER)
 def profile(logo_form: Any = None, http_status: int | None = None) -> Any:
     """What shoppers and the municipality see of the shop: address, hours, sector, e-mail."""
-    merchant = _merchant()
+    merchant = current_merchant()
     # When the logo form failed, the profile form shows the shop as it is.
     form = ProfileForm(obj=merchant) if logo_form is None else ProfileForm(None, obj=merchant)
     form.sector.choices = _sector_choices(merchant)
@@ -276,7 +276,7 @@ def profile(logo_form: Any = None, http_status: int | None = None) -> Any:
             return redirect(url_for("portal.profile", done="saved"), 303)
     if http_status is None:
         http_status = 422 if form.is_submitted() else 200
-    return _render(
+    return render(
         "owner_profile.html",
         http_status,
         form=form,
@@ -291,7 +291,7 @@ def profile(logo_form: Any = None, http_status: int | None = None) -> Any:
 def profile_logo() -> Any:
     """Upload the shop's logo (a separate form: a file upload needs multipart)."""
     form = LogoForm()
-    merchant = _merchant()
+    merchant = current_merchant()
     if form.validate_on_submit():
         upload = form.logo.data
         try:
@@ -308,7 +308,7 @@ def profile_logo() -> Any:
 def profile_logo_remove() -> Any:
     if not RemoveLogoForm().validate_on_submit():
         abort(400)
-    team.remove_logo(db(), _merchant())
+    team.remove_logo(db(), current_merchant())
     return redirect(url_for("portal.profile", done="logo"), 303)
 
 

@@ -16,13 +16,13 @@ from loyalty.errors import LoyaltyError
 from loyalty.models import Settlement, SettlementLine
 from loyalty.signin import staff_required
 from loyalty.web import attachment, db
-from merchant_portal.views import OWNER, _merchant, _render, bp
+from merchant_portal.common import OWNER, bp, current_merchant, render
 
 
 @bp.get("/statements")
 @staff_required(*OWNER)
 def statements() -> Any:
-    merchant = _merchant()
+    merchant = current_merchant()
     rows = db().execute(
         sa.select(Settlement, SettlementLine)
         .join(SettlementLine, SettlementLine.settlement_id == Settlement.id)
@@ -31,13 +31,13 @@ def statements() -> Any:
         )
         .order_by(Settlement.period.desc())
     ).all()
-    return _render("owner_statements.html", rows=rows, reference=settlement.format_reference)
+    return render("owner_statements.html", rows=rows, reference=settlement.format_reference)
 
 
 @bp.get("/statements/<period>.<fmt>")
 @staff_required(*OWNER)
 def statement_download(period: str, fmt: str) -> Any:
-    merchant = _merchant()
+    merchant = current_merchant()
     if fmt not in ("pdf", "csv"):
         abort(404)
     try:

@@ -7,72 +7,29 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import (
-    Blueprint,
     abort,
     current_app,
     jsonify,
     redirect,
-    render_template,
     request,
     session,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from loyalty import claims, qr, redemptions, stamps
 from loyalty.db import utcnow
 from loyalty.errors import LoyaltyError
-from loyalty.models import Claim, Merchant, Role, StampCard, Voucher
+from loyalty.models import Claim, Merchant, StampCard, Voucher
 from loyalty.signin import current_staff, staff_required
 from loyalty.web import db
+from merchant_portal.common import SHOP_STAFF, bp, current_merchant, render
 from merchant_portal.forms import ActionForm, CardPointsForm, CardSpendForm, CodeForm, SaleForm
 
-bp = Blueprint(
-    "portal",
-    __name__,
-    url_prefix="/portal",
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/static",
-)
-SHOP_STAFF = (Role.MERCHANT_OWNER, Role.CASHIER)
-OWNER = (Role.MERCHANT_OWNER,)
-# The owner's pages, in menu order; each appears once its view exists.
-OWNER_PAGES = [
-    ("portal.figures", _l("Figures")),
-    ("portal.stamp_cards", _l("Stamp cards")),
-    ("portal.printed_cards", _l("Printed cards")),
-    ("portal.team", _l("Team and tills")),
-    ("portal.funding", _l("Prepaid balance")),
-    ("portal.statements", _l("Statements")),
-    ("portal.profile", _l("Shop profile")),
-]
-
-
-@bp.app_context_processor
-def _owner_nav() -> dict[str, Any]:
-    def owner_nav() -> list[tuple[str, str]]:
-        return [(ep, str(label)) for ep, label in OWNER_PAGES if ep in current_app.view_functions]
-
-    return {"owner_nav": owner_nav}
 RECENT_SALES = 10
 # Claim tokens are stored only hashed, so the till keeps the few it still
 # needs to show in its own signed session cookie.
 KEPT_TOKENS = 5
-
-
-def _render(template: str, http_status: int = 200, **context: Any) -> Any:
-    response = current_app.make_response(
-        (render_template(f"merchant_portal/{template}", **context), http_status)
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _merchant() -> Merchant:
-    merchant_id = current_staff().user.merchant_id
-    return db().get_one(Merchant, merchant_id)
 
 
 def _sale_choices(merchant: Merchant) -> list[tuple[int, str]]:
@@ -110,7 +67,7 @@ def index() -> Any:
 @staff_required(*SHOP_STAFF)
 def till() -> Any:
     """Type the sale's amount and give points: the QR code follows."""
-    merchant = _merchant()
+    merchant = current_merchant()
     form = SaleForm()
     form.stamp_card.choices = _sale_choices(merchant)
     if form.validate_on_submit():
@@ -133,7 +90,7 @@ def till() -> Any:
             session["till_tokens"] = dict(list(kept.items())[-KEPT_TOKENS:])
             return redirect(url_for("portal.sale", claim_id=new.claim.id), 303)
     status = 422 if form.is_submitted() else 200
-    return _render(
+    return render(
         "till.html", status, form=form, merchant=merchant, sales=_recent_sales(merchant)
     )
 
@@ -148,7 +105,7 @@ def _sale_error(code: str) -> str:
     return messages.get(code, _("This is not possible."))
 
 
-def _own_claim(claim_id: int) -> Claim:
+def own_claim(claim_id: int) -> Claim:
     claim = db().get(Claim, claim_id)
     if claim is None or claim.merchant_id != current_staff().user.merchant_id:
         abort(404)
@@ -159,14 +116,14 @@ def _own_claim(claim_id: int) -> Claim:
 @staff_required(*SHOP_STAFF)
 def sale(claim_id: int, card_form: Any = None, http_status: int = 200) -> Any:
     """The QR code full-size; the page turns green when the shopper's phone claims."""
-    claim = _own_claim(claim_id)
+    claim = own_claim(claim_id)
     token = session.get("till_tokens", {}).get(str(claim_id))
     svg = None
     if token is not None:
         base = current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
         svg = qr.qr_svg(f"{base}/c/{token}", title=_("QR code to collect the points"))
     card = db().get(StampCard, claim.stamp_card_id) if claim.stamp_card_id else None
-    return _render(
+    return render(
         "sale.html",
         http_status,
         card_form=card_form or CardPointsForm(formdata=None),
@@ -181,7 +138,7 @@ def sale(claim_id: int, card_form: Any = None, http_status: int = 200) -> Any:
 @bp.get("/till/sales/<int:claim_id>/status")
 @staff_required(*SHOP_STAFF)
 def sale_status(claim_id: int) -> Any:
-    claim = _own_claim(claim_id)
+    claim = own_claim(claim_id)
     response = jsonify({"status": claims.display_status(claim, utcnow()), "points": claim.points})
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -192,7 +149,7 @@ def sale_status(claim_id: int) -> Any:
 def sale_cancel(claim_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
-    claim = _own_claim(claim_id)
+    claim = own_claim(claim_id)
     try:
         claims.cancel_claim(db(), claim, utcnow())
     except LoyaltyError:
@@ -213,7 +170,7 @@ def redeem(card_form: Any = None, http_status: int | None = None) -> Any:
         return redirect(url_for("portal.redeem_code", code=code), 303)
     if http_status is None:
         http_status = 422 if form.is_submitted() else 200
-    return _render(
+    return render(
         "redeem.html",
         http_status,
         form=form,
@@ -223,7 +180,7 @@ def redeem(card_form: Any = None, http_status: int | None = None) -> Any:
 
 def _redemption_or_problem(code: str) -> Any:
     try:
-        return redemptions.get_redemption(db(), code, _merchant().scheme_id)
+        return redemptions.get_redemption(db(), code, current_merchant().scheme_id)
     except LoyaltyError:
         return None
 
@@ -236,7 +193,7 @@ def redeem_code(code: str, error: str | None = None, status_code: int = 200) -> 
     if redemption is None:
         form = CodeForm(formdata=None, code=code)
         form.code.errors = [_("This code does not exist. Check the digits.")]
-        return _render("redeem.html", 404, form=form, card_form=CardSpendForm(formdata=None))
+        return render("redeem.html", 404, form=form, card_form=CardSpendForm(formdata=None))
     reward = None
     other_shop = False
     if redemption.voucher_id is not None:
@@ -245,7 +202,7 @@ def redeem_code(code: str, error: str | None = None, status_code: int = 200) -> 
             sa.select(StampCard.reward).where(StampCard.id == voucher.stamp_card_id)
         )
         other_shop = voucher.merchant_id != current_staff().user.merchant_id
-    return _render(
+    return render(
         "redeem_code.html",
         status_code,
         error=error,
@@ -264,7 +221,7 @@ def redeem_confirm(code: str) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        redemptions.confirm_redemption(db(), code, _merchant(), utcnow())
+        redemptions.confirm_redemption(db(), code, current_merchant(), utcnow())
     except LoyaltyError as error:
         return redeem_code(code, error=error.code, status_code=error.status)
     return redirect(url_for("portal.redeem_code", code=code, done=1), 303)
