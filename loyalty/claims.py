@@ -9,13 +9,11 @@ from typing import Any, NoReturn, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from loyalty import campaigns, ledger, money, security, wallets
 from loyalty import stamps as stamp_cards
 from loyalty.analytics import events
-from loyalty.db import DriverStatement, attach, driver
+from loyalty.db import DriverStatement, attach, driver, update_loaded
 from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
 from loyalty.models import (
     AccountKind,
@@ -184,8 +182,7 @@ def create_claim(
         "created_at": now,
         "expires_at": now + timedelta(seconds=ttl_seconds),
     }
-    if session.new or session.dirty:
-        session.flush()  # the shop, stamp card or till key may be new in this transaction
+    session.flush()  # the shop, stamp card or till key may be new in this transaction
     db = driver(session)
     values["id"] = db.run(_INSERT_CLAIM, {
         **values, "created_at": db.time(now), "expires_at": db.time(values["expires_at"]),
@@ -278,8 +275,7 @@ def _collect(
     now: datetime,
     find_claim: Callable[[], Claim],
 ) -> ClaimResult:
-    if session.new or session.dirty:
-        session.flush()  # e.g. a wallet made in this request, before statements name it
+    session.flush()  # e.g. a wallet made in this request, before statements name it
     db = driver(session)
     # The conditional UPDATE is the guard: only one transaction can move the
     # row from open to claimed. On PostgreSQL a racing UPDATE waits for the
@@ -300,11 +296,8 @@ def _collect(
     ).fetchone()
     txn_id: int | None = None
     bonus, campaign_id = 0, None
-    balance: int | None = None
     if points:
-        wallet_account = ledger.account_ref(
-            session, scheme_id, AccountKind.WALLET, Asset.POINTS, ledger.wallet_owner(wallet.id)
-        )
+        wallet_account = wallets.points_account_ref(session, wallet)
         legs = [
             ledger.Leg(
                 ledger.account_ref(session, scheme_id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
@@ -330,8 +323,10 @@ def _collect(
             txn_id = ledger.post_id(session, scheme_id, "earn", legs, memo=memo,
                                     point_value_cents=point_value, at=now)
         db.run(_SET_TRANSACTION, {"claim_id": claim_id, "transaction_id": txn_id})
-        balance = ledger.balance(session, wallet_account.id)
-    _refresh_loaded(session, claim_id, wallet.id, now, txn_id)
+    # A Claim object the session holds (a till's printed-card sale) learns what
+    # the guard wrote behind the ORM's back.
+    update_loaded(session, Claim, claim_id, status=ClaimStatus.CLAIMED.value,
+                  wallet_id=wallet.id, claimed_at=now, transaction_id=txn_id)
     vouchers: list[Voucher] = []
     if stamps and stamp_card_id is not None:
         card = session.get_one(StampCard, stamp_card_id)
@@ -342,32 +337,16 @@ def _collect(
         sale = events.Sale(scheme_id, timezone, merchant_id, sector, amount_cents,
                            points + bonus, campaign_id)
         events.record_purchase(session, sale, wallet, now)
-    if balance is None:
-        balance = ledger.balance(session, ledger.account_ref(
-            session, scheme_id, AccountKind.WALLET, Asset.POINTS, ledger.wallet_owner(wallet.id)
-        ).id)
     return ClaimResult(
         claim_id=claim_id,
         transaction_id=txn_id,
         merchant=Shop(merchant_id, name),
         points_credited=points + bonus,
         bonus_points=bonus,
-        balance=balance,
+        balance=wallets.points_balance(session, wallet),
         stamps_credited=stamps,
         vouchers=vouchers,
     )
-
-
-def _refresh_loaded(
-    session: Session, claim_id: int, wallet_id: int, now: datetime, txn_id: int | None
-) -> None:
-    """A Claim object the session holds (a till's printed-card sale) learns what
-    the guard wrote behind the ORM's back."""
-    loaded = session.identity_map.get(identity_key(Claim, claim_id))
-    if loaded is not None:
-        for name, value in (("status", ClaimStatus.CLAIMED.value), ("wallet_id", wallet_id),
-                            ("claimed_at", now), ("transaction_id", txn_id)):
-            set_committed_value(loaded, name, value)
 
 
 def _refuse(session: Session, claim: Claim, wallet: WalletLike, now: datetime) -> NoReturn:

@@ -268,6 +268,15 @@ def _drop_pending(session: Session, _previous: Any) -> None:
     session.info.pop(_MEMO, None)
 
 
+def update_loaded(session: Session, cls: type[Any], row_id: int, **values: Any) -> None:
+    """Give an object the session already holds the values a statement just wrote
+    to its row, as committed state; an object it does not hold stays unloaded."""
+    loaded = session.identity_map.get(identity_key(cls, row_id))
+    if loaded is not None:
+        for name, value in values.items():
+            set_committed_value(loaded, name, value)
+
+
 def attach(session: Session, cls: type[T], values: dict[str, Any], *, refresh: bool = False) -> T:
     """The ORM object of a row just read or written with a Core statement, in the
     session as if a query had loaded it, without another SQL statement.

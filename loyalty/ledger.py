@@ -17,10 +17,16 @@ from typing import Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
-from loyalty.db import DriverStatement, ProcessCache, attach, driver, transaction_memo, utcnow
+from loyalty.db import (
+    DriverStatement,
+    ProcessCache,
+    attach,
+    driver,
+    transaction_memo,
+    update_loaded,
+    utcnow,
+)
 from loyalty.errors import Conflict, InsufficientBalance, UnbalancedTransaction
 from loyalty.models import Account, AccountKind, LedgerTransaction, Posting
 from loyalty.models.ledger import NON_NEGATIVE_KINDS
@@ -261,9 +267,7 @@ def _write(
         # needs no query.
         memo_[(_BALANCE, account.id)] = row[0]
         # An Account object of this session would be stale now: give it the new balance.
-        loaded = session.identity_map.get(identity_key(Account, account.id))
-        if loaded is not None:
-            set_committed_value(loaded, "balance", row[0])
+        update_loaded(session, Account, account.id, balance=row[0])
     db.run_many(_INSERT_POSTING, [
         {"transaction_id": txn_id, "account_id": leg.account.id,
          "asset": leg.account.asset, "amount": leg.amount}

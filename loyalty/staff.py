@@ -188,8 +188,7 @@ _TILL = DriverStatement("""
 
 def till_by_key(session: Session, key: str) -> Till:
     """The live till key and what its shop's sales earn. Raises Unauthorized."""
-    if session.dirty:
-        session.flush()  # a key revoked in this transaction and not yet written
+    session.flush()  # a key revoked in this transaction and not yet written
     row = driver(session).run(_TILL, {"key_hash": security.token_hash(key)}).fetchone()
     if row is None:
         raise Unauthorized("unknown or revoked till key", code="invalid_token")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -81,8 +82,7 @@ _BY_TOKEN = DriverStatement(f"""
 
 def holder_of_token(session: Session, token: str) -> TokenHolder:
     """The wallet a bearer token opens. Raises Unauthorized."""
-    if session.dirty:
-        session.flush()  # a token changed in this transaction and not yet written
+    session.flush()  # a token changed in this transaction and not yet written
     row = driver(session).run(_BY_TOKEN, {"token_hash": security.token_hash(token)}).fetchone()
     if row is None:
         raise Unauthorized("unknown wallet token")
@@ -142,13 +142,23 @@ def points_account(session: Session, wallet: Wallet) -> Account:
     )
 
 
-def points_account_ref(session: Session, wallet: Wallet) -> ledger.AccountRef:
+class WalletIds(Protocol):
+    """A wallet as far as its accounts go: an ORM Wallet or a token's lookup."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def scheme_id(self) -> int: ...
+
+
+def points_account_ref(session: Session, wallet: WalletIds) -> ledger.AccountRef:
     return ledger.account_ref(
         session, wallet.scheme_id, AccountKind.WALLET, Asset.POINTS, ledger.wallet_owner(wallet.id)
     )
 
 
-def points_balance(session: Session, wallet: Wallet) -> int:
+def points_balance(session: Session, wallet: WalletIds) -> int:
     return ledger.balance(session, points_account_ref(session, wallet).id)
 
 
