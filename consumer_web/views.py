@@ -12,9 +12,7 @@ from flask import (
     abort,
     current_app,
     jsonify,
-    make_response,
     redirect,
-    render_template,
     request,
     send_from_directory,
     url_for,
@@ -40,7 +38,7 @@ from loyalty.i18n import COOKIE as LANG_COOKIE
 from loyalty.i18n import LANGUAGES
 from loyalty.models import Merchant, Scheme, StampCard, Voucher, Wallet
 from loyalty.wallet_view import export_data, wallet_summary
-from loyalty.web import db, writes
+from loyalty.web import db, personal_page, writes
 
 bp = Blueprint(
     "consumer",
@@ -53,10 +51,7 @@ MAGIC_LINK_MAX_AGE = 3600
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
-    response = make_response(render_template(f"consumer_web/{template}", **context), status)
-    # Wallet pages are personal: never let a shared cache keep them.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return personal_page(f"consumer_web/{template}", status, **context)
 
 
 def _problem(title: str, text: str, status: int) -> Response:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from flask import Flask, Request, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -147,6 +147,16 @@ def init_app(app: Flask, factory: sessionmaker[Session]) -> None:
         token = g.pop("begin_mode_token", None)
         if token is not None:
             sqlite_begin_mode.reset(token)
+
+
+def personal_page(template: str, status: int = 200, /, **context: Any) -> Response:
+    """A rendered page of one person's own data: never kept by a shared cache.
+    (Positional: a template may well have a ``status`` of its own.)"""
+    response: Response = current_app.make_response(
+        (render_template(template, **context), status)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def attachment(body: str | bytes, mimetype: str, filename: str) -> Response:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app
 from flask_babel import lazy_gettext as _l
 
 from loyalty.models import Merchant, Role
 from loyalty.signin import current_staff
-from loyalty.web import db
+from loyalty.web import db, personal_page
 
 bp = Blueprint(
     "portal",
@@ -43,11 +43,7 @@ def _owner_nav() -> dict[str, Any]:
 
 
 def render(template: str, http_status: int = 200, **context: Any) -> Any:
-    response = current_app.make_response(
-        (render_template(f"merchant_portal/{template}", **context), http_status)
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return personal_page(f"merchant_portal/{template}", http_status, **context)
 
 
 def current_merchant() -> Merchant:

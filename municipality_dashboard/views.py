@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, url_for
 from flask_babel import format_date, get_locale
 from flask_wtf import FlaskForm
 
@@ -21,7 +21,7 @@ from loyalty.models import (
     Scheme,
 )
 from loyalty.signin import current_staff, staff_required
-from loyalty.web import db
+from loyalty.web import db, personal_page
 
 bp = Blueprint(
     "dashboard",
@@ -40,11 +40,7 @@ class ActionForm(FlaskForm):
 
 
 def _render(template: str, status: int = 200, **context: Any) -> Any:
-    response = current_app.make_response(
-        (render_template(f"municipality_dashboard/{template}", **context), status)
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return personal_page(f"municipality_dashboard/{template}", status, **context)
 
 
 def _scheme() -> Scheme:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -23,7 +23,7 @@ from loyalty.signin import (
     staff_required,
 )
 from loyalty.signin.forms import ChangePasswordForm, ForgotForm, LoginForm, NewPasswordForm
-from loyalty.web import db, independent_transaction
+from loyalty.web import db, independent_transaction, personal_page
 
 bp = Blueprint(
     "signin",
@@ -36,9 +36,7 @@ RESET_MAX_AGE = 3600
 
 
 def _render(template: str, status: int = 200, **context: Any) -> Any:
-    response = current_app.make_response((render_template(f"signin/{template}", **context), status))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return personal_page(f"signin/{template}", status, **context)
 
 
 def _safe_next(target: str | None) -> str | None:
