@@ -492,6 +492,18 @@ def _serve(app_factory: Any, host: str, port: int, workers: int) -> None:
     Server().run()
 
 
+def _served_app() -> Flask:
+    """The app of one server worker, which checkpoints SQLite in the background."""
+    from loyalty import create_app
+    from loyalty.db import start_wal_checkpoints
+
+    app = create_app()
+    app.extensions["loyalty.wal_checkpoints"] = start_wal_checkpoints(
+        app.extensions["loyalty.engine"]
+    )
+    return app
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -502,9 +514,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     Example: DATABASE_URL=postgresql://loyalty@db/loyalty loyalty serve --host 0.0.0.0 --workers 4
     """
-    from loyalty import create_app
-
-    _serve(create_app, host, port, workers)
+    _serve(_served_app, host, port, workers)
 
 
 @click.command("demo")
@@ -517,7 +527,6 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
     Example: loyalty demo --port 8000
     """
-    from loyalty import create_app
     from loyalty.demo import DEMO_PASSWORD, load_demo
     from loyalty.migrate import upgrade
     from loyalty.models import Scheme, StaffUser
@@ -559,7 +568,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(f"\nLokaal Sparen runs on http://{host}:{port}/  (Ctrl+C stops it)")
-    _serve(create_app, host, port, 2)
+    _serve(_served_app, host, port, 2)
 
 
 COMMANDS = [

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from loyalty import claims, qr
 from loyalty.api.auth import require_till, require_till_key, require_token_holder
-from loyalty.api.common import AUTH, external_url, svg_response
+from loyalty.api.common import AUTH, external_url, public_base, svg_response
 from loyalty.api.idempotency import idempotent
 from loyalty.api.schemas import ClaimCreate, ClaimCreated, ClaimDone, ClaimStatusView
 from loyalty.db import utcnow
@@ -27,6 +27,30 @@ def _own_claim(token: str) -> Claim:
         # Another shop's claim is none of this till's business: do not confirm it exists.
         raise NotFound("no such claim", code="unknown_claim")
     return claim
+
+
+def created_answer(new: claims.NewClaim, base_url: str) -> dict[str, Any]:
+    """The answer to a new claim (ClaimCreated); also the fast lane's."""
+    return {
+        "token": new.token,
+        "url": f"{base_url}/c/{new.token}",
+        "qr_svg_url": f"{base_url}/api/v1/claims/{new.token}/qr.svg",
+        "points": new.points,
+        "stamps": new.stamps,
+        "amount_cents": new.amount_cents,
+        "expires_at": new.expires_at,
+    }
+
+
+def collected_answer(result: claims.ClaimResult) -> dict[str, Any]:
+    """The answer to a collected claim (ClaimDone); also the fast lane's."""
+    return {
+        "points_credited": result.points_credited,
+        "balance": result.balance,
+        "merchant": result.merchant.name,
+        "stamps_credited": result.stamps_credited,
+        "vouchers_created": len(result.vouchers),
+    }
 
 
 def _status(claim: Claim) -> dict[str, Any]:
@@ -58,15 +82,7 @@ class ClaimsView(MethodView):
             stamps=body["stamps"],
             stamp_card_id=body.get("stamp_card_id"),
         )
-        return {
-            "token": new.token,
-            "url": external_url(f"/c/{new.token}"),
-            "qr_svg_url": external_url(f"/api/v1/claims/{new.token}/qr.svg"),
-            "points": new.points,
-            "stamps": new.stamps,
-            "amount_cents": new.amount_cents,
-            "expires_at": new.expires_at,
-        }
+        return created_answer(new, public_base())
 
 
 @blp.route("/claims/<token>")
@@ -88,13 +104,7 @@ class CollectView(MethodView):
     def post(self, token: str) -> dict[str, Any]:
         """Collect a claim's points into the calling wallet, exactly once."""
         result = claims.claim_points(db(), token, require_token_holder(), utcnow())
-        return {
-            "points_credited": result.points_credited,
-            "balance": result.balance,
-            "merchant": result.merchant.name,
-            "stamps_credited": result.stamps_credited,
-            "vouchers_created": len(result.vouchers),
-        }
+        return collected_answer(result)
 
 
 @blp.route("/claims/<token>/cancel")

@@ -7,10 +7,14 @@ from typing import Any
 from flask import Response, current_app, request
 
 
+def public_base() -> str:
+    """PUBLIC_URL, or the scheme and host the request came in on (no slash at the end)."""
+    return current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
+
+
 def external_url(path: str) -> str:
     """An absolute URL on PUBLIC_URL, or on the host the request came in on."""
-    base = current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
-    return f"{base}{path}"
+    return f"{public_base()}{path}"
 
 
 def svg_response(svg: str) -> Response:
