@@ -176,7 +176,7 @@ def _queued_connection_class(lock_path: str) -> type[QueuedWriterConnection]:
 # under load every other writer waits too. A server checkpoints from a thread
 # instead (start_wal_checkpoints), and its commits only checkpoint if that
 # thread falls far behind.
-CHECKPOINT_INTERVAL = 0.03  # seconds; keeps the log small: long logs slow every read
+CHECKPOINT_INTERVAL = 0.05  # seconds; keeps the log small: long logs slow every read
 BACKSTOP_CHECKPOINT_PAGES = 10_000  # what a commit still checkpoints (about 40 MB)
 _background_checkpoints: weakref.WeakSet[Engine] = weakref.WeakSet()
 
