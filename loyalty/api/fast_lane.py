@@ -16,8 +16,8 @@ exist in one place only; the lane never answers an error itself.
 
 What the lane saves per call is Flask's request and app contexts, URL routing,
 the before/after request hooks, flask-smorest's and webargs' wrappers, a
-Response object, and a new session and pooled connection per call: more than
-half of the app's own time per sale (README, Benchmarks).
+Response object, and a new session and pooled connection per call: about a
+third of the server's CPU time per sale (README, Benchmarks).
 """
 
 from __future__ import annotations
