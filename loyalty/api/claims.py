@@ -6,8 +6,9 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
-from loyalty import claims, qr
+from loyalty import claims, qr, staff
 from loyalty.api.auth import require_till, require_till_key, require_token_holder
 from loyalty.api.common import AUTH, external_url, public_base, svg_response
 from loyalty.api.idempotency import idempotent
@@ -29,8 +30,21 @@ def _own_claim(token: str) -> Claim:
     return claim
 
 
-def created_answer(new: claims.NewClaim, base_url: str) -> dict[str, Any]:
-    """The answer to a new claim (ClaimCreated); also the fast lane's."""
+def create_sale_claim(
+    session: Session, till: staff.Till, body: dict[str, Any], base_url: str
+) -> dict[str, Any]:
+    """The claim of a sale, from ClaimCreate's data; ClaimCreated's answer.
+    The view and the fast lane both make claims here."""
+    new = claims.create_claim(
+        session,
+        till.terms,
+        body["amount_cents"],
+        utcnow(),
+        till_key_id=till.key_id,
+        ttl_seconds=body.get("ttl_seconds"),
+        stamps=body["stamps"],
+        stamp_card_id=body.get("stamp_card_id"),
+    )
     return {
         "token": new.token,
         "url": f"{base_url}/c/{new.token}",
@@ -71,18 +85,7 @@ class ClaimsView(MethodView):
     @blp.response(201, ClaimCreated)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """A single-use claim for a sale; show its QR code to the shopper."""
-        till = require_till_key()
-        new = claims.create_claim(
-            db(),
-            till.terms,
-            body["amount_cents"],
-            utcnow(),
-            till_key_id=till.key_id,
-            ttl_seconds=body.get("ttl_seconds"),
-            stamps=body["stamps"],
-            stamp_card_id=body.get("stamp_card_id"),
-        )
-        return created_answer(new, public_base())
+        return create_sale_claim(db(), require_till_key(), body, public_base())
 
 
 @blp.route("/claims/<token>")

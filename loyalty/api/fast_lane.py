@@ -38,7 +38,7 @@ from werkzeug.wsgi import get_host
 
 from loyalty import claims, security, staff, wallets
 from loyalty.api import PREFIX
-from loyalty.api.claims import collected_answer, created_answer
+from loyalty.api.claims import collected_answer, create_sale_claim
 from loyalty.api.schemas import ClaimCreate, ClaimCreated, ClaimDone
 from loyalty.db import sqlite_begin_mode, utcnow
 from loyalty.errors import LoyaltyError
@@ -174,17 +174,7 @@ class FastLane:
         if base is None:
             return None
         till = staff.till_by_key(session, bearer)
-        new = claims.create_claim(
-            session,
-            till.terms,
-            data["amount_cents"],
-            utcnow(),
-            till_key_id=till.key_id,
-            ttl_seconds=data.get("ttl_seconds"),
-            stamps=data["stamps"],
-            stamp_card_id=data.get("stamp_card_id"),
-        )
-        return 201, self.created_output.dump(created_answer(new, base))
+        return 201, self.created_output.dump(create_sale_claim(session, till, data, base))
 
     def _collect(
         self, session: Session, environ: WSGIEnvironment, bearer: str, claim_token: str
