@@ -113,7 +113,10 @@ class FastLane:
         begin_mode = sqlite_begin_mode.set("IMMEDIATE")
         session = self._take_session()
         try:
-            answer = handler(session, environ, bearer, argument)
+            try:
+                answer = handler(session, environ, bearer, argument)
+            except LoyaltyError:
+                answer = None  # a refusal: the full stack says it in the API's words
             if answer is None:
                 session.rollback()
                 self.idle.append(session)
@@ -122,11 +125,6 @@ class FastLane:
             # The JSON exactly as Flask's jsonify writes it for the views.
             body = (self.json.dumps(data, separators=(",", ":")) + "\n").encode()
             session.commit()
-        except LoyaltyError:
-            # A refusal: the full stack says it in the API's words.
-            session.rollback()
-            self.idle.append(session)
-            return None
         except Exception:
             # Not expected here. The connection may be broken: drop it. The
             # full stack runs the call again and, if it fails there too, logs
@@ -206,9 +204,12 @@ def _close(session: Session) -> None:
     """
     connection = session.bind
     assert isinstance(connection, Connection)
-    connection.invalidate()  # closes the driver's connection
-    session.close()
-    connection.close()
+    try:
+        connection.invalidate()  # closes the driver's connection
+        session.close()
+        connection.close()
+    except Exception:  # a broken connection must not fail the call that found it
+        log.warning("fast lane could not close a connection", exc_info=True)
 
 
 def _bearer(environ: WSGIEnvironment) -> str | None:
