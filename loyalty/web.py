@@ -31,6 +31,8 @@ class App(Flask):
         if found is None:
             found = self._sync[func] = super().ensure_sync(func)
         return found
+
+
 # On every answer (loyalty.create_app), the fast lane's included: no inline
 # script and nothing from another host.
 SECURITY_HEADERS = {

@@ -37,7 +37,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import get_host
 
 from loyalty import claims, security, staff, wallets
-from loyalty.api import PREFIX
+from loyalty.api import PLAIN_BODY_LIMIT, PREFIX, is_plain_body
+from loyalty.api.auth import bearer_token
 from loyalty.api.claims import collected_answer, create_sale_claim
 from loyalty.api.schemas import ClaimCreate, ClaimCreated, ClaimDone
 from loyalty.db import sqlite_begin_mode, utcnow
@@ -54,9 +55,6 @@ _COLLECT_START, _COLLECT_END = PREFIX + "/claims/", "/claim"
 # A claim token as loyalty.security.new_token makes them (URL-safe base64);
 # anything else, e.g. a percent-encoded or overlong path, takes the full stack.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,100}\Z")
-# A sale's body is a few dozen bytes. Longer ones, or any that is not plain
-# ASCII without escapes, get the full stack's checks (refuse_unusable_input).
-_MAX_BODY = 512
 
 Answer = tuple[int, Any]  # status, data for the response schema
 
@@ -107,7 +105,7 @@ class FastLane:
         argument: Any,
     ) -> tuple[int, bytes] | None:
         """Run ``handler`` in a transaction and commit; None hands the call on."""
-        bearer = _bearer(environ)
+        bearer = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
         if bearer is None:
             return None
         begin_mode = sqlite_begin_mode.set("IMMEDIATE")
@@ -162,7 +160,8 @@ class FastLane:
         if not bearer.startswith(security.TILL_KEY_PREFIX) or not _is_json(environ):
             return None
         body = _read_body(environ)
-        if not body or not body.isascii() or b"\\" in body:
+        # Any other body gets the full stack's checks (refuse_unusable_input).
+        if not body or not is_plain_body(body):
             return None
         try:
             data = self.create_input.load(self.json.loads(body))
@@ -212,19 +211,13 @@ def _close(session: Session) -> None:
         log.warning("fast lane could not close a connection", exc_info=True)
 
 
-def _bearer(environ: WSGIEnvironment) -> str | None:
-    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
-
-
 def _is_json(environ: WSGIEnvironment) -> bool:
     mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     return mimetype == "application/json"
 
 
 def _read_body(environ: WSGIEnvironment) -> bytes | None:
-    """A short body (shorter than _MAX_BODY), left readable for the full stack;
+    """A body shorter than PLAIN_BODY_LIMIT, left readable for the full stack;
     None for any other (the full stack reads it)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -232,7 +225,7 @@ def _read_body(environ: WSGIEnvironment) -> bytes | None:
         return None
     if length <= 0:
         return b""
-    if length >= _MAX_BODY:
+    if length >= PLAIN_BODY_LIMIT:
         return None
     body: bytes = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)
