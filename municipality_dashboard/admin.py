@@ -256,6 +256,7 @@ ACTION_LABELS = {
     "event.create": _l("Event marked on the calendar"),
     "settlement.lock": _l("Month settled"),
     "funding.bank_transfer": _l("Bank transfer recorded"),
+    "merchant.bank_account": _l("Shop's bank account changed"),
 }
 
 

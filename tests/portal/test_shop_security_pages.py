@@ -87,6 +87,15 @@ def test_the_till_page_stops_a_shop_that_guesses_spend_codes(
     client.set_cookie("lang", "nl")
     assert "Probeer het over 10 minuten opnieuw" in _html(client.get("/portal/redeem/99999999"))
 
+    # The municipality finds the shop on its fraud page.
+    admin = make_user(session, shop.scheme, Role.MUNICIPALITY_ADMIN)
+    desk = _client(app)
+    _sign_in(desk, admin.email)
+    page = _html(desk.get("/dashboard/fraud"))
+    assert "Guesses spend codes" in page
+    assert (f"A till of {shop.merchant.name} looked up {redemptions.MAX_MISSES_PER_SHOP} spend "
+            "codes that do not exist within 10 minutes") in page
+
 
 def test_a_suspended_shops_staff_are_signed_out(app: Flask, session: Session) -> None:
     shop = make_shop(session)
