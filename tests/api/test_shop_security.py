@@ -31,6 +31,7 @@ from tests.factories import (
     make_wallet_token,
     staff_token,
 )
+from tests.forms import csrf
 
 
 def _spend_code(client: FlaskClient, session: Session) -> tuple[str, Shop]:
@@ -191,3 +192,23 @@ def test_a_pending_shop_cannot_mint_till_keys(client: FlaskClient, session: Sess
     assert_error(client.post(f"/api/v1/merchants/{pending.id}/api-keys", json={},
                              headers=token), 403, "merchant_not_approved")
     assert count(session, sa.select(TillKey.id).where(TillKey.merchant_id == pending.id)) == 0
+
+
+def test_the_collect_page_says_the_shop_can_no_longer_give_points(
+    client: FlaskClient, session: Session
+) -> None:
+    shop = make_shop(session)
+    sale = client.post("/api/v1/claims", json={"amount_cents": 2500}, headers=shop.headers)
+    assert sale.status_code == 201
+    page = client.get(f"/c/{sale.json['token']}")
+    assert page.status_code == 200
+    shop.merchant.status = MerchantStatus.SUSPENDED  # between the scan and the tap
+    session.commit()
+    client.set_cookie("lang", "en")
+    tapped = client.post(f"/c/{sale.json['token']}",
+                         data={"csrf_token": csrf(page.get_data(as_text=True))})
+    assert tapped.status_code == 403
+    assert "This shop can no longer give points." in tapped.get_data(as_text=True)
+    status = session.scalar(sa.select(Claim.status).where(Claim.merchant_id == shop.merchant.id))
+    assert status == ClaimStatus.OPEN
+    session.commit()
