@@ -135,6 +135,12 @@ def claim_collect(token: str) -> Response:
         result = claims.claim_points(session, token, wallet, utcnow())
     except LoyaltyError as error:
         status = claims.display_status(claim, utcnow())
+        if error.code == "merchant_not_approved":  # suspended since the sale
+            return _problem(
+                _("This is not possible right now."),
+                _("This shop can no longer give points. Please contact the municipality."),
+                error.status,
+            )
         if status not in CLAIM_PROBLEMS:  # the claim is still open; the wallet is frozen
             return _problem(
                 _("This is not possible right now."),

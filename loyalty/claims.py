@@ -219,7 +219,8 @@ def _guard(by: str) -> DriverStatement:
 
     It checks the wallet as the write sees it, not as the token lookup read it
     (on SQLite in a read transaction of its own): a freeze committed in between
-    stops the collect.
+    stops the collect. So does a suspension of the claim's shop: its claims stay
+    in circulation for up to a month.
     """
     # Only the column name and the enums' values are formatted in.
     return DriverStatement(f"""
@@ -229,6 +230,9 @@ def _guard(by: str) -> DriverStatement:
           AND status = '{ClaimStatus.OPEN.value}' AND expires_at > :now
           AND EXISTS (SELECT 1 FROM wallets
                       WHERE id = :wallet_id AND status <> '{WalletStatus.FROZEN.value}')
+          AND EXISTS (SELECT 1 FROM merchants
+                      WHERE id = claims.merchant_id
+                        AND status = '{MerchantStatus.APPROVED.value}')
         RETURNING id, merchant_id, amount_cents, points, stamps, stamp_card_id, created_at""")  # noqa: S608
 
 
@@ -358,6 +362,10 @@ def _refuse(session: Session, claim: Claim, wallet: WalletLike, now: datetime) -
     wallets.ensure_usable(stored)
     session.refresh(claim)
     _raise_for_status(claim, now)
+    shop = session.get_one(Merchant, claim.merchant_id)
+    session.refresh(shop, ["status"])
+    if shop.status != MerchantStatus.APPROVED:
+        raise Forbidden("this shop may no longer give points", code="merchant_not_approved")
     raise AlreadyUsed("these points were already collected", code="already_claimed")
 
 

@@ -76,6 +76,9 @@ class Rule(enum.StrEnum):
     REDEEM_AFTER_EARN = "redeem_right_after_earn"
     TILL_VELOCITY = "till_velocity"
     REDEMPTION_SHARE = "redemption_share"
+    # Raised at once, not by the daily check: a till that keeps looking up
+    # spend codes that do not exist is guessing them (loyalty.redemptions).
+    SPEND_CODE_GUESSING = "spend_code_guessing"
 
 
 # Rules over a window: one flag per subject per window, not one a day.
@@ -403,27 +406,38 @@ def check(session: Session, scheme: Scheme, day: date, now: datetime) -> CheckRe
         result.found += 1
         if _already_flagged(session, finding, day):
             continue
-        flag = FraudFlag(
-            scheme_id=scheme.id,
-            rule=finding.rule,
-            subject_type=finding.subject_type,
-            subject_id=finding.subject_id,
-            merchant_id=finding.merchant_id,
-            day=day,
-            reason=finding.reason[:300],
-            evidence=finding.evidence,
-            status=FlagStatus.OPEN,
-            created_at=now,
-        )
-        try:
-            # Two checks at once (cron overlapping a manual run): the unique key
-            # lets one insert; the savepoint keeps the other's transaction alive.
-            with session.begin_nested():
-                session.add(flag)
-        except sa.exc.IntegrityError:
-            continue
-        result.created.append(flag)
+        flag = raise_flag(session, scheme.id, finding, day, now)
+        if flag is not None:
+            result.created.append(flag)
     return result
+
+
+def raise_flag(
+    session: Session, scheme_id: int, finding: Finding, day: date, now: datetime
+) -> FraudFlag | None:
+    """Store a flag for ``finding`` on ``day``; None when that rule flagged that subject
+    that day already."""
+    flag = FraudFlag(
+        scheme_id=scheme_id,
+        rule=finding.rule,
+        subject_type=finding.subject_type,
+        subject_id=finding.subject_id,
+        merchant_id=finding.merchant_id,
+        day=day,
+        reason=finding.reason[:300],
+        evidence=finding.evidence,
+        status=FlagStatus.OPEN,
+        created_at=now,
+    )
+    try:
+        # Two checks at once (cron overlapping a manual run, two workers raising
+        # the same flag): the unique key lets one insert; the savepoint keeps the
+        # other's transaction alive.
+        with session.begin_nested():
+            session.add(flag)
+    except sa.exc.IntegrityError:
+        return None
+    return flag
 
 
 # -- the admin's side -----------------------------------------------------------------
@@ -553,7 +567,8 @@ def suspend_shop(
     _resolve(session, flag, actor, FlagStatus.ACTED, "shop_suspended", text, now)
     if merchant.status != MerchantStatus.SUSPENDED:
         onboarding.decide(
-            session, merchant, MerchantStatus.SUSPENDED, actor, reason=f"fraud flag #{flag.id}"
+            session, merchant, MerchantStatus.SUSPENDED, actor, reason=f"fraud flag #{flag.id}",
+            now=now,
         )
     else:
         # Suspended already (another flag, or by hand): the flag's closing is still an action.

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty import audit, schemes, staff
+from loyalty.db import utcnow
 from loyalty.errors import Conflict, InvalidInput
-from loyalty.models import Merchant, MerchantStatus, Role, StaffUser
+from loyalty.models import (
+    Claim,
+    ClaimStatus,
+    Merchant,
+    MerchantStatus,
+    Role,
+    StaffSession,
+    StaffUser,
+    TillKey,
+)
 
 # Offered in the application form besides the sectors already in the scheme.
 COMMON_SECTORS = (
@@ -97,14 +109,43 @@ def decide(
     actor: StaffUser | None,
     *,
     reason: str | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Approve, refuse or suspend a shop, audited. Raises InvalidInput for other statuses."""
+    """Approve, refuse or suspend a shop, audited. Raises InvalidInput for other statuses.
+
+    A suspension also ends what the shop could still act through: its open
+    claims, its till keys and its staff's sessions and API tokens.
+    """
     if status not in DECISIONS:
         raise InvalidInput("unknown decision")
+    now = now or utcnow()
     old = merchant.status
     merchant.status = status
     session.flush()
-    details = {"from": old, "to": status.value}
+    details: dict[str, object] = {"from": old, "to": status.value}
     if reason:
         details["reason"] = reason
-    audit.record(session, actor, DECISIONS[status], merchant, details)
+    if status == MerchantStatus.SUSPENDED:
+        details.update(_shut_out(session, merchant, now))
+    audit.record(session, actor, DECISIONS[status], merchant, details, now=now)
+
+
+def _rows(session: Session, stmt: sa.Update) -> int:
+    return int(session.execute(stmt.execution_options(synchronize_session=False)).rowcount)  # type: ignore[attr-defined]
+
+
+def _shut_out(session: Session, merchant: Merchant, now: datetime) -> dict[str, int]:
+    # Conditional UPDATEs: a collect racing this waits for the claim's row and
+    # then finds it cancelled (or it won, before the suspension).
+    claims = _rows(session, sa.update(Claim)
+                   .where(Claim.merchant_id == merchant.id, Claim.status == ClaimStatus.OPEN)
+                   .values(status=ClaimStatus.CANCELLED))
+    keys = _rows(session, sa.update(TillKey)
+                 .where(TillKey.merchant_id == merchant.id, TillKey.revoked_at.is_(None))
+                 .values(revoked_at=now))
+    shop_staff = sa.select(StaffUser.id).where(StaffUser.merchant_id == merchant.id)
+    sessions = _rows(session, sa.update(StaffSession)
+                     .where(StaffSession.user_id.in_(shop_staff),
+                            StaffSession.revoked_at.is_(None))
+                     .values(revoked_at=now))
+    return {"claims_cancelled": claims, "till_keys_revoked": keys, "sessions_ended": sessions}

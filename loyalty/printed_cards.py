@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import claims, redemptions, security, wallets
+from loyalty import claims, redemptions, schemes, security, wallets
 from loyalty.errors import NotFound, Unauthorized
 from loyalty.models import Claim, Merchant, PrintedCard, Redemption, Scheme, Wallet
 
@@ -57,7 +57,12 @@ def format_number(number: str) -> str:
 def issue_cards(
     session: Session, scheme: Scheme, count: int, *, merchant: Merchant | None = None
 ) -> list[NewCard]:
-    """New printed cards with their wallets; the PINs are returned once, for printing."""
+    """New printed cards with their wallets; the PINs are returned once, for printing.
+
+    Raises Forbidden (a shop that is not approved).
+    """
+    if merchant is not None:
+        schemes.require_approved(merchant)
     issued = []
     for _ in range(count):
         wallet = wallets.create_wallet(session, scheme).wallet

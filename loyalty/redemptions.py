@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, money, stamps, wallets
-from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
+from loyalty import fraud, ledger, money, stamps, wallets
+from loyalty.errors import (
+    AlreadyUsed,
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+)
 from loyalty.models import (
     Account,
     AccountKind,
@@ -19,12 +28,19 @@ from loyalty.models import (
     Redemption,
     RedemptionStatus,
     Scheme,
+    SpendCodeMiss,
     Voucher,
     Wallet,
 )
 
 CODE_DIGITS = 8
 MAX_POINTS = 1_000_000
+# A cashier mistypes a code now and then; dozens of codes that do not exist in
+# ten minutes are a till guessing live ones (one in 10^8 per held code). The
+# shop's limit covers all its tills and its portal page together.
+MISS_WINDOW = timedelta(minutes=10)
+MAX_MISSES_PER_TILL = 20
+MAX_MISSES_PER_SHOP = 40
 
 
 def _holds_account(session: Session, scheme_id: int) -> Account:
@@ -124,6 +140,85 @@ def get_redemption(session: Session, code: str, scheme_id: int) -> Redemption:
     return redemption
 
 
+def _misses_since(session: Session, since: datetime, **where: int) -> int:
+    (column, value), = where.items()
+    return int(session.scalar(
+        sa.select(sa.func.count()).select_from(SpendCodeMiss).where(
+            getattr(SpendCodeMiss, column) == value, SpendCodeMiss.at > since)
+    ) or 0)
+
+
+def check_till_lookup(
+    session: Session, merchant: Merchant, now: datetime, *, till_key_id: int | None = None
+) -> None:
+    """May this shop's till look up a spend code now?
+
+    Raises Forbidden (the shop is not approved), TooManyAttempts (too many unknown
+    codes from this till or shop in the last ten minutes).
+    """
+    if merchant.status != MerchantStatus.APPROVED:
+        raise Forbidden("this shop is not approved", code="merchant_not_approved")
+    since = now - MISS_WINDOW
+    if _misses_since(session, since, merchant_id=merchant.id) >= MAX_MISSES_PER_SHOP or (
+        till_key_id is not None
+        and _misses_since(session, since, till_key_id=till_key_id) >= MAX_MISSES_PER_TILL
+    ):
+        raise TooManyAttempts(
+            "too many unknown spend codes; try again in 10 minutes", code="too_many_unknown_codes"
+        )
+
+
+def lookup_at_till(
+    session: Session, code: str, merchant: Merchant, now: datetime,
+    *, till_key_id: int | None = None,
+) -> Redemption:
+    """A spend code as a shop's till looks it up (a NotFound is for record_miss).
+
+    Raises Forbidden, TooManyAttempts, NotFound.
+    """
+    check_till_lookup(session, merchant, now, till_key_id=till_key_id)
+    return get_redemption(session, code, merchant.scheme_id)
+
+
+def record_miss(
+    session: Session, merchant_id: int, now: datetime, *, till_key_id: int | None = None
+) -> None:
+    """Count a till's look-up of a code that does not exist (in a transaction that
+    commits even though the request fails); the miss that reaches a limit also
+    raises a fraud flag for the municipality."""
+    session.add(SpendCodeMiss(merchant_id=merchant_id, till_key_id=till_key_id, at=now))
+    # Old misses are of no use to the throttle: keep the table small.
+    session.execute(
+        sa.delete(SpendCodeMiss)
+        .where(SpendCodeMiss.at < now - timedelta(days=1))
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    since = now - MISS_WINDOW
+    subject: tuple[str, int, int, int] | None = None
+    shop_misses = _misses_since(session, since, merchant_id=merchant_id)
+    if shop_misses >= MAX_MISSES_PER_SHOP:
+        subject = ("merchant", merchant_id, shop_misses, MAX_MISSES_PER_SHOP)
+    if till_key_id is not None:
+        till_misses = _misses_since(session, since, till_key_id=till_key_id)
+        if till_misses >= MAX_MISSES_PER_TILL:
+            subject = ("till_key", till_key_id, till_misses, MAX_MISSES_PER_TILL)
+    if subject is None:
+        return
+    subject_type, subject_id, misses, limit = subject
+    merchant = session.get_one(Merchant, merchant_id)
+    scheme = session.get_one(Scheme, merchant.scheme_id)
+    finding = fraud.Finding(
+        fraud.Rule.SPEND_CODE_GUESSING, subject_type, subject_id, merchant_id,
+        f"a till of {merchant.name} looked up {misses} spend codes that do not exist "
+        f"within {MISS_WINDOW.seconds // 60} minutes",
+        {"misses": misses, "limit": limit, "minutes": MISS_WINDOW.seconds // 60},
+    )
+    # Unique per rule, subject and day: the misses after the limit add no flag.
+    fraud.raise_flag(session, scheme.id, finding, now.astimezone(ZoneInfo(scheme.timezone)).date(),
+                     now)
+
+
 def display_status(redemption: Redemption, now: datetime) -> str:
     """held / confirmed / expired / cancelled, as the shopper and the till see it."""
     if redemption.status == RedemptionStatus.HELD:
@@ -144,16 +239,15 @@ def _raise_for_status(redemption: Redemption, now: datetime) -> None:
 
 
 def confirm_redemption(
-    session: Session, code: str, merchant: Merchant, now: datetime
+    session: Session, code: str, merchant: Merchant, now: datetime,
+    *, till_key_id: int | None = None,
 ) -> Redemption:
     """A shop accepts a code: the held points become the shop's, exactly once.
 
     Raises NotFound, Forbidden (also: the wallet is frozen), AlreadyUsed/Conflict (409),
-    Gone (410).
+    Gone (410), TooManyAttempts (429).
     """
-    if merchant.status != MerchantStatus.APPROVED:
-        raise Forbidden("this shop is not approved", code="merchant_not_approved")
-    redemption = get_redemption(session, code, merchant.scheme_id)
+    redemption = lookup_at_till(session, code, merchant, now, till_key_id=till_key_id)
     _raise_for_status(redemption, now)
     # A code made before the municipality froze the wallet is frozen with it.
     wallets.ensure_usable(session.get_one(Wallet, redemption.wallet_id))

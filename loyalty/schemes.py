@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty import ledger, money, sectors
-from loyalty.errors import Conflict, InvalidInput, NotFound
+from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
 from loyalty.models import AccountKind, Asset, Merchant, MerchantStatus, Scheme
 
 # Used with fullmatch: "$" would also accept a trailing newline; ASCII: no Arabic digits.
@@ -85,9 +85,11 @@ def create_merchant(
     return merchant
 
 
-def set_merchant_status(session: Session, merchant: Merchant, status: MerchantStatus) -> None:
-    merchant.status = status
-    session.flush()
+def require_approved(merchant: Merchant) -> None:
+    """Raises Forbidden unless the municipality approved the shop (and did not suspend it):
+    a pending shop may not hand out till keys, invitations or cards in the platform's name."""
+    if merchant.status != MerchantStatus.APPROVED:
+        raise Forbidden("this shop is not approved", code="merchant_not_approved")
 
 
 def approved_merchants(session: Session, scheme_id: int | None = None) -> list[Merchant]:

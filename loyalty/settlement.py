@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from loyalty import audit, funding, ledger, mail, money
+from loyalty import audit, funding, ledger, mail, money, security
 from loyalty.errors import Conflict, InvalidInput, NotFound
 from loyalty.models import (
     Account,
@@ -171,6 +171,55 @@ def set_merchant_bank_account(
     merchant.iban, merchant.bic, merchant.account_holder = account.iban, account.bic, account.holder
     session.flush()
     return account
+
+
+def mask_iban(iban: str | None) -> str:
+    """An IBAN as a notice shows it: the country, its check digits and the last four."""
+    if not iban:
+        return "-"
+    return f"{iban[:4]} **** {iban[-4:]}"
+
+
+@dataclass(frozen=True)
+class BankChange:
+    """A changed payout account, both IBANs masked."""
+
+    old_iban: str
+    new_iban: str
+
+
+def change_merchant_bank_account(
+    session: Session,
+    merchant: Merchant,
+    actor: StaffUser,
+    password: str,
+    iban: str,
+    bic: str | None,
+    holder: str,
+    now: datetime,
+) -> BankChange | None:
+    """The owner's change of the shop's payout account (every field empty: none), audited.
+
+    Whoever holds a signed-in session could otherwise send the shop's payouts to
+    their own account, so it takes the password again. Returns None when nothing
+    changed. Raises InvalidInput (the account's codes, or wrong_password).
+    """
+    new: tuple[str | None, str | None, str | None] = (None, None, None)
+    if iban or bic or holder:
+        account = check_bank_account(iban, bic, holder or merchant.name[:70])
+        new = (account.iban, account.bic, account.holder)
+    old_iban = merchant.iban
+    if new == (old_iban, merchant.bic, merchant.account_holder):
+        return None
+    if not security.verify_password(actor.password_hash, password):
+        raise InvalidInput("type your password to change the bank account",
+                           code="wrong_password")
+    merchant.iban, merchant.bic, merchant.account_holder = new
+    session.flush()
+    change = BankChange(mask_iban(old_iban), mask_iban(new[0]))
+    audit.record(session, actor, "merchant.bank_account", merchant,
+                 {"old_iban": change.old_iban, "new_iban": change.new_iban}, now=now)
+    return change
 
 
 def set_stripe_account(session: Session, merchant: Merchant, account: str | None) -> None:
@@ -747,16 +796,21 @@ def payment_request_text(scheme: Scheme, merchant: Merchant, line: SettlementLin
     # applies it to this debt.
     ref = funding.structured_communication(merchant.id)
     subject = f"Lokaal Sparen {period}: te betalen / à payer EUR {amount}"
+    # The shop's name is its own choice: never the first words of a message
+    # (an invented name would read as the platform speaking), always quoted.
+    name = f"“{merchant.name}”"
     body = (
-        f"Beste {merchant.name},\n\n"
-        f"Na de afrekening van {period} is uw winkel EUR {amount} verschuldigd aan "
+        "Beste,\n\n"
+        f"Na de afrekening van {period} is uw winkel {name} EUR {amount} verschuldigd aan "
         f"{scheme.name} (punten gegeven min punten ontvangen, na uw voorschot).\n"
         f"Gelieve over te schrijven naar {iban} met de gestructureerde mededeling {ref}.\n\n"
-        f"Bonjour {merchant.name},\n\n"
-        f"Après le décompte de {period}, votre commerce doit EUR {amount} à {scheme.name}.\n"
+        "Bonjour,\n\n"
+        f"Après le décompte de {period}, votre commerce {name} doit EUR {amount} à "
+        f"{scheme.name}.\n"
         f"Veuillez virer ce montant sur {iban} avec la communication structurée {ref}.\n\n"
-        f"Dear {merchant.name},\n\n"
-        f"After the settlement of {period} your shop owes EUR {amount} to {scheme.name}.\n"
+        "Hello,\n\n"
+        f"After the settlement of {period} your shop {name} owes EUR {amount} to "
+        f"{scheme.name}.\n"
         f"Please transfer it to {iban} with the structured reference {ref}.\n\n"
         "Lokaal Sparen\n"
     )

@@ -9,13 +9,21 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import security
+from loyalty import schemes, security
 from loyalty.claims import SaleTerms
 from loyalty.db import DriverStatement, driver
-from loyalty.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthorized
+from loyalty.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    Unauthorized,
+)
 from loyalty.models import (
     LoginFailure,
     Merchant,
+    MerchantStatus,
     Role,
     Scheme,
     StaffSession,
@@ -123,6 +131,12 @@ def user_by_session_token(
         or not record.user.active
     ):
         raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
+    # Suspending a shop ends its staff's sessions; this also covers a session
+    # opened afterwards while the shop stays suspended.
+    if record.user.merchant_id is not None and session.scalar(
+        sa.select(Merchant.status).where(Merchant.id == record.user.merchant_id)
+    ) == MerchantStatus.SUSPENDED:
+        raise Unauthorized("this shop is suspended", code="merchant_suspended")
     return record.user, record
 
 
@@ -150,7 +164,11 @@ def revoke_sessions(session: Session, user: StaffUser, now: datetime) -> int:
 def create_till_key(
     session: Session, merchant: Merchant, now: datetime, *, label: str | None = None
 ) -> NewSecret:
-    """A till key for a shop; the key itself is returned once and stored hashed."""
+    """A till key for a shop; the key itself is returned once and stored hashed.
+
+    Raises Forbidden (the shop is not approved).
+    """
+    schemes.require_approved(merchant)
     key = security.new_token(security.TILL_KEY_PREFIX)
     record = TillKey(
         merchant_id=merchant.id,
@@ -193,6 +211,10 @@ def till_by_key(session: Session, key: str) -> Till:
     if row is None:
         raise Unauthorized("unknown or revoked till key", code="invalid_token")
     key_id, merchant_id, scheme_id, status, shop_rate, scheme_rate, ttl = row
+    if status == MerchantStatus.SUSPENDED:
+        # Suspending revokes the shop's keys; a key of a shop suspended before
+        # that existed is refused here, as every sale of a shop not approved is.
+        raise Forbidden("this shop is suspended", code="merchant_not_approved")
     rate = effective_earn_rate(scheme_rate, shop_rate)
     return Till(key_id, SaleTerms(merchant_id, scheme_id, status, rate, ttl))
 

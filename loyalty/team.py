@@ -57,8 +57,12 @@ def invite_cashier(session: Session, merchant: Merchant, email: str) -> StaffUse
     """A cashier for the shop with an unusable password, to be replaced through a link.
 
     A deactivated cashier of the same shop is let back in the same way.
-    Raises InvalidInput (e-mail), Conflict (the address belongs to someone else).
+    Raises Forbidden (the shop is not approved), InvalidInput (e-mail), Conflict (the
+    address belongs to someone else).
     """
+    # The invitation goes out under the platform's name: a pending shop could
+    # otherwise make it mail any address a link under a name of its choosing.
+    schemes.require_approved(merchant)
     email = staff.normalise_email(email)
     # 256 random bits nobody ever sees: the invitee can only get in by choosing
     # a password through the e-mailed link.

@@ -177,3 +177,21 @@ def attachment(body: str | bytes, mimetype: str, filename: str) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@contextmanager
+def counting_code_misses(merchant_id: int, till_key_id: int | None) -> Iterator[None]:
+    """Count a till's look-up of a spend code that does not exist, in a transaction
+    of its own: the failing request rolls back, the throttle must still see it."""
+    from loyalty import redemptions
+    from loyalty.db import utcnow
+    from loyalty.errors import NotFound
+
+    try:
+        yield
+    except NotFound as error:
+        if error.code == "unknown_code":
+            db().rollback()  # first: on SQLite this transaction may hold the write lock
+            with independent_transaction() as side:
+                redemptions.record_miss(side, merchant_id, utcnow(), till_key_id=till_key_id)
+        raise

@@ -11,11 +11,11 @@ from flask_babel import ngettext
 from loyalty import printed_cards as paper
 from loyalty import qr
 from loyalty.db import utcnow
-from loyalty.errors import LoyaltyError
+from loyalty.errors import Forbidden, LoyaltyError
 from loyalty.models import Scheme
 from loyalty.signin import staff_required
 from loyalty.web import db, independent_transaction
-from merchant_portal.common import OWNER, SHOP_STAFF, bp, current_merchant, render
+from merchant_portal.common import NOT_APPROVED, OWNER, SHOP_STAFF, bp, current_merchant, render
 from merchant_portal.forms import CardPointsForm, CardSpendForm, PrintCardsForm
 from merchant_portal.views import own_claim, sale
 
@@ -110,7 +110,11 @@ def printed_cards() -> Any:
             "printed_cards.html", 422 if form.is_submitted() else 200, form=form, merchant=merchant
         )
     scheme = db().get_one(Scheme, merchant.scheme_id)
-    issued = paper.issue_cards(db(), scheme, form.count.data or 0, merchant=merchant)
+    try:
+        issued = paper.issue_cards(db(), scheme, form.count.data or 0, merchant=merchant)
+    except Forbidden:
+        form.count.errors = [str(NOT_APPROVED)]
+        return render("printed_cards.html", 403, form=form, merchant=merchant)
     sheet = [
         {
             "number": paper.format_number(new.card.number),

@@ -22,6 +22,8 @@ bp = Blueprint(
 )
 SHOP_STAFF = (Role.MERCHANT_OWNER, Role.CASHIER)
 OWNER = (Role.MERCHANT_OWNER,)
+# Till keys, invitations, printed cards and spend codes: for approved shops only.
+NOT_APPROVED = _l("Only a shop approved by the municipality can do this.")
 # The owner's pages, in menu order; each appears once its view exists.
 OWNER_PAGES = [
     ("portal.figures", _l("Figures")),

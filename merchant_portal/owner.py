@@ -15,11 +15,11 @@ from flask_babel import gettext as _
 from loyalty import mail, sectors, settlement, staff, stamps, team
 from loyalty.db import utcnow
 from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
-from loyalty.models import Merchant, StaffUser
+from loyalty.models import Merchant, Role, StaffUser
 from loyalty.signin import current_staff, staff_required
 from loyalty.signin.views import RESET_MAX_AGE, password_link
 from loyalty.web import db
-from merchant_portal.common import OWNER, bp, current_merchant, render
+from merchant_portal.common import NOT_APPROVED, OWNER, bp, current_merchant, render
 from merchant_portal.forms import ActionForm
 from merchant_portal.owner_forms import (
     InviteForm,
@@ -120,8 +120,14 @@ def _send_invitation(merchant: Merchant, user: StaffUser) -> None:
     mail.send(
         current_app.config,
         user.email,
-        _("%(shop)s invites you to its till on Lokaal Sparen", shop=merchant.name),
-        _("Hello,\n\n%(shop)s invites you to give and take points at its till.", shop=merchant.name)
+        # The shop's name is its own choice: quoted in the body, never the
+        # subject or the first words (a name can pose as anyone).
+        _("Invitation to a shop's till on Lokaal Sparen"),
+        _(
+            "Hello,\n\nYou are invited to give and take points on Lokaal Sparen at the till "
+            "of the shop “%(shop)s”.",
+            shop=merchant.name,
+        )
         + "\n\n"
         + ngettext(
             "Open this link within %(num)d hour to choose your password:",
@@ -147,6 +153,9 @@ def team_invite() -> Any:
     merchant = current_merchant()
     try:
         user = team.invite_cashier(db(), merchant, form.email.data or "")
+    except Forbidden:
+        form.email.errors = [str(NOT_APPROVED)]
+        return _team_page(403, invite=form)
     except Conflict:
         form.email.errors = [
             _("This e-mail address already has an account. Choose another address.")
@@ -189,7 +198,11 @@ def team_keys() -> Any:
     if not form.validate_on_submit():
         return _team_page(422, key_form=form)
     label = (form.label.data or "").strip() or None
-    new = staff.create_till_key(db(), current_merchant(), utcnow(), label=label)
+    try:
+        new = staff.create_till_key(db(), current_merchant(), utcnow(), label=label)
+    except Forbidden:
+        form.label.errors = [str(NOT_APPROVED)]
+        return _team_page(403, key_form=form)
     return _team_page(201, new_key=new.secret)
 
 
@@ -233,20 +246,52 @@ def _profile_error(form: ProfileForm, error: InvalidInput) -> None:
         "invalid_bic": (form.bic, _("This is not a valid BIC, such as GEBABEBB.")),
         "bic_needed": (form.bic, _("Type the BIC of your bank, such as GEBABEBB.")),
         "invalid_holder": (form.account_holder, _("Type the name of the account holder.")),
+        "wrong_password": (
+            form.password,
+            _("Type your password correctly to change the bank account."),
+        ),
     }
     field, message = where.get(error.code, (form.address, _("This is not possible.")))
     field.errors = [message]
 
 
-def _save_bank_account(merchant: Merchant, form: ProfileForm) -> None:
+def _save_bank_account(merchant: Merchant, form: ProfileForm) -> settlement.BankChange | None:
     """Set the payout account, or remove it when every bank field is empty."""
-    iban = (form.iban.data or "").strip()
-    bic = (form.bic.data or "").strip()
-    holder = (form.account_holder.data or "").strip()
-    if not (iban or bic or holder):
-        merchant.iban = merchant.bic = merchant.account_holder = None
-        return
-    settlement.set_merchant_bank_account(db(), merchant, iban, bic, holder or merchant.name)
+    return settlement.change_merchant_bank_account(
+        db(),
+        merchant,
+        current_staff().user,
+        form.password.data or "",
+        (form.iban.data or "").strip(),
+        (form.bic.data or "").strip(),
+        (form.account_holder.data or "").strip(),
+        utcnow(),
+    )
+
+
+def _tell_owners(merchant: Merchant, shop_email: str, change: settlement.BankChange) -> None:
+    """E-mail the shop's owners and its address (as it was before this change) about a
+    new bank account: a stolen session must not move the payouts unnoticed."""
+    owners = {
+        user.email for user in team.staff_of_shop(db(), merchant.id)
+        if user.role == Role.MERCHANT_OWNER and user.active
+    }
+    for address in sorted(owners | {shop_email}):
+        mail.send(
+            current_app.config,
+            address,
+            _("The bank account of your shop on Lokaal Sparen was changed"),
+            _(
+                "Hello,\n\nThe bank account for the payouts of the shop “%(shop)s” on "
+                "Lokaal Sparen was changed by %(who)s.\n\nOld account: %(old)s\n"
+                "New account: %(new)s\n\nDid you not do this? Change your password and "
+                "tell the municipality at once.\n\nLokaal Sparen",
+                shop=merchant.name,
+                who=current_staff().user.email,
+                old=change.old_iban,
+                new=change.new_iban,
+            ),
+        )
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -258,6 +303,7 @@ def profile(logo_form: Any = None, http_status: int | None = None) -> Any:
     form = ProfileForm(obj=merchant) if logo_form is None else ProfileForm(None, obj=merchant)
     form.sector.choices = _sector_choices(merchant)
     if logo_form is None and form.validate_on_submit():
+        shop_email = merchant.email
         try:
             team.update_profile(
                 db(),
@@ -268,10 +314,18 @@ def profile(logo_form: Any = None, http_status: int | None = None) -> Any:
                 sector=form.sector.data or "",
                 email=form.email.data or "",
             )
-            _save_bank_account(merchant, form)
+            change = _save_bank_account(merchant, form)
+            if change is not None:
+                # Sent before the request commits: if the mail server refuses,
+                # the error status rolls the change back.
+                _tell_owners(merchant, shop_email, change)
         except InvalidInput as error:
             # The error status rolls back whatever was already changed.
             _profile_error(form, error)
+        except (OSError, smtplib.SMTPException):
+            current_app.logger.exception("bank account notice to a shop failed")
+            form.iban.errors = [_("The e-mail could not be sent. Try again in a few minutes.")]
+            http_status = 503
         else:
             return redirect(url_for("portal.profile", done="saved"), 303)
     if http_status is None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from loyalty.funding import MAX_TOP_UP, MIN_TOP_UP
@@ -131,6 +138,8 @@ class ProfileForm(FlaskForm):
         _l("Account holder"),
         validators=[Optional(), Length(max=70, message=_l("At most %(max)d characters."))],
     )
+    # Asked only when the bank account changes (loyalty.settlement checks it).
+    password = PasswordField(_l("Your password"), validators=[Optional()])
 
 
 class LogoForm(FlaskForm):

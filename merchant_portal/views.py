@@ -22,8 +22,8 @@ from loyalty.db import utcnow
 from loyalty.errors import LoyaltyError
 from loyalty.models import Claim, Merchant, StampCard, Voucher
 from loyalty.signin import current_staff, staff_required
-from loyalty.web import db
-from merchant_portal.common import SHOP_STAFF, bp, current_merchant, render
+from loyalty.web import counting_code_misses, db
+from merchant_portal.common import NOT_APPROVED, SHOP_STAFF, bp, current_merchant, render
 from merchant_portal.forms import ActionForm, CardPointsForm, CardSpendForm, CodeForm, SaleForm
 
 RECENT_SALES = 10
@@ -178,22 +178,35 @@ def redeem(card_form: Any = None, http_status: int | None = None) -> Any:
     )
 
 
-def _redemption_or_problem(code: str) -> Any:
-    try:
-        return redemptions.get_redemption(db(), code, current_merchant().scheme_id)
-    except LoyaltyError:
-        return None
+def _code_problem(code: str, error: LoyaltyError) -> Any:
+    """The code form again, saying why this code cannot be looked up."""
+    messages = {
+        "too_many_unknown_codes": _(
+            "Too many codes that do not exist were typed at this shop. "
+            "Try again in 10 minutes."
+        ),
+        "merchant_not_approved": str(NOT_APPROVED),
+    }
+    form = CodeForm(formdata=None, code=code)
+    form.code.errors = [messages.get(error.code, _("This code does not exist. Check the digits."))]
+    status = error.status if error.code in messages else 404
+    return render("redeem.html", status, form=form, card_form=CardSpendForm(formdata=None))
+
+
+# What a confirm's refusal shares with a look-up: answered on the code form.
+LOOKUP_PROBLEMS = ("unknown_code", "too_many_unknown_codes", "merchant_not_approved")
 
 
 @bp.get("/redeem/<code>")
 @staff_required(*SHOP_STAFF)
 def redeem_code(code: str, error: str | None = None, status_code: int = 200) -> Any:
     """What the code is worth, and a confirm button."""
-    redemption = _redemption_or_problem(code)
-    if redemption is None:
-        form = CodeForm(formdata=None, code=code)
-        form.code.errors = [_("This code does not exist. Check the digits.")]
-        return render("redeem.html", 404, form=form, card_form=CardSpendForm(formdata=None))
+    merchant = current_merchant()
+    try:
+        with counting_code_misses(merchant.id, None):
+            redemption = redemptions.lookup_at_till(db(), code, merchant, utcnow())
+    except LoyaltyError as problem:
+        return _code_problem(code, problem)
     reward = None
     other_shop = False
     if redemption.voucher_id is not None:
@@ -220,8 +233,12 @@ def redeem_code(code: str, error: str | None = None, status_code: int = 200) -> 
 def redeem_confirm(code: str) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
+    merchant = current_merchant()
     try:
-        redemptions.confirm_redemption(db(), code, current_merchant(), utcnow())
+        with counting_code_misses(merchant.id, None):
+            redemptions.confirm_redemption(db(), code, merchant, utcnow())
     except LoyaltyError as error:
+        if error.code in LOOKUP_PROBLEMS:
+            return _code_problem(code, error)
         return redeem_code(code, error=error.code, status_code=error.status)
     return redirect(url_for("portal.redeem_code", code=code, done=1), 303)

@@ -145,9 +145,11 @@ def _send_invitation(user: StaffUser) -> None:
     mail.send(
         current_app.config,
         user.email,
-        _("%(municipality)s invites you to its Lokaal Sparen dashboard", municipality=name),
+        # The scheme's name is chosen in its settings: quoted in the body only.
+        _("Invitation to a dashboard of Lokaal Sparen"),
         _(
-            "Hello,\n\n%(municipality)s invites you to its dashboard of Lokaal Sparen.",
+            "Hello,\n\nYou are invited to the dashboard of “%(municipality)s” on "
+            "Lokaal Sparen.",
             municipality=name,
         )
         + "\n\n"
@@ -254,6 +256,7 @@ ACTION_LABELS = {
     "event.create": _l("Event marked on the calendar"),
     "settlement.lock": _l("Month settled"),
     "funding.bank_transfer": _l("Bank transfer recorded"),
+    "merchant.bank_account": _l("Shop's bank account changed"),
 }
 
 
@@ -345,6 +348,14 @@ def flag_reason(flag: FraudFlag, shop: str) -> str:
             days=e["days"],
             earned=e["earned_share_pct"],
         )
+    if flag.rule == fraud.Rule.SPEND_CODE_GUESSING:
+        return _(
+            "A till of %(shop)s looked up %(misses)d spend codes that do not exist "
+            "within %(minutes)d minutes: it may be guessing codes.",
+            shop=shop,
+            misses=e["misses"],
+            minutes=e["minutes"],
+        )
     return flag.reason
 
 
@@ -354,6 +365,7 @@ RULE_LABELS = {
     fraud.Rule.REDEEM_AFTER_EARN: _l("Spends right after collecting"),
     fraud.Rule.TILL_VELOCITY: _l("Till far busier than usual"),
     fraud.Rule.REDEMPTION_SHARE: _l("Takes far more points than it gives"),
+    fraud.Rule.SPEND_CODE_GUESSING: _l("Guesses spend codes"),
 }
 
 
@@ -375,6 +387,7 @@ EVIDENCE_LABELS = {
     "factor": _l("Factor"),
     "redeemed_share_pct": _l("Share of the points spent (%)"),
     "earned_share_pct": _l("Share of the points earned (%)"),
+    "misses": _l("Unknown spend codes"),
 }
 
 

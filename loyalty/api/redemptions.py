@@ -15,7 +15,7 @@ from loyalty.api.schemas import RedemptionConfirmed, RedemptionView
 from loyalty.api.wallets import redemption_view, voucher_reward
 from loyalty.db import utcnow
 from loyalty.errors import NotFound
-from loyalty.web import db
+from loyalty.web import counting_code_misses, db
 
 blp = Blueprint("redemptions", __name__, description="Spending points at a till")
 
@@ -23,11 +23,16 @@ blp = Blueprint("redemptions", __name__, description="Spending points at a till"
 @blp.route("/redemptions/<code>")
 class RedemptionView_(MethodView):
     @blp.response(200, RedemptionView)
+    @blp.alt_response(429, description="too many unknown codes from this till or shop")
     @blp.doc(security=AUTH)
     def get(self, code: str) -> dict[str, Any]:
         """What a code is worth, before the cashier confirms it."""
-        _key, merchant = require_till()
-        return redemption_view(redemptions.get_redemption(db(), code, merchant.scheme_id))
+        key, merchant = require_till()
+        with counting_code_misses(merchant.id, key.id):
+            redemption = redemptions.lookup_at_till(
+                db(), code, merchant, utcnow(), till_key_id=key.id
+            )
+        return redemption_view(redemption)
 
 
 @blp.route("/redemptions/<code>/confirm")
@@ -37,10 +42,14 @@ class ConfirmView(MethodView):
     @blp.response(200, RedemptionConfirmed)
     @blp.alt_response(409, description="already used or cancelled")
     @blp.alt_response(410, description="expired")
+    @blp.alt_response(429, description="too many unknown codes from this till or shop")
     def post(self, code: str) -> dict[str, Any]:
         """Accept a code at this shop: give the discount; the points become the shop's."""
-        _key, merchant = require_till()
-        redemption = redemptions.confirm_redemption(db(), code, merchant, utcnow())
+        key, merchant = require_till()
+        with counting_code_misses(merchant.id, key.id):
+            redemption = redemptions.confirm_redemption(
+                db(), code, merchant, utcnow(), till_key_id=key.id
+            )
         return {
             "points": redemption.points,
             "discount_cents": redemption.discount_cents,

@@ -18,7 +18,7 @@ from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
 from loyalty.models.printed_cards import PrintedCard
-from loyalty.models.redemptions import Redemption, RedemptionStatus
+from loyalty.models.redemptions import Redemption, RedemptionStatus, SpendCodeMiss
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
 from loyalty.models.settlements import PayoutMethod, Settlement, SettlementLine
 from loyalty.models.staff import LoginFailure, Role, StaffSession, StaffUser, TillKey
@@ -60,6 +60,7 @@ __all__ = [
     "RollupState",
     "Scheme",
     "Settlement",
+    "SpendCodeMiss",
     "SettlementLine",
     "ShopperCount",
     "StaffSession",

@@ -53,3 +53,25 @@ class Redemption(Base):
             "(status = 'confirmed') = (merchant_id IS NOT NULL)", name="confirmed_has_merchant"
         ),
     )
+
+
+class SpendCodeMiss(Base):
+    """A spend code that a till looked up and that does not exist, kept a day.
+
+    Codes have eight digits: a till that may guess without end finds live
+    ones. The misses are counted in the database rather than in a worker's
+    memory, so the limit holds across every worker process (loyalty.redemptions).
+    """
+
+    __tablename__ = "spend_code_misses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
+    # The till key that asked; None for the shop portal's till page.
+    till_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("till_keys.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.Index("ix_spend_code_misses_merchant_id_at", "merchant_id", "at"),
+        sa.Index("ix_spend_code_misses_till_key_id_at", "till_key_id", "at"),
+    )

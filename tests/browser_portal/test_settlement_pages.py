@@ -12,7 +12,7 @@ from loyalty import settlement
 from loyalty.models import Role
 from tests.browser_portal.conftest import NewTablet
 from tests.conftest import LiveServer
-from tests.factories import make_scheme, make_user
+from tests.factories import PASSWORD, make_scheme, make_user
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops
 
 
@@ -56,3 +56,14 @@ def test_settle_a_month_and_read_the_statement(
     shop.submit(shop.page.get_by_role("button", name="Save"), 422)
     expect(shop.page.locator("#iban-error")).to_contain_text("This is not a valid IBAN.")
     shop.check("profile-bank-error")
+    # A valid new account takes the password again (a stolen session cannot move the payouts).
+    shop.page.get_by_label("IBAN").fill(iban_for(12))
+    shop.submit(shop.page.get_by_role("button", name="Save"), 422)
+    expect(shop.page.locator("#password-error")).to_contain_text(
+        "Type your password correctly to change the bank account."
+    )
+    shop.check("profile-bank-password")
+    shop.page.get_by_label("IBAN").fill(iban_for(12))
+    shop.page.get_by_label("Your password").fill(PASSWORD)
+    shop.submit(shop.page.get_by_role("button", name="Save"))
+    expect(shop.page.get_by_role("status")).to_have_text("The profile is saved.")

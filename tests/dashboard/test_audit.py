@@ -32,7 +32,11 @@ def test_shop_decisions_are_audited_and_the_log_is_filtered(
     assert [(r.action, r.target_type, r.target_id, r.details) for r in rows] == [
         ("merchant.approve", "merchant", first.id, {"from": "pending", "to": "approved"}),
         ("merchant.refuse", "merchant", second.id, {"from": "pending", "to": "refused"}),
-        ("merchant.suspend", "merchant", first.id, {"from": "approved", "to": "suspended"}),
+        # A suspension also ends the shop's open sales, till keys and sessions (none here).
+        ("merchant.suspend", "merchant", first.id, {
+            "from": "approved", "to": "suspended",
+            "claims_cancelled": 0, "till_keys_revoked": 0, "sessions_ended": 0,
+        }),
     ]
     assert all(r.actor_id == town.admin.id and r.actor_label == town.admin.email for r in rows)
     assert all(before <= r.at <= utcnow() for r in rows)

@@ -227,10 +227,12 @@ def test_dismiss_needs_a_note_and_suspend_stops_the_shop(app: Flask, session: Se
     session.commit()
     [entry] = audit_rows(session, shop.scheme.id, "merchant.suspend")
     assert entry.details["reason"] == f"fraud flag #{second}"
+    # The suspension revoked the shop's till keys.
     refused = app.test_client().post(
         "/api/v1/claims", json={"amount_cents": 1000}, headers=shop.headers
     )
-    assert refused.status_code == 403
+    assert refused.status_code == 401
+    assert entry.details["till_keys_revoked"] == 1
     # The open list is empty now; the closed flags are under "all".
     assert "0 flags" in html(client.get("/dashboard/fraud"))
     assert "family shopping together" in html(client.get("/dashboard/fraud?status=all"))

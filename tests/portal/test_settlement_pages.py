@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from loyalty import settlement
 from loyalty.models import Merchant, Role, Settlement
-from tests.factories import make_scheme, make_user
+from tests.factories import PASSWORD, make_scheme, make_user
 from tests.portal.test_owner_pages import _client, _form_error, _fresh, _html, _post, _sign_in
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops
 
@@ -113,7 +113,7 @@ def test_the_payout_account_is_checked_in_the_profile(app: Flask, session: Sessi
     unchanged = _fresh(session, Merchant, shop.id)
     assert (unchanged.iban, unchanged.address) == (None, None)
 
-    saved = _post(client, "/portal/profile", "/portal/profile", **base,
+    saved = _post(client, "/portal/profile", "/portal/profile", **base, password=PASSWORD,
                   iban="be71 0961 2345 6769", bic="", account_holder="De Smet bv")
     assert saved.status_code == 303
     merchant = _fresh(session, Merchant, shop.id)
@@ -121,7 +121,7 @@ def test_the_payout_account_is_checked_in_the_profile(app: Flask, session: Sessi
         "BE71096123456769", "GKCCBEBB", "De Smet bv"
     )
     assert 'value="BE71096123456769"' in _html(client.get("/portal/profile"))
-    cleared = _post(client, "/portal/profile", "/portal/profile", **base,
+    cleared = _post(client, "/portal/profile", "/portal/profile", **base, password=PASSWORD,
                     iban="", bic="", account_holder="")
     assert cleared.status_code == 303
     assert _fresh(session, Merchant, shop.id).iban is None

@@ -1,0 +1,28 @@
+"""E-mails never begin with words a shop chose: a shop's name can pose as the platform
+("Lokaal Sparen: your account is blocked") in the subject or the first line."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from loyalty import settlement
+from loyalty.models import SettlementLine
+from tests.factories import make_merchant, make_scheme
+
+POSING = "Lokaal Sparen: uw account is geblokkeerd, log in op evil.example"
+
+
+def test_a_payment_request_quotes_the_shops_name_after_the_platforms_words(
+    session: Session,
+) -> None:
+    scheme = make_scheme(session)
+    shop = make_merchant(session, scheme, name=POSING)
+    line = SettlementLine(collect_cents=1250)
+    subject, body = settlement.payment_request_text(scheme, shop, line, "2025-03")
+    assert POSING not in subject
+    assert body.startswith("Beste,\n\nNa de afrekening van 2025-03 is uw winkel “")
+    for greeting in ("Beste,", "Bonjour,", "Hello,"):
+        assert f"{greeting}\n\n" in body
+    assert body.count(f"“{POSING}”") == 3
+    assert body.count(POSING) == 3
+    session.rollback()
