@@ -21,6 +21,7 @@ from loyalty.models import (
     StaffSession,
     StaffUser,
     TillKey,
+    TrustedDevice,
 )
 from loyalty.schemes import effective_earn_rate
 
@@ -147,6 +148,15 @@ def revoke_sessions(session: Session, user: StaffUser, now: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def forget_devices(session: Session, user: StaffUser) -> None:
+    """Forget every browser on which the user skipped the two-factor code (loyalty.totp)."""
+    session.execute(
+        sa.delete(TrustedDevice)
+        .where(TrustedDevice.user_id == user.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def create_till_key(
     session: Session, merchant: Merchant, now: datetime, *, label: str | None = None
 ) -> NewSecret:
@@ -248,6 +258,7 @@ def change_password(session: Session, user: StaffUser, new_password: str, now: d
         )
     user.password_hash = security.hash_password(new_password)
     revoke_sessions(session, user, now)
+    forget_devices(session, user)
     session.flush()
 
 
