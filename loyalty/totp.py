@@ -77,8 +77,13 @@ class Enrolment:
     recovery_codes: list[str]
 
 
-def enrol(session: Session, user: StaffUser, now: datetime) -> Enrolment:
-    """Enrol at once, without a first code (the command line, the demo)."""
+def enrol(
+    session: Session, user: StaffUser, now: datetime, *, secret: str | None = None
+) -> Enrolment:
+    """Enrol at once, without a first code (the command line; the demo, with its
+    published ``secret``). Raises Conflict when the user is enrolled already."""
+    if secret is not None and not is_enrolled(user):
+        user.totp_secret = secret
     start_enrolment(session, user)
     user.totp_enrolled_at = now
     return Enrolment(otpauth_uri(user), _new_recovery_codes(session, user))
