@@ -126,9 +126,10 @@ def _pending() -> tuple[StaffUser, dict[str, Any]] | None:
 
 def _second_factor_refused(user: StaffUser, form: Any, template: str, **context: Any) -> Any:
     """A wrong code: counted by the login throttle like a wrong password."""
+    email = user.email  # read before the rollback expires it
     db().rollback()  # on SQLite our transaction holds the write lock
     with independent_transaction() as side:
-        staff.record_failure(side, user.email, request.remote_addr or "unknown", utcnow())
+        staff.record_failure(side, email, request.remote_addr or "unknown", utcnow())
     form.code.errors = [_("This code is wrong or already used.")]
     return _render(template, 401, form=form, **context)
 
