@@ -33,8 +33,7 @@ class TokenView(MethodView):
     )
     @blp.alt_response(429, description="too many failed attempts in 15 minutes")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Exchange a staff e-mail and password (and, once set up, a two-factor code)
-        for a revocable bearer token."""
+        """Exchange a staff e-mail, password and two-factor code for a revocable token."""
         session = db()
         now = utcnow()
         ip = request.remote_addr or "unknown"
