@@ -92,16 +92,21 @@ def make_user(
 
 
 def otp(app: Flask, user_id: int, secret: str = TOTP_SECRET) -> str:
-    """A code the server accepts now for this user: of the current or the next time
-    step, later than the last one used (waiting for the next step if both are used)."""
+    """A code the server accepts now for this user (see code_after)."""
     token = sqlite_begin_mode.set("DEFERRED")
     try:
         with app.extensions["loyalty.sessions"]() as s:
             last = s.scalar(sa.select(StaffUser.totp_last_step).where(StaffUser.id == user_id))
     finally:
         sqlite_begin_mode.reset(token)
+    return code_after(last, secret)
+
+
+def code_after(last_step: int | None, secret: str = TOTP_SECRET) -> str:
+    """A code of the current or the next time step, later than the last one used
+    (waiting for the next step if both are used): each code is good once."""
     current = int(time.time()) // totp.STEP_SECONDS
-    step = current if last is None else max(current, last + 1)
+    step = current if last_step is None else max(current, last_step + 1)
     if step > current + 1:
         time.sleep((step - 1) * totp.STEP_SECONDS - time.time() + 0.1)
     return pyotp.TOTP(secret).generate_otp(step)
