@@ -3,6 +3,7 @@ after a confirmation; audited; the person enrols again at the next sign-in."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -100,3 +101,31 @@ def test_an_admin_resets_a_colleague_but_not_oneself_nor_another_town(
     assert session.get_one(StaffUser, town.admin.id).totp_enrolled_at is not None
     assert session.get_one(StaffUser, elsewhere.admin.id).totp_enrolled_at is not None
     assert len(audit_rows(session, town.scheme.id, "staff.totp_reset")) == 1
+
+
+def test_an_analyst_made_admin_enrols_before_anything_else(
+    app: Flask, session: Session, town: Municipality
+) -> None:
+    client = town.analyst_client
+    assert post(town.admin_client, f"/dashboard/staff/{town.analyst.id}/role",
+                role="municipality_admin").status_code == 303
+    for page in ("/dashboard/", "/dashboard/staff", "/account/password"):
+        answer = client.get(page)
+        assert urlsplit(answer.headers["Location"]).path == "/account/two-factor", page
+    enrol = client.get("/account/two-factor")
+    secret = re.search(r'<code class="totp-secret">([A-Z2-7]+)</code>', html(enrol))
+    assert secret, html(enrol)
+    done = client.post("/account/two-factor", data={
+        "csrf_token": csrf(html(enrol)), "code": otp(app, town.analyst.id, secret.group(1))})
+    assert done.status_code == 200 and "Your recovery codes" in html(done)
+    assert client.get("/dashboard/staff").status_code == 200
+
+
+def test_who_must_enrol_can_still_sign_out(session: Session, town: Municipality) -> None:
+    client = town.analyst_client
+    token = csrf(html(client.get("/account/two-factor")))
+    assert post(town.admin_client, f"/dashboard/staff/{town.analyst.id}/role",
+                role="municipality_admin").status_code == 303
+    out = client.post("/logout", data={"csrf_token": token})
+    assert urlsplit(out.headers["Location"]).path == "/login"
+    assert urlsplit(client.get("/account/two-factor").headers["Location"]).path == "/login"
