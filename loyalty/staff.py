@@ -251,7 +251,8 @@ def record_failure(session: Session, email: str, ip: str, now: datetime) -> None
 
 
 def change_password(session: Session, user: StaffUser, new_password: str, now: datetime) -> None:
-    """Set a new password and sign out every session of the user. Raises InvalidInput."""
+    """Set a new password, sign out every session of the user and forget the browsers
+    that skipped the two-factor code. Raises InvalidInput."""
     if len(new_password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             f"the password needs at least {MIN_PASSWORD_LENGTH} characters", code="weak_password"
