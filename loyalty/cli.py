@@ -87,14 +87,25 @@ def create_scheme(slug: str, name: str) -> None:
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--email", required=True)
 @click.option("--merchant", "merchant_id", type=int, help="shop id (shop roles only)")
+@click.option(
+    "--totp", is_flag=True,
+    help="enrol in two-factor sign-in now; prints the otpauth:// URI and recovery codes once",
+)
 @with_appcontext
-def create_user(scheme_slug: str, role: str, email: str, merchant_id: int | None) -> None:
+def create_user(
+    scheme_slug: str, role: str, email: str, merchant_id: int | None, totp: bool
+) -> None:
     """Create a staff user; the password is read from standard input.
 
+    Admins and shop owners set up two-factor sign-in at their first sign-in;
+    with --totp it is set up at once (for scripts of the API: compute the
+    token call's "otp" from the printed URI).
+
     Example: echo 'a-long-password' | loyalty create-user --scheme sint-gillis-waas
-    --role municipality_admin --email it@sint-gillis-waas.be
+    --role municipality_admin --email it@sint-gillis-waas.be --totp
     """
     from loyalty import schemes, staff
+    from loyalty import totp as two_factor
     from loyalty.models import Merchant
 
     if sys.stdin.isatty():
@@ -112,6 +123,11 @@ def create_user(scheme_slug: str, role: str, email: str, merchant_id: int | None
                 merchant=merchant,
             )
             click.echo(f"created {user.role} {user.email} (id {user.id})")
+            if totp:
+                enrolment = two_factor.enrol(session, user, utcnow())
+                click.echo("two-factor sign-in set up; shown only now, keep them safe:")
+                click.echo(f"  authenticator URI: {enrolment.uri}")
+                click.echo("  recovery codes: " + " ".join(enrolment.recovery_codes))
     except LoyaltyError as error:
         _fail(error)
 
@@ -527,7 +543,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
     Example: loyalty demo --port 8000
     """
-    from loyalty.demo import DEMO_PASSWORD, load_demo
+    from loyalty.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo
     from loyalty.migrate import upgrade
     from loyalty.models import Scheme, StaffUser
 
@@ -560,11 +576,18 @@ def demo(host: str, port: int, no_serve: bool) -> None:
                 click.echo(f"  rollups: {folded} purchase events of {scheme.slug} folded in")
     with transaction() as session:
         logins = session.execute(
-            sa.select(StaffUser.role, StaffUser.email).order_by(StaffUser.id)
+            sa.select(StaffUser.role, StaffUser.email, StaffUser.totp_secret)
+            .order_by(StaffUser.id)
         ).all()
     click.echo(f"\nStaff logins (password: {DEMO_PASSWORD}):")
-    for role, email in logins:
-        click.echo(f"  {role:22} {email}")
+    for role, email, secret in logins:
+        code = " + code" if secret == DEMO_TOTP_SECRET else ""
+        click.echo(f"  {role:22} {email}{code}")
+    click.echo(
+        f"\n+ code: two-factor sign-in with the demo's key {DEMO_TOTP_SECRET}: add it to an "
+        "authenticator app, or print the current code with\n"
+        f"  {sys.executable} -c 'import pyotp; print(pyotp.TOTP(\"{DEMO_TOTP_SECRET}\").now())'"
+    )
     if no_serve:
         return
     click.echo(f"\nLokaal Sparen runs on http://{host}:{port}/  (Ctrl+C stops it)")

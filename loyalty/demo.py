@@ -11,12 +11,25 @@ from zoneinfo import ZoneInfo
 from schwifty import IBAN
 from sqlalchemy.orm import Session
 
-from loyalty import campaigns, claims, demo_year, redemptions, schemes, settlement, staff, wallets
+from loyalty import (
+    campaigns,
+    claims,
+    demo_year,
+    redemptions,
+    schemes,
+    settlement,
+    staff,
+    totp,
+    wallets,
+)
 from loyalty.models import MerchantStatus, Role, Scheme, Wallet
 
 SLUG = "sint-gillis-waas"
 VILLAGES = ["Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"]
 DEMO_PASSWORD = "lokaal-sparen-demo"  # noqa: S105  (the demo prints it on purpose)
+# The authenticator key of the demo's admins and shop owners, printed like the
+# password: with a random key nobody could sign in to a demo they did not load.
+DEMO_TOTP_SECRET = "LOKAALSPARENDEMOLOKAALSPARENDEMO"  # noqa: S105
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 
 # name, NACE-BEL code, street address, village, typical sale in euro
@@ -132,10 +145,12 @@ def load_demo(
     logins: list[tuple[str, str]] = []
 
     def user(role: Role, email: str, merchant: object = None) -> None:
-        staff.create_user(
+        created = staff.create_user(
             session, scheme, email=email, password=DEMO_PASSWORD, role=role,
             merchant=merchant,  # type: ignore[arg-type]
         )
+        if role in totp.REQUIRED_ROLES:
+            totp.enrol(session, created, now, secret=DEMO_TOTP_SECRET)
         logins.append((str(role), email))
 
     user(Role.MUNICIPALITY_ADMIN, "admin@sint-gillis-waas.example")

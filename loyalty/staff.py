@@ -29,6 +29,7 @@ from loyalty.models import (
     StaffSession,
     StaffUser,
     TillKey,
+    TrustedDevice,
 )
 from loyalty.schemes import effective_earn_rate
 
@@ -161,6 +162,15 @@ def revoke_sessions(session: Session, user: StaffUser, now: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def forget_devices(session: Session, user: StaffUser) -> None:
+    """Forget every browser on which the user skipped the two-factor code (loyalty.totp)."""
+    session.execute(
+        sa.delete(TrustedDevice)
+        .where(TrustedDevice.user_id == user.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def create_till_key(
     session: Session, merchant: Merchant, now: datetime, *, label: str | None = None
 ) -> NewSecret:
@@ -263,13 +273,15 @@ def record_failure(session: Session, email: str, ip: str, now: datetime) -> None
 
 
 def change_password(session: Session, user: StaffUser, new_password: str, now: datetime) -> None:
-    """Set a new password and sign out every session of the user. Raises InvalidInput."""
+    """Set a new password, sign out every session of the user and forget the browsers
+    that skipped the two-factor code. Raises InvalidInput."""
     if len(new_password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             f"the password needs at least {MIN_PASSWORD_LENGTH} characters", code="weak_password"
         )
     user.password_hash = security.hash_password(new_password)
     revoke_sessions(session, user, now)
+    forget_devices(session, user)
     session.flush()
 
 

@@ -7,9 +7,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import audit, security, staff
+from loyalty import audit, security, staff, totp
 from loyalty.errors import Conflict, InvalidInput, NotFound
-from loyalty.models import Role, Scheme, StaffUser
+from loyalty.models import Merchant, Role, Scheme, StaffUser
 
 MUNICIPALITY_ROLES = (Role.MUNICIPALITY_ADMIN, Role.MUNICIPALITY_ANALYST)
 
@@ -119,3 +119,39 @@ def deactivate(session: Session, actor: StaffUser, user: StaffUser, now: datetim
     session.flush()
     audit.record(session, actor, "staff.deactivate", user, {"sessions_ended": revoked})
     return revoked
+
+
+def shop_owners(session: Session, scheme_id: int) -> list[tuple[StaffUser, str]]:
+    """The owners of the scheme's shops with their shop's name, by shop then e-mail."""
+    return [
+        (user, name)
+        for user, name in session.execute(
+            sa.select(StaffUser, Merchant.name)
+            .join(Merchant, Merchant.id == StaffUser.merchant_id)
+            .where(StaffUser.scheme_id == scheme_id, StaffUser.role == Role.MERCHANT_OWNER)
+            .order_by(Merchant.name, StaffUser.email)
+        )
+    ]
+
+
+def two_factor_member(session: Session, scheme_id: int, user_id: int) -> StaffUser:
+    """Someone whose two-factor sign-in an admin of this scheme may reset: its
+    municipality staff and its shop owners. Raises NotFound (also for other schemes')."""
+    user = session.get(StaffUser, user_id)
+    if (
+        user is None
+        or user.scheme_id != scheme_id
+        or user.role not in (*MUNICIPALITY_ROLES, Role.MERCHANT_OWNER)
+    ):
+        raise NotFound("this municipality has no such staff member", code="unknown_user")
+    return user
+
+
+def reset_two_factor(session: Session, actor: StaffUser, user: StaffUser, now: datetime) -> None:
+    """A lost phone: the user sets up two-factor sign-in again at the next sign-in.
+
+    Raises Conflict for oneself (another admin must do it, after checking who asks).
+    """
+    if user.id == actor.id:
+        raise Conflict("ask another admin to reset your two-factor sign-in", code="self")
+    totp.reset(session, actor, user, now)

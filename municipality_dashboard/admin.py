@@ -124,6 +124,7 @@ def _staff_page(status: int = 200, *, invite: InviteForm | None = None, error: s
         "staff.html",
         status,
         users=staff_admin.municipality_staff(db(), scheme.id),
+        owners=staff_admin.shop_owners(db(), scheme.id),
         me=current_staff().user.id,
         invite=invite or InviteForm(formdata=None),
         role_form=RoleForm(formdata=None),
@@ -232,6 +233,33 @@ def staff_deactivate(user_id: int) -> Any:
     return redirect(url_for("dashboard.staff", done="deactivated"), 303)
 
 
+@bp.get("/staff/<int:user_id>/two-factor")
+@staff_required(*ADMIN)
+def staff_two_factor(user_id: int) -> Any:
+    """Ask for confirmation before resetting someone's two-factor sign-in."""
+    try:
+        user = staff_admin.two_factor_member(db(), _scheme().id, user_id)
+    except NotFound:
+        abort(404)
+    return _render("two_factor_reset.html", user=user, form=ActionForm(),
+                   me=current_staff().user.id)
+
+
+@bp.post("/staff/<int:user_id>/two-factor")
+@staff_required(*ADMIN)
+def staff_two_factor_reset(user_id: int) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        user = staff_admin.two_factor_member(db(), _scheme().id, user_id)
+        staff_admin.reset_two_factor(db(), current_staff().user, user, utcnow())
+    except NotFound:
+        abort(404)
+    except Conflict:
+        return _staff_page(409, error=_("Ask another admin to reset your own two-factor sign-in."))
+    return redirect(url_for("dashboard.staff", done="two_factor"), 303)
+
+
 # -- the audit log -----------------------------------------------------------------------
 
 
@@ -245,6 +273,7 @@ ACTION_LABELS = {
     "staff.reactivate": _l("Staff member let back in"),
     "staff.role": _l("Role changed"),
     "staff.deactivate": _l("Staff member deactivated"),
+    "staff.totp_reset": _l("Two-factor sign-in reset"),
     "fraud.dismiss": _l("Fraud flag dismissed"),
     "fraud.close": _l("Fraud flag closed"),
     "wallet.freeze": _l("Wallet frozen"),

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from loyalty.db import sqlite_begin_mode
+from loyalty.models import StaffUser
+from tests.factories import otp
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -12,3 +21,36 @@ def csrf(html: str) -> str:
     match = CSRF.search(html)
     assert match, "no CSRF token in the page:\n" + html[:2000]
     return match.group(1)
+
+
+def complete_sign_in(client: FlaskClient, response: TestResponse, email: str) -> TestResponse:
+    """The second step of a sign-in, as its user would take it, and its answer.
+
+    After the password step sent ``client`` to the code page: type the code
+    (tests.factories.otp). To the enrolment page (an admin or shop owner not
+    enrolled yet): scan the key shown, type its code, and answer the page of
+    recovery codes (200). Any other answer is returned as it is.
+    """
+    path = urlsplit(response.headers["Location"]).path if response.status_code == 303 else ""
+    if path not in ("/login/code", "/account/two-factor"):
+        return response
+    page = client.get(path).get_data(as_text=True)
+    app = client.application
+    token = sqlite_begin_mode.set("DEFERRED")
+    try:
+        with app.extensions["loyalty.sessions"]() as s:
+            user = s.scalars(sa.select(StaffUser).where(StaffUser.email == email.lower())).one()
+            user_id, secret = user.id, user.totp_secret
+    finally:
+        sqlite_begin_mode.reset(token)
+    if path == "/account/two-factor":
+        shown = TOTP_KEY.search(page)
+        assert shown, page
+        secret = shown.group(1)
+    assert secret is not None
+    return client.post(
+        path, data={"csrf_token": csrf(page), "code": otp(app, user_id, secret)}
+    )
+
+
+TOTP_KEY = re.compile(r'<code class="totp-secret">([A-Z2-7]+)</code>')

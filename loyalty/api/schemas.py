@@ -22,6 +22,14 @@ class ErrorSchema(Schema):
 class TokenRequest(Schema):
     email = fields.String(required=True, validate=validate.Length(max=254))
     password = fields.String(required=True, validate=validate.Length(max=1024), load_only=True)
+    otp = fields.String(
+        load_only=True,
+        validate=validate.Length(max=32),
+        metadata={
+            "description": "The current 6-digit code of the authenticator app (or a one-time "
+            "recovery code); required once two-factor sign-in is set up."
+        },
+    )
 
 
 class TokenResponse(Schema):

@@ -21,7 +21,15 @@ from loyalty.models.printed_cards import PrintedCard
 from loyalty.models.redemptions import Redemption, RedemptionStatus, SpendCodeMiss
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
 from loyalty.models.settlements import PayoutMethod, Settlement, SettlementLine
-from loyalty.models.staff import LoginFailure, Role, StaffSession, StaffUser, TillKey
+from loyalty.models.staff import (
+    LoginFailure,
+    RecoveryCode,
+    Role,
+    StaffSession,
+    StaffUser,
+    TillKey,
+    TrustedDevice,
+)
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletStatus
 
@@ -49,6 +57,7 @@ __all__ = [
     "PrintedCard",
     "PseudonymKey",
     "PurchaseEvent",
+    "RecoveryCode",
     "Redemption",
     "RedemptionStatus",
     "Role",
@@ -67,6 +76,7 @@ __all__ = [
     "StaffUser",
     "StampCard",
     "TillKey",
+    "TrustedDevice",
     "Voucher",
     "VoucherStatus",
     "Wallet",

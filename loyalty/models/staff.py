@@ -29,6 +29,13 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(sa.String(30))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Two-factor sign-in (loyalty.totp). The secret is kept as it is: checking a
+    # code needs it, and a hash cannot give it back. It is set when enrolment
+    # starts and counts only once totp_enrolled_at is set (a first code was right).
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The time step of the last code accepted: a code is good once.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     sessions: Mapped[list[StaffSession]] = relationship(back_populates="user")
 
@@ -99,3 +106,31 @@ class LoginFailure(Base):
         sa.Index("ix_login_failures_email_at", "email", "at"),
         sa.Index("ix_login_failures_ip_at", "ip", "at"),
     )
+
+
+class RecoveryCode(Base):
+    """A one-time code to sign in without the phone; only its SHA-256 is kept.
+
+    Sixteen characters from 32 symbols are 80 random bits: a slow hash would add nothing.
+    """
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "code_hash"),)
+
+
+class TrustedDevice(Base):
+    """A browser on which a staff member skips the code for 30 days (its cookie, hashed)."""
+
+    __tablename__ = "staff_trusted_devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

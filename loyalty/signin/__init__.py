@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, g
+from flask import Flask, abort, current_app, g, redirect, url_for
 from flask_login import LoginManager, UserMixin, current_user
 
-from loyalty import staff
+from loyalty import staff, totp
 from loyalty.db import utcnow
 from loyalty.errors import Unauthorized
 from loyalty.models import Role, StaffSession, StaffUser
@@ -76,14 +76,18 @@ def current_staff() -> StaffPrincipal:
     return principal
 
 
-def staff_required(*roles: Role) -> Callable[[F], F]:
-    """Sign-in required; with roles, any other role gets 403."""
+def staff_required(*roles: Role, two_factor: bool = True) -> Callable[[F], F]:
+    """Sign-in required; with roles, any other role gets 403. Whoever must set up
+    two-factor sign-in is sent to do so first, unless ``two_factor`` is False."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
+            if two_factor and totp.must_enrol(current_staff().user):
+                # Signed in before two-factor sign-in was required, or reset by an admin.
+                return redirect(url_for("signin.enrol"), 303)
             if roles and current_staff().role not in roles:
                 abort(403)
             g.staff = current_staff()

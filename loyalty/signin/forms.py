@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from loyalty.staff import MIN_PASSWORD_LENGTH
@@ -31,3 +31,20 @@ class NewPasswordForm(FlaskForm):
 
 class ChangePasswordForm(NewPasswordForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=32)],
+        filters=[lambda value: value.strip() if value else value],
+    )
+    remember_device = BooleanField(_l("Remember this device for 30 days"))
+
+
+class EnrolForm(FlaskForm):
+    code = StringField(
+        _l("The 6-digit code the app shows"),
+        validators=[DataRequired(), Length(max=32)],
+        filters=[lambda value: value.strip() if value else value],
+    )

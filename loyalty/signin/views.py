@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, redirect, request, url_for
+from flask import session as cookie_session
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from loyalty import mail, security, staff
+from loyalty import mail, qr, security, staff, totp
 from loyalty.db import utcnow
 from loyalty.errors import InvalidInput, TooManyAttempts, Unauthorized
 from loyalty.models import StaffUser
@@ -22,7 +24,14 @@ from loyalty.signin import (
     home_for,
     staff_required,
 )
-from loyalty.signin.forms import ChangePasswordForm, ForgotForm, LoginForm, NewPasswordForm
+from loyalty.signin.forms import (
+    ChangePasswordForm,
+    CodeForm,
+    EnrolForm,
+    ForgotForm,
+    LoginForm,
+    NewPasswordForm,
+)
 from loyalty.web import db, independent_transaction, personal_page
 
 bp = Blueprint(
@@ -68,18 +77,141 @@ def login() -> Any:
         form.password.errors = [_("Wrong e-mail address or password.")]
         return _render("login.html", 401, form=form)
     remember = bool(form.remember.data)
+    target = _safe_next(request.args.get("next"))
+    if totp.must_enrol(user) or (
+        totp.is_enrolled(user)
+        and not totp.device_trusted(session, user, request.cookies.get(DEVICE_COOKIE), now)
+    ):
+        # Half signed in: no session record yet, only this note in the signed cookie.
+        cookie_session[PENDING_KEY] = {
+            "u": user.id, "h": user.password_hash[-16:], "r": remember, "n": target or "",
+            "t": int(time.time()),
+        }
+        return redirect(url_for("signin.enrol" if totp.must_enrol(user) else "signin.code"), 303)
+    _open(user, remember)
+    return redirect(target or home_for(user.role), 303)
+
+
+def _open(user: StaffUser, remember: bool) -> None:
+    """The server-side session record and Flask-Login's cookie: signed in."""
     secret = staff.open_session(
-        session, user, now,
+        db(), user, utcnow(),
         kind="device" if remember else "web",
         lifetime=DEVICE_LIFETIME if remember else SESSION_LIFETIME,
     )
-    record = staff.session_record(session, secret.id)
+    record = staff.session_record(db(), secret.id)
     login_user(StaffPrincipal(user, record, secret.secret), remember=remember)
-    return redirect(_safe_next(request.args.get("next")) or home_for(user.role), 303)
+
+
+# -- the second step: a code from the phone ------------------------------------------
+
+PENDING_KEY = "staff_2fa"
+# The password step counts this long; then the sign-in starts again.
+PENDING_MAX_AGE = 600
+# The cookie of a browser that skips the code (loyalty.totp.trust_device).
+DEVICE_COOKIE = "staff_trusted_device"
+
+
+def _pending() -> tuple[StaffUser, dict[str, Any]] | None:
+    """The user who gave the right password in this browser and still owes a code."""
+    note = cookie_session.get(PENDING_KEY)
+    if not isinstance(note, dict) or note.get("t", 0) + PENDING_MAX_AGE < time.time():
+        return None
+    user = db().get(StaffUser, note.get("u"))
+    # A password changed since then ends the half sign-in too.
+    if user is None or not user.active or user.password_hash[-16:] != note.get("h"):
+        return None
+    return user, note
+
+
+def _second_factor_refused(user: StaffUser, form: Any, template: str, **context: Any) -> Any:
+    """A wrong code: counted by the login throttle like a wrong password."""
+    email = user.email  # read before the rollback expires it
+    db().rollback()  # on SQLite our transaction holds the write lock
+    with independent_transaction() as side:
+        staff.record_failure(side, email, request.remote_addr or "unknown", utcnow())
+    form.code.errors = [_("This code is wrong or already used.")]
+    return _render(template, 401, form=form, **context)
+
+
+def _throttled(user: StaffUser) -> bool:
+    try:
+        staff.check_throttle(db(), user.email, request.remote_addr or "unknown", utcnow())
+    except TooManyAttempts:
+        return True
+    return False
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def code() -> Any:
+    pending = _pending()
+    if pending is None:
+        return redirect(url_for("signin.login"), 303)
+    user, note = pending
+    if totp.must_enrol(user):
+        return redirect(url_for("signin.enrol"), 303)
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return _render("code.html", 422 if form.is_submitted() else 200, form=form)
+    if _throttled(user):
+        form.code.errors = [_("Too many failed attempts. Try again in 15 minutes.")]
+        return _render("code.html", 429, form=form)
+    now = utcnow()
+    try:
+        totp.verify(db(), user, form.code.data or "", now)
+    except Unauthorized:
+        return _second_factor_refused(user, form, "code.html")
+    cookie_session.pop(PENDING_KEY, None)
+    _open(user, bool(note.get("r")))
+    response = redirect(note.get("n") or home_for(user.role), 303)
+    if form.remember_device.data:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            totp.trust_device(db(), user, now),
+            max_age=int(totp.DEVICE_LIFETIME.total_seconds()),
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure or bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        )
+    return response
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+def enrol() -> Any:
+    """Set up two-factor sign-in: while signing in (required roles) or from the account page."""
+    pending = None if current_user.is_authenticated else _pending()
+    if current_user.is_authenticated:
+        user = current_staff().user
+    elif pending is not None and totp.must_enrol(pending[0]):
+        user = pending[0]
+    else:
+        return redirect(url_for("signin.login"), 303)
+    if totp.is_enrolled(user):
+        return _render("enrol.html", enrolled=True,
+                       left=totp.recovery_codes_left(db(), user), home=home_for(user.role))
+    secret = totp.start_enrolment(db(), user)
+    picture = qr.qr_svg(totp.otpauth_uri(user), title=_("QR code for your authenticator app"))
+    context = {"secret": secret, "qr": picture, "enrolled": False}
+    form = EnrolForm()
+    if not form.validate_on_submit():
+        return _render("enrol.html", 422 if form.is_submitted() else 200, form=form, **context)
+    if _throttled(user):
+        form.code.errors = [_("Too many failed attempts. Try again in 15 minutes.")]
+        return _render("enrol.html", 429, form=form, **context)
+    try:
+        codes = totp.confirm_enrolment(db(), user, form.code.data or "", utcnow())
+    except Unauthorized:
+        return _second_factor_refused(user, form, "enrol.html", **context)
+    home = home_for(user.role)
+    if pending is not None:
+        cookie_session.pop(PENDING_KEY, None)
+        _open(user, bool(pending[1].get("r")))
+        home = pending[1].get("n") or home
+    return _render("enrolled.html", codes=codes, home=home)
 
 
 @bp.post("/logout")
-@staff_required()
+@staff_required(two_factor=False)  # signing out needs no second factor
 def logout() -> Any:
     from flask_wtf.csrf import validate_csrf
 

@@ -1,6 +1,6 @@
 """spend code misses
 
-Revision ID: 0017
+Revision ID: 0015
 Revises: 0011
 Create Date: 2026-12-05 00:40:00
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
+revision = "0015"
 down_revision = "0011"
 branch_labels = None
 depends_on = None

@@ -26,7 +26,7 @@ from tests.factories import (
     make_user,
     staff_token,
 )
-from tests.forms import csrf
+from tests.forms import complete_sign_in, csrf
 
 PERIOD = {"from": "2026-09-01", "to": "2026-09-30"}
 # Columns of the events that must never reach an export, by name.
@@ -53,8 +53,9 @@ def _pseudonyms(session: Session, scheme: Scheme) -> set[str]:
 def _sign_in(client: FlaskClient, email: str) -> None:
     client.set_cookie("lang", "en")
     page = client.get("/login")
-    done = client.post("/login", data={"csrf_token": csrf(page.get_data(as_text=True)),
-                                       "email": email, "password": PASSWORD})
+    done = complete_sign_in(client, client.post(
+        "/login", data={"csrf_token": csrf(page.get_data(as_text=True)),
+                        "email": email, "password": PASSWORD}), email)
     assert done.status_code == 303
 
 

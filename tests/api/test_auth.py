@@ -24,6 +24,7 @@ from tests.factories import (
     make_till_key,
     make_user,
     make_wallet_token,
+    otp,
     staff_token,
 )
 
@@ -413,5 +414,6 @@ def test_a_wrong_password_looks_like_an_unknown_email(
     assert "token" not in wrong.get_data(as_text=True)
     # E-mail addresses are matched without regard to case; the right password works.
     ok = client.post("/api/v1/auth/token",
-                     json={"email": user.email.upper(), "password": PASSWORD})
+                     json={"email": user.email.upper(), "password": PASSWORD,
+                           "otp": otp(client.application, user.id)})
     assert ok.status_code == 201 and ok.json["token"].startswith(security.STAFF_TOKEN_PREFIX)

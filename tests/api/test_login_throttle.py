@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from loyalty.models import Role
-from tests.factories import PASSWORD, make_scheme, make_user
+from tests.factories import PASSWORD, make_scheme, make_user, otp
 
 # Each test guesses from its own address, so the per-address limit (50 failures)
 # is not reached by the sum of all tests that type a wrong password.
@@ -28,13 +28,19 @@ def test_ten_wrong_passwords_lock_the_address(client: FlaskClient, session: Sess
         )
         assert wrong.status_code == 401
     locked = client.post(
-        "/api/v1/auth/token", json={"email": user.email, "password": PASSWORD}, **ip
+        "/api/v1/auth/token",
+        json={"email": user.email, "password": PASSWORD, "otp": otp(client.application, user.id)},
+        **ip,
     )
     assert locked.status_code == 429
     assert locked.json["error"]["code"] == "too_many_attempts"
     # Another user from the same address can still sign in.
     other = make_user(session, make_scheme(session), Role.MUNICIPALITY_ADMIN)
-    ok = client.post("/api/v1/auth/token", json={"email": other.email, "password": PASSWORD}, **ip)
+    ok = client.post(
+        "/api/v1/auth/token",
+        json={"email": other.email, "password": PASSWORD, "otp": otp(client.application, other.id)},
+        **ip,
+    )
     assert ok.status_code == 201
 
 
@@ -52,7 +58,7 @@ def test_fifty_failures_from_one_address_lock_it(client: FlaskClient, session: S
     assert locked.status_code == 429
     elsewhere = client.post(
         "/api/v1/auth/token",
-        json={"email": user.email, "password": PASSWORD},
+        json={"email": user.email, "password": PASSWORD, "otp": otp(client.application, user.id)},
         **_as(next(_addresses)),
     )
     assert elsewhere.status_code == 201
@@ -63,5 +69,9 @@ def test_nine_wrong_passwords_do_not_lock(client: FlaskClient, session: Session)
     ip = _as(next(_addresses))
     for _ in range(9):
         client.post("/api/v1/auth/token", json={"email": user.email, "password": "nope"}, **ip)
-    ok = client.post("/api/v1/auth/token", json={"email": user.email, "password": PASSWORD}, **ip)
+    ok = client.post(
+        "/api/v1/auth/token",
+        json={"email": user.email, "password": PASSWORD, "otp": otp(client.application, user.id)},
+        **ip,
+    )
     assert ok.status_code == 201

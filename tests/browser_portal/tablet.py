@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from babel.numbers import format_currency
 from playwright.sync_api import (
@@ -36,8 +37,10 @@ from playwright.sync_api import (
 )
 
 from loyalty import i18n
+from loyalty.db import make_engine
+from loyalty.models import StaffUser
 from tests.conftest import ROOT, LiveServer
-from tests.factories import PASSWORD, bearer
+from tests.factories import PASSWORD, bearer, code_after
 
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -125,12 +128,30 @@ class Tablet:
         yield
 
     def sign_in(self, email: str, password: str = PASSWORD, status: int = 200) -> Response:
-        """Sign in on /login; a staff member of a shop lands on the till."""
+        """Sign in on /login (and type the code when asked); a staff member of a shop
+        lands on the till."""
         if not self.page.url.startswith(self.url("/login")):
             self.goto("/login")
         self.page.locator("input[name=email]").fill(email)
         self.page.locator("input[name=password]").fill(password)
-        return self.submit(self.page.locator("form button[type=submit]"), status)
+        response = self.submit(self.page.locator("form button[type=submit]"), status)
+        if urlsplit(self.page.url).path == "/login/code":
+            self.page.locator("input[name=code]").fill(self.code_for(email))
+            response = self.submit(self.page.locator("form button[type=submit]"), status)
+        return response
+
+    def code_for(self, email: str) -> str:
+        """The code the user's phone shows now (tests.factories.code_after)."""
+        engine = make_engine(self.server.database_url)
+        try:
+            with engine.connect() as conn:
+                secret, last = conn.execute(
+                    sa.select(StaffUser.totp_secret, StaffUser.totp_last_step)
+                    .where(StaffUser.email == email.lower())
+                ).one()
+        finally:
+            engine.dispose()
+        return code_after(last, secret)
 
     def csrf_token(self) -> str:
         token = self.page.locator("input[name=csrf_token]").first.get_attribute("value")

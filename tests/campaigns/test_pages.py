@@ -14,7 +14,7 @@ from loyalty.db import utcnow
 from loyalty.models import AccountKind, CalendarEvent, Campaign, Role, Scheme
 from tests.campaigns.test_evaluation import AFTER_END, EVENT, _event_data, _generate
 from tests.factories import PASSWORD, make_merchant, make_scheme, make_user
-from tests.forms import csrf
+from tests.forms import complete_sign_in, csrf
 
 
 def _signed_in(app: Flask, session: Session, scheme: Scheme, role: Role) -> FlaskClient:
@@ -25,6 +25,7 @@ def _signed_in(app: Flask, session: Session, scheme: Scheme, role: Role) -> Flas
     done = client.post(
         "/login", data={"csrf_token": csrf(page), "email": user.email, "password": PASSWORD}
     )
+    done = complete_sign_in(client, done, user.email)
     assert done.status_code == 303
     return client
 

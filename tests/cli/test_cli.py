@@ -8,12 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import campaigns
+from loyalty import campaigns, create_app
 from loyalty.analytics import catalog, evaluation, periods
 from loyalty.db import make_engine, utcnow
 from loyalty.models import Merchant, MerchantStatus, Scheme, StaffUser
@@ -72,6 +73,19 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     summary = [line for line in first.stdout.splitlines() if line.startswith("demo loaded:")]
     assert len(summary) == 1
     assert "admin@sint-gillis-waas.example" in first.stdout  # logins printed at start
+    # The admins and owners are enrolled in two-factor sign-in; the key and a
+    # command that prints the current code are printed too, and they work.
+    assert re.search(r"municipality_admin +admin@sint-gillis-waas\.example \+ code", first.stdout)
+    assert re.search(r"municipality_analyst +analist@sint-gillis-waas\.example\n", first.stdout)
+    key = re.search(r"the demo's key ([A-Z2-7]+)", first.stdout)
+    command = re.search(r"^  (\S+ -c 'import pyotp.*)$", first.stdout, re.M)
+    assert key and command, first.stdout
+    printed = subprocess.run(command.group(1), shell=True, capture_output=True, text=True,  # noqa: S602
+                             check=True).stdout.strip()
+    assert re.fullmatch(r"\d{6}", printed), printed
+    assert _token(
+        empty_database_url, "admin@sint-gillis-waas.example", "lokaal-sparen-demo", printed
+    ) == 201
 
     engine = make_engine(empty_database_url)
     try:
@@ -175,6 +189,46 @@ def test_create_scheme_and_user(empty_database_url: str) -> None:
     finally:
         engine.dispose()
     assert emails == ["it@beveren.be"]
+
+
+def _token(url: str, email: str, password: str, code: str | None) -> int:
+    """The status of a token request to an app on the database at ``url``."""
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "cli-test"})
+    body = {"email": email, "password": password} | ({"otp": code} if code else {})
+    try:
+        return app.test_client().post("/api/v1/auth/token", json=body).status_code
+    finally:
+        app.extensions["loyalty.engine"].dispose()
+
+
+def test_create_user_with_totp_prints_a_uri_that_gives_valid_codes(
+    empty_database_url: str,
+) -> None:
+    assert run(["db", "upgrade"], empty_database_url).returncode == 0
+    run(["create-scheme", "--slug", "beveren", "--name", "Beveren"], empty_database_url)
+    created = run(
+        ["create-user", "--scheme", "beveren", "--role", "municipality_admin",
+         "--email", "it@beveren.be", "--totp"],
+        empty_database_url, stdin="a-long-enough-password\n",
+    )
+    assert created.returncode == 0, created.stderr
+    uri = re.search(r"otpauth://\S+", created.stdout)
+    assert uri, created.stdout
+    phone = pyotp.parse_uri(uri.group(0))
+    assert isinstance(phone, pyotp.TOTP) and phone.name == "it@beveren.be"
+    assert len(re.findall(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}\b",
+                          created.stdout)) == 10
+    password = "a-long-enough-password"
+    assert _token(empty_database_url, "it@beveren.be", password, None) == 401
+    assert _token(empty_database_url, "it@beveren.be", password, phone.now()) == 201
+    # Without --totp an admin has to enrol on the web before the API gives a token.
+    plain = run(
+        ["create-user", "--scheme", "beveren", "--role", "municipality_admin",
+         "--email", "it2@beveren.be"],
+        empty_database_url, stdin="a-long-enough-password\n",
+    )
+    assert plain.returncode == 0 and "otpauth" not in plain.stdout
+    assert _token(empty_database_url, "it2@beveren.be", password, None) == 403
 
 
 def test_ledger_verify_on_an_empty_database(empty_database_url: str) -> None:

@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 from loyalty.models import AuditEntry, Role, Scheme, StaffUser
 from tests.conftest import Mailbox
 from tests.factories import PASSWORD, make_scheme, make_user
-from tests.forms import csrf
+from tests.forms import complete_sign_in, csrf
 
 
 def html(response: TestResponse) -> str:
@@ -31,6 +31,7 @@ def signed_in(app: Flask, email: str, password: str = PASSWORD) -> FlaskClient:
     done = client.post(
         "/login", data={"csrf_token": csrf(html(page)), "email": email, "password": password}
     )
+    done = complete_sign_in(client, done, email)
     assert done.status_code == 303, html(done)
     return client
 

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 from loyalty import funding, settlement
 from loyalty.models import Merchant, Role, StaffUser
 from tests.factories import PASSWORD, make_shop, make_user
-from tests.forms import csrf
+from tests.forms import complete_sign_in, csrf
 from tests.funding.helpers import SECRET, prepaid, prepayment_rows
 from tests.stripe_stub import StripeError, StripeStub, complete_checkout_session, event
 from tests.stripe_stub import signed_delivery as _signed
@@ -36,6 +36,7 @@ def _signed_in(app: Flask, user: StaffUser) -> FlaskClient:
     done = client.post(
         "/login", data={"csrf_token": csrf(_html(page)), "email": user.email, "password": PASSWORD}
     )
+    done = complete_sign_in(client, done, user.email)
     assert done.status_code == 303, _html(done)
     return client
 

@@ -29,6 +29,7 @@ from loyalty import claims, redemptions, wallets
 from loyalty.i18n import BABEL_LOCALES
 from loyalty.models import Merchant, PurchaseEvent, Role, Scheme, Wallet
 from tests.factories import PASSWORD, make_merchant, make_scheme, make_user
+from tests.forms import complete_sign_in
 from tests.forms import csrf as _csrf
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -51,6 +52,7 @@ def _sign_in(client: FlaskClient, email: str) -> None:
             "password": PASSWORD,
         },
     )
+    done = complete_sign_in(client, done, email)
     assert done.status_code == 303, done.get_data(as_text=True)
 
 

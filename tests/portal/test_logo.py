@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Role
 from tests.factories import PASSWORD, make_scheme, make_shop, make_user
+from tests.forms import complete_sign_in
 from tests.forms import csrf as _csrf
 
 
@@ -25,6 +26,7 @@ def _sign_in(client: FlaskClient, email: str) -> str:
             "password": PASSWORD,
         },
     )
+    done = complete_sign_in(client, done, email)
     assert done.status_code == 303
     return _csrf(client.get("/portal/profile").get_data(as_text=True))
 

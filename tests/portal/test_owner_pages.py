@@ -32,6 +32,7 @@ from tests.factories import (
     make_shop,
     make_user,
 )
+from tests.forms import complete_sign_in
 from tests.forms import csrf as _csrf
 
 DEACTIVATED = '<span class="status status-cancelled">deactivated</span>'
@@ -74,6 +75,7 @@ def _sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> str:
         "/login",
         data={"csrf_token": _csrf(_html(page)), "email": email, "password": password},
     )
+    done = complete_sign_in(client, done, email)
     assert done.status_code == 303, _html(done)
     return done.headers["Location"]
 

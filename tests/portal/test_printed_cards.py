@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from loyalty import printed_cards
 from loyalty.models import PrintedCard, Role
 from tests.factories import PASSWORD, make_scheme, make_shop, make_user
+from tests.forms import complete_sign_in
 from tests.forms import csrf as _csrf
 
 
@@ -25,6 +26,7 @@ def _sign_in(client: FlaskClient, email: str) -> None:
             "password": PASSWORD,
         },
     )
+    done = complete_sign_in(client, done, email)
     assert done.status_code == 303, done.get_data(as_text=True)
 
 

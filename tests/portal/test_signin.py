@@ -14,13 +14,14 @@ from loyalty.db import utcnow
 from loyalty.models import Role, StaffSession
 from tests.conftest import Mailbox
 from tests.factories import PASSWORD, make_scheme, make_shop, make_user
+from tests.forms import complete_sign_in
 from tests.forms import csrf as _csrf
 
 
 def _sign_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: str):  # type: ignore[no-untyped-def]
     client.set_cookie("lang", "en")
     page = client.get("/login")
-    return client.post(
+    done = client.post(
         "/login",
         data={
             "csrf_token": _csrf(page.get_data(as_text=True)),
@@ -29,6 +30,7 @@ def _sign_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra:
             **extra,
         },
     )
+    return complete_sign_in(client, done, email)
 
 
 def _owner(session: Session):  # type: ignore[no-untyped-def]
