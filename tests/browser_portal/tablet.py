@@ -295,16 +295,5 @@ def wallet_view(server: LiveServer, wallet: str) -> dict[str, Any]:
     return answer
 
 
-def staff_token(server: LiveServer, email: str) -> str:
-    response = requests.post(
-        server.api("/auth/token"),
-        json={"email": email, "password": PASSWORD},
-        timeout=API_TIMEOUT,
-    )
-    assert response.status_code == 201, response.text
-    token: str = response.json()["token"]
-    return token
-
-
 def cancel_sale(server: LiveServer, till_key: str, token: str) -> dict[str, Any]:
     return _post(server, f"/claims/{token}/cancel", till_key)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from loyalty import settlement
 from loyalty.models import LedgerTransaction, Role, Settlement
 from tests.conftest import LiveServer
-from tests.factories import PASSWORD, bearer, make_scheme, make_user
+from tests.factories import PASSWORD, bearer, code_after, make_scheme, make_user
 from tests.race.test_races import TIMEOUT, post, race
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops
 
@@ -31,7 +31,8 @@ def test_one_settlement_of_a_month_however_many_ask(
     issuer_email, scheme_id = issuer.email, scheme.id
     db.commit()
     token = requests.post(live_server.api("/auth/token"),
-                          json={"email": admin.email, "password": PASSWORD},
+                          json={"email": admin.email, "password": PASSWORD,
+                                "otp": code_after(None)},
                           timeout=TIMEOUT).json()["token"]
 
     answers = race([
