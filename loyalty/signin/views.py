@@ -23,7 +23,7 @@ from loyalty.signin import (
     staff_required,
 )
 from loyalty.signin.forms import ChangePasswordForm, ForgotForm, LoginForm, NewPasswordForm
-from loyalty.web import db, independent_transaction, personal_page
+from loyalty.web import db, independent_transaction, local_path, personal_page, public_url
 
 bp = Blueprint(
     "signin",
@@ -37,12 +37,6 @@ RESET_MAX_AGE = 3600
 
 def _render(template: str, status: int = 200, **context: Any) -> Any:
     return personal_page(f"signin/{template}", status, **context)
-
-
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -75,7 +69,7 @@ def login() -> Any:
     )
     record = staff.session_record(session, secret.id)
     login_user(StaffPrincipal(user, record, secret.secret), remember=remember)
-    return redirect(_safe_next(request.args.get("next")) or home_for(user.role), 303)
+    return redirect(local_path(request.args.get("next"), home_for(user.role)), 303)
 
 
 @bp.post("/logout")
@@ -99,8 +93,7 @@ def password_link(user: StaffUser) -> str:
     Part of the password hash is in the link: it dies once a password is chosen.
     """
     token = _reset_serializer().dumps({"u": user.id, "h": user.password_hash[-16:]})
-    base = current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
-    return str(base) + url_for("signin.reset", t=token)
+    return public_url(url_for("signin.reset", t=token))
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
