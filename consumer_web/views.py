@@ -38,7 +38,7 @@ from loyalty.i18n import COOKIE as LANG_COOKIE
 from loyalty.i18n import LANGUAGES
 from loyalty.models import Merchant, Scheme, StampCard, Voucher, Wallet
 from loyalty.wallet_view import export_data, wallet_summary
-from loyalty.web import db, personal_page, writes
+from loyalty.web import db, local_path, personal_page, public_url, writes
 
 bp = Blueprint(
     "consumer",
@@ -375,7 +375,7 @@ def _send_link(email: str, purpose: str, wallet: Wallet) -> None:
     # link is used (and a new token issued) or the wallet changes, it is dead.
     payload = {"w": wallet.id, "e": email, "p": purpose, "t": wallet.token_hash[:16]}
     path = url_for("consumer.magic_link", t=_magic_serializer().dumps(payload))
-    link = (current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")) + path
+    link = public_url(path)
     if purpose == "link":
         subject = _("Confirm your e-mail address for Lokaal Sparen")
         body = _(
@@ -544,11 +544,8 @@ def account_delete() -> Response:
 def set_language(code: str) -> Response:
     if code not in LANGUAGES:
         abort(404)
-    target = request.args.get("next") or "/"
     # Only local paths: an open redirect would help phishing.
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
-    response = redirect(target)
+    response = redirect(local_path(request.args.get("next"), "/"))
     response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax")
     return response  # type: ignore[return-value]
 

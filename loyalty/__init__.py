@@ -23,6 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
+    app.config.from_mapping(config.host_settings(app.config.get("PUBLIC_URL")))
 
     # Set the ORM's mappers up now, not in the first request that touches
     # one (a third of a second; the earn path may not touch one for a while).

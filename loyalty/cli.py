@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
 import sqlalchemy as sa
@@ -520,6 +521,17 @@ def _served_app() -> Flask:
     return app
 
 
+def _require_public_url() -> None:
+    """Refuse to serve without the site's own address: links in e-mails and QR
+    codes are built from it, and requests for any other host are refused."""
+    parts = urlsplit(os.environ.get("PUBLIC_URL", ""))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.ClickException(
+            "PUBLIC_URL must be set to the address people use, e.g. "
+            "PUBLIC_URL=https://sparen.example.be"
+        )
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -528,8 +540,9 @@ def _served_app() -> Flask:
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the app with gunicorn and several worker processes.
 
-    Example: DATABASE_URL=postgresql://loyalty@db/loyalty loyalty serve --host 0.0.0.0 --workers 4
+    Example: PUBLIC_URL=https://sparen.example.be loyalty serve --host 0.0.0.0 --workers 4
     """
+    _require_public_url()
     _serve(_served_app, host, port, workers)
 
 
@@ -590,7 +603,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     )
     if no_serve:
         return
-    click.echo(f"\nLokaal Sparen runs on http://{host}:{port}/  (Ctrl+C stops it)")
+    # The workers read it from the environment when they build their app.
+    public = os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
+    _require_public_url()
+    click.echo(f"\nLokaal Sparen runs on {public}/  (Ctrl+C stops it)")
     _serve(_served_app, host, port, 2)
 
 

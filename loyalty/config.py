@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def database_url(instance_path: str) -> str:
@@ -63,4 +64,20 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Tests only: where the stripe library sends its requests (a local stub).
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/") or None,
         # The municipality's account that shops transfer prepayments to.
+    }
+
+
+def host_settings(public_url: str | None) -> dict[str, Any]:
+    """Flask settings that tie the app to PUBLIC_URL's host.
+
+    TRUSTED_HOSTS: a request with any other Host header gets 400, so nothing can
+    be led to treat a forged host as ours. SERVER_NAME: Flask's test client (and
+    url_for outside a request) use the public host too.
+    """
+    parts = urlsplit(public_url or "")
+    if not parts.hostname:
+        return {}
+    return {
+        "TRUSTED_HOSTS": [parts.hostname],
+        "SERVER_NAME": parts.netloc,
     }

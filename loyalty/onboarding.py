@@ -58,30 +58,40 @@ def apply(
     address: str,
     email: str,
     password: str,
-) -> Merchant:
-    """A pending shop and its owner's login. Raises InvalidInput, Conflict."""
+) -> Merchant | None:
+    """A pending shop and its owner's login; None, with nothing created, when the
+    address already has a login. Raises InvalidInput, NotFound (scheme)."""
     scheme = schemes.get_scheme(session, scheme_slug)
     owner_email = staff.normalise_email(email)
-    if session.scalar(sa.select(StaffUser.id).where(StaffUser.email == owner_email)):
-        raise Conflict("this e-mail address already has a login", code="email_taken")
-    merchant = schemes.create_merchant(
-        session,
-        scheme,
-        name=name,
-        sector=sector,
-        postcode=postcode,
-        email=owner_email,
-        address=address or None,
-        status=MerchantStatus.PENDING,
-    )
-    staff.create_user(
-        session,
-        scheme,
-        email=owner_email,
-        password=password,
-        role=Role.MERCHANT_OWNER,
-        merchant=merchant,
-    )
+    # A taken address is found only after every other check (create_user looks
+    # last), and the savepoint drops the shop made meanwhile: the caller can then
+    # answer exactly as for a new address, so the form tells no one who has a login.
+    try:
+        with session.begin_nested():
+            merchant = schemes.create_merchant(
+                session,
+                scheme,
+                name=name,
+                sector=sector,
+                postcode=postcode,
+                email=owner_email,
+                address=address or None,
+                status=MerchantStatus.PENDING,
+            )
+            staff.create_user(
+                session,
+                scheme,
+                email=owner_email,
+                password=password,
+                role=Role.MERCHANT_OWNER,
+                merchant=merchant,
+            )
+    except Conflict as error:
+        if error.code != "email_taken":
+            raise
+        return None
+    except sa.exc.IntegrityError:  # the same new address applied twice at once
+        return None
     return merchant
 
 

@@ -37,7 +37,6 @@ month the database keeps one, and the loser answers with the winner's result.
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import re
@@ -52,7 +51,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from loyalty import audit, funding, ledger, mail, money, security
+from loyalty import audit, csv_cells, funding, ledger, mail, money, security
 from loyalty.errors import Conflict, InvalidInput, NotFound
 from loyalty.models import (
     Account,
@@ -729,7 +728,7 @@ def _local(st: Statement, at: datetime) -> str:
 def statement_csv(st: Statement) -> str:
     """The statement as CSV: one row per transaction, then the totals (euros, point decimal)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_cells.Writer(out)
     writer.writerow(["shop", st.merchant.name])
     writer.writerow(["period", st.settlement.period])
     writer.writerow([])

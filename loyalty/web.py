@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import types
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, current_app, g, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
@@ -45,6 +47,33 @@ SECURITY_HEADERS = {
 }
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITING_BLUEPRINTS = frozenset({"signin", "portal", "dashboard"})
+
+
+def public_url(path: str = "") -> str:
+    """The absolute URL of ``path`` (``/c/abc``) on this site: PUBLIC_URL, never the
+    request's Host header, which the client chooses (a forged one would end up in
+    mailed reset links and QR codes). Raises RuntimeError without PUBLIC_URL."""
+    base = current_app.config.get("PUBLIC_URL")
+    if not base:
+        raise RuntimeError("PUBLIC_URL is not set")
+    return f"{base}{path}"
+
+
+def local_path(target: str | None, default: str) -> str:
+    """``target`` if it is a path on this site, else ``default``: for every redirect
+    to a place the request names (``?next=``), so it cannot send anyone elsewhere."""
+    # Browsers drop tabs and line breaks anywhere in a URL and blanks around it,
+    # so "/\t/evil.example" is "//evil.example" to them: judge what they see, and
+    # refuse any value that needed such cleaning (a line break would also break
+    # the Location header).
+    seen = "".join(ch for ch in target or "" if unicodedata.category(ch) != "Cc").strip()
+    # "\\" counts as "/" in browsers; "//host" is another host.
+    if seen != target or not seen.startswith("/") or seen.startswith("//") or "\\" in seen:
+        return default
+    parts = urlsplit(seen)
+    if parts.scheme or parts.netloc:
+        return default
+    return seen
 
 
 def writes(view: F) -> F:

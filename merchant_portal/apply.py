@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import redirect, url_for
+from flask import current_app, redirect, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
-from loyalty import onboarding, sectors
+from loyalty import mail, onboarding, sectors, staff
 from loyalty.errors import LoyaltyError
 from loyalty.models import Merchant, Scheme
-from loyalty.web import db
+from loyalty.web import db, public_url
 from merchant_portal.common import bp, render
 from merchant_portal.forms import ApplyForm
 
@@ -37,7 +38,7 @@ def apply() -> Any:
     if not form.validate_on_submit():
         return render("apply.html", 422 if form.is_submitted() else 200, form=form)
     try:
-        onboarding.apply(
+        merchant = onboarding.apply(
             db(),
             scheme_slug=form.scheme.data or "",
             name=form.name.data or "",
@@ -48,10 +49,29 @@ def apply() -> Any:
             password=form.password.data or "",
         )
     except LoyaltyError as error:
-        target = form.email if error.code in ("email_taken", "invalid_email") else form.name
+        target = form.email if error.code == "invalid_email" else form.name
         target.errors = [error.message]
         return render("apply.html", 422, form=form)
+    if merchant is None:
+        # The address has a login: the same answer as for a new one (the form
+        # must not tell who has a login), and word to its holder only.
+        _tell_the_login_holder(form.email.data or "")
     return redirect(url_for("portal.applied"), 303)
+
+
+def _tell_the_login_holder(email: str) -> None:
+    mail.send(
+        current_app.config,
+        staff.normalise_email(email),
+        _("Someone applied for a shop with your e-mail address"),
+        _(
+            "Hello,\n\nSomeone applied on Lokaal Sparen to add a shop with this e-mail "
+            "address. It already has a login, so nothing was created.\n\nWas it you? Sign "
+            "in with your login:\n\n%(link)s\n\nForgot your password? Ask for a new one "
+            "there. Was it not you? Then ignore this message.\n\nLokaal Sparen",
+            link=public_url(url_for("signin.login")),
+        ),
+    )
 
 
 @bp.get("/apply/sent")

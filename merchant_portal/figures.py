@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from datetime import date
@@ -14,7 +13,7 @@ from flask import current_app, render_template, request, url_for
 from flask_babel import format_percent, get_locale
 from flask_babel import gettext as _
 
-from loyalty import merchant_figures
+from loyalty import csv_cells, merchant_figures
 from loyalty.db import utcnow
 from loyalty.merchant_figures import EARN, Entry
 from loyalty.models import Role, Scheme
@@ -115,7 +114,7 @@ def _euros(cents: int | None) -> str:
 
 def _csv(entries: list[Entry], tz: ZoneInfo) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_cells.Writer(out)
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
         local = entry.at.astimezone(tz)

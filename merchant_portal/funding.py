@@ -24,7 +24,7 @@ from loyalty import funding
 from loyalty.errors import InvalidInput
 from loyalty.models import FundingMethod, Merchant, Prepayment
 from loyalty.signin import staff_required
-from loyalty.web import db
+from loyalty.web import db, public_url
 from merchant_portal.common import OWNER, bp, current_merchant, render
 from merchant_portal.owner_forms import TopUpForm
 
@@ -110,7 +110,6 @@ def funding_top_up() -> Any:
         return _page(422, form=form)
     merchant = current_merchant()
     cents = int((form.amount.data or Decimal(0)) * 100)
-    base = str(current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/"))
     try:
         checkout = funding.create_checkout(
             settings,
@@ -118,8 +117,9 @@ def funding_top_up() -> Any:
             merchant,
             cents,
             # Stripe fills in {CHECKOUT_SESSION_ID}; url_for would escape the braces.
-            success_url=base + url_for("portal.funding_paid") + "?session_id={CHECKOUT_SESSION_ID}",
-            cancel_url=base + url_for("portal.funding_cancelled"),
+            success_url=public_url(url_for("portal.funding_paid"))
+            + "?session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=public_url(url_for("portal.funding_cancelled")),
             locale=str(get_locale()),
             product_name=_("Prepaid balance of %(shop)s at %(scheme)s",
                            shop=merchant.name, scheme=merchant.scheme.name),

@@ -18,7 +18,7 @@ from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
 from loyalty.models import Merchant, Role, StaffUser
 from loyalty.signin import current_staff, staff_required
 from loyalty.signin.views import RESET_MAX_AGE, password_link
-from loyalty.web import db
+from loyalty.web import db, public_url
 from merchant_portal.common import NOT_APPROVED, OWNER, bp, current_merchant, render
 from merchant_portal.forms import ActionForm
 from merchant_portal.owner_forms import (
@@ -111,10 +111,6 @@ def team_page() -> Any:
 
 
 
-def _public_base() -> str:
-    return str(current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/"))
-
-
 def _send_invitation(merchant: Merchant, user: StaffUser) -> None:
     hours = max(1, RESET_MAX_AGE // 3600)
     mail.send(
@@ -138,7 +134,7 @@ def _send_invitation(merchant: Merchant, user: StaffUser) -> None:
         + _(
             "Then sign in at %(login)s with this e-mail address. Has the link expired? "
             "Choose “Forgot your password?” on that page.\n\nLokaal Sparen",
-            login=_public_base() + url_for("signin.login"),
+            login=public_url(url_for("signin.login")),
         ),
     )
 

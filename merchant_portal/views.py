@@ -8,7 +8,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import (
     abort,
-    current_app,
     jsonify,
     redirect,
     request,
@@ -22,7 +21,7 @@ from loyalty.db import utcnow
 from loyalty.errors import LoyaltyError
 from loyalty.models import Claim, Merchant, StampCard, Voucher
 from loyalty.signin import current_staff, staff_required
-from loyalty.web import counting_code_misses, db
+from loyalty.web import counting_code_misses, db, public_url
 from merchant_portal.common import NOT_APPROVED, SHOP_STAFF, bp, current_merchant, render
 from merchant_portal.forms import ActionForm, CardPointsForm, CardSpendForm, CodeForm, SaleForm
 
@@ -120,8 +119,7 @@ def sale(claim_id: int, card_form: Any = None, http_status: int = 200) -> Any:
     token = session.get("till_tokens", {}).get(str(claim_id))
     svg = None
     if token is not None:
-        base = current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
-        svg = qr.qr_svg(f"{base}/c/{token}", title=_("QR code to collect the points"))
+        svg = qr.qr_svg(public_url(f"/c/{token}"), title=_("QR code to collect the points"))
     card = db().get(StampCard, claim.stamp_card_id) if claim.stamp_card_id else None
     return render(
         "sale.html",

@@ -463,6 +463,8 @@ def bench_loyalty(
         [sys.executable, "-m", "loyalty", "serve", "--workers", str(args.workers)],
         env, workdir,
     )
+    # Its own address: the app refuses requests for any host but PUBLIC_URL's.
+    server.env = {**env, "PUBLIC_URL": f"http://{HOST}:{server.port}"}
     servers.append(server)
     server.start("/api/v1/merchants")
     port = server.port
@@ -606,7 +608,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             **os.environ,
             "DATABASE_URL": args.database_url,
             "SECRET_KEY": "bench-api-secret-key",
-            "PUBLIC_URL": "https://sparen.example.be",
         }
         say(f"bench_api: {dialect} ({args.database_url}), {args.workers} gunicorn workers, "
             f"{args.concurrency} client threads, {args.duration:g} s per measurement, "

@@ -122,7 +122,8 @@ class Server:
         self.port = free_port()
         self.argv = [sys.executable, "-m", "loyalty", "serve", "--host", HOST,
                      "--port", str(self.port), "--workers", str(workers)]
-        self.env = env
+        # Its own address: the app refuses requests for any host but PUBLIC_URL's.
+        self.env = {**env, "PUBLIC_URL": self.base}
         self.workdir = workdir
         self.log_path = workdir / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -630,7 +631,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_pages_") as tmp:
         workdir = Path(tmp)
         env = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_URL", "ACCESS_LOG")}
-        # No PUBLIC_URL: claim URLs point at this server and cookies are not Secure.
+        # PUBLIC_URL is the server's own http:// address (Server): claim URLs point
+        # at it and cookies are not Secure.
         env.update({"DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
                     "SECRET_KEY": "bench-pages-secret-key"})
         say(f"bench_pages: SQLite in {workdir}, {args.workers} gunicorn workers, "

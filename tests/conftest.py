@@ -90,6 +90,27 @@ def dialect(database_url: str) -> str:
     return "postgresql" if database_url.startswith("postgresql") else "sqlite"
 
 
+class PublicHostClient(FlaskClient):
+    """Flask's test client, whose cookies belong to the host it calls.
+
+    The app answers only PUBLIC_URL's host; Flask's client calls it (SERVER_NAME),
+    but Werkzeug's cookie helpers default to the domain "localhost".
+    """
+
+    def _domain(self) -> str:
+        return str(self.application.config["SERVER_NAME"]).partition(":")[0]
+
+    def set_cookie(self, key: str, value: str = "", *, domain: str | None = None,
+                   **kwargs: Any) -> None:
+        super().set_cookie(key, value, domain=domain or self._domain(), **kwargs)
+
+    def get_cookie(self, key: str, domain: str | None = None, path: str = "/") -> Any:
+        return super().get_cookie(key, domain or self._domain(), path)
+
+    def delete_cookie(self, key: str, *, domain: str | None = None, **kwargs: Any) -> None:
+        super().delete_cookie(key, domain=domain or self._domain(), **kwargs)
+
+
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(
@@ -100,6 +121,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "PUBLIC_URL": "https://sparen.example.be",
         }
     )
+    app.test_client_class = PublicHostClient
     yield app
     app.extensions["loyalty.engine"].dispose()
 
@@ -221,9 +243,11 @@ def _serve(
             proc.wait(timeout=15)
             raise RuntimeError("the live server did not start:\n" + log.read_text())
         time.sleep(0.2)
-    yield LiveServer(url, database_url, mailbox)
-    proc.terminate()
-    proc.wait(timeout=15)
+    try:
+        yield LiveServer(url, database_url, mailbox)
+    finally:  # also when the test failed: no server left running
+        proc.terminate()
+        proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
+from loyalty import csv_cells
 from loyalty.analytics import privacy
 from loyalty.analytics.catalog import Report
 
@@ -45,10 +45,10 @@ def as_csv(report: Report) -> str:
         "change_previous_pct",
         "change_last_year_pct",
     ]
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer = csv_cells.Writer(buffer, lineterminator="\n")
+    writer.writerow(fields)
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow("" if row.get(name) is None else row[name] for name in fields)
     return buffer.getvalue()
 
 

@@ -10,13 +10,13 @@ from sqlalchemy.orm import Session
 
 from loyalty import claims, qr, staff
 from loyalty.api.auth import require_till, require_till_key, require_token_holder
-from loyalty.api.common import AUTH, external_url, public_base, svg_response
+from loyalty.api.common import AUTH, svg_response
 from loyalty.api.idempotency import idempotent
 from loyalty.api.schemas import ClaimCreate, ClaimCreated, ClaimDone, ClaimStatusView
 from loyalty.db import utcnow
 from loyalty.errors import NotFound
 from loyalty.models import Claim
-from loyalty.web import db
+from loyalty.web import db, public_url
 
 blp = Blueprint("claims", __name__, description="Earning points on a sale")
 
@@ -85,7 +85,7 @@ class ClaimsView(MethodView):
     @blp.response(201, ClaimCreated)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """A single-use claim for a sale; show its QR code to the shopper."""
-        return create_sale_claim(db(), require_till_key(), body, public_base())
+        return create_sale_claim(db(), require_till_key(), body, public_url())
 
 
 @blp.route("/claims/<token>")
@@ -128,4 +128,4 @@ class ClaimQrView(MethodView):
     def get(self, token: str) -> Any:
         """The QR code of the claim's URL, as SVG (for the till's screen)."""
         claims.get_claim(db(), token)  # 404 for unknown tokens
-        return svg_response(qr.qr_svg(external_url(f"/c/{token}"), title="QR code"))
+        return svg_response(qr.qr_svg(public_url(f"/c/{token}"), title="QR code"))

@@ -10,13 +10,13 @@ from flask_smorest import Blueprint
 
 from loyalty import settlement
 from loyalty.api.auth import require_staff
-from loyalty.api.common import AUTH, external_url
+from loyalty.api.common import AUTH
 from loyalty.api.idempotency import idempotent
 from loyalty.api.schemas import SettlementCreate, SettlementView
 from loyalty.db import utcnow
 from loyalty.errors import Forbidden, NotFound
 from loyalty.models import Role, Scheme, Settlement, StaffUser
-from loyalty.web import attachment, db
+from loyalty.web import attachment, db, public_url
 
 blp = Blueprint("settlements", __name__, description="Monthly settlement of the shops")
 
@@ -29,7 +29,7 @@ def answer(locked: Settlement, user: StaffUser) -> dict[str, Any]:
         lines = [line for line in lines if line.merchant_id == user.merchant_id]
     url = None
     if admin and locked.sepa_xml is not None:
-        url = external_url(f"/api/v1/settlements/{locked.period}/sepa.xml")
+        url = public_url(f"/api/v1/settlements/{locked.period}/sepa.xml")
     return {
         "period": locked.period,
         "locked": True,

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from loyalty import redemptions, schemes, wallets
 from loyalty.api.auth import require_wallet
-from loyalty.api.common import AUTH, external_url
+from loyalty.api.common import AUTH
 from loyalty.api.idempotency import idempotent
 from loyalty.api.merchants import merchant_name
 from loyalty.api.schemas import (
@@ -27,7 +27,7 @@ from loyalty.db import utcnow
 from loyalty.errors import InvalidInput, NotFound
 from loyalty.models import Redemption, Scheme, StampCard, Voucher
 from loyalty.wallet_view import wallet_summary
-from loyalty.web import db, writes
+from loyalty.web import db, public_url, writes
 
 blp = Blueprint("wallets", __name__, description="Shoppers' wallets")
 
@@ -76,7 +76,7 @@ class WalletView_(MethodView):
 def _redemption_body(redemption: Redemption) -> dict[str, Any]:
     return {
         "code": redemption.code,
-        "qr_svg_url": external_url(f"/api/v1/redemptions/{redemption.code}/qr.svg"),
+        "qr_svg_url": public_url(f"/api/v1/redemptions/{redemption.code}/qr.svg"),
         "expires_at": redemption.expires_at,
         "points": redemption.points,
         "discount_cents": redemption.discount_cents,

@@ -32,7 +32,7 @@ from loyalty.signin.forms import (
     LoginForm,
     NewPasswordForm,
 )
-from loyalty.web import db, independent_transaction, personal_page
+from loyalty.web import db, independent_transaction, local_path, personal_page, public_url
 
 bp = Blueprint(
     "signin",
@@ -46,12 +46,6 @@ RESET_MAX_AGE = 3600
 
 def _render(template: str, status: int = 200, **context: Any) -> Any:
     return personal_page(f"signin/{template}", status, **context)
-
-
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -77,7 +71,7 @@ def login() -> Any:
         form.password.errors = [_("Wrong e-mail address or password.")]
         return _render("login.html", 401, form=form)
     remember = bool(form.remember.data)
-    target = _safe_next(request.args.get("next"))
+    target = local_path(request.args.get("next"), "")
     if totp.must_enrol(user) or (
         totp.is_enrolled(user)
         and not totp.device_trusted(session, user, request.cookies.get(DEVICE_COOKIE), now)
@@ -231,8 +225,7 @@ def password_link(user: StaffUser) -> str:
     Part of the password hash is in the link: it dies once a password is chosen.
     """
     token = _reset_serializer().dumps({"u": user.id, "h": user.password_hash[-16:]})
-    base = current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
-    return str(base) + url_for("signin.reset", t=token)
+    return public_url(url_for("signin.reset", t=token))
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from loyalty.models import Merchant, MerchantStatus, Role
+from tests.conftest import Mailbox
 from tests.factories import PASSWORD, make_scheme, make_user
 from tests.forms import complete_sign_in
 from tests.forms import csrf as _csrf
@@ -136,3 +139,44 @@ def test_a_form_without_csrf_token_is_refused(client: FlaskClient, session: Sess
     admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
     _sign_in(client, admin.email)
     assert client.post("/dashboard/shops/1/approve", data={}).status_code == 400
+
+
+def test_the_form_does_not_tell_whether_an_address_has_a_login(
+    app: Flask, session: Session, smtp_server: tuple[str, int, Mailbox]
+) -> None:
+    """The review: applying with an address that has a login said so. Now the
+    answers are the same as for a new address; the holder gets an e-mail."""
+    smtp_host, smtp_port, mailbox = smtp_server
+    app.config.update(MAIL_SERVER=smtp_host, MAIL_PORT=smtp_port)
+    scheme = make_scheme(session)
+    taken = make_user(session, scheme, Role.MUNICIPALITY_ANALYST).email
+    new = f"new-{uuid.uuid4().hex[:8]}@example.be"
+
+    def answers(email: str) -> list[tuple[int, str | None, str]]:
+        client = app.test_client()
+        client.set_cookie("lang", "en")
+        form = client.get("/portal/apply")
+        data = {
+            "csrf_token": _csrf(form.get_data(as_text=True)),
+            "scheme": scheme.slug, "name": "Fietsen Fons", "sector": "47.64",
+            "address": "Kerkstraat 1", "postcode": "9170", "email": email,
+            "password": "een-lang-wachtwoord",
+        }
+        seen = []
+        # A mistake elsewhere in the form, then the whole form.
+        for changes in ({"postcode": "91"}, {"password": "kort"}, {}):
+            answer = client.post("/portal/apply", data={**data, **changes})
+            page = answer.get_data(as_text=True)
+            page = re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", page)
+            seen.append((answer.status_code, answer.headers.get("Location"),
+                         page.replace(email, "ADDRESS")))
+        return seen
+
+    for_taken, for_new = answers(taken), answers(new)
+    assert for_taken == for_new
+    assert [status for status, _, _ in for_new] == [422, 422, 303]
+    # The holder of the login is told; no shop was made for the address.
+    body = mailbox.wait_for(taken).get_content()
+    assert "already has a login" in body and "https://sparen.example.be/login" in body
+    assert session.scalar(sa.select(Merchant.id).where(Merchant.email == taken)) is None
+    assert session.scalar(sa.select(Merchant.id).where(Merchant.email == new)) is not None
