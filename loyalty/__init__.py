@@ -59,10 +59,4 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             response.headers.setdefault(name, value)
         return response
 
-    if app.config.get("FAST_LANE", True):
-        # The two calls of every sale skip Flask's request machinery (see there).
-        from loyalty.api.fast_lane import FastLane
-
-        app.wsgi_app = FastLane(app, app.wsgi_app)  # type: ignore[method-assign]
-
     return app

@@ -35,8 +35,8 @@ class App(Flask):
         return found
 
 
-# On every answer (loyalty.create_app), the fast lane's included: no inline
-# script and nothing from another host.
+# On every answer (loyalty.create_app): no inline script and nothing from
+# another host.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

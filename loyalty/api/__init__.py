@@ -73,7 +73,7 @@ def _unstorable(text: str) -> bool:
 # A body this short, plain ASCII and without a backslash holds nothing that
 # refuse_unusable_input looks for: no escape can spell NUL or a surrogate, no
 # number is long enough, no nesting deep enough. Most calls (every sale at a
-# till) are such bodies; the fast lane serves only these.
+# till) are such bodies, so they skip the parse.
 PLAIN_BODY_LIMIT = 512
 
 

@@ -36,7 +36,7 @@ class Principal:
 
 
 def bearer_token(header: str) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header (the fast lane's too)."""
+    """The token of an ``Authorization: Bearer <token>`` header."""
     scheme, _, token = header.partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None

@@ -31,10 +31,9 @@ def _own_claim(token: str) -> Claim:
 
 
 def create_sale_claim(
-    session: Session, till: staff.Till, body: dict[str, Any], base_url: str
+    session: Session, till: staff.Till, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """The claim of a sale, from ClaimCreate's data; ClaimCreated's answer.
-    The view and the fast lane both make claims here."""
+    """The claim of a sale, from ClaimCreate's data; ClaimCreated's answer."""
     new = claims.create_claim(
         session,
         till.terms,
@@ -47,8 +46,8 @@ def create_sale_claim(
     )
     return {
         "token": new.token,
-        "url": f"{base_url}/c/{new.token}",
-        "qr_svg_url": f"{base_url}/api/v1/claims/{new.token}/qr.svg",
+        "url": public_url(f"/c/{new.token}"),
+        "qr_svg_url": public_url(f"/api/v1/claims/{new.token}/qr.svg"),
         "points": new.points,
         "stamps": new.stamps,
         "amount_cents": new.amount_cents,
@@ -57,7 +56,7 @@ def create_sale_claim(
 
 
 def collected_answer(result: claims.ClaimResult) -> dict[str, Any]:
-    """The answer to a collected claim (ClaimDone); also the fast lane's."""
+    """The answer to a collected claim (ClaimDone)."""
     return {
         "points_credited": result.points_credited,
         "balance": result.balance,
@@ -85,7 +84,7 @@ class ClaimsView(MethodView):
     @blp.response(201, ClaimCreated)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """A single-use claim for a sale; show its QR code to the shopper."""
-        return create_sale_claim(db(), require_till_key(), body, public_url())
+        return create_sale_claim(db(), require_till_key(), body)
 
 
 @blp.route("/claims/<token>")
