@@ -233,7 +233,7 @@ def _guard(by: str) -> DriverStatement:
           AND EXISTS (SELECT 1 FROM merchants
                       WHERE id = claims.merchant_id
                         AND status = '{MerchantStatus.APPROVED.value}')
-        RETURNING id, merchant_id, amount_cents, points, stamps, stamp_card_id, created_at""")  # noqa: S608
+        RETURNING id, merchant_id, amount_cents, points, stamps, stamp_card_id, created_at""")  # noqa: S608  # nosec B608
 
 
 # Driver statements (loyalty.db.DriverStatement): collecting is the busiest

@@ -77,7 +77,7 @@ class TokenHolder:
 _BY_TOKEN = DriverStatement(f"""
     SELECT id, scheme_id, status, stats_consent, home_postcode, home_village, age_band
     FROM wallets
-    WHERE token_hash = :token_hash AND status <> '{WalletStatus.DELETED.value}'""")  # noqa: S608
+    WHERE token_hash = :token_hash AND status <> '{WalletStatus.DELETED.value}'""")  # noqa: S608  # nosec B608
 
 
 def holder_of_token(session: Session, token: str) -> TokenHolder:

@@ -487,7 +487,7 @@ def _binned(
     per_shopper: dict[str, dict[int, tuple[int, int]]],
     bins: tuple[tuple[int, int, str], ...],
     measure: Callable[[dict[int, tuple[int, int]]], int],
-    extra: Callable[[str], dict[str, int]] | None = None,
+    more: Callable[[str], dict[str, int]] | None = None,
 ) -> list[Cell]:
     groups: dict[str, list[Any]] = {label: [0, 0, 0, defaultdict(int), defaultdict(int)]
                                     for _lo, _hi, label in bins}
@@ -498,7 +498,7 @@ def _binned(
             group[1] += purchases
             group[2] += amount
             group[3][shop] += amount
-        for name, value in (extra(key) if extra else {}).items():
+        for name, value in (more(key) if more else {}).items():
             group[4][name] += value
     return [
         Cell(
