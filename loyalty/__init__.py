@@ -45,6 +45,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(merchant_portal.bp)
     app.register_blueprint(municipality_dashboard.bp)
     cli.register(app)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address and scheme as the proxies in front saw them; the
+        # Host header is passed through unchanged by them (TRUSTED_HOSTS checks it).
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies
+        )
 
     @app.get("/favicon.ico")
     def _favicon() -> Any:

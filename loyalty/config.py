@@ -63,8 +63,18 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
         # Tests only: where the stripe library sends its requests (a local stub).
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/") or None,
-        # The municipality's account that shops transfer prepayments to.
+        # How many reverse proxies stand in front (Caddy: 1): their X-Forwarded-*
+        # headers then give the client's address and scheme. 0 (the default)
+        # trusts none, so a client cannot pick the address the throttle sees.
+        "TRUSTED_PROXIES": _count("TRUSTED_PROXIES"),
     }
+
+
+def _count(name: str) -> int:
+    value = os.environ.get(name, "").strip() or "0"
+    if not value.isdigit():
+        raise SystemExit(f"{name} must be a whole number (the proxies in front), not {value!r}")
+    return int(value)
 
 
 def host_settings(public_url: str | None) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 
 class LoyaltyError(Exception):
     """Base of every expected failure; ``status`` and ``code`` reach the client."""
@@ -50,8 +53,22 @@ class AlreadyUsed(Conflict):
 
 
 class TooManyAttempts(LoyaltyError):
+    """``retry_after``: how long to wait, when known (the API's Retry-After header)."""
+
     status = 429
     code = "too_many_attempts"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: timedelta | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+    @property
+    def retry_after_seconds(self) -> int | None:
+        if self.retry_after is None:
+            return None
+        return max(1, math.ceil(self.retry_after.total_seconds()))
 
 
 class Gone(LoyaltyError):

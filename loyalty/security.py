@@ -27,6 +27,9 @@ def _hasher() -> PasswordHasher:
 
 # Bearer prefixes tell the three kinds of token apart before any lookup.
 STAFF_TOKEN_PREFIX = "lst_"  # noqa: S105  (a prefix, not a secret)
+# A signed-in browser's session secret (only ever inside its cookies): the API
+# knows no such prefix, so a stolen cookie is no bearer token.
+STAFF_WEB_SESSION_PREFIX = "lss_"
 TILL_KEY_PREFIX = "lsk_"
 WALLET_TOKEN_PREFIX = "lsw_"  # noqa: S105  (a prefix, not a secret)
 

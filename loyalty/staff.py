@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +37,9 @@ from loyalty.schemes import effective_earn_rate
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
 API_TOKEN_LIFETIME = timedelta(days=30)
+# Kinds of staff session record: a bearer token for scripts, a browser's session.
+API_KIND = "api"
+BROWSER_KINDS = ("web", "device")
 
 
 def normalise_email(email: str) -> str:
@@ -99,11 +103,14 @@ class NewSecret:
 
 
 def open_session(
-    session: Session, user: StaffUser, now: datetime, *, kind: str = "api",
+    session: Session, user: StaffUser, now: datetime, *, kind: str = API_KIND,
     lifetime: timedelta = API_TOKEN_LIFETIME,
 ) -> NewSecret:
-    """A server-side session record; the bearer secret is returned once."""
-    token = security.new_token(security.STAFF_TOKEN_PREFIX)
+    """A server-side session record; its secret is returned once. An API token
+    ("api") is a bearer token; a browser's session ("web", "device") has a prefix
+    of its own that the API does not take (it lives in cookies only)."""
+    prefix = security.STAFF_TOKEN_PREFIX if kind == API_KIND else security.STAFF_WEB_SESSION_PREFIX
+    token = security.new_token(prefix)
     record = StaffSession(
         user_id=user.id,
         token_hash=security.token_hash(token),
@@ -118,14 +125,21 @@ def open_session(
 
 
 def user_by_session_token(
-    session: Session, token: str, now: datetime, *, idle_timeout: timedelta | None = None
+    session: Session,
+    token: str,
+    now: datetime,
+    *,
+    kinds: Collection[str],
+    idle_timeout: timedelta | None = None,
 ) -> tuple[StaffUser, StaffSession]:
-    """The user behind a live session token. Raises Unauthorized."""
+    """The user behind a live session secret of one of these kinds (the API takes
+    only API tokens, the pages only browser sessions). Raises Unauthorized."""
     record = session.scalar(
         sa.select(StaffSession).where(StaffSession.token_hash == security.token_hash(token))
     )
     if (
         record is None
+        or record.kind not in kinds
         or record.revoked_at is not None
         or record.expires_at <= now
         or (idle_timeout is not None and record.last_seen_at + idle_timeout <= now)
@@ -237,28 +251,46 @@ def revoke_till_key(session: Session, merchant: Merchant, key_id: int, now: date
         record.revoked_at = now
 
 
-# Ten wrong passwords for one address, or fifty from one network address, in
-# fifteen minutes: then the door stays shut until the window has passed.
+# Wrong passwords (and wrong two-factor codes) slow down the account they were
+# typed for, wherever they come from: after FREE_FAILURES_PER_ACCOUNT in the
+# window, each further try must wait twice as long as the one before (5 s, 10 s,
+# 20 s ... at most MAX_ACCOUNT_DELAY) after the latest failure. A refused try is
+# no failure, so a guesser gets one guess per delay, while the account's holder,
+# signing in from anywhere else, waits a minute at most: nobody can lock an
+# account. Behind that, a hard limit per client address (its real address behind
+# the proxies of TRUSTED_PROXIES) stops one machine guessing at many accounts.
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 10
-MAX_FAILURES_PER_IP = 50
+FREE_FAILURES_PER_ACCOUNT = 5
+FIRST_ACCOUNT_DELAY = timedelta(seconds=5)
+MAX_ACCOUNT_DELAY = timedelta(minutes=1)
+MAX_FAILURES_PER_IP = 30
 
 
 def check_throttle(session: Session, email: str, ip: str, now: datetime) -> None:
-    """Raises TooManyAttempts when this address or IP failed too often lately."""
+    """Raises TooManyAttempts (with ``retry_after``) while this account must wait
+    after its failures, or when this client address failed too often lately."""
     since = now - FAILURE_WINDOW
-    by_email = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(LoginFailure)
+    failures, latest = session.execute(
+        sa.select(sa.func.count(), sa.func.max(LoginFailure.at))
         .where(LoginFailure.email == email.strip().lower(), LoginFailure.at > since)
-    )
-    by_ip = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(LoginFailure)
+    ).one()
+    if failures >= FREE_FAILURES_PER_ACCOUNT and latest is not None:
+        doublings = min(failures - FREE_FAILURES_PER_ACCOUNT, 16)
+        delay = min(FIRST_ACCOUNT_DELAY * 2**doublings, MAX_ACCOUNT_DELAY)
+        if latest + delay > now:
+            raise TooManyAttempts(
+                "too many failed attempts for this account; try again in a minute",
+                retry_after=latest + delay - now,
+            )
+    by_ip, oldest = session.execute(
+        sa.select(sa.func.count(), sa.func.min(LoginFailure.at))
         .where(LoginFailure.ip == ip, LoginFailure.at > since)
-    )
-    if (by_email or 0) >= MAX_FAILURES_PER_EMAIL or (by_ip or 0) >= MAX_FAILURES_PER_IP:
-        raise TooManyAttempts("too many failed attempts; try again in 15 minutes")
+    ).one()
+    if by_ip >= MAX_FAILURES_PER_IP and oldest is not None:
+        raise TooManyAttempts(
+            "too many failed attempts from this address; try again in 15 minutes",
+            retry_after=oldest + FAILURE_WINDOW - now,
+        )
 
 
 def record_failure(session: Session, email: str, ip: str, now: datetime) -> None:

@@ -7,16 +7,17 @@
 #                                          # on that server for the run and dropped after
 # Extra arguments go to pytest, e.g. ./scripts/test.sh tests/api -x
 #
-# The browser tests drive Debian's chromium (/usr/bin/chromium); it is installed
-# with apt-get when missing (as root, or through sudo).
+# The browser tests drive Debian's chromium (/usr/bin/chromium) and the proxy
+# tests Debian's caddy; both are installed with apt-get when missing (as root,
+# or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x /usr/bin/chromium ]; then
-  echo "installing Debian's chromium for the browser tests ..."
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/caddy ]; then
+  echo "installing Debian's chromium and caddy for the browser and proxy tests ..."
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core caddy >/dev/null
 fi
 # LOYALTY_TESTS_INSTALLED=1 skips the install (.ci/run installs once, then runs
 # the SQLite and PostgreSQL suites side by side).

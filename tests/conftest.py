@@ -8,6 +8,7 @@ its own scheme (tests.factories), so tests never share shops or wallets.
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -21,12 +22,14 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from requests.adapters import HTTPAdapter
 from sqlalchemy.orm import Session
 
 from loyalty import create_app, security
@@ -90,12 +93,21 @@ def dialect(database_url: str) -> str:
     return "postgresql" if database_url.startswith("postgresql") else "sqlite"
 
 
+_client_addresses = (f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(1))
+
+
 class PublicHostClient(FlaskClient):
     """Flask's test client, whose cookies belong to the host it calls.
 
     The app answers only PUBLIC_URL's host; Flask's client calls it (SERVER_NAME),
     but Werkzeug's cookie helpers default to the domain "localhost".
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each client is a device of its own (the login throttle counts failures
+        # per client address): one test's wrong passwords never slow another's.
+        self.environ_base["REMOTE_ADDR"] = next(_client_addresses)
 
     def _domain(self) -> str:
         return str(self.application.config["SERVER_NAME"]).partition(":")[0]
@@ -148,10 +160,24 @@ def session(app: Flask) -> Iterator[Session]:
         sqlite_begin_mode.reset(token)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class FromAddress(HTTPAdapter):
+    """A requests adapter whose connections leave from one local address (Linux
+    routes all of 127.0.0.0/8 to the loopback device): a client of its own, as
+    the login throttle counts clients."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
 
 
 class Mailbox:
@@ -182,7 +208,7 @@ def smtp_server() -> Iterator[tuple[str, int, Mailbox]]:
     from aiosmtpd.controller import Controller
 
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller.hostname, controller.port, mailbox
     controller.stop()
@@ -204,7 +230,7 @@ class LiveServer:
 
 
 @contextmanager
-def _serve(
+def serve(
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
     mailbox: Mailbox,
@@ -212,7 +238,7 @@ def _serve(
     workers: int,
 ) -> Iterator[LiveServer]:
     """`loyalty serve` on the test database with ``env`` added to the environment."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -231,10 +257,13 @@ def _serve(
             cwd=tmp_path_factory.mktemp("cwd"),
         )
     url = f"http://127.0.0.1:{port}"
+    # Asked as its public host (another one, behind a proxy): it answers no other.
+    netloc = urlsplit(env["PUBLIC_URL"]).netloc
+    host = {"Host": netloc} if netloc else {}
     deadline = time.monotonic() + 30
     while True:
         try:
-            if requests.get(url + "/api/v1/merchants", timeout=5).status_code == 200:
+            if requests.get(url + "/api/v1/merchants", headers=host, timeout=5).status_code == 200:
                 break
         except requests.RequestException:  # not up yet, or too busy to answer in time
             pass
@@ -264,7 +293,7 @@ def live_server(
         "STRIPE_WEBHOOK_SECRET": LIVE_STRIPE_WEBHOOK_SECRET,
         # No STRIPE_SECRET_KEY: shops top up by bank transfer, as in the demo.
     }
-    with _serve(database_url, tmp_path_factory, mailbox, env, workers=4) as server:
+    with serve(database_url, tmp_path_factory, mailbox, env, workers=4) as server:
         yield server
 
 
@@ -355,7 +384,7 @@ def stripe_live_server(
             "STRIPE_WEBHOOK_SECRET": LIVE_STRIPE_WEBHOOK_SECRET,
             "STRIPE_API_BASE": stub.url,
         }
-        with _serve(database_url, tmp_path_factory, smtp_server[2], env, workers=2) as server:
+        with serve(database_url, tmp_path_factory, smtp_server[2], env, workers=2) as server:
             stub.webhook_url = server.api("/stripe/webhook")
             stub.webhook_secret = LIVE_STRIPE_WEBHOOK_SECRET
             yield server, stub

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from loyalty.api.schemas import ErrorSchema
-from loyalty.errors import LoyaltyError
+from loyalty.errors import LoyaltyError, TooManyAttempts
 
 PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
@@ -200,7 +200,10 @@ def init_app(app: Flask) -> LoyaltyApi:
     @app.errorhandler(LoyaltyError)
     def _domain_error(error: LoyaltyError) -> Any:
         if is_api_request():
-            return error_response(error.status, error.code, error.message)
+            response = error_response(error.status, error.code, error.message)
+            if isinstance(error, TooManyAttempts) and error.retry_after_seconds:
+                response.headers["Retry-After"] = str(error.retry_after_seconds)
+            return response
         return error.message, error.status
 
     @app.errorhandler(Exception)

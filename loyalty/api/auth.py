@@ -63,7 +63,9 @@ def current_principal() -> Principal:
         principal = Principal("wallet", holder.scheme_id, holder=holder)
     elif token.startswith(security.STAFF_TOKEN_PREFIX):
         with reading_first() as session:
-            user, _record = staff.user_by_session_token(session, token, utcnow())
+            user, _record = staff.user_by_session_token(
+                session, token, utcnow(), kinds=(staff.API_KIND,)
+            )
             shop = session.get(Merchant, user.merchant_id) if user.merchant_id else None
         principal = Principal("staff", user.scheme_id, user=user, merchant=shop)
     else:

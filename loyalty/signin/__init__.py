@@ -1,8 +1,10 @@
 """Staff sign-in for the merchant portal and the municipality dashboard.
 
 Flask-Login keeps only the secret of a server-side StaffSession record in the
-signed session cookie; every request looks the record up, so logging out,
-changing the password or an admin's revocation ends the session at once.
+signed session cookie (a browser session's own kind and prefix, which the API
+refuses: a cookie is no bearer token); every request looks the record up, so
+logging out, changing the password or an admin's revocation ends the session
+at once.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ def _load(secret: str) -> StaffPrincipal | None:
     now = utcnow()
     session = db()
     try:
-        user, record = staff.user_by_session_token(session, secret, now)
+        user, record = staff.user_by_session_token(
+            session, secret, now, kinds=staff.BROWSER_KINDS
+        )
     except Unauthorized:
         return None
     idle = DEVICE_IDLE_TIMEOUT if record.kind == "device" else IDLE_TIMEOUT

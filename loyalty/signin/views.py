@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask import session as cookie_session
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -60,8 +62,8 @@ def login() -> Any:
     try:
         staff.check_throttle(session, email, ip, now)
         user = staff.authenticate(session, email, form.password.data or "")
-    except TooManyAttempts:
-        form.password.errors = [_("Too many failed attempts. Try again in 15 minutes.")]
+    except TooManyAttempts as error:
+        form.password.errors = [throttled_message(error)]
         return _render("login.html", 429, form=form)
     except Unauthorized:
         # End this transaction first: on SQLite it holds the write lock.
@@ -128,12 +130,23 @@ def _second_factor_refused(user: StaffUser, form: Any, template: str, **context:
     return _render(template, 401, form=form, **context)
 
 
-def _throttled(user: StaffUser) -> bool:
+def throttled_message(error: TooManyAttempts) -> str:
+    """What a form says while the login throttle makes someone wait."""
+    minutes = math.ceil((error.retry_after_seconds or 15 * 60) / 60)
+    return ngettext(
+        "Too many failed attempts. Try again in %(num)d minute.",
+        "Too many failed attempts. Try again in %(num)d minutes.",
+        minutes,
+    )
+
+
+def _throttled(user: StaffUser) -> str | None:
+    """The form error while this user's sign-in must wait, else None."""
     try:
         staff.check_throttle(db(), user.email, request.remote_addr or "unknown", utcnow())
-    except TooManyAttempts:
-        return True
-    return False
+    except TooManyAttempts as error:
+        return throttled_message(error)
+    return None
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -147,8 +160,8 @@ def code() -> Any:
     form = CodeForm()
     if not form.validate_on_submit():
         return _render("code.html", 422 if form.is_submitted() else 200, form=form)
-    if _throttled(user):
-        form.code.errors = [_("Too many failed attempts. Try again in 15 minutes.")]
+    if waiting := _throttled(user):
+        form.code.errors = [waiting]
         return _render("code.html", 429, form=form)
     now = utcnow()
     try:
@@ -189,8 +202,8 @@ def enrol() -> Any:
     form = EnrolForm()
     if not form.validate_on_submit():
         return _render("enrol.html", 422 if form.is_submitted() else 200, form=form, **context)
-    if _throttled(user):
-        form.code.errors = [_("Too many failed attempts. Try again in 15 minutes.")]
+    if waiting := _throttled(user):
+        form.code.errors = [waiting]
         return _render("enrol.html", 429, form=form, **context)
     try:
         codes = totp.confirm_enrolment(db(), user, form.code.data or "", utcnow())

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from loyalty import wallets
 from loyalty.models import Role
-from tests.conftest import Mailbox, _free_port, _serve
+from tests.conftest import Mailbox, free_port, serve
 from tests.factories import make_scheme, make_shop, make_user
 from tests.forms import csrf
 
@@ -101,7 +101,7 @@ def test_the_reviewed_attack_on_a_server_started_without_public_url(
     session.commit()
     env = {"PUBLIC_URL": "", "MAIL_SERVER": smtp_host, "MAIL_PORT": str(smtp_port)}
     try:
-        with _serve(database_url, tmp_path_factory, mailbox, env, workers=1) as server:
+        with serve(database_url, tmp_path_factory, mailbox, env, workers=1) as server:
             for form, action, data, to in [
                 ("/password/forgot", "/password/forgot", {"email": owner.email}, owner.email),
                 ("/account", "/account/restore-email", {"restore-email": saver}, saver),
@@ -166,7 +166,7 @@ def test_serve_refuses_to_start_without_public_url(tmp_path: Path) -> None:
         if value is not None:
             env["PUBLIC_URL"] = value
         result = subprocess.run(
-            [sys.executable, "-m", "loyalty", "serve", "--port", str(_free_port())],
+            [sys.executable, "-m", "loyalty", "serve", "--port", str(free_port())],
             env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "x"},
             capture_output=True,
             text=True,

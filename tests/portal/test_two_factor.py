@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from loyalty import totp
+from loyalty import staff, totp
 from loyalty.db import utcnow
 from loyalty.models import RecoveryCode, Role, StaffSession, StaffUser, TrustedDevice
 from tests.conftest import count
@@ -179,9 +179,9 @@ def test_wrong_codes_count_in_the_login_throttle(app: Flask, session: Session) -
     assert _path(_password(client, owner.email)) == "/login/code"
     right = otp(app, owner.id)
     wrong = f"{(int(right) + 1) % 1_000_000:06d}"
-    for _ in range(10):
+    for _ in range(staff.FREE_FAILURES_PER_ACCOUNT):
         assert _code(client, wrong).status_code == 401
-    # The door is shut, for the right code and for a new password step alike.
+    # The account must wait, for the right code and for a new password step alike.
     assert _code(client, right).status_code == 429
     assert _password(_client(app), owner.email).status_code == 429
     assert _sessions(session, owner) == 0
@@ -317,7 +317,8 @@ def test_the_remembered_browser_cookie_is_secure_behind_https(
     owner = _owner(session)
     client = _client(app)
     # Flask-WTF checks the Referer of a form posted over https.
-    https = {"base_url": "https://localhost", "headers": {"Referer": "https://localhost/login"}}
+    https = {"base_url": "https://sparen.example.be",
+             "headers": {"Referer": "https://sparen.example.be/login"}}
     page = client.get("/login", **https).get_data(as_text=True)
     client.post("/login", data={"csrf_token": csrf(page), "email": owner.email,
                                 "password": PASSWORD}, **https)
