@@ -1,102 +1,114 @@
 #!/usr/bin/env python3
-"""End-to-end API benchmark: claim creation and collection against a hello-world Flask baseline.
+"""API throughput of a sale through the one request path, against the floor of the stack.
 
-In one run it:
+In one run, on one database (a fresh SQLite file, or an empty database named by
+--database-url), driven by wrk (Debian's package), a native load generator:
 
-1. serves a hello-world Flask app (scripts/hello_app.py) under gunicorn with the
-   very same settings as `loyalty serve` (it reuses loyalty.cli._serve: sync
-   workers, --workers N) and measures its throughput;
-2. migrates a fresh database (`python -m loyalty db upgrade`), creates a scheme,
-   an approved shop and a till key, starts `python -m loyalty serve --workers N`
-   and measures POST /api/v1/claims (till key) and POST /api/v1/claims/{token}/claim
-   (a pool of wallets made through POST /api/v1/wallets, one pre-created claim per
-   request; only 200 answers count);
-3. prints both throughputs with their ratio to the baseline, and the QR render time
-   per code against the qrcode library's default make() (scripts/bench_qr.measure).
+1. the floor: scripts/floor_app.py, a minimal Flask app under the same gunicorn
+   settings as `loyalty serve`, whose one view INSERTs a row and COMMITs on the
+   same database with the project's connection settings;
+2. `loyalty serve` (migrated; a scheme, an approved shop, a till key and wallets
+   made through the domain functions): POST /api/v1/claims with the till key
+   ("create": the till's half of a sale), then POST /api/v1/claims/<token>/claim
+   with wallet tokens, one pre-made claim per request ("collect": the phone's);
+3. both again with 50 connections, as 50 tills at once: p50 and p99 latency.
 
-Every measurement uses the same load client: --concurrency threads, each with its
-own keep-alive-capable http.client connection (gunicorn's sync workers close the
-connection after every answer, for both servers alike), a warm-up, then
---duration seconds timed with time.perf_counter. Any non-2xx answer or transport
-error is reported and makes the script exit 1. Every server it starts is stopped,
-also on errors and Ctrl+C.
+It prints each figure with its ratio to the floor measured in the same run, the
+server's CPU per request, and a one-line summary. Any answer other than the
+expected 201/200 fails the run (exit 1). Every server it starts is stopped.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import http.client
-import itertools
-import json
 import os
-import resource
+import re
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
-if str(ROOT) not in sys.path:  # run as a plain script from a checkout
-    sys.path.insert(0, str(ROOT))
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
+for path in (ROOT, SCRIPTS):
+    if str(path) not in sys.path:  # run as a plain script from a checkout
+        sys.path.insert(0, str(path))
 
 EXAMPLE = """\
 examples:
-  python scripts/bench_api.py
-  python scripts/bench_api.py --duration 5 --concurrency 8 --workers 2
+  python scripts/bench_api.py                       # SQLite, 10 s per measurement
+  python scripts/bench_api.py --duration 5 --runs 3
   psql -h 127.0.0.1 -U postgres -c 'create database bench_x'
   python scripts/bench_api.py --database-url postgresql://postgres@127.0.0.1:5432/bench_x
   psql -h 127.0.0.1 -U postgres -c 'drop database bench_x'
+(needs wrk: apt-get install wrk)
 """
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 20.0
-MAX_ERRORS = 50  # stop a phase early once this many requests failed
-CLAIM_TTL_SECONDS = 24 * 3600  # claims must outlive the whole run
 AMOUNT_CENTS = 1250  # EUR 12.50: 12 points at the default rate
+CLAIM_TTL = timedelta(hours=24)  # claims must outlive the whole run
+TILLS = 50  # connections of the latency measurement
+
+# wrk scripts. A fixed POST (the floor and create), and a collect that hands each
+# request the next unused claim of its thread's share of the pool.
+POST_LUA = """
+function init(args)
+  wrk.method = "POST"
+  wrk.body = args[1]
+  wrk.headers["Content-Type"] = "application/json"
+  if args[2] ~= nil and args[2] ~= "" then
+    wrk.headers["Authorization"] = "Bearer " .. args[2]
+  end
+end
+"""
+COLLECT_LUA = """
+local counter = 0
+function setup(thread)
+  thread:set("index", counter)
+  counter = counter + 1
+end
+function init(args)
+  claims, wallets = {}, {}
+  for line in io.lines(args[1]) do claims[#claims + 1] = line end
+  for line in io.lines(args[2]) do wallets[#wallets + 1] = line end
+  step = tonumber(args[3])
+  next_claim = index + 1
+end
+function request()
+  local claim = claims[next_claim]
+  if claim == nil then claim = "pool-exhausted" end  -- a 404: the run fails
+  next_claim = next_claim + step
+  local wallet = wallets[(next_claim % #wallets) + 1]
+  return wrk.format("POST", "/api/v1/claims/" .. claim .. "/claim",
+                    {["Authorization"] = "Bearer " .. wallet}, "")
+end
+"""
 
 
 def say(message: str) -> None:
     print(message, flush=True)
 
 
-def _cpu_ticks() -> tuple[int, int] | None:
-    """(busy, total) jiffies of all CPUs from /proc/stat, or None off Linux."""
-    try:
-        with open("/proc/stat") as stat:
-            values = [int(v) for v in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
-def machine_busy(seconds: float = 1.0) -> float | None:
-    """The share of all CPUs busy with other work over ``seconds`` (0..1), if known."""
-    before = _cpu_ticks()
-    time.sleep(seconds)
-    after = _cpu_ticks()
-    if before is None or after is None or after[1] == before[1]:
-        return None
-    return (after[0] - before[0]) / (after[1] - before[1])
+class BenchError(Exception):
+    """The benchmark cannot go on (or its figures would be wrong)."""
 
 
 # --------------------------------------------------------------------------- servers
 
 
 def free_port() -> int:
+    import socket
+
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
@@ -108,40 +120,34 @@ class Server:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
         self.name = name
         self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
         self.argv = [*argv, "--port", str(self.port)]
-        self.env = env
-        self.log_path = workdir / f"{name}.log"
+        # Its own address: `loyalty serve` answers no other host.
+        self.env = {**env, "PUBLIC_URL": self.url}
+        self.log_path = workdir / f"{name.replace(' ', '-')}.log"
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, health_path: str) -> None:
-        say(f"[{self.name}] starting: {' '.join(self.argv)}")
+    def start(self, ready: str) -> None:
+        say(f"[{self.name}] starting")
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl+C reaches us only; we stop it ourselves
+                self.argv, env=self.env, cwd=self.workdir, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            try:
-                status, _ = request(http.client.HTTPConnection(HOST, self.port, timeout=5),
-                                    "GET", health_path)
-                if status == 200:
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
+                conn.request("GET", ready)
+                status = conn.getresponse().status
+                conn.close()
+                if status in (200, 405):  # the floor's one view takes POST only
                     break
-            except OSError:
-                pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise BenchError(f"{self.name} did not start; its log:\n{self.log_tail()}")
             time.sleep(0.2)
-        say(f"[{self.name}] listening on http://{HOST}:{self.port} (pid {self.proc.pid})")
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
+        say(f"[{self.name}] listening on {self.url} (pid {self.proc.pid})")
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -149,294 +155,119 @@ class Server:
         except OSError:
             return "(no log)"
 
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()  # SIGTERM: gunicorn's graceful shutdown of master and workers
+    def cpu_seconds(self) -> float:
+        """User+system CPU seconds of the gunicorn master and its workers (/proc)."""
+        assert self.proc is not None
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
             try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                say(f"[{self.name}] did not stop in {STOP_TIMEOUT:.0f} s; killing it")
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)  # its own group: master and workers
-                proc.wait(timeout=STOP_TIMEOUT)
-        # Forget it only once it is gone, so an interrupted stop() is retried.
-        self.proc = None
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rpartition(")")[2].split()
+            except OSError:
+                continue  # exited meanwhile
+            if int(entry) == self.proc.pid or int(fields[1]) == self.proc.pid:
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()  # gunicorn's graceful shutdown of master and workers
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=20)
         say(f"[{self.name}] stopped")
 
 
-# --------------------------------------------------------------------------- client
-
-
-class BenchError(Exception):
-    """The benchmark cannot go on (or its figures would be wrong)."""
-
-
-class RequestFailed(Exception):
-    """An answer other than the expected 2xx."""
-
-
-class Exhausted(Exception):
-    """The job has no more work (its pool of claims is empty)."""
-
-
-def request(
-    conn: http.client.HTTPConnection,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, bytes]:
-    """One request on ``conn``; it reconnects by itself after the server closed it."""
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read()
-    except (OSError, http.client.HTTPException):
-        conn.close()
-        raise
-
-
-def expect(status: int, data: bytes, wanted: int, what: str) -> None:
-    if status != wanted:
-        raise RequestFailed(f"{what}: HTTP {status} {data[:300].decode('utf-8', 'replace')}")
-
-
-Job = Callable[[http.client.HTTPConnection], None]
-# What a failed request raises: a wrong status, a transport error, an unexpected body.
-FAILURES = (RequestFailed, OSError, http.client.HTTPException, ValueError, KeyError)
+# --------------------------------------------------------------------------- wrk
 
 
 @dataclass
-class LoadResult:
+class Figure:
     name: str
+    rate: float  # requests per second
     requests: int
-    seconds: float
-    errors: list[str] = field(default_factory=list)
-    error_count: int = 0
-    client_cpu: float = 0.0  # client CPU seconds per wall second in the timed window
-    server_cpu: float | None = None  # server CPU seconds per wall second (all processes)
-    server_ms: float | None = None  # server CPU milliseconds per completed request
-    exhausted: bool = False
+    p50_ms: float
+    p99_ms: float
+    server_ms: float  # server CPU per request
 
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds > 0 else 0.0
+    def line(self, floor: Figure | None) -> str:
+        ratio = f", {self.rate / floor.rate:.2f} of the floor" if floor else ""
+        return (f"[{self.name}] {self.rate:,.0f} req/s{ratio}; p50 {self.p50_ms:.1f} ms, "
+                f"p99 {self.p99_ms:.1f} ms; server CPU {self.server_ms:.2f} ms/request")
 
 
-class Load:
-    """A fixed pool of client threads running ``job`` in a loop until told to stop."""
-
-    def __init__(
-        self, name: str, port: int, job: Job, concurrency: int, server_pid: int | None = None
-    ) -> None:
-        self.name = name
-        self.port = port
-        self.server_pid = server_pid
-        self.job = job
-        self.stop = threading.Event()
-        self.done_at: list[list[float]] = [[] for _ in range(concurrency)]
-        self.lock = threading.Lock()
-        self.errors: list[str] = []
-        self.error_count = 0
-        self.exhausted_at: float | None = None
-        self.threads = [
-            threading.Thread(target=self._loop, args=(i,), daemon=True, name=f"{name}-{i}")
-            for i in range(concurrency)
-        ]
-
-    def _loop(self, index: int) -> None:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=60)
-        done = self.done_at[index]
-        clock = time.perf_counter
-        job = self.job
-        try:
-            while not self.stop.is_set():
-                try:
-                    job(conn)
-                except Exhausted:
-                    with self.lock:
-                        if self.exhausted_at is None:
-                            self.exhausted_at = clock()
-                    return
-                except FAILURES as error:
-                    with self.lock:
-                        self.error_count += 1
-                        if len(self.errors) < 5:
-                            self.errors.append(f"{type(error).__name__}: {error}")
-                        if self.error_count >= MAX_ERRORS:
-                            self.stop.set()
-                    continue
-                done.append(clock())
-        finally:
-            conn.close()
-
-    def completed(self, since: float) -> int:
-        return sum(sum(1 for t in times if t >= since) for times in self.done_at)
-
-    def run(self, warmup: float, duration: float, progress_every: float = 2.0) -> LoadResult:
-        """Warm up, then count the requests completed in the next ``duration`` seconds."""
-        for thread in self.threads:
-            thread.start()
-        try:
-            self._sleep(warmup)
-            t0 = time.perf_counter()
-            cpu0 = _cpu_seconds()
-            srv0 = server_cpu_seconds(self.server_pid)
-            end = t0 + duration
-            next_report = t0 + progress_every
-            while not self._finished():
-                now = time.perf_counter()
-                if now >= end:
-                    break
-                if now >= next_report:
-                    n = self.completed(t0)
-                    say(f"  {self.name}: {now - t0:4.1f} s, {n} requests, "
-                        f"{n / (now - t0):.0f} req/s so far")
-                    next_report += progress_every
-                time.sleep(min(0.05, end - now))
-            t1 = time.perf_counter()
-            cpu1 = _cpu_seconds()
-            srv1 = server_cpu_seconds(self.server_pid)
-        finally:
-            self.stop.set()
-            for thread in self.threads:
-                thread.join(timeout=90)
-        server_cpu = server_ms = None
-        if srv0 is not None and srv1 is not None:
-            in_window = sum(sum(1 for t in times if t0 <= t < t1) for times in self.done_at)
-            server_cpu = (srv1 - srv0) / max(t1 - t0, 1e-9)
-            server_ms = 1000 * (srv1 - srv0) / in_window if in_window else None
-        exhausted = self.exhausted_at is not None and self.exhausted_at < t1
-        if exhausted:
-            assert self.exhausted_at is not None
-            t1 = max(t0, self.exhausted_at)
-        n = sum(sum(1 for t in times if t0 <= t < t1) for times in self.done_at)
-        return LoadResult(
-            self.name, n, t1 - t0, list(self.errors), self.error_count,
-            client_cpu=(cpu1 - cpu0) / max(t1 - t0, 1e-9), server_cpu=server_cpu,
-            server_ms=server_ms, exhausted=exhausted,
-        )
-
-    def _finished(self) -> bool:
-        return self.stop.is_set() or not any(t.is_alive() for t in self.threads)
-
-    def _sleep(self, seconds: float) -> None:
-        end = time.perf_counter() + seconds
-        while not self._finished() and time.perf_counter() < end:
-            time.sleep(0.05)
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        raise BenchError(f"cannot read wrk's latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def server_cpu_seconds(master_pid: int | None) -> float | None:
-    """User+system CPU seconds of a gunicorn master and its workers, from /proc (Linux)."""
-    if master_pid is None or not os.path.isdir("/proc"):
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                # The command may hold spaces: the fields after its closing ')'.
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue  # exited meanwhile
-        pid, ppid = int(entry), int(fields[1])
-        if pid == master_pid or ppid == master_pid:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+def wrk(name: str, server: Server, url: str, script: Path, args: Sequence[str], *,
+        connections: int, seconds: float, threads: int, timed: bool = True) -> Figure:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+               "--timeout", "10s", "-s", str(script), url, "--", *args]
+    cpu0 = server.cpu_seconds()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    cpu1 = server.cpu_seconds()
+    out = done.stdout
+    if done.returncode != 0:
+        raise BenchError(f"{name}: wrk failed:\n{out}{done.stderr}")
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    if bad or (errors and "timeout" in errors.group(1) and not errors.group(1).endswith(" 0")):
+        raise BenchError(f"{name}: unexpected answers or errors:\n{out}\n"
+                         f"--- server log ---\n{server.log_tail()}")
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    figure = Figure(name, rate, requests, p50, p99, 1000 * (cpu1 - cpu0) / max(requests, 1))
+    if timed:
+        say(f"  {name}: {requests:,} requests in {seconds:g} s")
+    return figure
 
 
-def run_jobs(name: str, port: int, job: Job, count: int, concurrency: int) -> LoadResult:
-    """Run ``job`` exactly ``count`` times on the thread pool (set-up work, not timed)."""
-    tickets = iter(range(count))
-    lock = threading.Lock()
-
-    def one(conn: http.client.HTTPConnection) -> None:
-        with lock:
-            if next(tickets, None) is None:
-                raise Exhausted
-        job(conn)
-
-    return Load(name, port, one, concurrency).run(warmup=0.0, duration=float("inf"),
-                                                  progress_every=float("inf"))
+# --------------------------------------------------------------------------- set-up
 
 
-def check(result: LoadResult) -> None:
-    if result.error_count:
-        details = "\n    ".join(result.errors)
-        raise BenchError(
-            f"{result.name}: {result.error_count} failed requests, e.g.\n    {details}"
-        )
+@dataclass
+class Shop:
+    till_key: str
+    key_id: int
+    terms: object
+    wallets: list[str]
 
 
-def report(result: LoadResult, baseline: LoadResult | None = None) -> None:
-    ratio = f", ratio {result.rate / baseline.rate:.2f} of the baseline" if baseline else ""
-    note = " (claim pool ran out: shortened window)" if result.exhausted else ""
-    server = ""
-    if result.server_cpu is not None and result.server_ms is not None:
-        server = (f"server CPU {result.server_ms:.2f} ms/request = "
-                  f"{result.server_cpu:.2f} cores; ")
-    say(f"[{result.name}] {result.rate:.0f} req/s ({result.requests} requests in "
-        f"{result.seconds:.1f} s{note}; {server}client CPU {result.client_cpu:.2f} cores)"
-        f"{ratio}")
-
-
-# --------------------------------------------------------------------------- phases
-
-
-def bench_hello(args: argparse.Namespace, env: dict[str, str], workdir: Path,
-                servers: list[Server]) -> LoadResult:
-    server = Server(
-        "hello-world flask",
-        [sys.executable, str(SCRIPTS / "hello_app.py"), "--workers", str(args.workers)],
-        env, workdir,
-    )
-    servers.append(server)
-    server.start("/")
-    body = json.dumps({"amount_cents": AMOUNT_CENTS, "ttl_seconds": CLAIM_TTL_SECONDS}).encode()
-    headers = {"Content-Type": "application/json", "Authorization": "Bearer lsk_hello"}
-
-    def hello(conn: http.client.HTTPConnection) -> None:
-        status, data = request(conn, "POST", "/api/v1/hello", body, headers)
-        expect(status, data, 200, "hello")
-
-    say(f"[hello-world flask] {args.warmup:g} s warm-up, then {args.duration:g} s timed")
-    result = Load("hello-world flask", server.port, hello, args.concurrency, server.pid).run(
-        args.warmup, args.duration)
-    check(result)
-    report(result)
-    server.stop()
-    return result
-
-
-def migrate_and_seed(database_url: str, env: dict[str, str], workdir: Path) -> tuple[str, str]:
-    """Migrate the database; create a scheme, an approved shop and a till key.
-
-    Returns (scheme slug, till key).
-    """
+def migrate_and_seed(database_url: str, env: dict[str, str], workdir: Path,
+                     wallets: int) -> Shop:
     say("[setup] migrating: python -m loyalty db upgrade")
-    done = subprocess.run(
-        [sys.executable, "-m", "loyalty", "db", "upgrade"],
-        env=env, cwd=workdir, capture_output=True, text=True, timeout=300,
-    )
+    done = subprocess.run([sys.executable, "-m", "loyalty", "db", "upgrade"], env=env,
+                          cwd=workdir, capture_output=True, text=True, timeout=300, check=False)
     if done.returncode != 0:
         raise BenchError(f"migration failed:\n{done.stdout}{done.stderr}")
 
+    import floor_app
+
     from loyalty import schemes, staff
+    from loyalty import wallets as wallet_domain
     from loyalty.db import make_engine, make_session_factory, utcnow
     from loyalty.models import MerchantStatus
 
-    slug = f"bench-{uuid.uuid4().hex[:8]}"
     engine = make_engine(database_url)
+    floor_app.TABLE.metadata.create_all(engine)
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
     try:
         with make_session_factory(engine)() as session:
             scheme = schemes.create_scheme(session, slug, f"Benchmark {slug}")
@@ -444,188 +275,163 @@ def migrate_and_seed(database_url: str, env: dict[str, str], workdir: Path) -> t
                 session, scheme, name="Bakkerij Benchmark", sector="47.24", postcode="9170",
                 email=f"{slug}@example.be", status=MerchantStatus.APPROVED,
             )
-            key = staff.create_till_key(session, merchant, utcnow(), label="bench").secret
+            key = staff.create_till_key(session, merchant, utcnow(), label="bench")
+            tokens = [wallet_domain.create_wallet(session, scheme).token for _ in range(wallets)]
             session.commit()
-            say(f"[setup] scheme {slug} (id {scheme.id}), approved shop id {merchant.id}, "
-                f"till key {key[:10]}...")
+            till = staff.till_by_key(session, key.secret)
+            session.commit()
     finally:
         engine.dispose()
-    return slug, key
+    say(f"[setup] scheme {slug}, an approved shop, a till key, {wallets} wallets")
+    return Shop(key.secret, till.key_id, till.terms, tokens)
 
 
-def bench_loyalty(
-    args: argparse.Namespace, env: dict[str, str], workdir: Path, servers: list[Server],
-    baseline: LoadResult,
-) -> tuple[LoadResult, LoadResult]:
-    slug, till_key = migrate_and_seed(args.database_url, env, workdir)
-    server = Server(
-        "loyalty serve",
-        [sys.executable, "-m", "loyalty", "serve", "--workers", str(args.workers)],
-        env, workdir,
-    )
-    # Its own address: the app refuses requests for any host but PUBLIC_URL's.
-    server.env = {**env, "PUBLIC_URL": f"http://{HOST}:{server.port}"}
-    servers.append(server)
-    server.start("/api/v1/merchants")
-    port = server.port
+def make_claims(database_url: str, shop: Shop, count: int, path: Path) -> None:
+    """``count`` open claims of the shop, their tokens one per line in ``path``
+    (made through the domain function, as the API would: set-up, not timed)."""
+    from loyalty import claims
+    from loyalty.db import make_engine, make_session_factory, utcnow
 
-    # A pool of wallets, made through the API.
-    wallet_tokens: list[str] = []
-    wallet_body = json.dumps({"scheme": slug}).encode()
-    json_headers = {"Content-Type": "application/json"}
-
-    def new_wallet(conn: http.client.HTTPConnection) -> None:
-        status, data = request(conn, "POST", "/api/v1/wallets", wallet_body, json_headers)
-        expect(status, data, 201, "POST /api/v1/wallets")
-        wallet_tokens.append(json.loads(data)["wallet_token"])
-
-    say(f"[setup] creating {args.wallets} wallets via POST /api/v1/wallets")
-    check(run_jobs("wallets", port, new_wallet, args.wallets, args.concurrency))
-
-    # (a) POST /api/v1/claims with the till key; every claim made is kept for (b).
-    claim_tokens: collections.deque[str] = collections.deque()
-    claim_body = json.dumps({"amount_cents": AMOUNT_CENTS, "ttl_seconds": CLAIM_TTL_SECONDS})
-    till_headers = {"Content-Type": "application/json", "Authorization": f"Bearer {till_key}"}
-
-    def create_claim(conn: http.client.HTTPConnection) -> None:
-        status, data = request(conn, "POST", "/api/v1/claims", claim_body.encode(), till_headers)
-        expect(status, data, 201, "POST /api/v1/claims")
-        claim_tokens.append(json.loads(data)["token"])
-
-    say(f"[create-claim] {args.warmup:g} s warm-up, then {args.duration:g} s timed")
-    created = Load("create-claim", port, create_claim, args.concurrency, server.pid).run(
-        args.warmup, args.duration)
-    check(created)
-    report(created, baseline)
-
-    # (b) POST /api/v1/claims/{token}/claim: each pre-created claim collected once,
-    # by the wallets in turn.
-    wallet_headers = [{"Authorization": f"Bearer {token}"} for token in wallet_tokens]
-    turn = itertools.count()
-
-    def collect(conn: http.client.HTTPConnection) -> None:
-        try:
-            token = claim_tokens.popleft()
-        except IndexError:
-            raise Exhausted from None
-        headers = wallet_headers[next(turn) % len(wallet_headers)]
-        status, data = request(conn, "POST", f"/api/v1/claims/{token}/claim", None, headers)
-        expect(status, data, 200, "POST /api/v1/claims/{token}/claim")
-
-    say(f"[claim] {args.warmup:g} s warm-up to size the claim pool "
-        f"({len(claim_tokens)} claims made so far)")
-    warm = Load("claim warm-up", port, collect, args.concurrency).run(0.0, args.warmup)
-    check(warm)
-    # Enough claims for the timed window at the warm-up's pace, with a wide margin.
-    needed = int(warm.rate * (args.duration + args.warmup) * 1.5) + 20 * args.concurrency
-    if len(claim_tokens) < needed:
-        extra = needed - len(claim_tokens)
-        say(f"[claim] pre-creating {extra} more claims (pool {len(claim_tokens)}, "
-            f"need ~{needed} at {warm.rate:.0f} req/s)")
-        check(run_jobs("pre-create claims", port, create_claim, extra, args.concurrency))
-    say(f"[claim] {len(claim_tokens)} open claims, {len(wallet_tokens)} wallets; "
-        f"{args.warmup:g} s warm-up, then {args.duration:g} s timed")
-    claimed = Load("claim", port, collect, args.concurrency, server.pid).run(
-        args.warmup, args.duration)
-    check(claimed)
-    report(claimed, baseline)
-    if claimed.exhausted:
-        say("[claim] warning: the claim pool ran out; the window was shortened")
-    if claimed.requests == 0:
-        raise BenchError("claim: no request completed in the timed window")
-    server.stop()
-    return created, claimed
-
-
-def bench_qr_codes(args: argparse.Namespace) -> dict[str, float | int]:
-    from bench_qr import measure
-
-    say(f"[qr] rendering {args.qr_n} claim URLs x {args.qr_repeats} repeats "
-        "with loyalty.qr and qrcode.make()")
-    result = measure(args.qr_n, repeats=args.qr_repeats)
-    say(f"[qr] loyalty.qr {result['loyalty_qr_ms']:.2f} ms/code, qrcode default make() "
-        f"{result['qrcode_default_ms']:.2f} ms/code")
-    return result
+    say(f"[setup] making {count:,} claims to collect")
+    engine = make_engine(database_url)
+    tokens: list[str] = []
+    try:
+        with make_session_factory(engine)() as session:
+            now = utcnow()
+            while len(tokens) < count:
+                for _ in range(min(2000, count - len(tokens))):
+                    tokens.append(claims.create_claim(
+                        session, shop.terms, AMOUNT_CENTS, now,  # type: ignore[arg-type]
+                        till_key_id=shop.key_id, ttl_seconds=int(CLAIM_TTL.total_seconds()),
+                    ).token)
+                session.commit()
+                say(f"  {len(tokens):,} of {count:,}")
+    finally:
+        engine.dispose()
+    path.write_text("\n".join(tokens) + "\n")
 
 
 # --------------------------------------------------------------------------- main
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def run_once(args: argparse.Namespace, env: dict[str, str], workdir: Path, shop: Shop,
+             servers: list[Server], run: int) -> dict[str, Figure]:
+    post_lua = workdir / "post.lua"
+    collect_lua = workdir / "collect.lua"
+    post_lua.write_text(POST_LUA)
+    collect_lua.write_text(COLLECT_LUA)
+    wallets = workdir / "wallets.txt"
+    wallets.write_text("\n".join(shop.wallets) + "\n")
+    sale = f'{{"amount_cents": {AMOUNT_CENTS}}}'
+    t = args.threads
+    figures: dict[str, Figure] = {}
 
+    floor = Server("floor", [sys.executable, str(SCRIPTS / "floor_app.py"),
+                             "--workers", str(args.workers)], env, workdir)
+    servers.append(floor)
+    floor.start("/floor")
+    say(f"[run {run}] floor: {args.warmup:g} s warm-up, {args.duration:g} s timed, "
+        f"{args.connections} connections")
+    wrk("floor warm-up", floor, floor.url + "/floor", post_lua, [sale],
+        connections=args.connections, seconds=args.warmup, threads=t, timed=False)
+    figures["floor"] = wrk("floor", floor, floor.url + "/floor", post_lua, [sale],
+                           connections=args.connections, seconds=args.duration, threads=t)
+    floor.stop()
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
+    app = Server("loyalty serve", [sys.executable, "-m", "loyalty", "serve", "--workers",
+                                   str(args.workers)], env, workdir)
+    servers.append(app)
+    app.start("/api/v1/merchants")
+    claims_url = app.url + "/api/v1/claims"
+    say(f"[run {run}] create: {args.warmup:g} s warm-up, {args.duration:g} s timed")
+    wrk("create warm-up", app, claims_url, post_lua, [sale, shop.till_key],
+        connections=args.connections, seconds=args.warmup, threads=t, timed=False)
+    figures["create"] = wrk("create", app, claims_url, post_lua, [sale, shop.till_key],
+                            connections=args.connections, seconds=args.duration, threads=t)
+    figures["create at 50 tills"] = wrk(
+        "create at 50 tills", app, claims_url, post_lua, [sale, shop.till_key],
+        connections=TILLS, seconds=args.duration, threads=t)
+
+    # Collect: enough claims for warm-up and both timed windows at the floor's pace
+    # (no request is faster than the floor), with a margin.
+    needed = int(figures["floor"].rate * (args.warmup + 2 * args.duration) * 1.3) + 2000
+    pool = workdir / f"claims-{run}.txt"
+    make_claims(args.database_url, shop, needed, pool)
+    lines = pool.read_text().splitlines()
+    for name, connections, seconds, timed in [
+        ("collect warm-up", args.connections, args.warmup, False),
+        ("collect", args.connections, args.duration, True),
+        ("collect at 50 tills", TILLS, args.duration, True),
+    ]:
+        # Each measurement takes claims nobody has collected yet.
+        part = workdir / f"{name.replace(' ', '-')}-{run}.txt"
+        share = int(figures["floor"].rate * seconds * 1.3) + 500
+        part.write_text("\n".join(lines[:share]) + "\n")
+        lines = lines[share:]
+        if timed:
+            say(f"[run {run}] {name}: {seconds:g} s timed, {connections} connections")
+        figure = wrk(name, app, app.url + "/api/v1/claims/x/claim", collect_lua,
+                     [str(part), str(wallets), str(t)], connections=connections,
+                     seconds=seconds, threads=t, timed=timed)
+        if timed:
+            figures[name] = figure
+    app.stop()
+    for name in ("floor", "create", "collect", "create at 50 tills", "collect at 50 tills"):
+        say(figures[name].line(None if name == "floor" else figures["floor"]))
+    return figures
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        epilog=EXAMPLE,
+        description=__doc__.split("\n\n")[0] if __doc__ else None, epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--duration", type=_positive_float, default=10.0,
+    parser.add_argument("--duration", type=float, default=10.0,
                         help="seconds per timed measurement (default: 10)")
-    parser.add_argument("--concurrency", type=_positive_int, default=8,
-                        help="client threads (default: 8)")
-    parser.add_argument("--workers", type=_positive_int, default=2,
-                        help="gunicorn workers of both servers (default: 2)")
-    parser.add_argument("--database-url", default=None,
-                        help="an empty database to migrate and use, e.g. "
-                        "postgresql://postgres@127.0.0.1:5432/bench_x "
-                        "(default: a fresh SQLite file in a temporary directory)")
     parser.add_argument("--warmup", type=float, default=2.0,
-                        help="warm-up seconds before each timed measurement (default: 2)")
-    parser.add_argument("--wallets", type=_positive_int, default=64,
+                        help="warm-up seconds before each throughput measurement (default: 2)")
+    parser.add_argument("--connections", type=int, default=8,
+                        help="wrk connections for throughput (default: 8)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default: 2)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="gunicorn workers of both servers (default: 2)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="measure everything this many times (default: 1)")
+    parser.add_argument("--wallets", type=int, default=64,
                         help="wallets that collect the claims (default: 64)")
-    parser.add_argument("--qr-n", type=_positive_int, default=100,
-                        help="claim URLs for the QR render timing (default: 100)")
-    parser.add_argument("--qr-repeats", type=_positive_int, default=5,
-                        help="repetitions of the QR render timing (default: 5)")
-    return parser.parse_args(argv)
+    parser.add_argument("--database-url", default=None,
+                        help="an empty database to migrate and use (default: a fresh "
+                        "SQLite file in a temporary directory)")
+    args = parser.parse_args(argv)
+    if min(args.duration, args.warmup, args.connections, args.threads, args.workers,
+           args.runs, args.wallets) <= 0:
+        parser.error("every number must be above 0")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # SIGTERM unwinds like Ctrl+C, through the finally that stops the servers.
+    if shutil.which("wrk") is None:
+        say("bench_api: wrk is missing (Debian: apt-get install wrk)")
+        return 1
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    # Ctrl+C raises KeyboardInterrupt even when started with SIGINT ignored (nohup, &).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="bench_api_") as tmp:
         workdir = Path(tmp)
-        if args.database_url is None:
-            args.database_url = f"sqlite:///{workdir / 'bench.db'}"
+        args.database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
         dialect = args.database_url.split(":", 1)[0].split("+", 1)[0]
-        env = {
-            **os.environ,
-            "DATABASE_URL": args.database_url,
-            "SECRET_KEY": "bench-api-secret-key",
-        }
-        say(f"bench_api: {dialect} ({args.database_url}), {args.workers} gunicorn workers, "
-            f"{args.concurrency} client threads, {args.duration:g} s per measurement, "
-            f"{os.cpu_count()} CPUs")
-        busy = machine_busy()
-        if busy is not None:
-            say(f"machine load before the run: {busy:.0%} of all CPUs busy")
-            if busy > 0.15:
-                say("warning: other processes are using the CPUs; the figures will be noisy")
+        env = {**os.environ, "DATABASE_URL": args.database_url,
+               "SECRET_KEY": "bench-api-secret-key"}
+        say(f"bench_api: {dialect}, {args.workers} gunicorn workers, wrk {args.threads} "
+            f"threads x {args.connections} connections ({TILLS} for latency), "
+            f"{args.duration:g} s per measurement, {args.runs} run(s), {os.cpu_count()} CPUs")
+        runs: list[dict[str, Figure]] = []
         try:
-            hello = bench_hello(args, env, workdir, servers)
-            created, claimed = bench_loyalty(args, env, workdir, servers, hello)
-            qr = bench_qr_codes(args)
+            shop = migrate_and_seed(args.database_url, env, workdir, args.wallets)
+            for run in range(1, args.runs + 1):
+                runs.append(run_once(args, env, workdir, shop, servers, run))
         except BenchError as error:
             say(f"bench_api FAILED: {error}")
-            for server in servers:
-                if server.proc is not None:
-                    say(f"--- {server.name} log (tail) ---\n{server.log_tail()}")
             return 1
         except KeyboardInterrupt:
             say("bench_api: interrupted")
@@ -633,19 +439,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             for server in servers:
                 server.stop()
-
-    create_ratio = created.rate / hello.rate
-    claim_ratio = claimed.rate / hello.rate
-    if min(create_ratio, claim_ratio) < 0.5:
-        say("note: below the goal of 0.5 of the hello-world baseline")
-    say(
-        f"hello-world flask: {hello.rate:.0f} req/s | "
-        f"create-claim: {created.rate:.0f} req/s (ratio {create_ratio:.2f}) | "
-        f"claim: {claimed.rate:.0f} req/s (ratio {claim_ratio:.2f}) | "
-        f"QR: {qr['loyalty_qr_ms']:.2f} ms/code vs qrcode make() "
-        f"{qr['qrcode_default_ms']:.2f} ms/code ({qr['ratio']:.1f}x faster) | "
-        f"{dialect}, {args.workers} workers, {args.concurrency} threads"
-    )
+    for run, figures in enumerate(runs, 1):
+        floor = figures["floor"]
+        say(f"run {run} ({dialect}): floor {floor.rate:,.0f} req/s | "
+            f"create {figures['create'].rate:,.0f} ({figures['create'].rate / floor.rate:.2f}) | "
+            f"collect {figures['collect'].rate:,.0f} "
+            f"({figures['collect'].rate / floor.rate:.2f}) | at {TILLS} tills: create p50/p99 "
+            f"{figures['create at 50 tills'].p50_ms:.1f}/"
+            f"{figures['create at 50 tills'].p99_ms:.1f} ms, collect p50/p99 "
+            f"{figures['collect at 50 tills'].p50_ms:.1f}/"
+            f"{figures['collect at 50 tills'].p99_ms:.1f} ms")
     return 0
 
 

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""The floor of this stack for one durable write (the baseline of bench_api.py).
+
+A minimal Flask app served exactly like `loyalty serve` (the same gunicorn
+wrapper, loyalty.cli._serve, with each worker checkpointing SQLite in the
+background as `loyalty serve`'s do) whose one view, POST /floor, INSERTs one row
+and COMMITs on the same database with the project's connection settings
+(loyalty.db.make_engine). No sale can be faster than this through the same stack.
+
+The table ``bench_floor`` must exist (bench_api.py makes it).
+
+example:
+  DATABASE_URL=sqlite:////tmp/bench.db python scripts/floor_app.py --port 5001 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask, request
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a plain script from a checkout
+    sys.path.insert(0, str(ROOT))
+
+TABLE = sa.Table(
+    "bench_floor", sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("body", sa.String(200), nullable=False),
+)
+
+
+def create_app() -> Flask:
+    from loyalty.db import make_engine, start_wal_checkpoints
+
+    app = Flask(__name__)
+    engine = make_engine(os.environ["DATABASE_URL"])
+    app.extensions["wal_checkpoints"] = start_wal_checkpoints(engine)
+    insert = TABLE.insert()
+
+    @app.post("/floor")
+    def floor() -> tuple[dict[str, int], int]:
+        # engine.begin() opens a write transaction (BEGIN IMMEDIATE on SQLite,
+        # as the project's write requests do) and commits when the block ends.
+        with engine.begin() as conn:
+            row_id = conn.execute(insert, {"body": request.get_data(as_text=True)[:200]}
+                                  ).inserted_primary_key[0]
+        return {"id": row_id}, 201
+
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="example:\n  DATABASE_URL=sqlite:////tmp/bench.db "
+        "python scripts/floor_app.py --port 5001 --workers 2\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    from loyalty.cli import _serve  # the very same gunicorn set-up as `loyalty serve`
+
+    _serve(create_app, args.host, args.port, args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
