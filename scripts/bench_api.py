@@ -231,8 +231,8 @@ def wrk(name: str, server: Server, url: str, script: Path, args: Sequence[str], 
                          f"--- server log ---\n{server.log_tail()}")
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     figure = Figure(name, rate, requests, p50, p99, 1000 * (cpu1 - cpu0) / max(requests, 1))
     if timed:
         say(f"  {name}: {requests:,} requests in {seconds:g} s")
@@ -305,7 +305,8 @@ def make_claims(database_url: str, shop: Shop, count: int, path: Path) -> None:
                         till_key_id=shop.key_id, ttl_seconds=int(CLAIM_TTL.total_seconds()),
                     ).token)
                 session.commit()
-                say(f"  {len(tokens):,} of {count:,}")
+                if len(tokens) % 10_000 < 2000 or len(tokens) == count:
+                    say(f"  {len(tokens):,} of {count:,}")
     finally:
         engine.dispose()
     path.write_text("\n".join(tokens) + "\n")
