@@ -86,13 +86,18 @@ def create_user(
 
 
 def authenticate(session: Session, email: str, password: str) -> StaffUser:
-    """The active user with this e-mail and password. Raises Unauthorized."""
+    """The active user with this e-mail and password. Raises Unauthorized, Forbidden
+    (the user's shop is suspended: no new session or token for it)."""
     user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
     if user is None:
         security.verify_password(security.dummy_password_hash(), password)
         raise Unauthorized("wrong e-mail address or password", code="bad_credentials")
     if not security.verify_password(user.password_hash, password) or not user.active:
         raise Unauthorized("wrong e-mail address or password", code="bad_credentials")
+    if user.merchant_id is not None and session.scalar(
+        sa.select(Merchant.status).where(Merchant.id == user.merchant_id)
+    ) == MerchantStatus.SUSPENDED:
+        raise Forbidden("this shop is suspended by the municipality", code="merchant_suspended")
     return user
 
 

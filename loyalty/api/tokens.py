@@ -29,7 +29,8 @@ class TokenView(MethodView):
     @blp.alt_response(
         403,
         description="an admin or shop owner without two-factor sign-in: sign in on the web "
-        "first and set it up (`totp_enrolment_required`)",
+        "first and set it up (`totp_enrolment_required`); the user's shop is suspended "
+        "(`merchant_suspended`)",
     )
     @blp.alt_response(429, description="too many failed attempts in 15 minutes")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from loyalty import mail, qr, security, staff, totp
 from loyalty.db import utcnow
-from loyalty.errors import InvalidInput, TooManyAttempts, Unauthorized
+from loyalty.errors import Forbidden, InvalidInput, TooManyAttempts, Unauthorized
 from loyalty.models import StaffUser
 from loyalty.signin import (
     DEVICE_LIFETIME,
@@ -72,6 +72,9 @@ def login() -> Any:
             staff.record_failure(side, email, ip, now)
         form.password.errors = [_("Wrong e-mail address or password.")]
         return _render("login.html", 401, form=form)
+    except Forbidden:
+        form.password.errors = [_("This shop is suspended by the municipality.")]
+        return _render("login.html", 403, form=form)
     remember = bool(form.remember.data)
     target = local_path(request.args.get("next"), "")
     if totp.must_enrol(user) or (

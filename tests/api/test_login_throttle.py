@@ -32,7 +32,7 @@ def _token(client: FlaskClient, user: StaffUser | str, password: str, address: s
                        environ_base={"REMOTE_ADDR": address})
 
 
-def _wait(session: Session, user: StaffUser, seconds: float) -> None:
+def wait_after_failures(session: Session, user: StaffUser, seconds: float) -> None:
     """As if ``seconds`` had passed since this account's failures."""
     for failure in session.scalars(sa.select(LoginFailure)
                                    .where(LoginFailure.email == user.email)):
@@ -55,7 +55,7 @@ def test_five_wrong_passwords_then_the_account_waits_wherever_it_signs_in(
     waiting = _token(client, user, PASSWORD, next(_addresses))
     assert_error(waiting, 429, "too_many_attempts")
     assert 1 <= int(waiting.headers["Retry-After"]) <= 5
-    _wait(session, user, 5)
+    wait_after_failures(session, user, 5)
     assert _token(client, user, PASSWORD, next(_addresses)).status_code == 201
 
 
@@ -68,7 +68,7 @@ def test_the_delay_doubles_up_to_a_minute(client: FlaskClient, session: Session)
         waiting = _token(client, user, "nope", next(_addresses))
         assert_error(waiting, 429, "too_many_attempts")
         delays.append(int(waiting.headers["Retry-After"]))
-        _wait(session, user, delays[-1])
+        wait_after_failures(session, user, delays[-1])
         assert_error(_token(client, user, "nope", next(_addresses)), 401, "bad_credentials")
     assert delays == [5, 10, 20, 40, 60, 60]
 
@@ -81,7 +81,7 @@ def test_refused_tries_are_no_failures(client: FlaskClient, session: Session) ->
     for _ in range(20):
         assert_error(_token(client, user, "nope", next(_addresses)), 429)
     assert _failures(session, user) == staff.FREE_FAILURES_PER_ACCOUNT
-    _wait(session, user, 5)
+    wait_after_failures(session, user, 5)
     assert _token(client, user, PASSWORD, next(_addresses)).status_code == 201
 
 

@@ -22,6 +22,7 @@ from loyalty.models import (
 from tests.api.test_auth import assert_error, earn
 from tests.conftest import count
 from tests.factories import (
+    PASSWORD,
     Shop,
     bearer,
     make_merchant,
@@ -29,6 +30,7 @@ from tests.factories import (
     make_till_key,
     make_user,
     make_wallet_token,
+    otp,
     staff_token,
 )
 from tests.forms import csrf
@@ -182,6 +184,27 @@ def test_a_staff_token_of_a_suspended_shop_stops_working(
     shop.merchant.status = MerchantStatus.SUSPENDED  # the session itself is not revoked
     session.commit()
     assert_error(client.post(url, json={}, headers=token), 401, "merchant_suspended")
+
+
+def test_a_suspended_shops_staff_get_no_new_token_nor_session(
+    client: FlaskClient, session: Session
+) -> None:
+    shop = make_shop(session)
+    owner = make_user(session, shop.scheme, Role.MERCHANT_OWNER, shop.merchant)
+    cashier = make_user(session, shop.scheme, Role.CASHIER, shop.merchant)
+    shop.merchant.status = MerchantStatus.SUSPENDED
+    session.commit()
+    answer = client.post("/api/v1/auth/token", json={
+        "email": owner.email, "password": PASSWORD, "otp": otp(client.application, owner.id)})
+    assert_error(answer, 403, "merchant_suspended")
+    client.set_cookie("lang", "en")
+    page = client.get("/login").get_data(as_text=True)
+    signed = client.post("/login", data={"csrf_token": csrf(page), "email": cashier.email,
+                                         "password": PASSWORD})
+    assert signed.status_code == 403
+    assert "This shop is suspended by the municipality." in signed.get_data(as_text=True)
+    assert count(session, sa.select(StaffSession.id).where(
+        StaffSession.user_id.in_([owner.id, cashier.id]))) == 0
 
 
 def test_a_pending_shop_cannot_mint_till_keys(client: FlaskClient, session: Session) -> None:

@@ -13,17 +13,16 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
-import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from loyalty import create_app, staff
-from loyalty.models import LoginFailure, Role, StaffUser
+from loyalty.models import Role
+from tests.api.test_login_throttle import wait_after_failures
 from tests.conftest import FromAddress, Mailbox, free_port, serve
 from tests.factories import PASSWORD, make_scheme, make_user
 
@@ -131,26 +130,19 @@ def test_one_client_hammering_is_stopped_and_nobody_else(
     assert proxied.token(analyst.email, PASSWORD).status_code == 201
 
 
-def _wait(session: Session, user: StaffUser, seconds: float) -> None:
-    for failure in session.scalars(sa.select(LoginFailure)
-                                   .where(LoginFailure.email == user.email)):
-        failure.at -= timedelta(seconds=seconds)
-    session.commit()
-
-
 def test_an_attacked_account_only_waits(proxied: Proxied, session: Session) -> None:
     """Guesses at one account from many addresses slow that account down, but its
     holder, signing in from elsewhere, is never locked out: at most a minute."""
     analyst = make_user(session, make_scheme(session), Role.MUNICIPALITY_ANALYST)
     for _ in range(staff.FREE_FAILURES_PER_ACCOUNT + 3):
         proxied.token(analyst.email, "wrong")
-        _wait(session, analyst, 60)
+        wait_after_failures(session, analyst, 60)
     waiting = proxied.token(analyst.email, "wrong")
     assert waiting.status_code == 401
     held = proxied.token(analyst.email, PASSWORD)
     assert held.status_code == 429
     assert int(held.headers["Retry-After"]) <= staff.MAX_ACCOUNT_DELAY.total_seconds()
-    _wait(session, analyst, staff.MAX_ACCOUNT_DELAY.total_seconds())
+    wait_after_failures(session, analyst, staff.MAX_ACCOUNT_DELAY.total_seconds())
     assert proxied.token(analyst.email, PASSWORD).status_code == 201
 
 
