@@ -26,6 +26,7 @@ from loyalty.models import (
 )
 from tests.conftest import Mailbox, count
 from tests.factories import PASSWORD, make_merchant, make_scheme, make_shop, make_user
+from tests.forms import csrf
 from tests.portal.test_owner_pages import (
     _client,
     _form_error,
@@ -111,7 +112,12 @@ def test_a_suspended_shops_staff_are_signed_out(app: Flask, session: Session) ->
     gone = client.get("/portal/till")
     assert gone.status_code == 302 and gone.headers["Location"].startswith("/login")
     # Signing in again opens no door while the shop stays suspended.
-    _sign_in(client, owner.email)
+    client.set_cookie("lang", "en")
+    page = client.get("/login").get_data(as_text=True)
+    again = client.post("/login", data={"csrf_token": csrf(page), "email": owner.email,
+                                        "password": PASSWORD})
+    assert again.status_code == 403
+    assert "This shop is suspended by the municipality." in again.get_data(as_text=True)
     assert client.get("/portal/till").status_code == 302
 
 
