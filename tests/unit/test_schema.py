@@ -2,18 +2,54 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from loyalty.db import Base, make_engine
-from loyalty.migrate import alembic_config
+from loyalty import schemes
+from loyalty.db import Base, make_engine, make_session_factory
+from loyalty.migrate import alembic_config, upgrade
 
 
 def test_a_single_head() -> None:
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
+
+
+# The revision ids in the order of the chain. A file's number is its place in
+# the chain; its revision id is older and never changes, since databases record it.
+CHAIN = ["0001", "0002", "0003", "0004", "0005", "0006", "0009", "0014", "0010", "0013",
+         "0008", "0007", "0011", "0015", "0016"]
+
+
+def test_migration_files_are_numbered_in_revision_order() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    in_order = list(reversed(list(script.walk_revisions())))
+    assert [r.revision for r in in_order] == CHAIN[: len(in_order)]
+    numbers = [Path(r.path).name.split("_", 1)[0] for r in in_order]
+    assert numbers == [f"{n:04d}" for n in range(1, len(in_order) + 1)]
+
+
+def test_a_database_of_the_previous_main_upgrades(empty_database_url: str) -> None:
+    """A database at the head before the files were renumbered (revision 0011)
+    upgrades to today's head, and its rows stay."""
+    upgrade(empty_database_url, "0011")
+    engine = make_engine(empty_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            schemes.create_scheme(session, "oud", "Oude gemeente")
+            session.commit()
+        upgrade(empty_database_url)
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            kept = conn.scalar(sa.text("SELECT name FROM schemes WHERE slug = 'oud'"))
+    finally:
+        engine.dispose()
+    assert current == CHAIN[-1]
+    assert kept == "Oude gemeente"
 
 
 def test_migrations_match_the_models(database_url: str) -> None:
