@@ -11,7 +11,7 @@ from werkzeug.test import TestResponse
 
 from loyalty.db import sqlite_begin_mode
 from loyalty.models import StaffUser
-from tests.factories import otp
+from tests.factories import PASSWORD, otp
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -21,6 +21,28 @@ def csrf(html: str) -> str:
     match = CSRF.search(html)
     assert match, "no CSRF token in the page:\n" + html[:2000]
     return match.group(1)
+
+
+def sign_in(
+    client: FlaskClient, email: str, password: str = PASSWORD, **form: str
+) -> TestResponse:
+    """Sign in through the login form (English pages) and its second step; the last
+    answer (tests.forms.complete_sign_in). ``form``: more fields, e.g. remember="y"."""
+    client.set_cookie("lang", "en")  # the assertions read English texts
+    page = client.get("/login").get_data(as_text=True)
+    done = client.post(
+        "/login", data={"csrf_token": csrf(page), "email": email, "password": password, **form}
+    )
+    return complete_sign_in(client, done, email)
+
+
+def signed_in(
+    client: FlaskClient, email: str, password: str = PASSWORD, **form: str
+) -> TestResponse:
+    """sign_in that must succeed: the redirect to the user's home page."""
+    done = sign_in(client, email, password, **form)
+    assert done.status_code == 303, done.get_data(as_text=True)
+    return done
 
 
 def complete_sign_in(client: FlaskClient, response: TestResponse, email: str) -> TestResponse:

@@ -18,7 +18,6 @@ from loyalty.analytics import catalog, generate
 from loyalty.models import PurchaseEvent, Role, Scheme
 from tests.analytics.test_rollups import SECTORS, VILLAGES
 from tests.factories import (
-    PASSWORD,
     bearer,
     make_merchant,
     make_scheme,
@@ -26,7 +25,7 @@ from tests.factories import (
     make_user,
     staff_token,
 )
-from tests.forms import complete_sign_in, csrf
+from tests.forms import signed_in
 
 PERIOD = {"from": "2026-09-01", "to": "2026-09-30"}
 # Columns of the events that must never reach an export, by name.
@@ -48,15 +47,6 @@ def scheme(session: Session) -> Scheme:
 def _pseudonyms(session: Session, scheme: Scheme) -> set[str]:
     return set(session.scalars(
         sa.select(PurchaseEvent.shopper_key).where(PurchaseEvent.scheme_id == scheme.id)))
-
-
-def _sign_in(client: FlaskClient, email: str) -> None:
-    client.set_cookie("lang", "en")
-    page = client.get("/login")
-    done = complete_sign_in(client, client.post(
-        "/login", data={"csrf_token": csrf(page.get_data(as_text=True)),
-                        "email": email, "password": PASSWORD}), email)
-    assert done.status_code == 303
 
 
 def _assert_no_personal_data(
@@ -120,7 +110,7 @@ def test_merchants_and_shoppers_may_not_read_reports(
         answer = client.get("/api/v1/reports/sectors", query_string=PERIOD, headers=headers)
         assert answer.status_code == 403
         assert answer.json["error"]["code"] == "wrong_role"
-    _sign_in(client, owner.email)
+    signed_in(client, owner.email)
     assert client.get("/dashboard/reports").status_code == 403
     assert client.get("/dashboard/reports/sectors").status_code == 403
     assert client.get("/dashboard/reports/sectors.csv").status_code == 403
@@ -139,7 +129,7 @@ def test_a_municipality_sees_only_its_own_scheme(
     ours = {m for m in session.scalars(sa.select(PurchaseEvent.merchant_id).where(
         PurchaseEvent.scheme_id == scheme.id).distinct())}
     assert ours  # this scheme has sales, which the other municipality does not see
-    _sign_in(client, analyst.email)
+    signed_in(client, analyst.email)
     page = client.get("/dashboard/reports/shops", query_string=PERIOD)
     assert page.status_code == 200
     assert "Winkel" not in page.get_data(as_text=True)  # none of this scheme's shops
@@ -156,7 +146,7 @@ def test_unknown_reports_and_bad_periods(
     assert backwards.status_code == 422 and backwards.json["error"]["code"] == "invalid_period"
     assert client.get("/api/v1/reports/sectors", headers=token,
                       query_string={"from": "yesterday"}).status_code == 422
-    _sign_in(client, analyst.email)
+    signed_in(client, analyst.email)
     assert client.get("/dashboard/reports/nope").status_code == 404
     page = client.get("/dashboard/reports/sectors",
                       query_string={"from": "2026-09-30", "to": "2026-09-01"})
@@ -170,7 +160,7 @@ def test_an_analyst_reads_every_report_page_with_its_rules_and_exports(
     client: FlaskClient, session: Session, scheme: Scheme
 ) -> None:
     analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
-    _sign_in(client, analyst.email)
+    signed_in(client, analyst.email)
     index = client.get("/dashboard/reports")
     assert index.status_code == 200
     text = index.get_data(as_text=True)

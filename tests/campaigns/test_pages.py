@@ -13,20 +13,14 @@ from loyalty import campaigns, ledger, money
 from loyalty.db import utcnow
 from loyalty.models import AccountKind, CalendarEvent, Campaign, Role, Scheme
 from tests.campaigns.test_evaluation import AFTER_END, EVENT, _event_data, _generate
-from tests.factories import PASSWORD, make_merchant, make_scheme, make_user
-from tests.forms import complete_sign_in, csrf
+from tests.factories import make_merchant, make_scheme, make_user
+from tests.forms import csrf, signed_in
 
 
 def _signed_in(app: Flask, session: Session, scheme: Scheme, role: Role) -> FlaskClient:
     user = make_user(session, scheme, role)
     client = app.test_client()
-    client.set_cookie("lang", "en")
-    page = client.get("/login").get_data(as_text=True)
-    done = client.post(
-        "/login", data={"csrf_token": csrf(page), "email": user.email, "password": PASSWORD}
-    )
-    done = complete_sign_in(client, done, user.email)
-    assert done.status_code == 303
+    signed_in(client, user.email)
     return client
 
 

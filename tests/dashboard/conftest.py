@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from loyalty.models import AuditEntry, Role, Scheme, StaffUser
+from tests import forms
 from tests.conftest import Mailbox
 from tests.factories import PASSWORD, make_scheme, make_user
-from tests.forms import complete_sign_in, csrf
+from tests.forms import csrf
 
 
 def html(response: TestResponse) -> str:
@@ -26,13 +27,7 @@ def html(response: TestResponse) -> str:
 def signed_in(app: Flask, email: str, password: str = PASSWORD) -> FlaskClient:
     """A client signed in through the login form, reading English pages."""
     client = app.test_client()
-    client.set_cookie("lang", "en")
-    page = client.get("/login")
-    done = client.post(
-        "/login", data={"csrf_token": csrf(html(page)), "email": email, "password": password}
-    )
-    done = complete_sign_in(client, done, email)
-    assert done.status_code == 303, html(done)
+    forms.signed_in(client, email, password)
     return client
 
 

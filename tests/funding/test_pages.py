@@ -16,8 +16,8 @@ from werkzeug.test import TestResponse
 
 from loyalty import funding, settlement
 from loyalty.models import Merchant, Role, StaffUser
-from tests.factories import PASSWORD, make_shop, make_user
-from tests.forms import complete_sign_in, csrf
+from tests.factories import make_shop, make_user
+from tests.forms import csrf, signed_in
 from tests.funding.helpers import SECRET, prepaid, prepayment_rows
 from tests.stripe_stub import StripeError, StripeStub, complete_checkout_session, event
 from tests.stripe_stub import signed_delivery as _signed
@@ -31,13 +31,7 @@ def _html(response: TestResponse) -> str:
 
 def _signed_in(app: Flask, user: StaffUser) -> FlaskClient:
     client = app.test_client()
-    client.set_cookie("lang", "en")
-    page = client.get("/login")
-    done = client.post(
-        "/login", data={"csrf_token": csrf(_html(page)), "email": user.email, "password": PASSWORD}
-    )
-    done = complete_sign_in(client, done, user.email)
-    assert done.status_code == 303, _html(done)
+    signed_in(client, user.email)
     return client
 
 

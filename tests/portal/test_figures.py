@@ -28,9 +28,8 @@ import merchant_portal.figures as figures_view
 from loyalty import claims, redemptions, wallets
 from loyalty.i18n import BABEL_LOCALES
 from loyalty.models import Merchant, PurchaseEvent, Role, Scheme, Wallet
-from tests.factories import PASSWORD, make_merchant, make_scheme, make_user
-from tests.forms import complete_sign_in
-from tests.forms import csrf as _csrf
+from tests.factories import make_merchant, make_scheme, make_user
+from tests.forms import signed_in
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 # Monday 16 March 2026, 00:30 in Brussels; still Sunday the 15th in UTC.
@@ -40,20 +39,6 @@ LOCALE = BABEL_LOCALES["en"]  # the page is asked for in English (?lang=en)
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def _sign_in(client: FlaskClient, email: str) -> None:
-    page = client.get("/login")
-    done = client.post(
-        "/login",
-        data={
-            "csrf_token": _csrf(page.get_data(as_text=True)),
-            "email": email,
-            "password": PASSWORD,
-        },
-    )
-    done = complete_sign_in(client, done, email)
-    assert done.status_code == 303, done.get_data(as_text=True)
 
 
 class _Tables(HTMLParser):
@@ -264,7 +249,7 @@ def test_today_and_month_figures_and_positions(
     assert (day["sales"], month["sales"], len(world.earns)) == (3, 6, 7)
     assert (day["codes"], month["codes"], len(world.spends)) == (1, 2, 3)
 
-    _sign_in(client, _owner(session, world))
+    signed_in(client, _owner(session, world))
     response = client.get("/portal/figures?lang=en")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -302,7 +287,7 @@ def test_today_and_month_figures_and_positions(
 def test_the_page_is_accessible_markup_without_inline_code(
     client: FlaskClient, session: Session, world: World, pinned_clock: datetime
 ) -> None:
-    _sign_in(client, _owner(session, world))
+    signed_in(client, _owner(session, world))
     html = client.get("/portal/figures?lang=en").get_data(as_text=True)
     assert "<script" not in html
     assert "style=" not in html and "<style" not in html
@@ -319,7 +304,7 @@ def test_history_pages_newest_first(
     client: FlaskClient, session: Session, world: World, pinned_clock: datetime, monkeypatch
 ) -> None:
     monkeypatch.setattr("loyalty.merchant_figures.PAGE_SIZE", 4)
-    _sign_in(client, _owner(session, world))
+    signed_in(client, _owner(session, world))
     lines = sorted(
         [(e.at, "points given", _eur(e.cents), _n(e.points), "") for e in world.earns]
         + [
@@ -377,7 +362,7 @@ def _expected_csv(w: World, first: date | None, last: date | None) -> list[list[
 def test_csv_export_has_exactly_the_shops_rows_and_nothing_personal(
     client: FlaskClient, session: Session, world: World, pinned_clock: datetime
 ) -> None:
-    _sign_in(client, _owner(session, world))
+    signed_in(client, _owner(session, world))
     response = client.get("/portal/figures.csv?from=2026-03-01&to=2026-03-16")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
@@ -410,7 +395,7 @@ def test_csv_export_has_exactly_the_shops_rows_and_nothing_personal(
 def test_each_shop_sees_only_its_own_figures(
     client: FlaskClient, session: Session, world: World, pinned_clock: datetime
 ) -> None:
-    _sign_in(client, _owner(session, world, world.butcher))
+    signed_in(client, _owner(session, world, world.butcher))
     html = client.get("/portal/figures?lang=en").get_data(as_text=True)
     period = _tables(html).tables["period"]
     # Today the butcher rang up one sale of € 777.77 and took one code of 15 points.
@@ -431,7 +416,7 @@ def test_only_the_owner_may_see_the_figures(
     assert client.get("/portal/figures").status_code == 302  # to the sign-in page
     merchant = world.bakery if role == Role.CASHIER else None
     user = make_user(session, world.scheme, role, merchant)
-    _sign_in(client, user.email)
+    signed_in(client, user.email)
     assert client.get("/portal/figures").status_code == 403
     assert client.get("/portal/figures.csv").status_code == 403
     if role == Role.CASHIER:
@@ -478,7 +463,7 @@ def test_statistics_hide_cells_with_fewer_than_k_shoppers(
         _sale(session, other, wallet, _local_at(monday, 10, 50), 1_500)
         _sale(session, other, wallet, _local_at(monday, 16), 1_500)
 
-    _sign_in(client, make_user(session, scheme, Role.MERCHANT_OWNER, shop).email)
+    signed_in(client, make_user(session, scheme, Role.MERCHANT_OWNER, shop).email)
     html = client.get("/portal/figures?lang=en").get_data(as_text=True)
     parsed = _tables(html)
     hours = parsed.tables["hours"]
@@ -523,7 +508,7 @@ def test_returning_shoppers_hidden_when_too_few(
         _sale(session, shop, wallet, NOW - timedelta(days=3), 2_000)
         _sale(session, shop, wallet, NOW - timedelta(days=2), 2_000)
     _sale(session, shop, passer_by, NOW - timedelta(days=1), 2_000)
-    _sign_in(client, make_user(session, scheme, Role.MERCHANT_OWNER, shop).email)
+    signed_in(client, make_user(session, scheme, Role.MERCHANT_OWNER, shop).email)
     html = client.get("/portal/figures?lang=en").get_data(as_text=True)
     returning = re.search(r'<p id="returning">(.*?)</p>', html, re.S)
     assert returning

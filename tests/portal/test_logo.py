@@ -11,23 +11,13 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Role
 from tests.factories import PASSWORD, make_scheme, make_shop, make_user
-from tests.forms import complete_sign_in
 from tests.forms import csrf as _csrf
+from tests.forms import signed_in
 
 
 def _sign_in(client: FlaskClient, email: str) -> str:
-    client.set_cookie("lang", "en")
-    page = client.get("/login")
-    done = client.post(
-        "/login",
-        data={
-            "csrf_token": _csrf(page.get_data(as_text=True)),
-            "email": email,
-            "password": PASSWORD,
-        },
-    )
-    done = complete_sign_in(client, done, email)
-    assert done.status_code == 303
+    """Signed in; the CSRF token of the profile page."""
+    signed_in(client, email)
     return _csrf(client.get("/portal/profile").get_data(as_text=True))
 
 

@@ -13,22 +13,12 @@ from sqlalchemy.orm import Session
 from loyalty.models import Merchant, MerchantStatus, Role
 from tests.conftest import Mailbox
 from tests.factories import PASSWORD, make_scheme, make_user
-from tests.forms import complete_sign_in
 from tests.forms import csrf as _csrf
+from tests.forms import sign_in
 
 
 def _sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
-    client.set_cookie("lang", "en")  # the assertions read English texts
-    page = client.get("/login")
-    done = client.post(
-        "/login",
-        data={
-            "csrf_token": _csrf(page.get_data(as_text=True)),
-            "email": email,
-            "password": password,
-        },
-    )
-    done = complete_sign_in(client, done, email)
+    done = sign_in(client, email, password)
     if done.status_code == 200:  # a new shop owner sets up two-factor sign-in first
         assert "Your recovery codes" in done.get_data(as_text=True)
     else:

@@ -32,8 +32,8 @@ from tests.factories import (
     make_shop,
     make_user,
 )
-from tests.forms import complete_sign_in
 from tests.forms import csrf as _csrf
+from tests.forms import signed_in
 
 DEACTIVATED = '<span class="status status-cancelled">deactivated</span>'
 T = TypeVar("T")
@@ -70,14 +70,7 @@ def _client(app: Flask) -> FlaskClient:
 
 def _sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> str:
     """Sign in through the login form; the page it sends the user to."""
-    page = client.get("/login")
-    done = client.post(
-        "/login",
-        data={"csrf_token": _csrf(_html(page)), "email": email, "password": password},
-    )
-    done = complete_sign_in(client, done, email)
-    assert done.status_code == 303, _html(done)
-    return done.headers["Location"]
+    return str(signed_in(client, email, password).headers["Location"])
 
 
 def _post(client: FlaskClient, url: str, page: str, **data: str) -> TestResponse:

@@ -10,24 +10,9 @@ from sqlalchemy.orm import Session
 
 from loyalty import printed_cards
 from loyalty.models import PrintedCard, Role
-from tests.factories import PASSWORD, make_scheme, make_shop, make_user
-from tests.forms import complete_sign_in
+from tests.factories import make_scheme, make_shop, make_user
 from tests.forms import csrf as _csrf
-
-
-def _sign_in(client: FlaskClient, email: str) -> None:
-    client.set_cookie("lang", "en")  # the assertions read English texts
-    page = client.get("/login")
-    done = client.post(
-        "/login",
-        data={
-            "csrf_token": _csrf(page.get_data(as_text=True)),
-            "email": email,
-            "password": PASSWORD,
-        },
-    )
-    done = complete_sign_in(client, done, email)
-    assert done.status_code == 303, done.get_data(as_text=True)
+from tests.forms import signed_in
 
 
 def _cards(client: FlaskClient, count: int) -> list[tuple[str, str]]:
@@ -52,7 +37,7 @@ def test_printed_card_collects_and_spends_with_its_pin(
     bakery = make_shop(session, scheme)
     butcher = make_shop(session, scheme)
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, bakery.merchant)
-    _sign_in(client, owner.email)
+    signed_in(client, owner.email)
     [(number, pin)] = _cards(client, 1)
     assert printed_cards.is_valid_number(number)
 
@@ -92,7 +77,7 @@ def test_printed_card_collects_and_spends_with_its_pin(
         "/logout", data={"csrf_token": _csrf(client.get("/portal/till").get_data(as_text=True))}
     )
     cashier = make_user(session, scheme, Role.CASHIER, butcher.merchant)
-    _sign_in(client, cashier.email)
+    signed_in(client, cashier.email)
     redeem = client.get("/portal/redeem")
     spent = client.post(
         "/portal/redeem/card",
@@ -120,7 +105,7 @@ def test_five_wrong_pins_lock_the_card(client: FlaskClient, session: Session) ->
     number, pin = new.card.number, new.pin
     wrong_pin = f"{(int(pin) + 1) % 10000:04d}"
     cashier = make_user(session, scheme, Role.CASHIER, shop.merchant)
-    _sign_in(client, cashier.email)
+    signed_in(client, cashier.email)
     token = _csrf(client.get("/portal/redeem").get_data(as_text=True))
 
     def attempt(p: str) -> tuple[int, str]:

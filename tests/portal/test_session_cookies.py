@@ -14,18 +14,14 @@ from loyalty.db import utcnow
 from loyalty.models import Role, StaffSession, StaffUser
 from loyalty.signin import IDLE_TIMEOUT
 from tests.api.test_auth import assert_error
-from tests.factories import PASSWORD, bearer, make_scheme, make_user, staff_token
-from tests.forms import csrf
+from tests.factories import bearer, make_scheme, make_user, staff_token
+from tests.forms import signed_in
 
 REPORT = "/api/v1/reports/spending?period=2026-11&by=sector"
 
 
 def _signed_in(client: FlaskClient, user: StaffUser, *, remember: bool) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    form = {"csrf_token": csrf(page), "email": user.email, "password": PASSWORD}
-    if remember:
-        form["remember"] = "y"
-    assert client.post("/login", data=form).status_code == 303
+    signed_in(client, user.email, **({"remember": "y"} if remember else {}))
     assert client.get("/account/password").status_code == 200
 
 

@@ -14,23 +14,8 @@ from loyalty.db import utcnow
 from loyalty.models import Role, StaffSession
 from tests.conftest import Mailbox
 from tests.factories import PASSWORD, make_scheme, make_shop, make_user
-from tests.forms import complete_sign_in
 from tests.forms import csrf as _csrf
-
-
-def _sign_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: str):  # type: ignore[no-untyped-def]
-    client.set_cookie("lang", "en")
-    page = client.get("/login")
-    done = client.post(
-        "/login",
-        data={
-            "csrf_token": _csrf(page.get_data(as_text=True)),
-            "email": email,
-            "password": password,
-            **extra,
-        },
-    )
-    return complete_sign_in(client, done, email)
+from tests.forms import sign_in
 
 
 def _owner(session: Session):  # type: ignore[no-untyped-def]
@@ -45,7 +30,7 @@ def _signed_in(client: FlaskClient) -> bool:
 
 def test_session_cookie_is_httponly_and_samesite(client: FlaskClient, session: Session) -> None:
     owner = _owner(session)
-    done = _sign_in(client, owner.email)
+    done = sign_in(client, owner.email)
     assert done.status_code == 303
     cookie = next(c for c in done.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -54,7 +39,7 @@ def test_session_cookie_is_httponly_and_samesite(client: FlaskClient, session: S
 def test_logout_revokes_the_server_side_session(app: Flask, session: Session) -> None:
     owner = _owner(session)
     client = app.test_client()
-    _sign_in(client, owner.email)
+    sign_in(client, owner.email)
     stolen = client.get_cookie("session")
     assert stolen is not None
     token = _csrf(client.get("/portal/till").get_data(as_text=True))
@@ -72,8 +57,8 @@ def test_logout_revokes_the_server_side_session(app: Flask, session: Session) ->
 def test_idle_sessions_end_but_a_remembered_till_stays(app: Flask, session: Session) -> None:
     owner = _owner(session)
     office, till = app.test_client(), app.test_client()
-    _sign_in(office, owner.email)
-    _sign_in(till, owner.email, remember="y")
+    sign_in(office, owner.email)
+    sign_in(till, owner.email, remember="y")
     assert _signed_in(office) and _signed_in(till)
     session.execute(
         sa.update(StaffSession)
@@ -88,8 +73,8 @@ def test_idle_sessions_end_but_a_remembered_till_stays(app: Flask, session: Sess
 def test_changing_the_password_signs_out_every_device(app: Flask, session: Session) -> None:
     owner = _owner(session)
     phone, pc = app.test_client(), app.test_client()
-    _sign_in(phone, owner.email)
-    _sign_in(pc, owner.email)
+    sign_in(phone, owner.email)
+    sign_in(pc, owner.email)
     page = pc.get("/account/password")
     changed = pc.post(
         "/account/password",
@@ -102,8 +87,8 @@ def test_changing_the_password_signs_out_every_device(app: Flask, session: Sessi
     )
     assert changed.status_code == 303
     assert not _signed_in(phone) and not _signed_in(pc)
-    assert _sign_in(app.test_client(), owner.email).status_code == 401
-    assert _sign_in(app.test_client(), owner.email, "een-nieuw-wachtwoord").status_code == 303
+    assert sign_in(app.test_client(), owner.email).status_code == 401
+    assert sign_in(app.test_client(), owner.email, "een-nieuw-wachtwoord").status_code == 303
 
 
 def test_forgotten_password_by_e_mail_link(
@@ -136,7 +121,7 @@ def test_forgotten_password_by_e_mail_link(
     )
     assert reset.status_code == 303
     assert client.get("/" + path).status_code == 410  # the link works once
-    assert _sign_in(app.test_client(), owner.email, "een-nieuw-wachtwoord").status_code == 303
+    assert sign_in(app.test_client(), owner.email, "een-nieuw-wachtwoord").status_code == 303
 
     # An unknown address gets the same answer and no e-mail.
     before = len(mailbox.messages)
