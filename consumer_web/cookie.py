@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from loyalty import wallets
 from loyalty.errors import Unauthorized
 from loyalty.models import Wallet
+from loyalty.shoppers import wallets
 from loyalty.web import db
 
 COOKIE = "ls_wallet"

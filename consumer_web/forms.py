@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
-from loyalty.wallets import AGE_BANDS
+from loyalty.shoppers.wallets import AGE_BANDS
 
 
 class ActionForm(FlaskForm):

@@ -31,14 +31,18 @@ from consumer_web.forms import (
     SpendForm,
     StatisticsForm,
 )
-from loyalty import claims, mail, qr, redemptions, schemes, sectors, wallets
-from loyalty.db import utcnow
+from loyalty.earning import claims
 from loyalty.errors import LoyaltyError
-from loyalty.i18n import COOKIE as LANG_COOKIE
-from loyalty.i18n import LANGUAGES
+from loyalty.infra import mail, qr
+from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Scheme, StampCard, Voucher, Wallet
-from loyalty.wallet_view import export_data, wallet_summary
+from loyalty.shoppers import erasure, wallets
+from loyalty.shoppers.wallet_view import export_data, wallet_summary
+from loyalty.spending import redemptions
+from loyalty.town import schemes, sectors
 from loyalty.web import db, local_path, personal_page, public_url, writes
+from loyalty.web.i18n import COOKIE as LANG_COOKIE
+from loyalty.web.i18n import LANGUAGES
 
 bp = Blueprint(
     "consumer",
@@ -511,7 +515,7 @@ def account_statistics_withdraw() -> Response:
     wallet = _wallet_or_home()
     if not ActionForm().validate_on_submit():
         abort(400)
-    wallets.withdraw_statistics(db(), wallet)
+    erasure.withdraw_statistics(db(), wallet)
     return redirect(url_for("consumer.account_page", done="withdrawn"), 303)  # type: ignore[return-value]
 
 
@@ -531,7 +535,7 @@ def account_delete() -> Response:
     form = DeleteForm()
     if not form.validate_on_submit():
         return _account(422, delete=form)
-    wallets.delete_wallet(db(), wallet, utcnow())
+    erasure.delete_wallet(db(), wallet, utcnow())
     response = _page("deleted.html")
     cookie.forget(response)
     return response

@@ -1,71 +1,7 @@
-"""Lokaal Sparen: the backend of the local-loyalty savings platform."""
+"""Lokaal Sparen's core: the domain of the savings scheme, with no web framework in it.
 
-from __future__ import annotations
-
-from typing import Any
-
-from flask import Flask
-
-
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the Flask app. Only wiring: no migrations, no network calls."""
-    from flask_wtf.csrf import CSRFProtect
-    from sqlalchemy.orm import configure_mappers
-
-    import consumer_web
-    import merchant_portal
-    import municipality_dashboard
-    from loyalty import api, cli, config, i18n, signin, web
-    from loyalty.api import stripe_webhook
-    from loyalty.db import make_engine, make_session_factory
-
-    app = web.App(__name__, instance_relative_config=True)
-    app.config.from_mapping(config.from_environment(app.instance_path))
-    if test_config:
-        app.config.from_mapping(test_config)
-    app.config.from_mapping(config.host_settings(app.config.get("PUBLIC_URL")))
-
-    # Set the ORM's mappers up now, not in the first request that touches
-    # one (a third of a second; the earn path may not touch one for a while).
-    configure_mappers()
-    engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["loyalty.engine"] = engine
-    web.init_app(app, make_session_factory(engine))
-    i18n.init_app(app)
-    csrf = CSRFProtect(app)
-    smorest = api.init_app(app)
-    # The API authenticates with bearer tokens, never cookies: no CSRF there.
-    for blueprint in smorest.blueprints:
-        csrf.exempt(blueprint)
-    # Stripe signs its webhook deliveries instead (loyalty.api.stripe_webhook).
-    app.register_blueprint(stripe_webhook.bp)
-    csrf.exempt(stripe_webhook.bp)
-    signin.init_app(app)
-    app.register_blueprint(consumer_web.bp)
-    app.register_blueprint(merchant_portal.bp)
-    app.register_blueprint(municipality_dashboard.bp)
-    cli.register(app)
-    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
-    if proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        # The client's address and scheme as the proxies in front saw them; the
-        # Host header is passed through unchanged by them (TRUSTED_HOSTS checks it).
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies
-        )
-
-    @app.get("/favicon.ico")
-    def _favicon() -> Any:
-        # Browsers ask for it on pages without an icon link (plain error pages).
-        from loyalty.signin.views import bp as signin_pages
-
-        return signin_pages.send_static_file("icon.svg")
-
-    @app.after_request
-    def _security_headers(response: Any) -> Any:
-        for name, value in web.SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
-    return app
+Each package is one capability (earning, spending, shoppers, money, shops, town,
+access, oversight, analytics); `infra` holds the database, mail and token plumbing
+they share, `models` the tables, `api` the JSON API and `web` what the page front
+ends share. The application is put together in `lokaal_sparen.app`.
+"""

@@ -9,9 +9,12 @@ from flask import current_app, redirect, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from loyalty import mail, onboarding, sectors, staff
+from loyalty.access import staff
 from loyalty.errors import LoyaltyError
+from loyalty.infra import mail
 from loyalty.models import Merchant, Scheme
+from loyalty.shops import onboarding
+from loyalty.town import sectors
 from loyalty.web import db, public_url
 from merchant_portal.common import bp, render
 from merchant_portal.forms import ApplyForm

@@ -8,13 +8,13 @@ from flask import redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from loyalty import printed_cards as paper
-from loyalty import qr
-from loyalty.db import utcnow
 from loyalty.errors import Forbidden, LoyaltyError
+from loyalty.infra import qr
+from loyalty.infra.db import utcnow
 from loyalty.models import Scheme
-from loyalty.signin import staff_required
+from loyalty.shoppers import printed_cards as paper
 from loyalty.web import db, independent_transaction
+from loyalty.web.signin import staff_required
 from merchant_portal.common import NOT_APPROVED, OWNER, SHOP_STAFF, bp, current_merchant, render
 from merchant_portal.forms import CardPointsForm, CardSpendForm, PrintCardsForm
 from merchant_portal.views import own_claim, sale

@@ -9,8 +9,8 @@ from flask import Blueprint, current_app
 from flask_babel import lazy_gettext as _l
 
 from loyalty.models import Merchant, Role
-from loyalty.signin import current_staff
 from loyalty.web import db, personal_page
+from loyalty.web.signin import current_staff
 
 bp = Blueprint(
     "portal",

@@ -13,12 +13,13 @@ from flask import current_app, render_template, request, url_for
 from flask_babel import format_percent, get_locale
 from flask_babel import gettext as _
 
-from loyalty import csv_cells, merchant_figures
-from loyalty.db import utcnow
-from loyalty.merchant_figures import EARN, Entry
+from loyalty.infra import csv_cells
+from loyalty.infra.db import utcnow
 from loyalty.models import Role, Scheme
-from loyalty.signin import staff_required
+from loyalty.shops import figures as merchant_figures
+from loyalty.shops.figures import EARN, Entry
 from loyalty.web import db
+from loyalty.web.signin import staff_required
 from merchant_portal.common import bp, current_merchant
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)

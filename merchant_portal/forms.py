@@ -12,8 +12,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
-from loyalty.claims import MAX_SALE_CENTS
-from loyalty.staff import MIN_PASSWORD_LENGTH
+from loyalty.access.staff import MIN_PASSWORD_LENGTH
+from loyalty.earning.claims import MAX_SALE_CENTS
 
 
 class AmountField(DecimalField):

@@ -20,11 +20,11 @@ from flask import current_app, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from loyalty import funding
 from loyalty.errors import InvalidInput
 from loyalty.models import FundingMethod, Merchant, Prepayment
-from loyalty.signin import staff_required
+from loyalty.money import funding
 from loyalty.web import db, public_url
+from loyalty.web.signin import staff_required
 from merchant_portal.common import OWNER, bp, current_merchant, render
 from merchant_portal.owner_forms import TopUpForm
 
@@ -90,7 +90,7 @@ def _page(status: int = 200, form: TopUpForm | None = None, error: str | None = 
 
 
 # Endpoint "funding" (the menu's); the function has another name so as not to
-# hide loyalty.funding.
+# hide loyalty.money.funding.
 @bp.get("/funding", endpoint="funding")
 @staff_required(*OWNER)
 def funding_page() -> Any:

@@ -12,13 +12,18 @@ from flask import abort, current_app, redirect, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
-from loyalty import mail, sectors, settlement, staff, stamps, team
-from loyalty.db import utcnow
+from loyalty.access import staff
+from loyalty.earning import stamps
 from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
+from loyalty.infra import mail
+from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Role, StaffUser
-from loyalty.signin import current_staff, staff_required
-from loyalty.signin.views import RESET_MAX_AGE, password_link
+from loyalty.money import settlement
+from loyalty.shops import team
+from loyalty.town import sectors
 from loyalty.web import db, public_url
+from loyalty.web.signin import current_staff, staff_required
+from loyalty.web.signin.views import RESET_MAX_AGE, password_link
 from merchant_portal.common import NOT_APPROVED, OWNER, bp, current_merchant, render
 from merchant_portal.forms import ActionForm
 from merchant_portal.owner_forms import (
@@ -101,7 +106,7 @@ def _team_page(
     )
 
 
-# Endpoint "team"; the function has another name so as not to hide loyalty.team.
+# Endpoint "team"; the function has another name so as not to hide loyalty.shops.team.
 @bp.get("/team", endpoint="team")
 @staff_required(*OWNER)
 def team_page() -> Any:

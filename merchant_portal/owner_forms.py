@@ -15,8 +15,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
-from loyalty.funding import MAX_TOP_UP, MIN_TOP_UP
-from loyalty.team import MAX_ADDRESS, MAX_OPENING_HOURS
+from loyalty.money.funding import MAX_TOP_UP, MIN_TOP_UP
+from loyalty.shops.team import MAX_ADDRESS, MAX_OPENING_HOURS
 from merchant_portal.forms import AmountField
 
 
@@ -107,7 +107,7 @@ class ProfileForm(FlaskForm):
             ),
         ],
     )
-    # Any known NACE-BEL code is fine (loyalty.team checks it), so the list is
+    # Any known NACE-BEL code is fine (loyalty.shops.team checks it), so the list is
     # a convenience rather than a limit.
     sector = SelectField(
         _l("Sector"),
@@ -125,7 +125,7 @@ class ProfileForm(FlaskForm):
     )
 
 
-    # Where the scheme pays the shop; loyalty.settlement checks IBAN and BIC.
+    # Where the scheme pays the shop; loyalty.money.settlement checks IBAN and BIC.
     iban = StringField(
         _l("IBAN"),
         validators=[Optional(), Length(max=42, message=_l("This is not a valid IBAN."))],
@@ -138,7 +138,7 @@ class ProfileForm(FlaskForm):
         _l("Account holder"),
         validators=[Optional(), Length(max=70, message=_l("At most %(max)d characters."))],
     )
-    # Asked only when the bank account changes (loyalty.settlement checks it).
+    # Asked only when the bank account changes (loyalty.money.settlement checks it).
     password = PasswordField(_l("Your password"), validators=[Optional()])
 
 
@@ -164,7 +164,7 @@ class TopUpForm(FlaskForm):
             NumberRange(
                 MIN_TOP_UP / 100,
                 MAX_TOP_UP / 100,
-                # The bounds are loyalty.funding's MIN_TOP_UP and MAX_TOP_UP.
+                # The bounds are loyalty.money.funding's MIN_TOP_UP and MAX_TOP_UP.
                 message=_l("Type an amount from € 10 to € 10,000."),
             ),
         ],

@@ -11,11 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort
 
-from loyalty import settlement
 from loyalty.errors import LoyaltyError
 from loyalty.models import Settlement, SettlementLine
-from loyalty.signin import staff_required
+from loyalty.money import settlement
 from loyalty.web import attachment, db
+from loyalty.web.signin import staff_required
 from merchant_portal.common import OWNER, bp, current_merchant, render
 
 

@@ -16,12 +16,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from loyalty import claims, qr, redemptions, stamps
-from loyalty.db import utcnow
+from loyalty.earning import claims, stamps
 from loyalty.errors import LoyaltyError
+from loyalty.infra import qr
+from loyalty.infra.db import utcnow
 from loyalty.models import Claim, Merchant, StampCard, Voucher
-from loyalty.signin import current_staff, staff_required
+from loyalty.spending import redemptions
 from loyalty.web import counting_code_misses, db, public_url
+from loyalty.web.signin import current_staff, staff_required
 from merchant_portal.common import NOT_APPROVED, SHOP_STAFF, bp, current_merchant, render
 from merchant_portal.forms import ActionForm, CardPointsForm, CardSpendForm, CodeForm, SaleForm
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import loyalty.models  # noqa: F401  (registers every table on the metadata)
-from loyalty.db import Base, UTCDateTime, make_engine
+from loyalty.infra.db import Base, UTCDateTime, make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,13 +19,17 @@ from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from loyalty import audit, comparison, fraud, mail, scheme_settings, staff_admin
-from loyalty.db import utcnow
+from loyalty.access import staff_admin
+from loyalty.analytics import comparison
 from loyalty.errors import Conflict, InvalidInput, NotFound
+from loyalty.infra import mail
+from loyalty.infra.db import utcnow
 from loyalty.models import FlagStatus, FraudFlag, Merchant, Role, StaffUser
-from loyalty.signin import current_staff, staff_required
-from loyalty.signin.views import RESET_MAX_AGE, password_link
+from loyalty.oversight import audit, fraud
+from loyalty.town import scheme_settings
 from loyalty.web import db
+from loyalty.web.signin import current_staff, staff_required
+from loyalty.web.signin.views import RESET_MAX_AGE, password_link
 from municipality_dashboard.forms import (
     AuditFilterForm,
     FlagNoteForm,
@@ -38,7 +42,7 @@ from municipality_dashboard.views import ADMIN, STAFF, ActionForm, _render, _sch
 
 # -- scheme settings -------------------------------------------------------------------
 
-# Which form field shows the domain's objection (loyalty.scheme_settings codes).
+# Which form field shows the domain's objection (loyalty.town.scheme_settings codes).
 SETTING_FIELDS = {
     "invalid_point_value_cents": "point_value_cents",
     "invalid_earn_rate": "earn_rate",
@@ -398,7 +402,7 @@ RULE_LABELS = {
 }
 
 
-# What each count of a flag's evidence is (loyalty.fraud writes these keys).
+# What each count of a flag's evidence is (loyalty.oversight.fraud writes these keys).
 EVIDENCE_LABELS = {
     "claims": _l("Sales with points"),
     "points": _l("Points"),

@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from loyalty import campaigns
+from loyalty.earning import campaigns
 
 
 class EuroField(DecimalField):

@@ -14,14 +14,15 @@ from flask import abort, redirect, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from loyalty import campaigns, sectors
 from loyalty.analytics import evaluation
-from loyalty.db import utcnow
+from loyalty.earning import campaigns
 from loyalty.errors import InvalidInput, NotFound
-from loyalty.i18n import BABEL_LOCALES, euro
+from loyalty.infra.db import utcnow
 from loyalty.models import Campaign, Merchant, MerchantStatus, Scheme
-from loyalty.signin import current_staff, staff_required
+from loyalty.town import sectors
 from loyalty.web import db
+from loyalty.web.i18n import BABEL_LOCALES, euro
+from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.campaign_forms import CampaignForm, EventForm
 from municipality_dashboard.views import ADMIN, STAFF, _render, _scheme, bp
 

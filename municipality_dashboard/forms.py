@@ -15,8 +15,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
-from loyalty import scheme_settings as limits
-from loyalty.fraud import MAX_NOTE
+from loyalty.oversight.fraud import MAX_NOTE
+from loyalty.town import scheme_settings as limits
 
 
 class CountField(IntegerField):

@@ -3,7 +3,7 @@
 A shop tops up its prepaid balance by transferring money to the municipality
 with its structured communication. The admin types the communication, the
 amount and the bank's reference of the transfer; recording the same reference
-again credits nothing (loyalty.funding).
+again credits nothing (loyalty.money.funding).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from wtforms import DecimalField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.widgets import TextInput
 
-from loyalty import funding
 from loyalty.errors import Conflict, NotFound
 from loyalty.models import Account, AccountKind, Merchant, MerchantStatus
-from loyalty.signin import current_staff, staff_required
+from loyalty.money import funding
 from loyalty.web import db
+from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.views import ADMIN, _render, _scheme, bp
 
 MAX_TRANSFER_EUR = 1_000_000
@@ -99,7 +99,7 @@ def _page(status: int = 200, form: BankTransferForm | None = None) -> Any:
     )
 
 
-# Endpoint "funding"; the function has another name so as not to hide loyalty.funding.
+# Endpoint "funding"; the function has another name so as not to hide loyalty.money.funding.
 @bp.get("/funding", endpoint="funding")
 @staff_required(*ADMIN)
 def funding_page() -> Any:

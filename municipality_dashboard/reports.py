@@ -13,12 +13,11 @@ from flask import abort, current_app, request
 from flask_babel import get_locale, gettext
 from markupsafe import Markup
 
-from loyalty import charts, i18n
 from loyalty.analytics import catalog, exports, periods, privacy, rollups
 from loyalty.analytics.periods import Period
 from loyalty.errors import InvalidInput
-from loyalty.signin import staff_required
-from loyalty.web import db
+from loyalty.web import charts, db, i18n
+from loyalty.web.signin import staff_required
 from municipality_dashboard.views import STAFF, _render, _scheme, bp
 
 # Labels that reports give as English texts (weekdays, kinds of shopping, points figures):

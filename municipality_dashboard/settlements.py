@@ -14,12 +14,12 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Regexp
 
-from loyalty import settlement
-from loyalty.db import utcnow
 from loyalty.errors import LoyaltyError, NotFound
+from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Scheme
-from loyalty.signin import current_staff, staff_required
+from loyalty.money import settlement
 from loyalty.web import attachment, db
+from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.views import ADMIN, _render, _scheme, bp
 
 

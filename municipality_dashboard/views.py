@@ -9,8 +9,8 @@ from flask import Blueprint, abort, redirect, url_for
 from flask_babel import format_date, get_locale
 from flask_wtf import FlaskForm
 
-from loyalty import campaigns, ledger, money, onboarding, sectors
 from loyalty.analytics import catalog, periods, rollups
+from loyalty.earning import campaigns
 from loyalty.models import (
     AccountKind,
     FlagStatus,
@@ -20,8 +20,11 @@ from loyalty.models import (
     Role,
     Scheme,
 )
-from loyalty.signin import current_staff, staff_required
+from loyalty.money import accounts, ledger
+from loyalty.shops import onboarding
+from loyalty.town import sectors
 from loyalty.web import db, personal_page
+from loyalty.web.signin import current_staff, staff_required
 
 bp = Blueprint(
     "dashboard",
@@ -64,7 +67,7 @@ def home() -> Any:
     period = periods.parse(None, None, catalog.today_local(scheme))
     # Through the report catalogue, so the privacy rules apply here too.
     spending = catalog.build(session, scheme, "sectors", period, str(get_locale() or "nl"))
-    liability = money.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
+    liability = accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
     running = [
         figures
         for figures in campaigns.list_campaigns(session, scheme.id)

@@ -252,18 +252,19 @@ class Shop:
 
 def migrate_and_seed(database_url: str, env: dict[str, str], workdir: Path,
                      wallets: int) -> Shop:
-    say("[setup] migrating: python -m loyalty db upgrade")
-    done = subprocess.run([sys.executable, "-m", "loyalty", "db", "upgrade"], env=env,
+    say("[setup] migrating: python -m lokaal_sparen db upgrade")
+    done = subprocess.run([sys.executable, "-m", "lokaal_sparen", "db", "upgrade"], env=env,
                           cwd=workdir, capture_output=True, text=True, timeout=300, check=False)
     if done.returncode != 0:
         raise BenchError(f"migration failed:\n{done.stdout}{done.stderr}")
 
     import floor_app
 
-    from loyalty import schemes, staff
-    from loyalty import wallets as wallet_domain
-    from loyalty.db import make_engine, make_session_factory, utcnow
+    from loyalty.access import staff
+    from loyalty.infra.db import make_engine, make_session_factory, utcnow
     from loyalty.models import MerchantStatus
+    from loyalty.shoppers import wallets as wallet_domain
+    from loyalty.town import schemes
 
     engine = make_engine(database_url)
     floor_app.TABLE.metadata.create_all(engine)
@@ -289,8 +290,8 @@ def migrate_and_seed(database_url: str, env: dict[str, str], workdir: Path,
 def make_claims(database_url: str, shop: Shop, count: int, path: Path) -> None:
     """``count`` open claims of the shop, their tokens one per line in ``path``
     (made through the domain function, as the API would: set-up, not timed)."""
-    from loyalty import claims
-    from loyalty.db import make_engine, make_session_factory, utcnow
+    from loyalty.earning import claims
+    from loyalty.infra.db import make_engine, make_session_factory, utcnow
 
     say(f"[setup] making {count:,} claims to collect")
     engine = make_engine(database_url)
@@ -339,7 +340,7 @@ def run_once(args: argparse.Namespace, env: dict[str, str], workdir: Path, shop:
                            connections=args.connections, seconds=args.duration, threads=t)
     floor.stop()
 
-    app = Server("loyalty serve", [sys.executable, "-m", "loyalty", "serve", "--workers",
+    app = Server("loyalty serve", [sys.executable, "-m", "lokaal_sparen", "serve", "--workers",
                                    str(args.workers)], env, workdir)
     servers.append(app)
     app.start("/api/v1/merchants")

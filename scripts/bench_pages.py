@@ -4,8 +4,8 @@
 In one run it:
 
 1. loads the Sint-Gillis-Waas demo into a fresh SQLite database in a temporary
-   directory (`python -m loyalty demo --no-serve`), starts
-   `python -m loyalty serve --workers N` on a free port and makes two claims of
+   directory (`python -m lokaal_sparen demo --no-serve`), starts
+   `python -m lokaal_sparen serve --workers N` on a free port and makes two claims of
    EUR 23.50 through the API (staff login -> POST /api/v1/auth/token -> POST
    /api/v1/merchants/1/api-keys -> POST /api/v1/claims): one for the browser,
    one that stays open for the timing of the claim page;
@@ -116,11 +116,11 @@ def free_port() -> int:
 
 
 class Server:
-    """`python -m loyalty serve` in its own process group; stop() is idempotent."""
+    """`python -m lokaal_sparen serve` in its own process group; stop() is idempotent."""
 
     def __init__(self, workers: int, env: dict[str, str], workdir: Path) -> None:
         self.port = free_port()
-        self.argv = [sys.executable, "-m", "loyalty", "serve", "--host", HOST,
+        self.argv = [sys.executable, "-m", "lokaal_sparen", "serve", "--host", HOST,
                      "--port", str(self.port), "--workers", str(workers)]
         # Its own address: the app refuses requests for any host but PUBLIC_URL's.
         self.env = {**env, "PUBLIC_URL": self.base}
@@ -172,10 +172,10 @@ class Server:
 
 
 def load_demo(env: dict[str, str], workdir: Path) -> None:
-    say("[demo] python -m loyalty demo --no-serve")
+    say("[demo] python -m lokaal_sparen demo --no-serve")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loyalty", "demo", "--no-serve"],
+        [sys.executable, "-m", "lokaal_sparen", "demo", "--no-serve"],
         env=env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     assert proc.stdout is not None

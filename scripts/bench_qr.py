@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Micro-benchmark: loyalty.qr.qr_svg against the qrcode library's default SVG path.
+"""Micro-benchmark: loyalty.infra.qr.qr_svg against the qrcode library's default SVG path.
 
 Both render the same random claim URLs (https://sparen.example.be/c/<43-char token>).
 Each repetition times every URL once with each renderer (interleaved, so drift in
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from loyalty.qr import qr_svg  # noqa: E402
+from loyalty.infra.qr import qr_svg  # noqa: E402
 
 CLAIM_PREFIX = "https://sparen.example.be/c/"
 WARMUP_CODES = 20
@@ -60,7 +60,7 @@ def measure(n: int = 500, repeats: int = 5, seed: int = 2026) -> dict[str, float
     """Time both renderers on the same ``n`` claim URLs; medians in ms per code.
 
     Returns ``{"n", "repeats", "qrcode_default_ms", "loyalty_qr_ms", "ratio"}`` where
-    ``ratio`` is how many times faster loyalty.qr is.
+    ``ratio`` is how many times faster loyalty.infra.qr is.
     """
     if n < 1 or repeats < 1:
         raise ValueError("n and repeats must be at least 1")
@@ -87,7 +87,7 @@ def measure(n: int = 500, repeats: int = 5, seed: int = 2026) -> dict[str, float
 def format_result(result: dict[str, float | int]) -> str:
     return (
         f"qrcode default: {result['qrcode_default_ms']:.1f} ms/code; "
-        f"loyalty.qr: {result['loyalty_qr_ms']:.1f} ms/code; "
+        f"loyalty.infra.qr: {result['loyalty_qr_ms']:.1f} ms/code; "
         f"ratio {result['ratio']:.1f}x faster"
     )
 

@@ -69,10 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     # A cheap password hash for the bench user only; production keeps RFC 9106 costs.
     os.environ.setdefault("LOYALTY_INSECURE_FAST_PASSWORD_HASH", "1")
 
-    from loyalty import create_app, staff
+    from lokaal_sparen.app import create_app
+    from loyalty.access import staff
     from loyalty.analytics import catalog, cells, privacy, reports, rollups
     from loyalty.analytics.periods import Period
-    from loyalty.db import sqlite_begin_mode
+    from loyalty.infra.db import sqlite_begin_mode
     from loyalty.models import PurchaseEvent, Role, Scheme, StaffUser
 
     app = create_app({"DATABASE_URL": args.database_url, "WTF_CSRF_ENABLED": False})

@@ -2,10 +2,10 @@
 """The floor of this stack for one durable write (the baseline of bench_api.py).
 
 A minimal Flask app served exactly like `loyalty serve` (the same gunicorn
-wrapper, loyalty.cli._serve, with each worker checkpointing SQLite in the
+wrapper, lokaal_sparen.cli.run_gunicorn, with each worker checkpointing SQLite in the
 background as `loyalty serve`'s do) whose one view, POST /floor, INSERTs one row
 and COMMITs on the same database with the project's connection settings
-(loyalty.db.make_engine). No sale can be faster than this through the same stack.
+(loyalty.infra.db.make_engine). No sale can be faster than this through the same stack.
 
 The table ``bench_floor`` must exist (bench_api.py makes it).
 
@@ -36,7 +36,7 @@ TABLE = sa.Table(
 
 
 def create_app() -> Flask:
-    from loyalty.db import make_engine, start_wal_checkpoints
+    from loyalty.infra.db import make_engine, start_wal_checkpoints
 
     app = Flask(__name__)
     engine = make_engine(os.environ["DATABASE_URL"])
@@ -67,9 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
 
-    from loyalty.cli import _serve  # the very same gunicorn set-up as `loyalty serve`
+    from lokaal_sparen.cli import run_gunicorn  # the very same gunicorn set-up as `loyalty serve`
 
-    _serve(create_app, args.host, args.port, args.workers)
+    run_gunicorn(create_app, args.host, args.port, args.workers)
     return 0
 
 

@@ -39,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="default: $DATABASE_URL, else the instance SQLite database")
     args = parser.parse_args(argv)
 
-    from loyalty import schemes
     from loyalty.analytics import generate, rollups
-    from loyalty.db import make_engine, make_session_factory
-    from loyalty.migrate import upgrade
+    from loyalty.infra.db import make_engine, make_session_factory
+    from loyalty.infra.migrate import upgrade
     from loyalty.models import MerchantStatus, Scheme
+    from loyalty.town import schemes
 
-    url = args.database_url or "sqlite:///instance/loyalty.db"
+    url = args.database_url or "sqlite:///instance/loyalty.infra.db"
     upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)

@@ -8,6 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
   --project "Lokaal Sparen" -o loyalty/translations/messages.pot \
-  consumer_web merchant_portal municipality_dashboard loyalty
+  consumer_web merchant_portal municipality_dashboard loyalty lokaal_sparen
 .venv/bin/pybabel update -i loyalty/translations/messages.pot -d loyalty/translations --no-fuzzy-matching
 .venv/bin/pybabel compile -d loyalty/translations --statistics

@@ -32,14 +32,15 @@ from flask.testing import FlaskClient
 from requests.adapters import HTTPAdapter
 from sqlalchemy.orm import Session
 
-from loyalty import create_app, security
-from loyalty.db import make_engine, sqlite_begin_mode
-from loyalty.migrate import upgrade
+from lokaal_sparen.app import create_app
+from loyalty.infra import security
+from loyalty.infra.db import make_engine, sqlite_begin_mode
+from loyalty.infra.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Cheap argon2id for the hundreds of sign-ins of the suite; the live server
-# and every command started by the tests inherit it. See loyalty.security.
+# and every command started by the tests inherit it. See loyalty.infra.security.
 os.environ[security.FAST_HASH_VARIABLE] = "1"
 
 
@@ -249,7 +250,7 @@ def serve(
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
     with log.open("w") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "loyalty", "serve", "--port", str(port),
+            [sys.executable, "-m", "lokaal_sparen", "serve", "--port", str(port),
              "--workers", str(workers)],
             env=env,
             stdout=log_file,
@@ -303,7 +304,7 @@ def verify_ledger(database_url: str):  # type: ignore[no-untyped-def]
 
     def run() -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "loyalty", "ledger", "verify"],
+            [sys.executable, "-m", "lokaal_sparen", "ledger", "verify"],
             env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "x"},
             capture_output=True,
             text=True,

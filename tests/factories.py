@@ -14,9 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import schemes, staff, totp, wallets
-from loyalty.db import sqlite_begin_mode, utcnow
+from loyalty.access import staff, totp
+from loyalty.infra.db import sqlite_begin_mode, utcnow
 from loyalty.models import Merchant, MerchantStatus, Role, Scheme, StaffUser
+from loyalty.shoppers import wallets
+from loyalty.town import schemes
 
 PASSWORD = "correct-horse-battery"
 # The authenticator secret of every enrolled user the factories make.

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from loyalty.db import sqlite_begin_mode
+from loyalty.infra.db import sqlite_begin_mode
 from loyalty.models import StaffUser
 from tests.factories import PASSWORD, otp
 

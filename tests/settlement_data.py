@@ -1,7 +1,7 @@
 """A generated month of earns and redemptions for the settlement tests, posted in bulk.
 
-Through the same ledger shapes as loyalty.claims and loyalty.redemptions
-(points legs plus loyalty.money's euro legs), but inserted with executemany
+Through the same ledger shapes as loyalty.earning.claims and loyalty.spending.redemptions
+(points legs plus loyalty.money.accounts's euro legs), but inserted with executemany
 and the cached balances moved once per account, so 10,000 flows take seconds.
 `loyalty ledger verify` must pass on the result.
 """
@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from schwifty import IBAN
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, money, schemes, wallets
 from loyalty.models import (
     Account,
     AccountKind,
@@ -28,6 +27,9 @@ from loyalty.models import (
     Posting,
     Scheme,
 )
+from loyalty.money import accounts, ledger
+from loyalty.shoppers import wallets
+from loyalty.town import schemes
 
 
 def iban_for(n: int) -> str:
@@ -111,15 +113,15 @@ def generate_month(
     wallet_accounts = [wallets.points_account(session, w) for w in owned]
     holds = ledger.get_account(session, scheme.id, AccountKind.HOLDS, Asset.POINTS,
                                ledger.SCHEME_OWNER)
-    liability = money.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
+    liability = accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
     per_shop = {
         m.id: {
             "issued": ledger.get_account(session, scheme.id, AccountKind.MERCHANT_ISSUED,
                                          Asset.POINTS, ledger.merchant_owner(m.id)),
             "redeemed": ledger.get_account(session, scheme.id, AccountKind.MERCHANT_REDEEMED,
                                            Asset.POINTS, ledger.merchant_owner(m.id)),
-            "position": money.merchant_account(session, scheme.id, m.id,
-                                               AccountKind.MERCHANT_POSITION),
+            "position": accounts.merchant_account(session, scheme.id, m.id,
+                                                 AccountKind.MERCHANT_POSITION),
         }
         for m in merchants
     }
@@ -134,15 +136,15 @@ def generate_month(
         w = rng.randrange(len(owned))
         redeem = balances[w] >= 20 and rng.random() < 0.5
         shop = rng.choice(takers if redeem and rng.random() < 0.8 else merchants)
-        accounts = per_shop[shop.id]
+        shop_accounts = per_shop[shop.id]
         if redeem:
             points = rng.randint(1, min(balances[w], 60))
             balances[w] -= points
             value = points * pv
             txns.append(_Txn("hold", at, [(wallet_accounts[w], -points), (holds, points)], None))
             txns.append(_Txn("redeem", at + timedelta(seconds=1), [
-                (holds, -points), (accounts["redeemed"], points),
-                (liability, -value), (accounts["position"], value),
+                (holds, -points), (shop_accounts["redeemed"], points),
+                (liability, -value), (shop_accounts["position"], value),
             ], pv))
             month.redeemed[shop.id] += value
         else:
@@ -150,8 +152,8 @@ def generate_month(
             balances[w] += points
             value = points * pv
             txns.append(_Txn("earn", at, [
-                (accounts["issued"], -points), (wallet_accounts[w], points),
-                (accounts["position"], -value), (liability, value),
+                (shop_accounts["issued"], -points), (wallet_accounts[w], points),
+                (shop_accounts["position"], -value), (liability, value),
             ], pv))
             month.issued[shop.id] += value
         month.flows += 1
@@ -163,8 +165,8 @@ def prepay(session: Session, scheme: Scheme, merchant: Merchant, cents: int,
            at: datetime) -> None:
     """A prepayment as the Stripe/bank branch posts it: cash -x, prepaid +x."""
     post_bulk(session, scheme.id, [_Txn("prepayment", at, [
-        (money.scheme_account(session, scheme.id, AccountKind.CASH, money.BANK), -cents),
-        (money.merchant_account(session, scheme.id, merchant.id, AccountKind.MERCHANT_PREPAID),
+        (accounts.scheme_account(session, scheme.id, AccountKind.CASH, accounts.BANK), -cents),
+        (accounts.merchant_account(session, scheme.id, merchant.id, AccountKind.MERCHANT_PREPAID),
          cents),
     ], None)])
 
@@ -179,9 +181,9 @@ def earn(session: Session, scheme: Scheme, merchant: Merchant, points: int,
         (ledger.get_account(session, scheme.id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
                             ledger.merchant_owner(merchant.id)), -points),
         (wallets.points_account(session, wallet), points),
-        (money.merchant_account(session, scheme.id, merchant.id, AccountKind.MERCHANT_POSITION),
+        (accounts.merchant_account(session, scheme.id, merchant.id, AccountKind.MERCHANT_POSITION),
          -value),
-        (money.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY), value),
+        (accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY), value),
     ], scheme.point_value_cents)])
     return value
 
@@ -196,11 +198,11 @@ def earn_and_redeem(session: Session, scheme: Scheme, issuer: Merchant, redeemer
     wallet_account = wallets.points_account(session, wallet)
     holds = ledger.get_account(session, scheme.id, AccountKind.HOLDS, Asset.POINTS,
                                ledger.SCHEME_OWNER)
-    liability = money.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
+    liability = accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
 
     def account(kind: AccountKind, merchant: Merchant) -> Account:
         if kind == AccountKind.MERCHANT_POSITION:
-            return money.merchant_account(session, scheme.id, merchant.id, kind)
+            return accounts.merchant_account(session, scheme.id, merchant.id, kind)
         return ledger.get_account(session, scheme.id, kind, Asset.POINTS,
                                   ledger.merchant_owner(merchant.id))
 

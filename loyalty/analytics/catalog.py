@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import sectors
 from loyalty.analytics import areas, cells, privacy
 from loyalty.analytics.kinds import SHOPPING_KINDS, shopping_kind
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell
 from loyalty.analytics.rollups import GROUP_CHARS, NO_AGE
+from loyalty.town import sectors
 
 __all__ = ["SHOPPING_KINDS", "shopping_kind"]
 from loyalty.models import (

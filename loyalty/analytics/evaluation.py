@@ -35,8 +35,8 @@ import sqlalchemy as sa
 from babel.numbers import format_decimal
 from sqlalchemy.orm import Session
 
-from loyalty import campaigns as campaign_rules
 from loyalty.analytics.privacy import MIN_SHOPS, Cell, suppress
+from loyalty.earning import campaigns as campaign_rules
 from loyalty.models import CalendarEvent, Campaign, Merchant, PurchaseEvent, Scheme
 
 LEVEL = 0.95

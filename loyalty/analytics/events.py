@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty.db import DriverStatement, ProcessCache, driver
+from loyalty.infra.db import DriverStatement, ProcessCache, driver
 from loyalty.models import PseudonymKey
 
 # A year's secret never changes once made: each worker keeps the ones it has

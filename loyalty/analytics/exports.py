@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from loyalty import csv_cells
 from loyalty.analytics import privacy
 from loyalty.analytics.catalog import Report
+from loyalty.infra import csv_cells
 
 
 def as_json(report: Report) -> dict[str, Any]:

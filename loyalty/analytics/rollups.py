@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty.analytics import areas, kinds
-from loyalty.db import utcnow
+from loyalty.infra.db import utcnow
 from loyalty.models import (
     PurchaseEvent,
     RollupAreaAge,

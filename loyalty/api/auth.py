@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from flask import g, request
 
-from loyalty import security, staff, wallets
-from loyalty.db import utcnow
+from loyalty.access import staff
 from loyalty.errors import Forbidden, Unauthorized
+from loyalty.infra import security
+from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Role, StaffUser, TillKey, Wallet
+from loyalty.shoppers import wallets
 from loyalty.web import db, reading_first
 
 

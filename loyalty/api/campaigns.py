@@ -9,13 +9,13 @@ from flask_babel import get_locale
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from loyalty import campaigns
 from loyalty.analytics import evaluation
 from loyalty.api.auth import MUNICIPALITY_STAFF, require_staff
 from loyalty.api.common import AUTH
 from loyalty.api.idempotency import idempotent
-from loyalty.db import utcnow
+from loyalty.earning import campaigns
 from loyalty.errors import Conflict
+from loyalty.infra.db import utcnow
 from loyalty.models import Role, Scheme
 from loyalty.web import db
 

@@ -8,13 +8,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from loyalty import claims, qr, staff
+from loyalty.access import staff
 from loyalty.api.auth import require_till, require_till_key, require_token_holder
 from loyalty.api.common import AUTH, svg_response
 from loyalty.api.idempotency import idempotent
 from loyalty.api.schemas import ClaimCreate, ClaimCreated, ClaimDone, ClaimStatusView
-from loyalty.db import utcnow
+from loyalty.earning import claims
 from loyalty.errors import NotFound
+from loyalty.infra import qr
+from loyalty.infra.db import utcnow
 from loyalty.models import Claim
 from loyalty.web import db, public_url
 

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, current_app, request
 
-from loyalty import idempotency
 from loyalty.api.auth import current_principal
+from loyalty.infra import idempotency
 from loyalty.web import db
 
 HEADER = "Idempotency-Key"

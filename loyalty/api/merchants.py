@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from loyalty import audit, schemes, staff, stamps
+from loyalty.access import staff
 from loyalty.api.auth import require_staff
 from loyalty.api.common import AUTH
 from loyalty.api.schemas import (
@@ -21,9 +21,12 @@ from loyalty.api.schemas import (
     StampCardCreate,
     StampCardView,
 )
-from loyalty.db import utcnow
+from loyalty.earning import stamps
 from loyalty.errors import Forbidden, NotFound
+from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, MerchantStatus, Role, Scheme, StaffUser, StampCard
+from loyalty.oversight import audit
+from loyalty.town import schemes
 from loyalty.web import db
 
 blp = Blueprint("merchants", __name__, description="Participating shops")

@@ -7,14 +7,15 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from loyalty import qr, redemptions
 from loyalty.api.auth import require_till
 from loyalty.api.common import AUTH, svg_response
 from loyalty.api.idempotency import idempotent
 from loyalty.api.schemas import RedemptionConfirmed, RedemptionView
 from loyalty.api.wallets import redemption_view, voucher_reward
-from loyalty.db import utcnow
 from loyalty.errors import NotFound
+from loyalty.infra import qr
+from loyalty.infra.db import utcnow
+from loyalty.spending import redemptions
 from loyalty.web import counting_code_misses, db
 
 blp = Blueprint("redemptions", __name__, description="Spending points at a till")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from loyalty.claims import MAX_SALE_CENTS, MAX_TTL_SECONDS
-from loyalty.redemptions import MAX_POINTS
-from loyalty.stamps import MAX_STAMPS_PER_SALE
+from loyalty.earning.claims import MAX_SALE_CENTS, MAX_TTL_SECONDS
+from loyalty.earning.stamps import MAX_STAMPS_PER_SALE
+from loyalty.spending.redemptions import MAX_POINTS
 
 
 class ErrorBody(Schema):

@@ -8,14 +8,14 @@ from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from loyalty import settlement
 from loyalty.api.auth import require_staff
 from loyalty.api.common import AUTH
 from loyalty.api.idempotency import idempotent
 from loyalty.api.schemas import SettlementCreate, SettlementView
-from loyalty.db import utcnow
 from loyalty.errors import Forbidden, NotFound
+from loyalty.infra.db import utcnow
 from loyalty.models import Role, Scheme, Settlement, StaffUser
+from loyalty.money import settlement
 from loyalty.web import attachment, db, public_url
 
 blp = Blueprint("settlements", __name__, description="Monthly settlement of the shops")

@@ -15,9 +15,9 @@ from typing import Any
 import stripe
 from flask import Blueprint, current_app, jsonify, request
 
-from loyalty import funding
 from loyalty.api import PREFIX, error_response
 from loyalty.errors import InvalidInput
+from loyalty.money import funding
 from loyalty.web import db
 
 bp = Blueprint("stripe_webhook", __name__)

@@ -8,10 +8,10 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from loyalty import staff, totp
+from loyalty.access import staff, totp
 from loyalty.api.schemas import TokenRequest, TokenResponse
-from loyalty.db import utcnow
 from loyalty.errors import Forbidden, Unauthorized
+from loyalty.infra.db import utcnow
 from loyalty.web import db, independent_transaction
 
 blp = Blueprint("tokens", __name__, description="Staff authentication")

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from loyalty import redemptions, schemes, wallets
 from loyalty.api.auth import require_wallet
 from loyalty.api.common import AUTH
 from loyalty.api.idempotency import idempotent
@@ -23,10 +22,13 @@ from loyalty.api.schemas import (
     WalletRecovered,
     WalletView,
 )
-from loyalty.db import utcnow
 from loyalty.errors import InvalidInput, NotFound
+from loyalty.infra.db import utcnow
 from loyalty.models import Redemption, Scheme, StampCard, Voucher
-from loyalty.wallet_view import wallet_summary
+from loyalty.shoppers import wallets
+from loyalty.shoppers.wallet_view import wallet_summary
+from loyalty.spending import redemptions
+from loyalty.town import schemes
 from loyalty.web import db, public_url, writes
 
 blp = Blueprint("wallets", __name__, description="Shoppers' wallets")

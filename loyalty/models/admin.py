@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loyalty.db import Base, UTCDateTime, utcnow
+from loyalty.infra.db import Base, UTCDateTime, utcnow
 
 
 class AuditEntry(Base):
@@ -15,7 +15,7 @@ class AuditEntry(Base):
 
     Written in the same transaction as the action itself, so an action without
     its entry (or an entry for an action that was rolled back) cannot exist.
-    Never a password, token or key in ``details``: loyalty.audit refuses them.
+    Never a password, token or key in ``details``: loyalty.oversight.audit refuses them.
     """
 
     __tablename__ = "audit_entries"
@@ -43,7 +43,7 @@ class FlagStatus(enum.StrEnum):
 
 
 class FraudFlag(Base):
-    """A pattern worth a look, found by the daily check (loyalty.fraud).
+    """A pattern worth a look, found by the daily check (loyalty.oversight.fraud).
 
     The evidence is counts only. A wallet is named by its internal id, which
     leads to no person: only an admin can act on it (freeze it).

@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loyalty.db import Base, UTCDateTime, utcnow
+from loyalty.infra.db import Base, UTCDateTime, utcnow
 
 
 class PseudonymKey(Base):

@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from loyalty.db import Base, UTCDateTime, utcnow
+from loyalty.infra.db import Base, UTCDateTime, utcnow
 
 
 class Asset(enum.StrEnum):
@@ -22,7 +22,7 @@ class AccountKind(enum.StrEnum):
     MERCHANT_REDEEMED = "merchant_redeemed"  # points a shop took as payment; stamps retired
     BREAKAGE = "breakage"  # expired or forfeited points (and their euro value), kept by the scheme
     # The euro side (asset eur_cents). A balance is what the scheme owes the
-    # account's owner: see loyalty.money for the postings of each flow.
+    # account's owner: see loyalty.money.accounts for the postings of each flow.
     POINTS_LIABILITY = "points_liability"  # the euro value of points in wallets and holds
     MERCHANT_POSITION = "merchant_position"  # > 0: the scheme owes the shop; < 0: the shop owes
     MERCHANT_PREPAID = "merchant_prepaid"  # money a shop paid in advance, not yet applied
@@ -37,7 +37,7 @@ class AccountKind(enum.StrEnum):
 
 # Accounts that hold value on behalf of someone can never go negative. The
 # database enforces it (CHECK below) besides the conditional UPDATE in
-# loyalty.ledger, so no code path and no race can overdraw them.
+# loyalty.money.ledger, so no code path and no race can overdraw them.
 NON_NEGATIVE_KINDS = (
     AccountKind.WALLET,
     AccountKind.HOLDS,

@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loyalty.db import Base, UTCDateTime, utcnow
+from loyalty.infra.db import Base, UTCDateTime, utcnow
 
 
 class RedemptionStatus(enum.StrEnum):
@@ -60,7 +60,7 @@ class SpendCodeMiss(Base):
 
     Codes have eight digits: a till that may guess without end finds live
     ones. The misses are counted in the database rather than in a worker's
-    memory, so the limit holds across every worker process (loyalty.redemptions).
+    memory, so the limit holds across every worker process (loyalty.spending.redemptions).
     """
 
     __tablename__ = "spend_code_misses"

@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from loyalty.db import Base, UTCDateTime, utcnow
+from loyalty.infra.db import Base, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -29,7 +29,7 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(sa.String(30))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Two-factor sign-in (loyalty.totp). The secret is kept as it is: checking a
+    # Two-factor sign-in (loyalty.access.totp). The secret is kept as it is: checking a
     # code needs it, and a hash cannot give it back. It is set when enrolment
     # starts and counts only once totp_enrolled_at is set (a first code was right).
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))

@@ -5,7 +5,7 @@ Revises: 0011
 Create Date: 2026-12-05 00:40:00
 
 Failed spend-code look-ups per shop and till key, for the throttle that stops
-a till from guessing codes (loyalty.redemptions). A new table only.
+a till from guessing codes (loyalty.spending.redemptions). A new table only.
 """
 
 from __future__ import annotations

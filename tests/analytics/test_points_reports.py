@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from loyalty import claims, redemptions, wallets
 from loyalty.analytics import catalog
 from loyalty.analytics.periods import Period
+from loyalty.earning import claims
+from loyalty.shoppers import wallets
+from loyalty.spending import redemptions
 from tests.factories import make_merchant, make_scheme
 
 SEPTEMBER = Period(date(2026, 9, 1), date(2026, 9, 30))

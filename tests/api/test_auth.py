@@ -11,8 +11,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from loyalty import security, staff
-from loyalty.db import utcnow
+from loyalty.access import staff
+from loyalty.infra import security
+from loyalty.infra.db import utcnow
 from loyalty.models import Claim, MerchantStatus, Role, TillKey
 from tests.conftest import count
 from tests.factories import (

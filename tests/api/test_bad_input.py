@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from loyalty import create_app
-from loyalty.claims import MAX_SALE_CENTS
+from lokaal_sparen.app import create_app
+from loyalty.earning.claims import MAX_SALE_CENTS
 from loyalty.models import (
     Claim,
     IdempotencyRecord,
@@ -30,7 +30,7 @@ from loyalty.models import (
     TillKey,
     Wallet,
 )
-from loyalty.redemptions import MAX_POINTS
+from loyalty.spending.redemptions import MAX_POINTS
 from tests.conftest import count
 from tests.factories import (
     bearer,

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from loyalty import staff
+from loyalty.access import staff
 from loyalty.models import LoginFailure, Role, StaffUser
 from tests.api.test_auth import assert_error
 from tests.factories import PASSWORD, make_scheme, make_user, otp

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import settlement
 from loyalty.models import Role
+from loyalty.money import settlement
 from tests.factories import bearer, make_scheme, make_user, staff_token
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops, prepay
 

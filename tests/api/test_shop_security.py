@@ -7,7 +7,6 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import fraud, onboarding, redemptions
 from loyalty.models import (
     AuditEntry,
     Claim,
@@ -19,6 +18,9 @@ from loyalty.models import (
     StaffSession,
     TillKey,
 )
+from loyalty.oversight import fraud
+from loyalty.shops import onboarding
+from loyalty.spending import redemptions
 from tests.api.test_auth import assert_error, earn
 from tests.conftest import count
 from tests.factories import (

@@ -20,7 +20,8 @@ import requests
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import create_app, staff
+from lokaal_sparen.app import create_app
+from loyalty.access import staff
 from loyalty.models import Role
 from tests.api.test_login_throttle import wait_after_failures
 from tests.conftest import FromAddress, Mailbox, free_port, serve

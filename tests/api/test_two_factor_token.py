@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import staff
+from loyalty.access import staff
 from loyalty.models import LoginFailure, Role
 from tests.api.test_auth import assert_error
 from tests.conftest import count

@@ -25,7 +25,7 @@ from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 from playwright.sync_api import BrowserContext, Page, Request, Response
 
-from loyalty import i18n
+from loyalty.web import i18n
 from tests.conftest import ROOT, LiveServer, Mailbox
 from tests.factories import Shop
 

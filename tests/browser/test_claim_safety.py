@@ -12,9 +12,10 @@ from itsdangerous import URLSafeSerializer
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
-from loyalty import claims, wallets
-from loyalty.db import utcnow
+from loyalty.earning import claims
+from loyalty.infra.db import utcnow
 from loyalty.models import WalletStatus
+from loyalty.shoppers import wallets
 from tests.browser.conftest import NewPhone
 from tests.browser.flows import collect, expect_wallet, wallet_count
 from tests.browser.phone import Phone, claim_status, create_claim

@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Browser, ViewportSize, expect
 from sqlalchemy.orm import Session
 
-from loyalty import wallets
 from loyalty.models import FraudFlag, Role, Scheme
+from loyalty.shoppers import wallets
 from tests.browser_portal.tablet import LOCALES, Tablet
 from tests.conftest import BROWSER_TIMEOUT_MS, LiveServer
 from tests.factories import make_merchant, make_scheme, make_user

@@ -36,9 +36,9 @@ from playwright.sync_api import (
     ViewportSize,
 )
 
-from loyalty import i18n
-from loyalty.db import make_engine
+from loyalty.infra.db import make_engine
 from loyalty.models import StaffUser
+from loyalty.web import i18n
 from tests.conftest import ROOT, LiveServer
 from tests.factories import PASSWORD, bearer, code_after
 

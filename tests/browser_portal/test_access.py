@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from loyalty import staff
+from loyalty.access import staff
 from tests.browser_portal.conftest import NewTablet, PortalShop
 from tests.browser_portal.tablet import collect, new_wallet, till_sale
 from tests.conftest import LiveServer

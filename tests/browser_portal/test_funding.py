@@ -8,8 +8,8 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
-from loyalty import funding, settlement
 from loyalty.models import Role
+from loyalty.money import funding, settlement
 from tests.browser_portal.conftest import NewTablet, make_portal_shop
 from tests.browser_portal.tablet import euro, squash
 from tests.conftest import LiveServer

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
-from loyalty import printed_cards
 from loyalty.models import PrintedCard
+from loyalty.shoppers import printed_cards
 from tests.browser_portal.conftest import NewTablet, PortalShop
 from tests.browser_portal.tablet import squash
 

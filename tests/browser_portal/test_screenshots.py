@@ -11,7 +11,7 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
-from loyalty import staff
+from loyalty.access import staff
 from loyalty.models import Merchant, Role
 from tests.browser_portal.conftest import NewTablet, make_portal_shop
 from tests.browser_portal.tablet import (

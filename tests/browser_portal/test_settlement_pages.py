@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
-from loyalty import settlement
 from loyalty.models import Role
+from loyalty.money import settlement
 from tests.browser_portal.conftest import NewTablet
 from tests.conftest import LiveServer
 from tests.factories import PASSWORD, make_scheme, make_user

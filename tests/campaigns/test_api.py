@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import ledger, money
-from loyalty.db import utcnow
+from loyalty.infra.db import utcnow
 from loyalty.models import AccountKind, PurchaseEvent, Role, Scheme
+from loyalty.money import accounts, ledger
 from tests.factories import bearer, make_scheme, make_shop, make_user, staff_token
 
 
@@ -54,7 +54,7 @@ def test_a_campaign_funds_its_budget_and_doubles_points_until_spent(
     assert created.status_code == 201, created.json
     assert created.json["status"] == "active"
     campaign_id = created.json["id"]
-    municipality = money.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY)
+    municipality = accounts.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY)
     assert ledger.balance(session, municipality.id) == -500
 
     # 40 points at the bakery: 40 bonus points (EUR 2.00 of the budget).
@@ -141,7 +141,7 @@ def test_bad_input_is_a_4xx_with_the_error_envelope(
         "/api/v1/campaigns", data="{", headers={**admin, "Content-Type": "application/json"}
     ).status_code == 400
     # Nothing was created or funded by the refused requests.
-    municipality = money.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY)
+    municipality = accounts.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY)
     assert ledger.balance(session, municipality.id) == 0
 
 
@@ -189,5 +189,5 @@ def test_creation_is_idempotent(client: FlaskClient, session: Session) -> None:
     again = client.post("/api/v1/campaigns", json=body, headers=headers)
     assert first.status_code == again.status_code == 201
     assert first.json == again.json
-    municipality = money.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY)
+    municipality = accounts.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY)
     assert ledger.balance(session, municipality.id) == -5000

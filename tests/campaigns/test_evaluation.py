@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import campaigns, demo, demo_year
+from lokaal_sparen.demo import sint_gillis_waas as demo
+from lokaal_sparen.demo import year as demo_year
 from loyalty.analytics import evaluation
+from loyalty.earning import campaigns
 from loyalty.models import Campaign, Merchant, PurchaseEvent, Role, Scheme
 from tests.factories import bearer, make_merchant, make_scheme, make_user, staff_token
 

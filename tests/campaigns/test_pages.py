@@ -9,9 +9,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import campaigns, ledger, money
-from loyalty.db import utcnow
+from loyalty.earning import campaigns
+from loyalty.infra.db import utcnow
 from loyalty.models import AccountKind, CalendarEvent, Campaign, Role, Scheme
+from loyalty.money import accounts, ledger
 from tests.campaigns.test_evaluation import AFTER_END, EVENT, _event_data, _generate
 from tests.factories import make_merchant, make_scheme, make_user
 from tests.forms import csrf, signed_in
@@ -62,7 +63,7 @@ def test_an_admin_creates_a_campaign_and_follows_its_budget(
     campaign = session.scalars(sa.select(Campaign).where(Campaign.scheme_id == scheme.id)).one()
     assert (campaign.budget_cents, campaign.multiplier_pct, campaign.sectors,
             campaign.merchant_ids) == (150_000, 200, ["47.24", "56"], [bakery.id])
-    municipality = money.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY)
+    municipality = accounts.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY)
     assert ledger.balance(session, municipality.id) == -150_000
 
     page = admin.get(created.headers["Location"]).get_data(as_text=True)

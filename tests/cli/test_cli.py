@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import campaigns, create_app
+from lokaal_sparen.app import create_app
 from loyalty.analytics import catalog, evaluation, periods
-from loyalty.db import make_engine, utcnow
+from loyalty.earning import campaigns
+from loyalty.infra.db import make_engine, utcnow
 from loyalty.models import Merchant, MerchantStatus, Scheme, StaffUser
 
 COMMANDS = [
@@ -38,7 +39,7 @@ COMMANDS = [
 
 def run(args: list[str], url: str, stdin: str = "", cwd: Path | None = None):  # type: ignore[no-untyped-def]
     return subprocess.run(
-        [sys.executable, "-m", "loyalty", *args],
+        [sys.executable, "-m", "lokaal_sparen", *args],
         input=stdin,
         env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": "cli-test"},
         capture_output=True,

@@ -13,9 +13,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from loyalty import claims, redemptions, staff, wallets
-from loyalty.fraud import Rule
+from loyalty.access import staff
+from loyalty.earning import claims
 from loyalty.models import Claim, Merchant, Scheme, Wallet
+from loyalty.oversight.fraud import Rule
+from loyalty.shoppers import wallets
+from loyalty.spending import redemptions
 from tests.factories import make_merchant, make_scheme
 
 DAY = date(2026, 10, 15)  # a Thursday: the day the check looks at

@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty.db import utcnow
+from loyalty.infra.db import utcnow
 from loyalty.models import MerchantStatus
 from tests.dashboard.conftest import Municipality, audit_rows, html, post
 from tests.factories import bearer, make_merchant, staff_token
@@ -99,7 +99,7 @@ def test_a_shop_added_or_a_till_key_made_through_the_api_by_an_admin_is_audited(
 def test_campaigns_events_settlements_and_bank_transfers_are_audited(
     app: Flask, session: Session, town: Municipality
 ) -> None:
-    from loyalty import funding
+    from loyalty.money import funding
 
     shop = make_merchant(session, town.scheme, name="Bakkerij Vier")
     session.rollback()

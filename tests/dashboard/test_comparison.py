@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import comparison
+from loyalty.analytics import comparison
 from loyalty.models import Scheme
 from tests.dashboard.conftest import Municipality, html, make_municipality
 from tests.dashboard.fraud_data import DAY, at, sale
@@ -17,7 +17,7 @@ from tests.factories import make_merchant
 
 def _shopping(session: Session, scheme: Scheme, shops: int, shoppers: int) -> None:
     """One sale of € 20 per shopper on DAY, spread over the shops."""
-    from loyalty import wallets
+    from loyalty.shoppers import wallets
 
     made = [make_merchant(session, scheme) for _ in range(shops)]
     for n in range(shoppers):

@@ -10,9 +10,12 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import claims, fraud, redemptions, wallets
-from loyalty.db import utcnow
+from loyalty.earning import claims
+from loyalty.infra.db import utcnow
 from loyalty.models import FraudFlag, Merchant, MerchantStatus, Role, Wallet, WalletStatus
+from loyalty.oversight import fraud
+from loyalty.shoppers import erasure, wallets
+from loyalty.spending import redemptions
 from tests.dashboard.conftest import audit_rows, html, post, signed_in
 from tests.dashboard.fraud_data import DAY, add_collusion, normal_town
 from tests.factories import bearer, make_shop, make_user
@@ -284,7 +287,7 @@ def test_closing_flags_of_a_suspended_shop_or_a_deleted_wallet(
     shop = make_shop(session)
     admin = make_user(session, shop.scheme, Role.MUNICIPALITY_ADMIN)
     gone = wallets.create_wallet(session, shop.scheme).wallet
-    wallets.delete_wallet(session, gone, utcnow())
+    erasure.delete_wallet(session, gone, utcnow())
     session.commit()
     first = _wallet_flag(session, shop.scheme.id, shop.merchant.id, gone.id)
     other = wallets.create_wallet(session, shop.scheme).wallet

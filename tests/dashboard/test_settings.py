@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import audit
 from loyalty.models import Scheme
+from loyalty.oversight import audit
 from tests.dashboard.conftest import Municipality, audit_rows, html, post
 
 VALID = {

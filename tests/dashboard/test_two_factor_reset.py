@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import totp
-from loyalty.db import utcnow
+from loyalty.access import totp
+from loyalty.infra.db import utcnow
 from loyalty.models import RecoveryCode, Role, StaffSession, StaffUser, TrustedDevice
 from tests.conftest import count
 from tests.dashboard.conftest import Municipality, audit_rows, html, make_municipality, post

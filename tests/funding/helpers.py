@@ -7,8 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import funding
 from loyalty.models import LedgerTransaction, Merchant, Prepayment
+from loyalty.money import funding
 from tests.stripe_stub import checkout_session, event
 
 SECRET = "whsec_test_webhook_secret"

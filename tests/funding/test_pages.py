@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from loyalty import funding, settlement
 from loyalty.models import Merchant, Role, StaffUser
+from loyalty.money import funding, settlement
 from tests.factories import make_shop, make_user
 from tests.forms import csrf, signed_in
 from tests.funding.helpers import SECRET, prepaid, prepayment_rows

@@ -15,10 +15,10 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import settlement
 from loyalty.analytics import generate
-from loyalty.csv_cells import cell
+from loyalty.infra.csv_cells import cell
 from loyalty.models import Role, StaffUser
+from loyalty.money import settlement
 from tests.factories import bearer, make_merchant, make_scheme, make_user, staff_token
 from tests.portal.test_owner_pages import _client, _sign_in
 from tests.settlement_data import earn_and_redeem, make_shops

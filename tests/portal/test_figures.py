@@ -25,9 +25,11 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 import merchant_portal.figures as figures_view
-from loyalty import claims, redemptions, wallets
-from loyalty.i18n import BABEL_LOCALES
+from loyalty.earning import claims
 from loyalty.models import Merchant, PurchaseEvent, Role, Scheme, Wallet
+from loyalty.shoppers import wallets
+from loyalty.spending import redemptions
+from loyalty.web.i18n import BABEL_LOCALES
 from tests.factories import make_merchant, make_scheme, make_user
 from tests.forms import signed_in
 
@@ -303,7 +305,7 @@ def test_the_page_is_accessible_markup_without_inline_code(
 def test_history_pages_newest_first(
     client: FlaskClient, session: Session, world: World, pinned_clock: datetime, monkeypatch
 ) -> None:
-    monkeypatch.setattr("loyalty.merchant_figures.PAGE_SIZE", 4)
+    monkeypatch.setattr("loyalty.shops.figures.PAGE_SIZE", 4)
     signed_in(client, _owner(session, world))
     lines = sorted(
         [(e.at, "points given", _eur(e.cents), _n(e.points), "") for e in world.earns]

@@ -90,7 +90,7 @@ def test_only_the_schemes_admin_decides(client: FlaskClient, session: Session) -
     other = make_scheme(session)
     analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
     foreign_admin = make_user(session, other, Role.MUNICIPALITY_ADMIN)
-    from loyalty import onboarding
+    from loyalty.shops import onboarding
 
     shop = onboarding.apply(
         session,

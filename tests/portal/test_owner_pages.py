@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from loyalty import stamps
+from loyalty.earning import stamps
 from loyalty.models import Merchant, Role, StaffUser, StampCard, TillKey
 from tests.conftest import Mailbox, count
 from tests.factories import (

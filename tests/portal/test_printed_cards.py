@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import printed_cards
 from loyalty.models import PrintedCard, Role
+from loyalty.shoppers import printed_cards
 from tests.factories import make_scheme, make_shop, make_user
 from tests.forms import csrf as _csrf
 from tests.forms import signed_in

@@ -17,8 +17,8 @@ import requests
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import wallets
 from loyalty.models import Role
+from loyalty.shoppers import wallets
 from tests.conftest import Mailbox, free_port, serve
 from tests.factories import make_scheme, make_shop, make_user
 from tests.forms import csrf
@@ -166,7 +166,7 @@ def test_serve_refuses_to_start_without_public_url(tmp_path: Path) -> None:
         if value is not None:
             env["PUBLIC_URL"] = value
         result = subprocess.run(
-            [sys.executable, "-m", "loyalty", "serve", "--port", str(free_port())],
+            [sys.executable, "-m", "lokaal_sparen", "serve", "--port", str(free_port())],
             env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "x"},
             capture_output=True,
             text=True,

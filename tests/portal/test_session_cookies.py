@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty.db import utcnow
+from loyalty.infra.db import utcnow
 from loyalty.models import Role, StaffSession, StaffUser
-from loyalty.signin import IDLE_TIMEOUT
+from loyalty.web.signin import IDLE_TIMEOUT
 from tests.api.test_auth import assert_error
 from tests.factories import bearer, make_scheme, make_user, staff_token
 from tests.forms import signed_in

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import settlement
 from loyalty.models import Merchant, Role, Settlement
+from loyalty.money import settlement
 from tests.factories import PASSWORD, make_scheme, make_user
 from tests.portal.test_owner_pages import _client, _form_error, _fresh, _html, _post, _sign_in
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops

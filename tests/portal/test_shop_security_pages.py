@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import onboarding, redemptions, settlement
 from loyalty.models import (
     AuditEntry,
     Merchant,
@@ -24,6 +23,9 @@ from loyalty.models import (
     StaffUser,
     TillKey,
 )
+from loyalty.money import settlement
+from loyalty.shops import onboarding
+from loyalty.spending import redemptions
 from tests.conftest import Mailbox, count
 from tests.factories import PASSWORD, make_merchant, make_scheme, make_shop, make_user
 from tests.forms import csrf

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty.db import utcnow
+from loyalty.infra.db import utcnow
 from loyalty.models import Role, StaffSession
 from tests.conftest import Mailbox
 from tests.factories import PASSWORD, make_scheme, make_shop, make_user

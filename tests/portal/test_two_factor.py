@@ -1,5 +1,5 @@
 """Two-factor sign-in of staff: enrolment by QR code, the code step, recovery codes
-and remembered browsers (loyalty.totp, loyalty.signin.views)."""
+and remembered browsers (loyalty.access.totp, loyalty.web.signin.views)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from loyalty import staff, totp
-from loyalty.db import utcnow
+from loyalty.access import staff, totp
+from loyalty.infra.db import utcnow
 from loyalty.models import RecoveryCode, Role, StaffSession, StaffUser, TrustedDevice
 from tests.conftest import count
 from tests.factories import PASSWORD, make_scheme, make_shop, make_user, otp
@@ -160,13 +160,13 @@ def test_the_half_sign_in_expires_and_dies_with_a_password_change(
     client = _client(app)
     assert _path(_password(client, owner.email)) == "/login/code"
     later = time.time() + 601
-    monkeypatch.setattr("loyalty.signin.views.time.time", lambda: later)
+    monkeypatch.setattr("loyalty.web.signin.views.time.time", lambda: later)
     assert _path(client.get("/login/code")) == "/login"
     monkeypatch.undo()
 
     assert _path(_password(client, owner.email)) == "/login/code"
     user = session.get_one(StaffUser, owner.id)
-    from loyalty import staff
+    from loyalty.access import staff
 
     staff.change_password(session, user, "een-ander-wachtwoord", utcnow())
     session.commit()

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import campaigns
-from loyalty.db import utcnow
+from loyalty.earning import campaigns
+from loyalty.infra.db import utcnow
 from loyalty.models import LedgerTransaction, PurchaseEvent
 from tests.conftest import LiveServer, count
 from tests.factories import bearer, make_scheme, make_shop, make_wallet_token

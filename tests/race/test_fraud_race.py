@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import fraud, wallets
-from loyalty.db import utcnow
 from loyalty.errors import Conflict
+from loyalty.infra.db import utcnow
 from loyalty.models import AuditEntry, FraudFlag, Role, Scheme, StaffUser
+from loyalty.oversight import fraud
+from loyalty.shoppers import wallets
 from tests.dashboard.fraud_data import DAY, at, sale
 from tests.factories import make_shop, make_user
 

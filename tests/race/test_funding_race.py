@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import funding
 from loyalty.errors import Conflict
 from loyalty.models import Role
+from loyalty.money import funding
 from tests.conftest import LiveServer
 from tests.factories import make_shop, make_user
 from tests.funding.helpers import paid_session_event, prepaid, prepayment_rows

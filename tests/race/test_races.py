@@ -25,8 +25,8 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import claims, ledger, money, redemptions, wallets
-from loyalty.db import utcnow
+from loyalty.earning import claims
+from loyalty.infra.db import utcnow
 from loyalty.models import (
     AccountKind,
     Asset,
@@ -41,6 +41,9 @@ from loyalty.models import (
     Scheme,
     Wallet,
 )
+from loyalty.money import accounts, ledger
+from loyalty.shoppers import wallets
+from loyalty.spending import redemptions
 from tests.conftest import LiveServer, count
 from tests.factories import bearer, make_scheme, make_shop, make_wallet_token
 
@@ -260,7 +263,7 @@ def test_two_shops_race_to_confirm_one_code(
         assert sorted(amount for _, amount in legs) == [-r.points, r.points]
         assert (winner_account.id, r.points) in legs
         # ... and the discount is owed to the winner only.
-        position = money.merchant_account(
+        position = accounts.merchant_account(
             db, scheme.id, won_by[r.code], AccountKind.MERCHANT_POSITION
         )
         euro_legs = db.execute(

@@ -10,8 +10,8 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import settlement
 from loyalty.models import LedgerTransaction, Role, Settlement
+from loyalty.money import settlement
 from tests.conftest import LiveServer
 from tests.factories import PASSWORD, bearer, code_after, make_scheme, make_user
 from tests.race.test_races import TIMEOUT, post, race

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import onboarding
 from loyalty.models import (
     AuditEntry,
     Claim,
@@ -26,6 +25,7 @@ from loyalty.models import (
     Role,
     StaffUser,
 )
+from loyalty.shops import onboarding
 from tests.conftest import LiveServer
 from tests.factories import bearer, make_shop, make_user, make_wallet_token
 from tests.race.test_races import (

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import claims, stamps, wallets
-from loyalty.db import utcnow
+from loyalty.earning import claims, stamps
+from loyalty.infra.db import utcnow
 from loyalty.models import Account, Redemption, Voucher
+from loyalty.shoppers import wallets
 from tests.conftest import LiveServer
 from tests.factories import bearer, make_scheme, make_shop, make_wallet_token
 from tests.race.test_races import post, race

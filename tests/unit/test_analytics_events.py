@@ -11,10 +11,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import claims, security, wallets
 from loyalty.analytics import events
+from loyalty.earning import claims
 from loyalty.errors import AlreadyUsed, Conflict, Gone
+from loyalty.infra import security
 from loyalty.models import Claim, Merchant, PseudonymKey, PurchaseEvent, Scheme, Wallet
+from loyalty.shoppers import wallets
 from tests.factories import make_merchant, make_scheme
 
 NOW = datetime(2026, 7, 1, 8, 30, tzinfo=UTC)  # 10:30 in Brussels (CEST), a Wednesday

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from loyalty import config
-from loyalty.db import make_engine
+from lokaal_sparen import config
+from loyalty.infra.db import make_engine
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_default_database_is_sqlite_in_the_instance_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    assert config.database_url(str(tmp_path)) == f"sqlite:///{tmp_path / 'loyalty.db'}"
+    assert config.database_url(str(tmp_path)) == f"sqlite:///{tmp_path / 'loyalty.infra.db'}"
 
 
 def test_secret_key_is_generated_once_and_kept(
@@ -47,7 +47,7 @@ def test_dotenv_file_configures_the_command_line(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{db}\nSECRET_KEY=dotenv-secret\n")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
     result = subprocess.run(
-        [sys.executable, "-m", "loyalty", "db", "upgrade"],
+        [sys.executable, "-m", "lokaal_sparen", "db", "upgrade"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""loyalty.expiry and `loyalty expire`: oldest points first, at the boundary, once."""
+"""loyalty.shoppers.expiry and `loyalty expire`: oldest points first, at the boundary, once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import claims, expiry, ledger, money, redemptions, wallet_view, wallets
+from loyalty.earning import claims
 from loyalty.models import (
     AccountKind,
     ExpiryNotice,
@@ -23,6 +23,9 @@ from loyalty.models import (
     Scheme,
     Wallet,
 )
+from loyalty.money import accounts, ledger
+from loyalty.shoppers import expiry, wallet_view, wallets
+from loyalty.spending import redemptions
 from tests.conftest import Mailbox
 from tests.factories import make_merchant, make_scheme
 
@@ -84,8 +87,8 @@ def test_points_expire_oldest_first_exactly_at_the_boundary(
     # The 30 points spent came out of the oldest 100: 70 of them are left to expire.
     assert (run.points_expired, run.wallets_expired) == (70, 1)
     assert wallets.points_balance(session, wallet) == 50
-    liability = money.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
-    breakage = money.scheme_account(session, scheme.id, AccountKind.BREAKAGE)
+    liability = accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
+    breakage = accounts.scheme_account(session, scheme.id, AccountKind.BREAKAGE)
     assert ledger.balance(session, liability.id) == 50 * 5
     assert ledger.balance(session, breakage.id) == 70 * 5
     txn = session.scalars(
@@ -180,7 +183,7 @@ def test_expire_command_reminds_shoppers_by_mail_once_a_month(
 
     def expire(day: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "loyalty", "expire", "--scheme", shopper.scheme.slug,
+            [sys.executable, "-m", "lokaal_sparen", "expire", "--scheme", shopper.scheme.slug,
              "--date", day],
             env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "x",
                  "MAIL_SERVER": host, "MAIL_PORT": str(port)},
@@ -203,7 +206,7 @@ def test_expire_command_reminds_shoppers_by_mail_once_a_month(
 
 def test_expire_command_refuses_an_unknown_scheme(database_url: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "loyalty", "expire", "--scheme", "nowhere"],
+        [sys.executable, "-m", "lokaal_sparen", "expire", "--scheme", "nowhere"],
         env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "x"},
         capture_output=True, text=True, timeout=60,
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from loyalty import funding, money
 from loyalty.errors import Conflict, InvalidInput
 from loyalty.models import AccountKind, FundingMethod
+from loyalty.money import accounts, funding
 from tests.factories import make_shop
 
 
@@ -43,7 +43,7 @@ def test_a_prepayment_is_cash_out_prepaid_in(session: Session) -> None:
         session, shop.merchant, 12_00, FundingMethod.BANK, " REF-1 "
     )
     assert created and payment.reference == "REF-1"
-    bank = money.scheme_account(session, shop.scheme.id, AccountKind.CASH, money.BANK)
+    bank = accounts.scheme_account(session, shop.scheme.id, AccountKind.CASH, accounts.BANK)
     assert bank.balance == -12_00
     assert funding.prepaid_balance(session, shop.merchant) == 12_00
     again, created = funding.record_prepayment(

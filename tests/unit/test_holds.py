@@ -12,9 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty import claims, ledger, redemptions, wallets
-from loyalty.db import utcnow
+from loyalty.earning import claims
 from loyalty.errors import AlreadyUsed, Conflict, Gone
+from loyalty.infra.db import utcnow
 from loyalty.models import (
     AccountKind,
     Asset,
@@ -24,6 +24,9 @@ from loyalty.models import (
     Scheme,
     Wallet,
 )
+from loyalty.money import ledger
+from loyalty.shoppers import wallets
+from loyalty.spending import redemptions
 from tests.factories import Shop, bearer, make_scheme, make_shop, make_wallet_token
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

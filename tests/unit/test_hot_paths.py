@@ -19,8 +19,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import claims, ledger, money, staff, wallets
-from loyalty.db import (
+from loyalty.access import staff
+from loyalty.earning import claims
+from loyalty.errors import Forbidden
+from loyalty.infra.db import (
     DriverStatement,
     ProcessCache,
     QueuedWriterConnection,
@@ -29,7 +31,6 @@ from loyalty.db import (
     sqlite_begin_mode,
     utcnow,
 )
-from loyalty.errors import Forbidden
 from loyalty.models import (
     AccountKind,
     Asset,
@@ -40,6 +41,8 @@ from loyalty.models import (
     Wallet,
     WalletStatus,
 )
+from loyalty.money import accounts, ledger
+from loyalty.shoppers import wallets
 from tests.factories import make_merchant, make_scheme
 
 # An account no scheme opens by itself (a scheme opens its euro accounts on creation).
@@ -113,7 +116,7 @@ def test_a_posted_balance_lasts_only_as_long_as_its_transaction(session: Session
         return [
             ledger.Leg(issued, -points),
             ledger.Leg(account, points),
-            *money.earn_legs(session, scheme.id, merchant.id, points, value),
+            *accounts.earn_legs(session, scheme.id, merchant.id, points, value),
         ]
 
     ledger.post(session, scheme.id, "earn", _earn_legs(7), point_value_cents=value)
@@ -286,7 +289,7 @@ def test_a_rolled_back_savepoint_undoes_driver_statements(session: Session) -> N
     )
     value = scheme.point_value_cents
     legs = [ledger.Leg(issued, -5), ledger.Leg(account, 5),
-            *money.earn_legs(session, scheme.id, merchant.id, 5, value)]
+            *accounts.earn_legs(session, scheme.id, merchant.id, 5, value)]
     ledger.post(session, scheme.id, "earn", legs, point_value_cents=value)  # outside
     with pytest.raises(RuntimeError), session.begin_nested():
         ledger.post(session, scheme.id, "earn", legs, point_value_cents=value)

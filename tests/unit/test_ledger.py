@@ -1,4 +1,4 @@
-"""loyalty.ledger: balanced postings, the non-negative guard, reversals and verify.
+"""loyalty.money.ledger: balanced postings, the non-negative guard, reversals and verify.
 
 ``ledger.verify`` checks the whole database, which every test shares. Tests
 that tamper with the ledger do so inside a transaction that they roll back
@@ -20,7 +20,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loyalty import claims, ledger, money, redemptions, wallets
+from loyalty.earning import claims
 from loyalty.errors import Conflict, InsufficientBalance, UnbalancedTransaction
 from loyalty.models import (
     Account,
@@ -32,6 +32,9 @@ from loyalty.models import (
     Scheme,
     Wallet,
 )
+from loyalty.money import accounts, ledger
+from loyalty.shoppers import wallets
+from loyalty.spending import redemptions
 from tests.factories import make_merchant, make_scheme
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -101,7 +104,7 @@ def _earn_legs(session: Session, book: Book, points: int) -> list[ledger.Leg]:
     return [
         ledger.Leg(book.issued, -points),
         ledger.Leg(book.wallet_account, points),
-        *money.earn_legs(
+        *accounts.earn_legs(
             session, book.scheme.id, book.merchant.id, points, book.scheme.point_value_cents
         ),
     ]
@@ -126,10 +129,10 @@ def test_balanced_posting_moves_the_cached_balances(session: Session, book: Book
         point_value_cents=value,
     )
     assert txn.id is not None and txn.kind == "earn" and txn.reverses_id is None
-    position = money.merchant_account(
+    position = accounts.merchant_account(
         session, book.scheme.id, book.merchant.id, AccountKind.MERCHANT_POSITION
     )
-    liability = money.scheme_account(session, book.scheme.id, AccountKind.POINTS_LIABILITY)
+    liability = accounts.scheme_account(session, book.scheme.id, AccountKind.POINTS_LIABILITY)
     assert _postings(session, txn.id) == {
         book.issued.id: -10,
         book.wallet_account.id: 10,
@@ -151,7 +154,7 @@ def test_balanced_posting_moves_the_cached_balances(session: Session, book: Book
             ledger.Leg(book.wallet_account, -4),
             ledger.Leg(book.holds, 3),
             ledger.Leg(book.breakage, 1),
-            *money.breakage_legs(session, book.scheme.id, 1, value),
+            *accounts.breakage_legs(session, book.scheme.id, 1, value),
         ],
         point_value_cents=value,
     )
@@ -190,7 +193,7 @@ def test_unbalanced_or_zero_legs_raise_and_write_nothing(
 
 def test_legs_must_balance_per_asset(session: Session, book: Book) -> None:
     """+5 points against -5 euro cents sums to zero, but not per asset."""
-    euros = money.scheme_account(session, book.scheme.id, AccountKind.BREAKAGE)
+    euros = accounts.scheme_account(session, book.scheme.id, AccountKind.BREAKAGE)
     before = _counts(session)
     with pytest.raises(UnbalancedTransaction, match="do not balance"):
         ledger.post(
@@ -286,10 +289,10 @@ def test_reversal_posts_the_exact_opposite_once(session: Session, book: Book) ->
     original_id = earned.transaction_id
     assert original_id is not None
     value = 42 * book.scheme.point_value_cents
-    position = money.merchant_account(
+    position = accounts.merchant_account(
         session, book.scheme.id, book.merchant.id, AccountKind.MERCHANT_POSITION
     )
-    liability = money.scheme_account(session, book.scheme.id, AccountKind.POINTS_LIABILITY)
+    liability = accounts.scheme_account(session, book.scheme.id, AccountKind.POINTS_LIABILITY)
     assert _postings(session, original_id) == {
         book.issued.id: -42, book.wallet_account.id: 42, position.id: -value, liability.id: value,
     }
@@ -426,7 +429,7 @@ def test_verify_reports_a_posting_in_the_wrong_asset(session: Session, book: Boo
 
 def _cli_verify(database_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "loyalty", "ledger", "verify"],
+        [sys.executable, "-m", "lokaal_sparen", "ledger", "verify"],
         env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "x"},
         capture_output=True,
         text=True,

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy.orm import Session
 
-from loyalty import claims, ledger, redemptions, wallets
+from loyalty.earning import claims
 from loyalty.errors import (
     AlreadyUsed,
     Conflict,
@@ -46,6 +46,9 @@ from loyalty.models import (
     Scheme,
     Wallet,
 )
+from loyalty.money import ledger
+from loyalty.shoppers import wallets
+from loyalty.spending import redemptions
 from tests.factories import make_merchant, make_scheme
 
 N_WALLETS = 3

@@ -1,4 +1,4 @@
-"""loyalty.money: the euro side of every point flow, and its reconciliation by verify."""
+"""loyalty.money.accounts: the euro side of every point flow, and its reconciliation by verify."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import claims, ledger, money, redemptions, wallets
-from loyalty.db import make_engine
-from loyalty.migrate import upgrade
+from loyalty.earning import claims
+from loyalty.infra.db import make_engine
+from loyalty.infra.migrate import upgrade
 from loyalty.models import Account, AccountKind, Asset, Merchant, Posting, Scheme, Wallet
+from loyalty.money import accounts, ledger
+from loyalty.shoppers import erasure, wallets
+from loyalty.spending import redemptions
 from tests.factories import make_merchant, make_scheme
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
@@ -19,8 +22,8 @@ NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
 def _euro(session: Session, scheme: Scheme, merchant: Merchant | None, kind: AccountKind) -> int:
     if merchant is None:
-        return ledger.balance(session, money.scheme_account(session, scheme.id, kind).id)
-    account = money.merchant_account(session, scheme.id, merchant.id, kind)
+        return ledger.balance(session, accounts.scheme_account(session, scheme.id, kind).id)
+    account = accounts.merchant_account(session, scheme.id, merchant.id, kind)
     return ledger.balance(session, account.id)
 
 
@@ -67,7 +70,7 @@ def test_earn_redeem_and_forfeit_price_the_points_in_the_same_transaction(
         "points_liability scheme": -150,
     }
 
-    assert wallets.delete_wallet(session, wallet, NOW) == 10
+    assert erasure.delete_wallet(session, wallet, NOW) == 10
     session.commit()
     assert _euro(session, scheme, issuer, AccountKind.MERCHANT_POSITION) == -200
     assert _euro(session, scheme, redeemer, AccountKind.MERCHANT_POSITION) == 150
@@ -131,12 +134,14 @@ def test_verify_finds_euro_legs_that_do_not_match_the_points(
         # 10 points at 5 cents are 50 cents, not 49: balanced, but wrong.
         legs = _points_legs(session, merchant, wallet, 10) + [
             ledger.Leg(
-                money.merchant_account(
+                accounts.merchant_account(
                     session, scheme.id, merchant.id, AccountKind.MERCHANT_POSITION
                 ),
                 -49,
             ),
-            ledger.Leg(money.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY), 49),
+            ledger.Leg(
+                accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY), 49
+            ),
         ]
         txn = ledger.post(session, scheme.id, "earn", legs, point_value_cents=5)
         report = ledger.verify(session)
@@ -151,10 +156,10 @@ def test_a_settlement_may_move_a_position_without_points(
 ) -> None:
     scheme, merchant, _wallet = book
     try:
-        position = money.merchant_account(
+        position = accounts.merchant_account(
             session, scheme.id, merchant.id, AccountKind.MERCHANT_POSITION
         )
-        bank = money.scheme_account(session, scheme.id, AccountKind.CASH, money.BANK)
+        bank = accounts.scheme_account(session, scheme.id, AccountKind.CASH, accounts.BANK)
         ledger.post(session, scheme.id, "payout", [ledger.Leg(position, -75), ledger.Leg(bank, 75)])
         assert ledger.verify(session).ok
     finally:
@@ -175,12 +180,12 @@ def test_the_migration_prices_the_point_flows_of_an_existing_database(
         _earn(s, shop, wallet, 5000)
         code = redemptions.create_redemption(s, wallet, 20, NOW).code
         redemptions.confirm_redemption(s, code, other, NOW)
-        wallets.delete_wallet(s, wallet, NOW)
+        erasure.delete_wallet(s, wallet, NOW)
         s.commit()
         ids = scheme.id, shop.id, other.id
     from alembic import command
 
-    from loyalty.migrate import alembic_config
+    from loyalty.infra.migrate import alembic_config
 
     command.downgrade(alembic_config(empty_database_url), "0006")
     with engine.connect() as conn:

@@ -1,4 +1,4 @@
-"""loyalty.qr: render to SVG, rasterise with a real SVG renderer, decode with zxing-cpp."""
+"""loyalty.infra.qr: render to SVG, rasterise with a real SVG renderer, decode with zxing-cpp."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 from qrcode.exceptions import DataOverflowError
 
-from loyalty.qr import MASK_PATTERN, qr_svg
+from loyalty.infra.qr import MASK_PATTERN, qr_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 PX_PER_MODULE = 6

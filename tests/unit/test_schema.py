@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from loyalty import schemes
-from loyalty.db import Base, make_engine, make_session_factory
-from loyalty.migrate import alembic_config, upgrade
+from loyalty.infra.db import Base, make_engine, make_session_factory
+from loyalty.infra.migrate import alembic_config, upgrade
+from loyalty.town import schemes
 
 
 def test_a_single_head() -> None:
@@ -75,7 +75,7 @@ def test_the_wallet_balance_check_is_in_the_database(database_url: str) -> None:
 
 def test_upgrade_is_repeatable(database_url: str) -> None:
     """`loyalty db upgrade` on an up-to-date database changes nothing and does not fail."""
-    from loyalty.migrate import upgrade
+    from loyalty.infra.migrate import upgrade
 
     upgrade(database_url)
     engine = make_engine(database_url)

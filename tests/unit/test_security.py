@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loyalty import security
+from loyalty.infra import security
 
 
 def test_production_passwords_use_argon2id_with_rfc_9106_costs(

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty import funding, ledger, money, settlement
 from loyalty.errors import Conflict, InvalidInput
 from loyalty.models import (
     Account,
@@ -25,6 +24,7 @@ from loyalty.models import (
     Settlement,
     SettlementLine,
 )
+from loyalty.money import accounts, funding, ledger, settlement
 from tests.factories import make_scheme
 from tests.settlement_data import (
     earn,
@@ -154,17 +154,17 @@ def test_a_generated_month_of_50_shops_and_10000_flows(session: Session, verify_
     # The positions moved by exactly what the settlement says.
     for shop in shops:
         line = lines[shop.id]
-        position = money.merchant_account(session, scheme.id, shop.id,
+        position = accounts.merchant_account(session, scheme.id, shop.id,
                                           AccountKind.MERCHANT_POSITION)
         april = -50 if shop.id == shops[0].id else 0
         assert ledger.balance(session, position.id) == (
             line.net_cents + line.prepaid_applied_cents - line.payout_cents + april
         )
-        pre = money.merchant_account(session, scheme.id, shop.id, AccountKind.MERCHANT_PREPAID)
+        pre = accounts.merchant_account(session, scheme.id, shop.id, AccountKind.MERCHANT_PREPAID)
         assert ledger.balance(session, pre.id) == prepaid.get(shop.id, 0) - (
             line.prepaid_applied_cents
         )
-    fees = money.scheme_account(session, scheme.id, AccountKind.FEES)
+    fees = accounts.scheme_account(session, scheme.id, AccountKind.FEES)
     assert ledger.balance(session, fees.id) == 250 * 50
 
     # The SEPA file: valid against the XSD, one transfer per paid shop, control sum.

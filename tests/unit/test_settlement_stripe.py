@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty import funding, ledger, money, settlement
 from loyalty.errors import InvalidInput
 from loyalty.models import AccountKind, PayoutMethod, SettlementLine
+from loyalty.money import accounts, funding, ledger, settlement
 from tests.factories import make_scheme
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops
 from tests.stripe_stub import StripeError, StripeStub
@@ -51,7 +51,7 @@ def test_connected_shops_are_paid_by_transfer_once(
     assert _line(session, locked.id, banked.id).payout_method == PayoutMethod.SEPA
     # Only the bank-paid shop is in the SEPA file.
     assert (locked.sepa_transfers, locked.control_sum_cents) == (1, 200)
-    cash = money.scheme_account(session, scheme.id, AccountKind.CASH, money.STRIPE)
+    cash = accounts.scheme_account(session, scheme.id, AccountKind.CASH, accounts.STRIPE)
     assert ledger.balance(session, cash.id) == 800
 
     settings = funding.StripeSettings(KEY, stripe_stub.url)
@@ -122,7 +122,7 @@ def test_loyalty_settle_command(
            "STRIPE_SECRET_KEY": KEY, "STRIPE_API_BASE": stripe_stub.url}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "loyalty", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "lokaal_sparen", *args], env=env,
                               capture_output=True, text=True, timeout=120)
 
     connect = run("connect-shop", "--shop", str(connected.id), "--account", "acct_9Cli")

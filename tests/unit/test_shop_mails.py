@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from loyalty import settlement
 from loyalty.models import SettlementLine
+from loyalty.money import settlement
 from tests.factories import make_merchant, make_scheme
 
 POSING = "Lokaal Sparen: uw account is geblokkeerd, log in op evil.example"

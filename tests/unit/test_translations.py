@@ -20,7 +20,8 @@ def source_messages(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
          "-k", "_l", "-k", "lazy_gettext", "-o", str(pot), "--no-location",
-         "consumer_web", "merchant_portal", "municipality_dashboard", "loyalty"],
+         "consumer_web", "merchant_portal", "municipality_dashboard", "loyalty",
+         "lokaal_sparen"],
         cwd=ROOT, check=True, capture_output=True,
     )
     with pot.open("rb") as f:

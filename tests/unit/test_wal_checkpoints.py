@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from loyalty.cli import _served_app
-from loyalty.db import BACKSTOP_CHECKPOINT_PAGES, make_engine, start_wal_checkpoints
+from lokaal_sparen.wsgi import served_app
+from loyalty.infra.db import BACKSTOP_CHECKPOINT_PAGES, make_engine, start_wal_checkpoints
 
 ROWS = 40
 BLOB = 50_000  # bytes per row: 2 MB in all, some 500 pages of the log
@@ -76,7 +76,7 @@ def test_no_thread_for_postgresql_or_memory() -> None:
 def test_a_server_worker_starts_the_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'served.db'}")
     monkeypatch.setenv("SECRET_KEY", "test-secret-key")
-    app = _served_app()  # what each worker of `loyalty serve` and `loyalty demo` runs
+    app = served_app()  # what each worker of `loyalty serve` and `loyalty demo` runs
     checkpoints = app.extensions["loyalty.wal_checkpoints"]
     try:
         assert checkpoints.thread.is_alive()

@@ -1,0 +1,1 @@
+"""Lokaal Sparen, put together: the Flask app (`app`), the `loyalty` command (`cli`), demo data."""

@@ -1,0 +1,93 @@
+"""Configuration from the environment (and ``.env``, loaded by the CLI)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+def database_url(instance_path: str) -> str:
+    """DATABASE_URL, or SQLite in the instance folder."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{Path(instance_path) / 'loyalty.infra.db'}"
+
+
+def secret_key(instance_path: str) -> str:
+    """SECRET_KEY, or one generated once and kept in the instance folder.
+
+    Kept on disk so that every worker process and every restart signs with
+    the same key (wallet cookies must survive a restart).
+    """
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two workers starting at once cannot both write a key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": database_url(instance_path),
+        "SECRET_KEY": secret_key(instance_path),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").rstrip("/") or None,
+        # Secure cookies when served behind HTTPS (PUBLIC_URL says so).
+        "SESSION_COOKIE_SECURE": os.environ.get("PUBLIC_URL", "").startswith("https://"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Outgoing mail; without MAIL_SERVER messages are printed to the console.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 25),
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "Lokaal Sparen <noreply@lokaalsparen.invalid>",
+        # Shop funding by Stripe Checkout (card, Bancontact). Without the secret
+        # key the portal offers bank transfer only (the demo default); without
+        # the webhook secret no Stripe payment is ever credited.
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
+        # Tests only: where the stripe library sends its requests (a local stub).
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/") or None,
+        # How many reverse proxies stand in front (Caddy: 1): their X-Forwarded-*
+        # headers then give the client's address and scheme. 0 (the default)
+        # trusts none, so a client cannot pick the address the throttle sees.
+        "TRUSTED_PROXIES": _count("TRUSTED_PROXIES"),
+    }
+
+
+def _count(name: str) -> int:
+    value = os.environ.get(name, "").strip() or "0"
+    if not value.isdigit():
+        raise SystemExit(f"{name} must be a whole number (the proxies in front), not {value!r}")
+    return int(value)
+
+
+def host_settings(public_url: str | None) -> dict[str, Any]:
+    """Flask settings that tie the app to PUBLIC_URL's host.
+
+    TRUSTED_HOSTS: a request with any other Host header gets 400, so nothing can
+    be led to treat a forged host as ours. SERVER_NAME: Flask's test client (and
+    url_for outside a request) use the public host too.
+    """
+    parts = urlsplit(public_url or "")
+    if not parts.hostname:
+        return {}
+    return {
+        "TRUSTED_HOSTS": [parts.hostname],
+        "SERVER_NAME": parts.netloc,
+    }

@@ -1,5 +1,0 @@
-"""`python -m loyalty` is the `loyalty` command."""
-
-from loyalty.cli import main
-
-main()

@@ -1,0 +1,1 @@
+"""Access: staff accounts, sign-in with its throttle, sessions, till keys, two-factor."""

@@ -1,0 +1,385 @@
+"""Earning: a till creates a single-use claim, a wallet collects its points once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NoReturn, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loyalty.analytics import events
+from loyalty.earning import campaigns
+from loyalty.earning import stamps as stamp_cards
+from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
+from loyalty.infra import security
+from loyalty.infra.db import DriverStatement, attach, driver, update_loaded
+from loyalty.models import (
+    AccountKind,
+    Asset,
+    Claim,
+    ClaimStatus,
+    Merchant,
+    MerchantStatus,
+    StampCard,
+    Voucher,
+    Wallet,
+    WalletStatus,
+)
+from loyalty.money import accounts, ledger
+from loyalty.shoppers import wallets
+from loyalty.town.schemes import earn_rate_for
+
+# EUR 5,000: a bound well above any local sale that still stops a typo of
+# three extra zeros from minting a fortune in points.
+MAX_SALE_CENTS = 500_000
+MAX_TTL_SECONDS = 30 * 24 * 3600  # a printed receipt QR may live a month
+
+
+class NewClaim:
+    """A claim just made: its token (shown once) and, loaded on first use, its row."""
+
+    __slots__ = ("id", "token", "_values", "_session", "_claim")
+
+    def __init__(self, claim_id: int, values: dict[str, Any], token: str,
+                 session: Session) -> None:
+        self.id = claim_id
+        self.token = token
+        self._values = values
+        self._session = session
+        self._claim: Claim | None = None
+
+    @property
+    def points(self) -> int:
+        return int(self._values["points"])
+
+    @property
+    def stamps(self) -> int:
+        return int(self._values["stamps"])
+
+    @property
+    def amount_cents(self) -> int:
+        return int(self._values["amount_cents"])
+
+    @property
+    def expires_at(self) -> datetime:
+        expires: datetime = self._values["expires_at"]
+        return expires
+
+    @property
+    def claim(self) -> Claim:
+        """The ORM object (the till's pages and the tests use it; the API does not)."""
+        if self._claim is None:
+            self._claim = attach(self._session, Claim, self._values, refresh=True)
+        return self._claim
+
+
+@dataclass(frozen=True)
+class Shop:
+    """The shop whose sale was collected, as the shopper is told."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim_id: int
+    transaction_id: int | None  # None for a sale of stamps only
+    merchant: Shop
+    points_credited: int
+    balance: int
+    stamps_credited: int = 0
+    vouchers: list[Voucher] = field(default_factory=list)
+    # Campaign bonus, included in points_credited.
+    bonus_points: int = 0
+
+
+class WalletLike(events.ShopperWallet, Protocol):
+    """What collecting needs of a wallet: an ORM Wallet or the API's token lookup."""
+
+    @property
+    def scheme_id(self) -> int: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+def points_for(amount_cents: int, rate: int) -> int:
+    """Points for a sale: ``rate`` points per *full* euro."""
+    return (amount_cents // 100) * rate
+
+
+@dataclass(frozen=True)
+class SaleTerms:
+    """What a new claim takes of its shop and scheme (a till key's lookup reads them)."""
+
+    merchant_id: int
+    scheme_id: int
+    merchant_status: str
+    earn_rate: int  # points per full euro: the shop's rate if above the scheme's
+    claim_ttl_seconds: int  # the scheme's default
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> SaleTerms:
+        scheme = merchant.scheme
+        return cls(merchant.id, merchant.scheme_id, merchant.status,
+                   earn_rate_for(scheme, merchant), scheme.claim_ttl_seconds)
+
+
+# A driver statement (loyalty.infra.db.DriverStatement): every sale at every till makes one.
+_INSERT_CLAIM = DriverStatement("""
+    INSERT INTO claims
+        (scheme_id, merchant_id, till_key_id, token_hash, amount_cents, points, stamps,
+         stamp_card_id, status, created_at, expires_at)
+    VALUES (:scheme_id, :merchant_id, :till_key_id, :token_hash, :amount_cents, :points,
+            :stamps, :stamp_card_id, :status, :created_at, :expires_at)
+    RETURNING id""")
+
+
+def create_claim(
+    session: Session,
+    shop: Merchant | SaleTerms,
+    amount_cents: int,
+    now: datetime,
+    *,
+    till_key_id: int | None = None,
+    ttl_seconds: int | None = None,
+    stamps: int = 0,
+    stamp_card_id: int | None = None,
+) -> NewClaim:
+    """A new open claim for a sale: points, stamps or both. Raises Forbidden, InvalidInput."""
+    terms = shop if isinstance(shop, SaleTerms) else SaleTerms.of(shop)
+    if terms.merchant_status != MerchantStatus.APPROVED:
+        raise Forbidden("this shop is not approved to give points", code="merchant_not_approved")
+    if not 0 <= amount_cents <= MAX_SALE_CENTS or (amount_cents == 0 and stamps == 0):
+        raise InvalidInput(
+            f"amount_cents must be between 1 and {MAX_SALE_CENTS}", code="amount_out_of_range"
+        )
+    if not 0 <= stamps <= stamp_cards.MAX_STAMPS_PER_SALE:
+        raise InvalidInput(
+            f"stamps must be between 0 and {stamp_cards.MAX_STAMPS_PER_SALE}",
+            code="stamps_out_of_range",
+        )
+    card = stamp_cards.card_for_sale(session, terms.merchant_id, stamp_card_id) if stamps else None
+    if ttl_seconds is None:
+        ttl_seconds = terms.claim_ttl_seconds
+    if not 30 <= ttl_seconds <= MAX_TTL_SECONDS:
+        raise InvalidInput(f"ttl_seconds must be between 30 and {MAX_TTL_SECONDS}")
+    points = points_for(amount_cents, terms.earn_rate)
+    if points == 0 and stamps == 0:
+        raise InvalidInput("a sale under one euro earns no points", code="no_points")
+    token = security.new_token()
+    values: dict[str, Any] = {
+        "scheme_id": terms.scheme_id,
+        "merchant_id": terms.merchant_id,
+        "till_key_id": till_key_id,
+        "token_hash": security.token_hash(token),
+        "amount_cents": amount_cents,
+        "points": points,
+        "stamps": stamps,
+        "stamp_card_id": card.id if card else None,
+        "status": ClaimStatus.OPEN.value,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=ttl_seconds),
+    }
+    session.flush()  # the shop, stamp card or till key may be new in this transaction
+    db = driver(session)
+    values["id"] = db.run(_INSERT_CLAIM, {
+        **values, "created_at": db.time(now), "expires_at": db.time(values["expires_at"]),
+    }).fetchone()[0]
+    return NewClaim(values["id"], values, token, session)
+
+
+def get_claim(session: Session, token: str) -> Claim:
+    claim = session.scalar(sa.select(Claim).where(Claim.token_hash == security.token_hash(token)))
+    if claim is None:
+        raise NotFound("no such claim", code="unknown_claim")
+    return claim
+
+
+def display_status(claim: Claim, now: datetime) -> str:
+    """open / claimed / expired / cancelled, as the till and the shopper see it."""
+    if claim.status == ClaimStatus.OPEN and claim.expires_at <= now:
+        return "expired"
+    return claim.status
+
+
+def _raise_for_status(claim: Claim, now: datetime) -> None:
+    status = display_status(claim, now)
+    if status == ClaimStatus.CLAIMED:
+        raise AlreadyUsed("these points were already collected", code="already_claimed")
+    if status == ClaimStatus.CANCELLED:
+        raise Conflict("the shop cancelled this sale", code="claim_cancelled")
+    if status == "expired":
+        raise Gone("this code has expired", code="claim_expired")
+
+
+def _guard(by: str) -> DriverStatement:
+    """The conditional UPDATE that collects an open claim, naming it by ``by``.
+
+    It checks the wallet as the write sees it, not as the token lookup read it
+    (on SQLite in a read transaction of its own): a freeze committed in between
+    stops the collect. So does a suspension of the claim's shop: its claims stay
+    in circulation for up to a month.
+    """
+    # Only the column name and the enums' values are formatted in.
+    return DriverStatement(f"""
+        UPDATE claims
+        SET status = '{ClaimStatus.CLAIMED.value}', wallet_id = :wallet_id, claimed_at = :now
+        WHERE {by} = :claim AND scheme_id = :scheme_id
+          AND status = '{ClaimStatus.OPEN.value}' AND expires_at > :now
+          AND EXISTS (SELECT 1 FROM wallets
+                      WHERE id = :wallet_id AND status <> '{WalletStatus.FROZEN.value}')
+          AND EXISTS (SELECT 1 FROM merchants
+                      WHERE id = claims.merchant_id
+                        AND status = '{MerchantStatus.APPROVED.value}')
+        RETURNING id, merchant_id, amount_cents, points, stamps, stamp_card_id, created_at""")  # noqa: S608  # nosec B608
+
+
+# Driver statements (loyalty.infra.db.DriverStatement): collecting is the busiest
+# write of the platform.
+_COLLECT_BY_TOKEN = _guard("token_hash")
+_COLLECT_BY_ID = _guard("id")
+_SHOP = DriverStatement("""
+    SELECT m.name, m.sector, s.timezone, s.point_value_cents,
+           EXISTS (SELECT 1 FROM campaigns c
+                   WHERE c.scheme_id = m.scheme_id
+                     AND c.starts_at <= :sale_at AND c.ends_at > :sale_at) AS campaigns
+    FROM merchants m JOIN schemes s ON s.id = m.scheme_id
+    WHERE m.id = :merchant_id""")
+_SET_TRANSACTION = DriverStatement(
+    "UPDATE claims SET transaction_id = :transaction_id WHERE id = :claim_id"
+)
+
+
+def claim_points(session: Session, token: str, wallet: WalletLike, now: datetime) -> ClaimResult:
+    """Credit a claim's points to a wallet, exactly once however many wallets race.
+
+    Raises NotFound, Forbidden, AlreadyUsed/Conflict (409), Gone (410).
+    """
+    return _collect(
+        session, _COLLECT_BY_TOKEN, security.token_hash(token), wallet, now,
+        lambda: get_claim(session, token),
+    )
+
+
+def collect(session: Session, claim: Claim, wallet: WalletLike, now: datetime) -> ClaimResult:
+    """Credit a known claim to a wallet (a phone's scan, or a printed card at the till).
+
+    Raises Forbidden, AlreadyUsed/Conflict (409), Gone (410).
+    """
+    return _collect(session, _COLLECT_BY_ID, claim.id, wallet, now, lambda: claim)
+
+
+def _collect(
+    session: Session,
+    guard: DriverStatement,
+    claim_key: str | int,
+    wallet: WalletLike,
+    now: datetime,
+    find_claim: Callable[[], Claim],
+) -> ClaimResult:
+    session.flush()  # e.g. a wallet made in this request, before statements name it
+    db = driver(session)
+    # The conditional UPDATE is the guard: only one transaction can move the
+    # row from open to claimed. On PostgreSQL a racing UPDATE waits for the
+    # winner to commit, re-reads the row and matches nothing; on SQLite writers
+    # are serialised by BEGIN IMMEDIATE. The loser raises and rolls back.
+    # A frozen wallet does not even try; the refusal says why in the order
+    # unknown claim, other scheme, frozen wallet, then the claim's status.
+    row = None
+    if wallet.status != WalletStatus.FROZEN:
+        row = db.run(guard, {"claim": claim_key, "scheme_id": wallet.scheme_id,
+                             "now": db.time(now), "wallet_id": wallet.id}).fetchone()
+    if row is None:
+        _refuse(session, find_claim(), wallet, now)
+    claim_id, merchant_id, amount_cents, points, stamps, stamp_card_id, sale_at = row
+    scheme_id = wallet.scheme_id
+    name, sector, timezone, point_value, campaigns_running = db.run(
+        _SHOP, {"merchant_id": merchant_id, "sale_at": sale_at}
+    ).fetchone()
+    txn_id: int | None = None
+    bonus, campaign_id = 0, None
+    if points:
+        wallet_account = wallets.points_account_ref(session, wallet)
+        legs = [
+            ledger.Leg(
+                ledger.account_ref(session, scheme_id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
+                                   ledger.merchant_owner(merchant_id)),
+                -points,
+            ),
+            ledger.Leg(wallet_account, points),
+            *accounts.earn_legs(session, scheme_id, merchant_id, points, point_value),
+        ]
+        memo = f"claim #{claim_id}"
+        if campaigns_running:
+            # One transaction for the base points and any campaign bonus; the
+            # campaign's budget decides in the database whether it can still pay.
+            merchant = attach(session, Merchant, {"id": merchant_id, "name": name,
+                                                  "sector": sector, "scheme_id": scheme_id})
+            earned = campaigns.post_earn(
+                session, merchant, legs, points, wallet_account.id, point_value,
+                db.read_time(sale_at), memo, at=now,
+            )
+            txn_id = earned.transaction.id
+            bonus, campaign_id = earned.bonus_points, earned.campaign_id
+        else:
+            txn_id = ledger.post_id(session, scheme_id, "earn", legs, memo=memo,
+                                    point_value_cents=point_value, at=now)
+        db.run(_SET_TRANSACTION, {"claim_id": claim_id, "transaction_id": txn_id})
+    # A Claim object the session holds (a till's printed-card sale) learns what
+    # the guard wrote behind the ORM's back.
+    update_loaded(session, Claim, claim_id, status=ClaimStatus.CLAIMED.value,
+                  wallet_id=wallet.id, claimed_at=now, transaction_id=txn_id)
+    vouchers: list[Voucher] = []
+    if stamps and stamp_card_id is not None:
+        card = session.get_one(StampCard, stamp_card_id)
+        vouchers = stamp_cards.give_stamps(
+            session, card, session.get_one(Wallet, wallet.id), stamps, now
+        )
+    if amount_cents:
+        sale = events.Sale(scheme_id, timezone, merchant_id, sector, amount_cents,
+                           points + bonus, campaign_id)
+        events.record_purchase(session, sale, wallet, now)
+    return ClaimResult(
+        claim_id=claim_id,
+        transaction_id=txn_id,
+        merchant=Shop(merchant_id, name),
+        points_credited=points + bonus,
+        bonus_points=bonus,
+        balance=wallets.points_balance(session, wallet),
+        stamps_credited=stamps,
+        vouchers=vouchers,
+    )
+
+
+def _refuse(session: Session, claim: Claim, wallet: WalletLike, now: datetime) -> NoReturn:
+    """Why a claim cannot be collected by this wallet (the guard matched nothing)."""
+    if claim.scheme_id != wallet.scheme_id:
+        raise Forbidden("this code belongs to another municipality's scheme", code="wrong_scheme")
+    stored = session.get_one(Wallet, wallet.id)
+    session.refresh(stored, ["status"])  # frozen since the token was looked up?
+    wallets.ensure_usable(stored)
+    session.refresh(claim)
+    _raise_for_status(claim, now)
+    shop = session.get_one(Merchant, claim.merchant_id)
+    session.refresh(shop, ["status"])
+    if shop.status != MerchantStatus.APPROVED:
+        raise Forbidden("this shop may no longer give points", code="merchant_not_approved")
+    raise AlreadyUsed("these points were already collected", code="already_claimed")
+
+
+def cancel_claim(session: Session, claim: Claim, now: datetime) -> None:
+    """The till withdraws an open claim. Raises AlreadyUsed, Conflict, Gone."""
+    won = session.execute(
+        sa.update(Claim)
+        .where(Claim.id == claim.id, Claim.status == ClaimStatus.OPEN)
+        .values(status=ClaimStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.refresh(claim)
+    if won != 1:
+        _raise_for_status(claim, now)

@@ -1,0 +1,1 @@
+"""Plumbing the capabilities share: database, migrations, mail, QR codes, tokens."""

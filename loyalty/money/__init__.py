@@ -1,0 +1,1 @@
+"""Money: the ledger of balanced postings, its accounts, prepaid funding and settlement."""

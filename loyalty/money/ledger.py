@@ -1,0 +1,445 @@
+"""The double-entry ledger: every change of value is a balanced transaction.
+
+Amounts are integers (points, euro cents). Each account keeps a cached balance
+that is updated in the same database transaction as its postings, with a
+conditional ``UPDATE ... WHERE balance >= :debit`` for accounts that may not
+go negative. That guard works on SQLite and PostgreSQL alike (unlike
+``SELECT ... FOR UPDATE``, which SQLite ignores) and a CHECK constraint backs it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, cast
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loyalty.errors import Conflict, InsufficientBalance, UnbalancedTransaction
+from loyalty.infra.db import (
+    DriverStatement,
+    ProcessCache,
+    attach,
+    driver,
+    transaction_memo,
+    update_loaded,
+    utcnow,
+)
+from loyalty.models import Account, AccountKind, LedgerTransaction, Posting
+from loyalty.models.ledger import NON_NEGATIVE_KINDS
+
+SCHEME_OWNER = "scheme"
+
+
+class AccountLike(Protocol):
+    """What a posting needs of an account: an ORM ``Account`` or an ``AccountRef``."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def asset(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """An account's identity without its balance (which the database moves)."""
+
+    id: int
+    kind: str
+    asset: str
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: AccountLike
+    amount: int
+
+
+def wallet_owner(wallet_id: int) -> str:
+    return f"wallet:{wallet_id}"
+
+
+def merchant_owner(merchant_id: int) -> str:
+    return f"merchant:{merchant_id}"
+
+
+def open_account(
+    session: Session,
+    scheme_id: int,
+    kind: AccountKind,
+    asset: str,
+    owner_key: str,
+    *,
+    wallet_id: int | None = None,
+    merchant_id: int | None = None,
+) -> Account:
+    """Create an account; callers open accounts when they create their owner."""
+    account = Account(
+        scheme_id=scheme_id,
+        kind=kind,
+        asset=asset,
+        owner_key=owner_key,
+        wallet_id=wallet_id,
+        merchant_id=merchant_id,
+        balance=0,
+    )
+    session.add(account)
+    return account
+
+
+def get_account(
+    session: Session, scheme_id: int, kind: AccountKind, asset: str, owner_key: str
+) -> Account:
+    """The account of an owner; raises LookupError if it was never opened."""
+    account = session.scalar(
+        sa.select(Account).where(
+            Account.scheme_id == scheme_id,
+            Account.kind == kind,
+            Account.asset == asset,
+            Account.owner_key == owner_key,
+        )
+    )
+    if account is None:
+        raise LookupError(f"no {kind}/{asset} account for {owner_key} in scheme {scheme_id}")
+    return account
+
+
+# Prebuilt in Core: building and caching an ORM statement per call cost more
+# than the lookup itself.
+_ACCOUNTS = cast(sa.Table, Account.__table__)
+_ACCOUNT_ID = sa.select(_ACCOUNTS.c.id).where(
+    _ACCOUNTS.c.scheme_id == sa.bindparam("scheme_id"),
+    _ACCOUNTS.c.kind == sa.bindparam("kind"),
+    _ACCOUNTS.c.asset == sa.bindparam("asset"),
+    _ACCOUNTS.c.owner_key == sa.bindparam("owner_key"),
+)
+# Accounts are never deleted and their keys never change, so a worker may keep
+# the id of an account for good once it has seen it committed.
+_ACCOUNT_REFS = ProcessCache()
+_BALANCE = "ledger.balance"
+
+
+def account_ref(
+    session: Session, scheme_id: int, kind: AccountKind, asset: str, owner_key: str
+) -> AccountRef:
+    """Like get_account, for posting only: no balance, and no lookup once this
+    worker knows the account. Raises LookupError if it was never opened."""
+    key = (scheme_id, kind.value, asset, owner_key)
+    ref: AccountRef | None = _ACCOUNT_REFS.get(session, key)
+    if ref is None:
+        session.flush()  # an account opened in this transaction and not yet written
+        account_id = session.connection().execute(
+            _ACCOUNT_ID,
+            {"scheme_id": scheme_id, "kind": kind.value, "asset": asset, "owner_key": owner_key},
+        ).scalar()
+        if account_id is None:
+            raise LookupError(f"no {kind}/{asset} account for {owner_key} in scheme {scheme_id}")
+        ref = AccountRef(account_id, kind.value, asset)
+        _ACCOUNT_REFS.put(session, key, ref)
+    return ref
+
+
+def post(
+    session: Session,
+    scheme_id: int,
+    kind: str,
+    legs: Sequence[Leg],
+    *,
+    memo: str | None = None,
+    reverses_id: int | None = None,
+    point_value_cents: int | None = None,
+    at: datetime | None = None,
+    settlement_id: int | None = None,
+) -> LedgerTransaction:
+    """Write one balanced transaction and move the cached balances with it.
+
+    ``point_value_cents`` is the value of a point that priced the euro legs of
+    a transaction that moves points in or out of circulation (loyalty.money.accounts).
+    ``at`` is when it happened (the domain's clock); settlement periods and
+    point expiry read it.
+    ``settlement_id`` marks a settlement's own postings as taken by it.
+
+    Raises InsufficientBalance when a wallet or the holds would go below zero;
+    the caller's database transaction must then be rolled back.
+    """
+    _check_balanced(legs)
+
+    # Accounts opened in this transaction must exist before postings refer to them.
+    session.flush()
+    created_at = at or utcnow()
+    txn_id = _write(session, scheme_id, kind, legs, memo, reverses_id, point_value_cents,
+                    created_at, settlement_id)
+    values = {
+        "scheme_id": scheme_id, "kind": kind, "memo": memo, "reverses_id": reverses_id,
+        "point_value_cents": point_value_cents, "created_at": created_at,
+        "settlement_id": settlement_id,
+    }
+    return attach(
+        session, LedgerTransaction, {"id": txn_id, **values},
+        refresh=True,  # a new row: an object left over from a rolled-back id must not win
+    )
+
+
+def post_id(
+    session: Session,
+    scheme_id: int,
+    kind: str,
+    legs: Sequence[Leg],
+    *,
+    memo: str | None = None,
+    point_value_cents: int | None = None,
+    at: datetime,
+) -> int:
+    """``post`` for the earn path: the new transaction's id, without an ORM object
+    and without flushing the session (the caller has nothing pending)."""
+    _check_balanced(legs)
+    return _write(session, scheme_id, kind, legs, memo, None, point_value_cents, at, None)
+
+
+def _check_balanced(legs: Sequence[Leg]) -> None:
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if leg.amount == 0:
+            raise UnbalancedTransaction("zero-amount leg")
+        totals[leg.account.asset] += leg.amount
+    if not legs or any(totals.values()):
+        raise UnbalancedTransaction(f"postings do not balance: {dict(totals)}")
+
+
+# Driver statements: every earn and spend runs these (see loyalty.infra.db.DriverStatement).
+_INSERT_TRANSACTION = DriverStatement("""
+    INSERT INTO ledger_transactions
+        (scheme_id, kind, memo, reverses_id, point_value_cents, created_at, settlement_id)
+    VALUES (:scheme_id, :kind, :memo, :reverses_id, :point_value_cents, :created_at,
+            :settlement_id)
+    RETURNING id""")
+_INSERT_POSTING = DriverStatement("""
+    INSERT INTO postings (transaction_id, account_id, asset, amount)
+    VALUES (:transaction_id, :account_id, :asset, :amount)""")
+_MOVE_BALANCE = DriverStatement("""
+    UPDATE accounts SET balance = balance + :amount WHERE id = :account_id
+    RETURNING balance""")
+# A debit of a wallet or the holds: only if the balance covers it.
+_MOVE_BALANCE_GUARDED = DriverStatement("""
+    UPDATE accounts SET balance = balance + :amount
+    WHERE id = :account_id AND balance >= :debit
+    RETURNING balance""")
+
+
+def _write(
+    session: Session,
+    scheme_id: int,
+    kind: str,
+    legs: Sequence[Leg],
+    memo: str | None,
+    reverses_id: int | None,
+    point_value_cents: int | None,
+    at: datetime,
+    settlement_id: int | None,
+) -> int:
+    db = driver(session)
+    txn_id: int = db.run(_INSERT_TRANSACTION, {
+        "scheme_id": scheme_id, "kind": kind, "memo": memo, "reverses_id": reverses_id,
+        "point_value_cents": point_value_cents, "created_at": db.time(at),
+        "settlement_id": settlement_id,
+    }).fetchone()[0]
+    # Update in account-id order so concurrent transactions on PostgreSQL take
+    # row locks in the same order and cannot deadlock.
+    memo_ = transaction_memo(session)
+    for leg in sorted(legs, key=lambda leg: leg.account.id):
+        account, amount = leg.account, leg.amount
+        if amount < 0 and account.kind in NON_NEGATIVE_KINDS:
+            row = db.run(_MOVE_BALANCE_GUARDED,
+                         {"account_id": account.id, "amount": amount, "debit": -amount}).fetchone()
+        else:
+            row = db.run(_MOVE_BALANCE, {"account_id": account.id, "amount": amount}).fetchone()
+        if row is None:  # no row matched: the balance does not cover the debit
+            raise InsufficientBalance("not enough points")
+        # This transaction holds the row (PostgreSQL's row lock, SQLite's write
+        # lock) until it ends, so the balance stays this until then: balance()
+        # needs no query.
+        memo_[(_BALANCE, account.id)] = row[0]
+        # An Account object of this session would be stale now: give it the new balance.
+        update_loaded(session, Account, account.id, balance=row[0])
+    db.run_many(_INSERT_POSTING, [
+        {"transaction_id": txn_id, "account_id": leg.account.id,
+         "asset": leg.account.asset, "amount": leg.amount}
+        for leg in legs
+    ])
+    return txn_id
+
+
+def reverse(session: Session, transaction_id: int, *, memo: str | None = None) -> LedgerTransaction:
+    """Post the exact opposite of a transaction. A transaction is reversed at most once.
+
+    Raises Conflict if it was already reversed, InsufficientBalance if the
+    points have been spent meanwhile.
+    """
+    original = session.get(LedgerTransaction, transaction_id)
+    if original is None:
+        raise LookupError(f"no transaction {transaction_id}")
+    already = session.scalar(
+        sa.select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == transaction_id)
+    )
+    if already is not None:
+        raise Conflict("this transaction was already reversed", code="already_reversed")
+    postings = session.scalars(
+        sa.select(Posting).where(Posting.transaction_id == transaction_id)
+    ).all()
+    accounts = {a.id: a for a in _accounts(session, (p.account_id for p in postings))}
+    legs = [Leg(accounts[p.account_id], -p.amount) for p in postings]
+    return post(
+        session,
+        original.scheme_id,
+        "reversal",
+        legs,
+        memo=memo or f"reversal of {original.kind} #{original.id}",
+        reverses_id=transaction_id,
+        point_value_cents=original.point_value_cents,
+    )
+
+
+def _accounts(session: Session, ids: Iterable[int]) -> Sequence[Account]:
+    return session.scalars(sa.select(Account).where(Account.id.in_(set(ids)))).all()
+
+
+def balance(session: Session, account_id: int) -> int:
+    """The cached balance, read from the database (not from a stale object), or
+    as this transaction's last posting to the account left it."""
+    moved: int | None = transaction_memo(session).get((_BALANCE, account_id))
+    if moved is not None:
+        return moved
+    return session.scalar(sa.select(Account.balance).where(Account.id == account_id)) or 0
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    accounts_checked: int
+    transactions_checked: int
+    balance_mismatches: list[tuple[int, int, int]]  # account id, cached, from postings
+    unbalanced_transactions: list[tuple[int, str, int]]  # transaction id, asset, sum
+    asset_mismatches: list[tuple[int, int, str]]  # posting id, account id, asset
+    negative_accounts: list[tuple[int, int]]  # account id, balance
+    asset_totals: dict[str, int]  # sum of all balances per asset: must be zero
+    # Transactions whose euro legs are not their point flows x point value.
+    euro_mismatches: list[tuple[int, str]]  # transaction id, what is wrong
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.euro_mismatches
+            or self.balance_mismatches
+            or self.unbalanced_transactions
+            or self.asset_mismatches
+            or self.negative_accounts
+            or any(self.asset_totals.values())
+        )
+
+
+def verify(session: Session) -> VerifyReport:
+    """Recompute every balance from the postings and check every invariant."""
+    from_postings = sa.select(
+        Posting.account_id, sa.func.sum(Posting.amount).label("total")
+    ).group_by(Posting.account_id).subquery()
+    rows = session.execute(
+        sa.select(Account.id, Account.balance, sa.func.coalesce(from_postings.c.total, 0))
+        .outerjoin(from_postings, from_postings.c.account_id == Account.id)
+    ).all()
+    mismatches = [(aid, cached, int(total)) for aid, cached, total in rows if cached != total]
+
+    unbalanced = [
+        (tid, asset, int(total))
+        for tid, asset, total in session.execute(
+            sa.select(Posting.transaction_id, Posting.asset, sa.func.sum(Posting.amount))
+            .group_by(Posting.transaction_id, Posting.asset)
+            .having(sa.func.sum(Posting.amount) != 0)
+        ).all()
+    ]
+    asset_mismatches = [
+        (pid, aid, asset)
+        for pid, aid, asset in session.execute(
+            sa.select(Posting.id, Posting.account_id, Posting.asset)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.asset != Account.asset)
+        ).all()
+    ]
+    negative = [
+        (aid, bal)
+        for aid, bal in session.execute(
+            sa.select(Account.id, Account.balance).where(
+                Account.kind.in_([k.value for k in NON_NEGATIVE_KINDS]), Account.balance < 0
+            )
+        ).all()
+    ]
+    totals = {
+        asset: int(total)
+        for asset, total in session.execute(
+            sa.select(Account.asset, sa.func.sum(Account.balance)).group_by(Account.asset)
+        ).all()
+    }
+    n_txn = session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)) or 0
+    return VerifyReport(
+        accounts_checked=len(rows),
+        transactions_checked=n_txn,
+        balance_mismatches=mismatches,
+        unbalanced_transactions=unbalanced,
+        asset_mismatches=asset_mismatches,
+        negative_accounts=negative,
+        asset_totals=totals,
+        euro_mismatches=_euro_mismatches(session),
+    )
+
+
+def _euro_mismatches(session: Session) -> list[tuple[int, str]]:
+    """Reconcile the euro side with the points (see loyalty.money.accounts for the flows).
+
+    In every transaction, the euro legs on the points liability must equal the
+    points entering wallets and holds times the transaction's point value, and
+    each shop's position legs must equal its issued and redeemed point legs
+    times that value. A transaction without a point value may move neither.
+    """
+    points = Account.asset == "points"
+    circulating = points & Account.kind.in_([AccountKind.WALLET, AccountKind.HOLDS])
+    merchant_points = points & Account.kind.in_(
+        [AccountKind.MERCHANT_ISSUED, AccountKind.MERCHANT_REDEEMED]
+    )
+
+    def total(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(
+            sa.func.sum(sa.case((condition, Posting.amount), else_=0)), 0
+        )
+
+    value = LedgerTransaction.point_value_cents
+    unpriced = value.is_(None)
+    base = (
+        sa.select(LedgerTransaction.id)
+        .join(Posting, Posting.transaction_id == LedgerTransaction.id)
+        .join(Account, Account.id == Posting.account_id)
+    )
+    liability = base.group_by(LedgerTransaction.id, value).having(
+        sa.or_(
+            unpriced & (total(circulating) != 0),
+            total(Account.kind == AccountKind.POINTS_LIABILITY)
+            != total(circulating) * sa.func.coalesce(value, 0),
+        )
+    )
+    # Per shop: the shop's accounts of both assets share its merchant_id.
+    # Settlement and prepayments move positions without points and without a value.
+    position = base.group_by(LedgerTransaction.id, value, Account.merchant_id).having(
+        sa.or_(
+            unpriced & (total(merchant_points) != 0),
+            ~unpriced
+            & (total(Account.kind == AccountKind.MERCHANT_POSITION)
+               != total(merchant_points) * value),
+        )
+    )
+    found = [(tid, "points liability") for tid in session.scalars(liability)]
+    found += [(tid, "shop position") for tid in session.scalars(position)]
+    return sorted(set(found))

@@ -1,0 +1,1 @@
+"""Shoppers: wallets, what a wallet shows, printed cards, and points that expire."""

@@ -1,0 +1,1 @@
+"""The town's scheme: its settings, its shops' sectors."""

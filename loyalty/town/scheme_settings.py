@@ -1,0 +1,100 @@
+"""A municipality changes its scheme's settings: checked as a whole, audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from loyalty.errors import InvalidInput
+from loyalty.models import Scheme, StaffUser
+from loyalty.oversight import audit
+
+# Bounds a municipality may choose within. Points worth more than a euro, or
+# codes that live for days, are typing mistakes rather than policy.
+POINT_VALUE_CENTS = (1, 100)
+EARN_RATE = (1, 100)
+VALIDITY_MONTHS = (1, 120)
+# Below 5 shoppers a figure starts to describe a person; see DESIGN.md.
+K_ANONYMITY = (5, 1000)
+CLAIM_TTL_MINUTES = (1, 24 * 60)
+HOLD_TTL_MINUTES = (1, 60)
+INHABITANTS = (1, 10_000_000)
+MAX_VILLAGES = 50
+MAX_VILLAGE_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class SchemeSettings:
+    point_value_cents: int
+    earn_rate: int
+    validity_months: int
+    k_anonymity: int
+    claim_ttl_seconds: int
+    hold_ttl_seconds: int
+    villages: list[str]
+    inhabitants: int | None
+    compare_opt_in: bool
+
+    @classmethod
+    def of(cls, scheme: Scheme) -> SchemeSettings:
+        return cls(**{f.name: getattr(scheme, f.name) for f in fields(cls)})
+
+
+def parse_villages(text: str) -> list[str]:
+    """One village a line; blank lines dropped, spaces trimmed, order kept."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _within(name: str, value: int, bounds: tuple[int, int], scale: int = 1) -> None:
+    low, high = bounds
+    if not low * scale <= value <= high * scale:
+        raise InvalidInput(f"{name} must be between {low} and {high}", code=f"invalid_{name}")
+
+
+def validate(settings: SchemeSettings) -> None:
+    """Raises InvalidInput with code invalid_<field> for the first field out of bounds."""
+    _within("point_value_cents", settings.point_value_cents, POINT_VALUE_CENTS)
+    _within("earn_rate", settings.earn_rate, EARN_RATE)
+    _within("validity_months", settings.validity_months, VALIDITY_MONTHS)
+    _within("k_anonymity", settings.k_anonymity, K_ANONYMITY)
+    _within("claim_ttl_seconds", settings.claim_ttl_seconds, CLAIM_TTL_MINUTES, 60)
+    _within("hold_ttl_seconds", settings.hold_ttl_seconds, HOLD_TTL_MINUTES, 60)
+    if settings.inhabitants is not None:
+        _within("inhabitants", settings.inhabitants, INHABITANTS)
+    villages = settings.villages
+    if not 1 <= len(villages) <= MAX_VILLAGES:
+        raise InvalidInput(f"name between 1 and {MAX_VILLAGES} villages", code="invalid_villages")
+    if any(len(v) > MAX_VILLAGE_LENGTH for v in villages):
+        raise InvalidInput("a village name is too long", code="invalid_villages")
+    if len({v.casefold() for v in villages}) != len(villages):
+        raise InvalidInput("a village is named twice", code="invalid_villages")
+    if settings.compare_opt_in and settings.inhabitants is None:
+        # Figures per inhabitant need the number of inhabitants.
+        raise InvalidInput(
+            "the comparison needs the number of inhabitants", code="invalid_inhabitants"
+        )
+
+
+def update(
+    session: Session, scheme: Scheme, actor: StaffUser | None, settings: SchemeSettings
+) -> dict[str, Any]:
+    """Check every setting, then change them and audit what changed (old and new).
+
+    Returns the changes. Raises InvalidInput before changing anything.
+    """
+    validate(settings)
+    before = SchemeSettings.of(scheme)
+    changes = {
+        f.name: [getattr(before, f.name), getattr(settings, f.name)]
+        for f in fields(SchemeSettings)
+        if getattr(before, f.name) != getattr(settings, f.name)
+    }
+    if not changes:
+        return {}
+    for name, (_old, new) in changes.items():
+        setattr(scheme, name, new)
+    session.flush()
+    audit.record(session, actor, "scheme.settings", scheme, {"changes": changes})
+    return changes

@@ -1,0 +1,62 @@
+"""Languages (Dutch first, then French and English) and how amounts and dates read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from babel.numbers import format_currency, format_decimal
+from flask import Flask, request
+from flask_babel import Babel, get_locale
+
+LANGUAGES = ("nl", "fr", "en")
+DEFAULT = "nl"
+COOKIE = "lang"
+# Belgian conventions in Dutch and French ("€ 12,50", "23 november 2026"); in
+# English the euro as English readers write it ("€12.50"), from Ireland's locale.
+BABEL_LOCALES = {"nl": "nl_BE", "fr": "fr_BE", "en": "en_IE"}
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+
+def select_locale() -> str:
+    """?lang=, then the language cookie, then the browser's preference, then Dutch."""
+    wanted = request.args.get("lang") or request.cookies.get(COOKIE)
+    if wanted in LANGUAGES:
+        return wanted
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT
+
+
+def _locale() -> str:
+    return BABEL_LOCALES.get(str(get_locale()), "nl_BE")
+
+
+def euro(cents: int) -> str:
+    return format_currency(cents / 100, "EUR", locale=_locale())
+
+
+def number(value: int) -> str:
+    return format_decimal(value, locale=_locale())
+
+
+def long_date(value: datetime) -> str:
+    return format_date(value.astimezone(_tz()), "long", locale=_locale())
+
+
+def short_time(value: datetime) -> str:
+    return format_time(value.astimezone(_tz()), "HH:mm", locale=_locale())
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo("Europe/Brussels")
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters.update(
+        euro=euro, number=number, long_date=long_date, short_time=short_time
+    )
+    app.jinja_env.globals.update(current_language=lambda: str(get_locale()), LANGUAGES=LANGUAGES)
