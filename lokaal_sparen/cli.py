@@ -296,7 +296,7 @@ def settle(scheme_slug: str, period: str) -> None:
     summary (and retries transfers and payment requests that failed).
     Example: loyalty settle --scheme sint-gillis-waas --period 2026-11
     """
-    from loyalty.money import settlement
+    from loyalty.money.settlement import monthly, payment_requests, payouts, sepa
     from loyalty.town import schemes
 
     last: dict[str, int] = {}
@@ -311,21 +311,21 @@ def settle(scheme_slug: str, period: str) -> None:
         with transaction() as session:
             scheme = schemes.get_scheme(session, scheme_slug)
             click.echo(f"settling {scheme.slug} {period} ...")
-            stripe = settlement.stripe_settings(current_app.config)
-            result = settlement.settle(
+            stripe = payouts.stripe_settings(current_app.config)
+            result = monthly.settle(
                 session, scheme, period, utcnow(), stripe_payouts=stripe is not None,
                 progress=progress,
             )
             locked = result.settlement
         # The period is locked (committed) before any money or e-mail goes out.
         with transaction() as session:
-            transfers, transfers_failed = settlement.pay_by_stripe(session, locked, stripe)
+            transfers, transfers_failed = payouts.pay_by_stripe(session, locked, stripe)
         with transaction() as session:
-            sent, failed = settlement.request_payments(
+            sent, failed = payment_requests.request_payments(
                 session, locked, current_app.config, utcnow()
             )
         with transaction() as session:
-            lines = settlement.lines_of(session, locked.id)
+            lines = monthly.lines_of(session, locked.id)
     except LoyaltyError as error:
         _fail(error)
         return
@@ -333,9 +333,9 @@ def settle(scheme_slug: str, period: str) -> None:
     owed = sum(line.collect_cents for line in lines)
     state = "locked now" if result.created else "already locked, unchanged"
     click.echo(
-        f"{period} {state}: {len(lines)} shops, payouts EUR {settlement.euros(paid)} "
+        f"{period} {state}: {len(lines)} shops, payouts EUR {sepa.euros(paid)} "
         f"(SEPA {locked.sepa_transfers} transfers, control sum EUR "
-        f"{settlement.euros(locked.control_sum_cents)}), to collect EUR {settlement.euros(owed)}, "
+        f"{sepa.euros(locked.control_sum_cents)}), to collect EUR {sepa.euros(owed)}, "
         f"{transfers} Stripe transfers made"
         + (f", {transfers_failed} not made (run again)" if transfers_failed else "")
         + f", {sent} payment requests sent" + (f", {failed} failed" if failed else "")
@@ -354,14 +354,14 @@ def connect_shop(merchant_id: int, account: str) -> None:
     Example: loyalty connect-shop --shop 7 --account acct_1Nv0FGQ9RKHgCVdK
     """
     from loyalty.models import Merchant
-    from loyalty.money import settlement
+    from loyalty.money.settlement import bank_accounts
 
     try:
         with transaction() as session:
             merchant = session.get(Merchant, merchant_id)
             if merchant is None:
                 raise click.ClickException(f"no shop with id {merchant_id}")
-            settlement.set_stripe_account(session, merchant, account)
+            bank_accounts.set_stripe_account(session, merchant, account)
             click.echo(f"{merchant.name} is paid by Stripe to {merchant.stripe_account_id}")
     except LoyaltyError as error:
         _fail(error)
@@ -380,17 +380,17 @@ def scheme_bank(scheme_slug: str, iban: str, bic: str, monthly_fee_cents: int | 
     Example: loyalty scheme-bank --scheme sint-gillis-waas --iban BE71096123456769
     --bic GKCCBEBB --monthly-fee-cents 500
     """
-    from loyalty.money import settlement
+    from loyalty.money.settlement import bank_accounts, sepa
     from loyalty.town import schemes
 
     try:
         with transaction() as session:
             scheme = schemes.get_scheme(session, scheme_slug)
-            settlement.set_scheme_bank_account(session, scheme, iban, bic)
+            bank_accounts.set_scheme_bank_account(session, scheme, iban, bic)
             if monthly_fee_cents is not None:
                 scheme.monthly_fee_cents = monthly_fee_cents
             click.echo(f"{scheme.slug}: pays from {scheme.iban} ({scheme.bic}), "
-                       f"monthly fee {settlement.euros(scheme.monthly_fee_cents)} EUR")
+                       f"monthly fee {sepa.euros(scheme.monthly_fee_cents)} EUR")
     except LoyaltyError as error:
         _fail(error)
 

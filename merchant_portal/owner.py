@@ -18,7 +18,7 @@ from loyalty.errors import Conflict, Forbidden, InvalidInput, NotFound
 from loyalty.infra import mail
 from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Role, StaffUser
-from loyalty.money import settlement
+from loyalty.money.settlement import bank_accounts
 from loyalty.shops import team
 from loyalty.town import sectors
 from loyalty.web import db, public_url
@@ -256,9 +256,9 @@ def _profile_error(form: ProfileForm, error: InvalidInput) -> None:
     field.errors = [message]
 
 
-def _save_bank_account(merchant: Merchant, form: ProfileForm) -> settlement.BankChange | None:
+def _save_bank_account(merchant: Merchant, form: ProfileForm) -> bank_accounts.BankChange | None:
     """Set the payout account, or remove it when every bank field is empty."""
-    return settlement.change_merchant_bank_account(
+    return bank_accounts.change_merchant_bank_account(
         db(),
         merchant,
         current_staff().user,
@@ -270,7 +270,7 @@ def _save_bank_account(merchant: Merchant, form: ProfileForm) -> settlement.Bank
     )
 
 
-def _tell_owners(merchant: Merchant, shop_email: str, change: settlement.BankChange) -> None:
+def _tell_owners(merchant: Merchant, shop_email: str, change: bank_accounts.BankChange) -> None:
     """E-mail the shop's owners and its address (as it was before this change) about a
     new bank account: a stolen session must not move the payouts unnoticed."""
     owners = {

@@ -13,7 +13,8 @@ from flask import abort
 
 from loyalty.errors import LoyaltyError
 from loyalty.models import Settlement, SettlementLine
-from loyalty.money import settlement
+from loyalty.money.settlement import monthly, periods
+from loyalty.money.settlement import statements as documents
 from loyalty.web import attachment, db
 from loyalty.web.signin import staff_required
 from merchant_portal.common import OWNER, bp, current_merchant, render
@@ -31,7 +32,7 @@ def statements() -> Any:
         )
         .order_by(Settlement.period.desc())
     ).all()
-    return render("owner_statements.html", rows=rows, reference=settlement.format_reference)
+    return render("owner_statements.html", rows=rows, reference=periods.format_reference)
 
 
 @bp.get("/statements/<period>.<fmt>")
@@ -41,11 +42,11 @@ def statement_download(period: str, fmt: str) -> Any:
     if fmt not in ("pdf", "csv"):
         abort(404)
     try:
-        locked = settlement.get(db(), merchant.scheme_id, period)
-        st = settlement.statement(db(), locked, merchant.id)
+        locked = monthly.get(db(), merchant.scheme_id, period)
+        st = documents.statement(db(), locked, merchant.id)
     except LoyaltyError:
         abort(404)
     name = f"statement-{period}-{merchant.id}.{fmt}"
     if fmt == "pdf":
-        return attachment(settlement.statement_pdf(st), "application/pdf", name)
-    return attachment(settlement.statement_csv(st), "text/csv", name)
+        return attachment(documents.statement_pdf(st), "application/pdf", name)
+    return attachment(documents.statement_csv(st), "text/csv", name)

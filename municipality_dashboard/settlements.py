@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Regexp
 from loyalty.errors import LoyaltyError, NotFound
 from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Scheme
-from loyalty.money import settlement
+from loyalty.money.settlement import monthly, payment_requests, payouts, periods, statements
 from loyalty.web import attachment, db
 from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.views import ADMIN, _render, _scheme, bp
@@ -54,8 +54,8 @@ def _error_message(error: LoyaltyError) -> str:
 def _list_page(form: SettleForm, status: int = 200) -> Any:
     scheme = _scheme()
     rows = []
-    for locked in settlement.settlements_of(db(), scheme.id):
-        lines = settlement.lines_of(db(), locked.id)
+    for locked in monthly.settlements_of(db(), scheme.id):
+        lines = monthly.lines_of(db(), locked.id)
         rows.append({
             "settlement": locked,
             "shops": len(lines),
@@ -80,24 +80,24 @@ def settle() -> Any:
     if not form.validate_on_submit():
         return _list_page(form, 422)
     period = form.period.data or ""
-    stripe = settlement.stripe_settings(current_app.config)
+    stripe = payouts.stripe_settings(current_app.config)
     try:
-        result = settlement.settle(
+        result = monthly.settle(
             db(), _scheme(), period, utcnow(), stripe_payouts=stripe is not None,
             actor=current_staff().user,
         )
     except LoyaltyError as error:
         form.period.errors = [_error_message(error)]
         return _list_page(form, 422)
-    settlement.pay_by_stripe(db(), result.settlement, stripe)
-    settlement.request_payments(db(), result.settlement, current_app.config, utcnow())
+    payouts.pay_by_stripe(db(), result.settlement, stripe)
+    payment_requests.request_payments(db(), result.settlement, current_app.config, utcnow())
     done = "settled" if result.created else "already"
     return redirect(url_for("dashboard.settlement_detail", period=period, done=done), 303)
 
 
 def _locked(period: str) -> Any:
     try:
-        return settlement.get(db(), _scheme().id, period)
+        return monthly.get(db(), _scheme().id, period)
     except LoyaltyError:
         abort(404)
 
@@ -106,7 +106,7 @@ def _locked(period: str) -> Any:
 @staff_required(*ADMIN)
 def settlement_detail(period: str) -> Any:
     locked = _locked(period)
-    lines = settlement.lines_of(db(), locked.id)
+    lines = monthly.lines_of(db(), locked.id)
     names = dict(
         db().execute(
             sa.select(Merchant.id, Merchant.name).where(
@@ -119,7 +119,7 @@ def settlement_detail(period: str) -> Any:
         settlement=locked,
         lines=lines,
         names=names,
-        reference=settlement.format_reference,
+        reference=periods.format_reference,
         done=request.args.get("done"),
     )
 
@@ -140,10 +140,10 @@ def settlement_statement(period: str, merchant_id: int, fmt: str) -> Any:
     if fmt not in ("pdf", "csv"):
         abort(404)
     try:
-        st = settlement.statement(db(), locked, merchant_id)
+        st = statements.statement(db(), locked, merchant_id)
     except NotFound:
         abort(404)
     name = f"statement-{period}-{merchant_id}.{fmt}"
     if fmt == "pdf":
-        return attachment(settlement.statement_pdf(st), "application/pdf", name)
-    return attachment(settlement.statement_csv(st), "text/csv", name)
+        return attachment(statements.statement_pdf(st), "application/pdf", name)
+    return attachment(statements.statement_csv(st), "text/csv", name)

@@ -15,7 +15,7 @@ from lokaal_sparen.demo import year as demo_year
 from loyalty.access import staff, totp
 from loyalty.earning import campaigns, claims
 from loyalty.models import MerchantStatus, Role, Scheme, Wallet
-from loyalty.money import settlement
+from loyalty.money.settlement import bank_accounts
 from loyalty.shoppers import wallets
 from loyalty.spending import redemptions
 from loyalty.town import schemes
@@ -130,7 +130,7 @@ def load_demo(
     )
     # Example bank accounts (valid check digits, nobody's account): the
     # dashboard's settlement makes a real SEPA file from them.
-    settlement.set_scheme_bank_account(session, scheme, "BE71096123456769", "GKCCBEBB")
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE71096123456769", "GKCCBEBB")
     zone = ZoneInfo(scheme.timezone)
     today = now.astimezone(zone).date()
     first = today - timedelta(days=days)
@@ -162,7 +162,9 @@ def load_demo(
         merchant.opening_hours = HOURS.get(sector, DEFAULT_HOURS)
         if i % 7:  # a few shops have not given their bank account yet
             account = IBAN.generate("BE", bank_code="001", account_code=f"{9170000 + i:07d}")
-            settlement.set_merchant_bank_account(session, merchant, str(account), "GEBABEBB", name)
+            bank_accounts.set_merchant_bank_account(
+                session, merchant, str(account), "GEBABEBB", name
+            )
         merchants.append(merchant)
         # Logins for the first shops only: a password hash costs time.
         if i <= 3:

@@ -15,7 +15,7 @@ from loyalty.api.schemas import SettlementCreate, SettlementView
 from loyalty.errors import Forbidden, NotFound
 from loyalty.infra.db import utcnow
 from loyalty.models import Role, Scheme, Settlement, StaffUser
-from loyalty.money import settlement
+from loyalty.money.settlement import monthly, payment_requests, payouts, statements
 from loyalty.web import attachment, db, public_url
 
 blp = Blueprint("settlements", __name__, description="Monthly settlement of the shops")
@@ -23,7 +23,7 @@ blp = Blueprint("settlements", __name__, description="Monthly settlement of the 
 
 def answer(locked: Settlement, user: StaffUser) -> dict[str, Any]:
     """The contract's settlement body; a shop owner gets its own row and no town totals."""
-    lines = settlement.lines_of(db(), locked.id)
+    lines = monthly.lines_of(db(), locked.id)
     admin = user.role == Role.MUNICIPALITY_ADMIN
     if not admin:
         lines = [line for line in lines if line.merchant_id == user.merchant_id]
@@ -52,16 +52,16 @@ class SettlementsView(MethodView):
         admin = require_staff(Role.MUNICIPALITY_ADMIN)
         session = db()
         scheme = session.get_one(Scheme, admin.scheme_id)
-        stripe = settlement.stripe_settings(current_app.config)
-        result = settlement.settle(
+        stripe = payouts.stripe_settings(current_app.config)
+        result = monthly.settle(
             session, scheme, body["period"], utcnow(), stripe_payouts=stripe is not None,
             actor=admin,
         )
         # Made inside the request; a transfer or e-mail that fails is left
         # pending, and the next call for this month tries again (the
         # transfer's idempotency key keeps Stripe from paying twice).
-        settlement.pay_by_stripe(session, result.settlement, stripe)
-        settlement.request_payments(session, result.settlement, current_app.config, utcnow())
+        payouts.pay_by_stripe(session, result.settlement, stripe)
+        payment_requests.request_payments(session, result.settlement, current_app.config, utcnow())
         return answer(result.settlement, admin), 201 if result.created else 200
 
 
@@ -72,7 +72,7 @@ class OneSettlementView(MethodView):
     def get(self, period: str) -> dict[str, Any]:
         """A locked month: the admin sees every shop, a shop owner only its own row."""
         user = require_staff(Role.MUNICIPALITY_ADMIN, Role.MERCHANT_OWNER)
-        locked = settlement.get(db(), user.scheme_id, period)
+        locked = monthly.get(db(), user.scheme_id, period)
         return answer(locked, user)
 
 
@@ -83,7 +83,7 @@ class SepaFileView(MethodView):
     def get(self, period: str) -> Response:
         """The SEPA credit-transfer file of a locked month (municipality admin)."""
         admin = require_staff(Role.MUNICIPALITY_ADMIN)
-        locked = settlement.get(db(), admin.scheme_id, period)
+        locked = monthly.get(db(), admin.scheme_id, period)
         if locked.sepa_xml is None:
             raise NotFound("this month has no SEPA transfers", code="no_sepa_file")
         return sepa_response(locked)
@@ -100,16 +100,16 @@ class StatementView(MethodView):
             raise Forbidden("you can only see your own shop's statements", code="wrong_merchant")
         if fmt not in ("csv", "pdf"):
             raise NotFound("statements are csv or pdf")
-        locked = settlement.get(db(), user.scheme_id, period)
-        return statement_response(settlement.statement(db(), locked, merchant_id), fmt)
+        locked = monthly.get(db(), user.scheme_id, period)
+        return statement_response(statements.statement(db(), locked, merchant_id), fmt)
 
 
 def sepa_response(locked: Settlement) -> Response:
     return attachment(locked.sepa_xml or "", "application/xml", f"sepa-{locked.period}.xml")
 
 
-def statement_response(st: settlement.Statement, fmt: str) -> Response:
+def statement_response(st: statements.Statement, fmt: str) -> Response:
     name = f"statement-{st.settlement.period}-{st.merchant.id}.{fmt}"
     if fmt == "pdf":
-        return attachment(settlement.statement_pdf(st), "application/pdf", name)
-    return attachment(settlement.statement_csv(st), "text/csv", name)
+        return attachment(statements.statement_pdf(st), "application/pdf", name)
+    return attachment(statements.statement_csv(st), "text/csv", name)

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from loyalty.models import Role
-from loyalty.money import settlement
+from loyalty.money.settlement import bank_accounts, sepa
 from tests.factories import bearer, make_scheme, make_user, staff_token
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops, prepay
 
@@ -20,9 +20,9 @@ def test_settle_then_replay_roles_and_files(
     client: FlaskClient, session: Session, verify_ledger  # type: ignore[no-untyped-def]
 ) -> None:
     scheme = make_scheme(session)
-    settlement.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
     issuer, taker, other = make_shops(session, scheme, 3)
-    settlement.set_merchant_bank_account(session, taker, iban_for(3), "GEBABEBB", "De Smet bv")
+    bank_accounts.set_merchant_bank_account(session, taker, iban_for(3), "GEBABEBB", "De Smet bv")
     session.commit()
     earn_and_redeem(session, scheme, issuer, taker, 200, AT)  # 1000 cents
     earn_and_redeem(session, scheme, other, taker, 30, AT)  # 150 cents
@@ -65,10 +65,10 @@ def test_settle_then_replay_roles_and_files(
     assert mine.json["shops"] == [rows[taker.id]]
     assert mine.json["sepa_xml_url"] is None and mine.json["control_sum_cents"] is None
 
-    sepa = client.get(f"/api/v1/settlements/{PERIOD}/sepa.xml", headers=admin)
-    assert sepa.status_code == 200 and sepa.mimetype == "application/xml"
-    settlement.validate_sepa(sepa.data)
-    assert b"<CtrlSum>11.50</CtrlSum>" in sepa.data
+    sepa_file = client.get(f"/api/v1/settlements/{PERIOD}/sepa.xml", headers=admin)
+    assert sepa_file.status_code == 200 and sepa_file.mimetype == "application/xml"
+    sepa.validate_sepa(sepa_file.data)
+    assert b"<CtrlSum>11.50</CtrlSum>" in sepa_file.data
     assert client.get(f"/api/v1/settlements/{PERIOD}/sepa.xml", headers=owner).status_code == 403
 
     own = client.get(f"/api/v1/settlements/{PERIOD}/statements/{taker.id}.csv", headers=owner)

@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
 from loyalty.models import Role
-from loyalty.money import funding, settlement
+from loyalty.money import funding
+from loyalty.money.settlement import bank_accounts
 from tests.browser_portal.conftest import NewTablet, make_portal_shop
 from tests.browser_portal.tablet import euro, squash
 from tests.conftest import LiveServer
@@ -21,7 +22,7 @@ def test_bank_transfer_recorded_by_the_admin_reaches_the_owners_page(
     new_tablet: NewTablet, session: Session
 ) -> None:
     scheme = make_scheme(session)
-    settlement.set_scheme_bank_account(session, scheme, "BE68 5390 0754 7034", "GKCCBEBB")
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE68 5390 0754 7034", "GKCCBEBB")
     admin_email = make_user(session, scheme, Role.MUNICIPALITY_ADMIN).email
     shop = make_portal_shop(session, scheme, name="Bakkerij Test")
     communication = funding.structured_communication(shop.merchant_id)

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
 from loyalty.models import Role
-from loyalty.money import settlement
+from loyalty.money.settlement import bank_accounts
 from tests.browser_portal.conftest import NewTablet
 from tests.conftest import LiveServer
 from tests.factories import PASSWORD, make_scheme, make_user
@@ -20,9 +20,9 @@ def test_settle_a_month_and_read_the_statement(
     new_tablet: NewTablet, session: Session, live_server: LiveServer
 ) -> None:
     scheme = make_scheme(session)
-    settlement.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
     issuer, taker = make_shops(session, scheme, 2)
-    settlement.set_merchant_bank_account(session, taker, iban_for(11), "GEBABEBB", "Taker bv")
+    bank_accounts.set_merchant_bank_account(session, taker, iban_for(11), "GEBABEBB", "Taker bv")
     session.commit()
     earn_and_redeem(session, scheme, issuer, taker, 100, datetime(2025, 3, 12, tzinfo=UTC))
     admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN).email

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from loyalty.models import Merchant, Role, StaffUser
-from loyalty.money import funding, settlement
+from loyalty.money import funding
+from loyalty.money.settlement import bank_accounts
 from tests.factories import make_shop, make_user
 from tests.forms import csrf, signed_in
 from tests.funding.helpers import SECRET, prepaid, prepayment_rows
@@ -67,7 +68,7 @@ def _top_up(client: FlaskClient, amount: str) -> TestResponse:
 def test_without_stripe_keys_the_page_offers_bank_transfer_only(
     app: Flask, owner: Owner, session: Session
 ) -> None:
-    settlement.set_scheme_bank_account(
+    bank_accounts.set_scheme_bank_account(
         session, owner.merchant.scheme, "BE68 5390 0754 7034", "GKCCBEBB"
     )
     session.commit()

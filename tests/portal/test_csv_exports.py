@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from loyalty.analytics import generate
 from loyalty.infra.csv_cells import cell
 from loyalty.models import Role, StaffUser
-from loyalty.money import settlement
+from loyalty.money.settlement import monthly
 from tests.factories import bearer, make_merchant, make_scheme, make_user, staff_token
 from tests.portal.test_owner_pages import _client, _sign_in
 from tests.settlement_data import earn_and_redeem, make_shops
@@ -67,7 +67,7 @@ def test_statements_defuse_the_shop_name(app: Flask, session: Session) -> None:
     issuer.name = EVIL
     session.commit()
     earn_and_redeem(session, scheme, issuer, taker, 1500, datetime(2025, 3, 12, 10, tzinfo=UTC))
-    settlement.settle(session, scheme, PERIOD, datetime(2026, 1, 1, tzinfo=UTC))
+    monthly.settle(session, scheme, PERIOD, datetime(2026, 1, 1, tzinfo=UTC))
     session.commit()
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, issuer)
     admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from loyalty.models import Merchant, Role, Settlement
-from loyalty.money import settlement
+from loyalty.money.settlement import bank_accounts, monthly, sepa
 from tests.factories import PASSWORD, make_scheme, make_user
 from tests.portal.test_owner_pages import _client, _form_error, _fresh, _html, _post, _sign_in
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops
@@ -20,9 +20,9 @@ AT = datetime(2025, 3, 12, 10, tzinfo=UTC)
 
 def test_admin_settles_a_month_from_the_dashboard(app: Flask, session: Session) -> None:
     scheme = make_scheme(session)
-    settlement.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
     issuer, taker = make_shops(session, scheme, 2)
-    settlement.set_merchant_bank_account(session, taker, iban_for(5), "GEBABEBB", "Taker bv")
+    bank_accounts.set_merchant_bank_account(session, taker, iban_for(5), "GEBABEBB", "Taker bv")
     session.commit()
     earn_and_redeem(session, scheme, issuer, taker, 100, AT)
     admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
@@ -54,10 +54,10 @@ def test_admin_settles_a_month_from_the_dashboard(app: Flask, session: Session) 
     listing = _html(client.get("/dashboard/settlements"))
     assert f"/dashboard/settlements/{PERIOD}/sepa.xml" in listing
 
-    sepa = client.get(f"/dashboard/settlements/{PERIOD}/sepa.xml")
-    assert sepa.status_code == 200
-    settlement.validate_sepa(sepa.data)
-    assert b"<CtrlSum>5.00</CtrlSum>" in sepa.data
+    sepa_file = client.get(f"/dashboard/settlements/{PERIOD}/sepa.xml")
+    assert sepa_file.status_code == 200
+    sepa.validate_sepa(sepa_file.data)
+    assert b"<CtrlSum>5.00</CtrlSum>" in sepa_file.data
     pdf = client.get(f"/dashboard/settlements/{PERIOD}/statements/{taker.id}.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
     csv_text = client.get(
@@ -75,7 +75,7 @@ def test_a_shop_sees_only_its_own_statements(app: Flask, session: Session) -> No
     scheme = make_scheme(session)
     issuer, taker = make_shops(session, scheme, 2)
     earn_and_redeem(session, scheme, issuer, taker, 100, AT)
-    settlement.settle(session, scheme, PERIOD, datetime(2026, 1, 1, tzinfo=UTC))
+    monthly.settle(session, scheme, PERIOD, datetime(2026, 1, 1, tzinfo=UTC))
     session.commit()
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, issuer)
     client = _client(app)

@@ -23,7 +23,7 @@ from loyalty.models import (
     StaffUser,
     TillKey,
 )
-from loyalty.money import settlement
+from loyalty.money.settlement import bank_accounts, monthly
 from loyalty.shops import onboarding
 from loyalty.spending import redemptions
 from tests.conftest import Mailbox, count
@@ -134,7 +134,7 @@ def test_changing_the_payout_account_needs_the_password_and_tells_the_owners(
     scheme = make_scheme(session)
     (shop,) = make_shops(session, scheme, 1)
     old, new = iban_for(31), iban_for(32)
-    settlement.set_merchant_bank_account(session, shop, old, "GEBABEBB", "De Smet bv")
+    bank_accounts.set_merchant_bank_account(session, shop, old, "GEBABEBB", "De Smet bv")
     session.commit()
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, shop)
     client = _client(app)
@@ -181,13 +181,13 @@ def test_a_locked_month_pays_to_the_account_of_its_lock(
     app: Flask, session: Session, mailbox: Mailbox  # noqa: F811
 ) -> None:
     scheme = make_scheme(session)
-    settlement.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
     issuer, taker = make_shops(session, scheme, 2)
     old, new = iban_for(41), iban_for(42)
-    settlement.set_merchant_bank_account(session, taker, old, "GEBABEBB", "Taker bv")
+    bank_accounts.set_merchant_bank_account(session, taker, old, "GEBABEBB", "Taker bv")
     session.commit()
     earn_and_redeem(session, scheme, issuer, taker, 100, datetime(2025, 3, 12, 10, tzinfo=UTC))
-    settlement.settle(session, scheme, "2025-03", datetime(2026, 11, 27, 12, tzinfo=UTC))
+    monthly.settle(session, scheme, "2025-03", datetime(2026, 11, 27, 12, tzinfo=UTC))
     session.commit()
 
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, taker)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty.models import LedgerTransaction, Role, Settlement
-from loyalty.money import settlement
+from loyalty.money.settlement import bank_accounts
 from tests.conftest import LiveServer
 from tests.factories import PASSWORD, bearer, code_after, make_scheme, make_user
 from tests.race.test_races import TIMEOUT, post, race
@@ -22,9 +22,9 @@ def test_one_settlement_of_a_month_however_many_ask(
     live_server: LiveServer, db: Session, verify_ledger  # type: ignore[no-untyped-def]
 ) -> None:
     scheme = make_scheme(db, monthly_fee_cents=100)
-    settlement.set_scheme_bank_account(db, scheme, "BE71096123456769", "")
+    bank_accounts.set_scheme_bank_account(db, scheme, "BE71096123456769", "")
     issuer, taker = make_shops(db, scheme, 2)
-    settlement.set_merchant_bank_account(db, taker, iban_for(21), "GEBABEBB", "Taker bv")
+    bank_accounts.set_merchant_bank_account(db, taker, iban_for(21), "GEBABEBB", "Taker bv")
     db.commit()
     earn_and_redeem(db, scheme, issuer, taker, 100, datetime(2025, 3, 9, tzinfo=UTC))
     admin = make_user(db, scheme, Role.MUNICIPALITY_ADMIN)

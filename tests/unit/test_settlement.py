@@ -24,7 +24,15 @@ from loyalty.models import (
     Settlement,
     SettlementLine,
 )
-from loyalty.money import accounts, funding, ledger, settlement
+from loyalty.money import accounts, funding, ledger
+from loyalty.money.settlement import (
+    bank_accounts,
+    monthly,
+    payment_requests,
+    periods,
+    sepa,
+    statements,
+)
 from tests.factories import make_scheme
 from tests.settlement_data import (
     earn,
@@ -41,18 +49,18 @@ MARCH = "2025-03"
 MARCH_START = datetime(2025, 2, 28, 23, 0, tzinfo=UTC)
 MARCH_END = datetime(2025, 3, 31, 22, 0, tzinfo=UTC)
 SCHEME_IBAN = "BE71096123456769"
-NS = {"p": settlement.SEPA_NS}
+NS = {"p": sepa.SEPA_NS}
 
 
 def _scheme(session: Session, **kw: object):  # type: ignore[no-untyped-def]
     scheme = make_scheme(session, **kw)
-    settlement.set_scheme_bank_account(session, scheme, SCHEME_IBAN, "")
+    bank_accounts.set_scheme_bank_account(session, scheme, SCHEME_IBAN, "")
     session.commit()
     return scheme
 
 
 def _settle(session: Session, scheme, period: str = MARCH):  # type: ignore[no-untyped-def]
-    result = settlement.settle(session, scheme, period, NOW)
+    result = monthly.settle(session, scheme, period, NOW)
     session.commit()
     return result
 
@@ -75,27 +83,27 @@ def _position_sums_sql(session: Session, settlement_id: int) -> dict[int, int]:
 
 def test_periods_and_structured_references() -> None:
     scheme = type("S", (), {"timezone": "Europe/Brussels"})()
-    assert settlement.period_bounds(scheme, MARCH) == (MARCH_START, MARCH_END)  # type: ignore[arg-type]
-    assert settlement.period_bounds(scheme, "2026-12")[1] == datetime(  # type: ignore[arg-type]
+    assert periods.period_bounds(scheme, MARCH) == (MARCH_START, MARCH_END)  # type: ignore[arg-type]
+    assert periods.period_bounds(scheme, "2026-12")[1] == datetime(  # type: ignore[arg-type]
         2026, 12, 31, 23, 0, tzinfo=UTC
     )
     for bad in ("2026-13", "2026-1", "26-11", "2026-11 ", "", "1999-01"):
         with pytest.raises(InvalidInput):
-            settlement.parse_period(bad)
-    ref = settlement.structured_reference("2026-11", 42)
+            periods.parse_period(bad)
+    ref = periods.structured_reference("2026-11", 42)
     assert ref[:10] == "2611000042"
     assert int(ref[10:]) == 2611000042 % 97
-    assert settlement.format_reference(ref) == f"+++{ref[:3]}/{ref[3:7]}/{ref[7:]}+++"
-    assert settlement.reference_is_valid(settlement.format_reference(ref))
-    assert not settlement.reference_is_valid(ref[:11] + str((int(ref[11]) + 1) % 10))
+    assert periods.format_reference(ref) == f"+++{ref[:3]}/{ref[3:7]}/{ref[7:]}+++"
+    assert periods.reference_is_valid(periods.format_reference(ref))
+    assert not periods.reference_is_valid(ref[:11] + str((int(ref[11]) + 1) % 10))
     # A multiple of 97 takes 97 as its check digits, never 00.
     base = 2611000000 + (97 - 2611000000 % 97)
     merchant_id = base - 2611000000
-    assert settlement.structured_reference("2026-11", merchant_id).endswith("97")
+    assert periods.structured_reference("2026-11", merchant_id).endswith("97")
 
 
 def test_bank_accounts_are_checked() -> None:
-    account = settlement.check_bank_account("be71 0961 2345 6769", "", "Bakkerij De Smet")
+    account = bank_accounts.check_bank_account("be71 0961 2345 6769", "", "Bakkerij De Smet")
     assert (account.iban, account.bic) == ("BE71096123456769", "GKCCBEBB")
     for iban, bic, code in [
         ("BE71096123456768", "", "invalid_iban"),  # checksum
@@ -104,10 +112,10 @@ def test_bank_accounts_are_checked() -> None:
         ("BE68539007547034", "", "bic_needed"),  # a bank schwifty does not know
     ]:
         with pytest.raises(InvalidInput) as error:
-            settlement.check_bank_account(iban, bic, "Shop")
+            bank_accounts.check_bank_account(iban, bic, "Shop")
         assert error.value.code == code
     with pytest.raises(InvalidInput):
-        settlement.check_bank_account("BE71096123456769", "", " ")
+        bank_accounts.check_bank_account("BE71096123456769", "", " ")
 
 
 def test_a_generated_month_of_50_shops_and_10000_flows(session: Session, verify_ledger) -> None:  # type: ignore[no-untyped-def]
@@ -128,7 +136,7 @@ def test_a_generated_month_of_50_shops_and_10000_flows(session: Session, verify_
     result = _settle(session, scheme)
     assert result.created
     locked = result.settlement
-    lines = {line.merchant_id: line for line in settlement.lines_of(session, locked.id)}
+    lines = {line.merchant_id: line for line in monthly.lines_of(session, locked.id)}
     assert set(lines) == {shop.id for shop in shops}
     sql_sums = _position_sums_sql(session, locked.id)
     for shop in shops:
@@ -169,7 +177,7 @@ def test_a_generated_month_of_50_shops_and_10000_flows(session: Session, verify_
 
     # The SEPA file: valid against the XSD, one transfer per paid shop, control sum.
     assert locked.sepa_xml is not None
-    settlement.validate_sepa(locked.sepa_xml.encode())
+    sepa.validate_sepa(locked.sepa_xml.encode())
     root = ET.fromstring(locked.sepa_xml)  # noqa: S314  (our own output)
     transfers = root.findall(".//p:CdtTrfTxInf", NS)
     sepa_lines = [line for line in lines.values() if line.payout_method == PayoutMethod.SEPA]
@@ -180,7 +188,7 @@ def test_a_generated_month_of_50_shops_and_10000_flows(session: Session, verify_
     by_ref = {t.findtext(".//p:CdtrRefInf/p:Ref", namespaces=NS): t for t in transfers}
     for line in sepa_lines:
         transfer = by_ref[line.reference]
-        assert settlement.reference_is_valid(line.reference)
+        assert periods.reference_is_valid(line.reference)
         assert transfer.findtext(".//p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) == line.iban
         assert Decimal(transfer.findtext("p:Amt/p:InstdAmt", namespaces=NS) or "") * 100 == (
             line.payout_cents
@@ -190,8 +198,8 @@ def test_a_generated_month_of_50_shops_and_10000_flows(session: Session, verify_
     # statement's rows add up to its totals.
     statement_payouts = 0
     for shop in shops:
-        st = settlement.statement(session, locked, shop.id)
-        rows = list(csv.reader(io.StringIO(settlement.statement_csv(st))))
+        st = statements.statement(session, locked, shop.id)
+        rows = list(csv.reader(io.StringIO(statements.statement_csv(st))))
         header = rows.index(["date", "kind", "transaction", "points", "euro"])
         body = rows[header + 1: rows.index([], header)]
         totals = dict(r for r in rows[rows.index([], header) + 1:] if len(r) == 2)
@@ -205,9 +213,9 @@ def test_a_generated_month_of_50_shops_and_10000_flows(session: Session, verify_
         assert Decimal(totals["net"]) * 100 == st.line.net_cents
         if st.line.payout_method == PayoutMethod.SEPA:
             statement_payouts += int(Decimal(totals["payout"]) * 100)
-        pdf = settlement.statement_pdf(st)
+        pdf = statements.statement_pdf(st)
         assert pdf.startswith(b"%PDF-")
-        assert settlement.statement_pdf(settlement.statement(session, locked, shop.id)) == pdf
+        assert statements.statement_pdf(statements.statement(session, locked, shop.id)) == pdf
     assert statement_payouts == locked.control_sum_cents
 
     # A rerun changes nothing and returns the same answer.
@@ -230,10 +238,10 @@ def test_a_late_posting_falls_into_the_next_period(session: Session, verify_ledg
     earn(session, scheme, shop, 7, datetime(2025, 3, 31, 12, tzinfo=UTC))
     again = _settle(session, scheme)
     assert not again.created
-    (line,) = settlement.lines_of(session, march.id)
+    (line,) = monthly.lines_of(session, march.id)
     assert line.issued_cents == 500
     april = _settle(session, scheme, "2025-04").settlement
-    (april_line,) = settlement.lines_of(session, april.id)
+    (april_line,) = monthly.lines_of(session, april.id)
     assert april_line.issued_cents == 35
     # March's unpaid 500 cents are asked again together with April's 35.
     assert (april_line.carried_cents, april_line.collect_cents) == (-500, 535)
@@ -251,23 +259,23 @@ def test_months_are_settled_once_in_order_and_only_when_over(session: Session) -
     scheme = _scheme(session)
     make_shops(session, scheme, 1)
     with pytest.raises(InvalidInput) as error:
-        settlement.settle(session, scheme, "2026-11", NOW)
+        monthly.settle(session, scheme, "2026-11", NOW)
     assert error.value.code == "period_not_over"
     session.rollback()
     _settle(session, scheme, "2025-04")
     with pytest.raises(Conflict):
-        settlement.settle(session, scheme, MARCH, NOW)
+        monthly.settle(session, scheme, MARCH, NOW)
     session.rollback()
 
 
 def test_a_sepa_payout_needs_the_schemes_bank_account(session: Session) -> None:
     scheme = make_scheme(session)
     (issuer, shop) = make_shops(session, scheme, 2)
-    settlement.set_merchant_bank_account(session, shop, iban_for(9), "GEBABEBB", "De Smet")
+    bank_accounts.set_merchant_bank_account(session, shop, iban_for(9), "GEBABEBB", "De Smet")
     session.commit()
     earn_and_redeem(session, scheme, issuer, shop, 40, datetime(2025, 3, 3, tzinfo=UTC))
     with pytest.raises(InvalidInput) as error:
-        settlement.settle(session, scheme, MARCH, NOW)
+        monthly.settle(session, scheme, MARCH, NOW)
     assert error.value.code == "scheme_bank_missing"
     session.rollback()
     assert session.scalar(sa.select(Settlement.id).where(Settlement.scheme_id == scheme.id)) is None
@@ -291,7 +299,7 @@ def test_concurrent_settles_of_one_month_make_one_settlement(
             barrier.wait()
             with factory() as s, s.begin():
                 scheme_here = s.get_one(type(scheme), scheme.id)
-                result = settlement.settle(s, scheme_here, MARCH, NOW)
+                result = monthly.settle(s, scheme_here, MARCH, NOW)
                 answer = (result.settlement.id, result.created)
             answers.append(answer)
         except BaseException as error:  # noqa: BLE001  (reported below)
@@ -328,7 +336,7 @@ def test_concurrent_settles_of_one_month_make_one_settlement(
         .where(Account.scheme_id == scheme.id, Account.kind == "merchant_position",
                LedgerTransaction.kind.in_(["earn", "redeem"]))
     )
-    lines = settlement.lines_of(session, settled.id)
+    lines = monthly.lines_of(session, settled.id)
     assert sum(line.net_cents + line.fees_cents for line in lines) == total
     verify_ledger()
 
@@ -343,18 +351,18 @@ def test_shops_that_owe_are_asked_to_pay_once_by_email(
     prepay(session, scheme, shop, 120, MARCH_START)
     locked = _settle(session, scheme).settlement
     config = {"MAIL_SERVER": host, "MAIL_PORT": port, "MAIL_FROM": "sparen@example.be"}
-    assert settlement.request_payments(session, locked, config, NOW) == (1, 0)
+    assert payment_requests.request_payments(session, locked, config, NOW) == (1, 0)
     session.commit()
     message = mailbox.wait_for(shop.email)
     body = message.get_content()
-    (line,) = [x for x in settlement.lines_of(session, locked.id) if x.merchant_id == shop.id]
+    (line,) = [x for x in monthly.lines_of(session, locked.id) if x.merchant_id == shop.id]
     assert line.collect_cents == 380 and line.prepaid_applied_cents == 120
     # The shop's prepayment communication: its transfer becomes prepaid money
     # that the next settlement applies.
     assert "EUR 3,80" in body and funding.structured_communication(shop.id) in body
     assert "BE71096123456769" in body
     # A second run sends nothing more.
-    assert settlement.request_payments(session, locked, config, NOW) == (0, 0)
+    assert payment_requests.request_payments(session, locked, config, NOW) == (0, 0)
     session.commit()
     assert not [m for m in mailbox.messages if m["To"] == other.email]
 
@@ -366,18 +374,18 @@ def test_what_a_month_leaves_open_is_paid_or_collected_with_the_next(
     owed_to, owing = make_shops(session, scheme, 2)
     earn_and_redeem(session, scheme, owing, owed_to, 100, datetime(2025, 3, 5, tzinfo=UTC))
     march = _settle(session, scheme).settlement
-    lines = {x.merchant_id: x for x in settlement.lines_of(session, march.id)}
+    lines = {x.merchant_id: x for x in monthly.lines_of(session, march.id)}
     # No bank account yet: nothing paid; nothing prepaid: all to collect.
     assert (lines[owed_to.id].net_cents, lines[owed_to.id].payout_cents) == (500, 0)
     assert lines[owed_to.id].payout_method == PayoutMethod.NONE
     assert (lines[owing.id].net_cents, lines[owing.id].collect_cents) == (-500, 500)
 
     # The shop gives its account; the debtor pays (as a prepayment) part of it.
-    settlement.set_merchant_bank_account(session, owed_to, iban_for(77), "GEBABEBB", "Owed bv")
+    bank_accounts.set_merchant_bank_account(session, owed_to, iban_for(77), "GEBABEBB", "Owed bv")
     session.commit()
     prepay(session, scheme, owing, 300, datetime(2025, 4, 2, tzinfo=UTC))
     april = _settle(session, scheme, "2025-04").settlement
-    lines = {x.merchant_id: x for x in settlement.lines_of(session, april.id)}
+    lines = {x.merchant_id: x for x in monthly.lines_of(session, april.id)}
     assert (lines[owed_to.id].net_cents, lines[owed_to.id].carried_cents) == (0, 500)
     assert lines[owed_to.id].payout_cents == 500
     assert lines[owed_to.id].payout_method == PayoutMethod.SEPA
@@ -387,10 +395,10 @@ def test_what_a_month_leaves_open_is_paid_or_collected_with_the_next(
 
     prepay(session, scheme, owing, 1000, datetime(2025, 5, 2, tzinfo=UTC))
     may = _settle(session, scheme, "2025-05").settlement
-    lines = {x.merchant_id: x for x in settlement.lines_of(session, may.id)}
+    lines = {x.merchant_id: x for x in monthly.lines_of(session, may.id)}
     assert lines[owed_to.id].carried_cents == 0 and lines[owed_to.id].payout_cents == 0
     assert lines[owing.id].carried_cents == -200
     assert (lines[owing.id].prepaid_applied_cents, lines[owing.id].collect_cents) == (200, 0)
     june = _settle(session, scheme, "2025-06").settlement
-    assert all(x.carried_cents == 0 for x in settlement.lines_of(session, june.id))
+    assert all(x.carried_cents == 0 for x in monthly.lines_of(session, june.id))
     verify_ledger()

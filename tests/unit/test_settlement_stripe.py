@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from loyalty.errors import InvalidInput
 from loyalty.models import AccountKind, PayoutMethod, SettlementLine
-from loyalty.money import accounts, funding, ledger, settlement
+from loyalty.money import accounts, funding, ledger
+from loyalty.money.settlement import bank_accounts, monthly, payouts
 from tests.factories import make_scheme
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops
 from tests.stripe_stub import StripeError, StripeStub
@@ -35,17 +36,17 @@ def test_connected_shops_are_paid_by_transfer_once(
     session: Session, stripe_stub: StripeStub, verify_ledger  # type: ignore[no-untyped-def]
 ) -> None:
     scheme = make_scheme(session)
-    settlement.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
     issuer, connected, other_connected, banked = make_shops(session, scheme, 4)
-    settlement.set_stripe_account(session, connected, "acct_1Connected")
-    settlement.set_stripe_account(session, other_connected, "acct_2Connected")
-    settlement.set_merchant_bank_account(session, banked, iban_for(4), "GEBABEBB", "Banked")
+    bank_accounts.set_stripe_account(session, connected, "acct_1Connected")
+    bank_accounts.set_stripe_account(session, other_connected, "acct_2Connected")
+    bank_accounts.set_merchant_bank_account(session, banked, iban_for(4), "GEBABEBB", "Banked")
     session.commit()
     earn_and_redeem(session, scheme, issuer, connected, 100, AT)  # 500
     earn_and_redeem(session, scheme, issuer, other_connected, 60, AT)  # 300
     earn_and_redeem(session, scheme, issuer, banked, 40, AT)  # 200
 
-    locked = settlement.settle(session, scheme, "2025-03", NOW, stripe_payouts=True).settlement
+    locked = monthly.settle(session, scheme, "2025-03", NOW, stripe_payouts=True).settlement
     session.commit()
     assert _line(session, locked.id, connected.id).payout_method == PayoutMethod.STRIPE
     assert _line(session, locked.id, banked.id).payout_method == PayoutMethod.SEPA
@@ -60,23 +61,23 @@ def test_connected_shops_are_paid_by_transfer_once(
                           StripeError(400, "Your destination account needs to have at least "
                                       "one of the following capabilities enabled: transfers",
                                       code="insufficient_capabilities_for_transfer"))
-    assert settlement.pay_by_stripe(session, locked, settings) == (1, 1)
+    assert payouts.pay_by_stripe(session, locked, settings) == (1, 1)
     session.commit()
     assert _line(session, locked.id, connected.id).stripe_transfer_id is None
     made = _line(session, locked.id, other_connected.id).stripe_transfer_id
     assert made is not None and made.startswith("tr_")
 
     # A crash after Stripe made the transfer but before we stored its id:
-    assert settlement.pay_by_stripe(session, locked, settings) == (1, 0)
+    assert payouts.pay_by_stripe(session, locked, settings) == (1, 0)
     first_id = _line(session, locked.id, connected.id).stripe_transfer_id
     session.rollback()
     assert _line(session, locked.id, connected.id).stripe_transfer_id is None
     # ... the rerun asks again with the same idempotency key and gets the same transfer.
-    assert settlement.pay_by_stripe(session, locked, settings) == (1, 0)
+    assert payouts.pay_by_stripe(session, locked, settings) == (1, 0)
     session.commit()
     line = _line(session, locked.id, connected.id)
     assert line.stripe_transfer_id == first_id
-    assert settlement.pay_by_stripe(session, locked, settings) == (0, 0)
+    assert payouts.pay_by_stripe(session, locked, settings) == (0, 0)
 
     transfers = [o for o in stripe_stub.objects.values() if o["object"] == "transfer"]
     assert sorted((t["destination"], t["amount"]) for t in transfers) == [
@@ -87,7 +88,7 @@ def test_connected_shops_are_paid_by_transfer_once(
     # The refused request under the first key; Stripe keeps that refusal for
     # the key, so the next tries ask under a new one, the same for both.
     keys = [r.headers["idempotency-key"] for r in to_connected]
-    assert keys == [keys[0], settlement.transfer_idempotency_key(line), keys[-1]]
+    assert keys == [keys[0], payouts.transfer_idempotency_key(line), keys[-1]]
     assert keys[0].endswith("-attempt-0") and keys[-1].endswith("-attempt-1")
     assert to_connected[-1].params["currency"] == "eur"
     assert to_connected[-1].params["metadata"]["reference"] == line.reference
@@ -97,18 +98,18 @@ def test_connected_shops_are_paid_by_transfer_once(
 
 def test_without_stripe_a_connected_shop_is_paid_by_sepa(session: Session) -> None:
     scheme = make_scheme(session)
-    settlement.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
     issuer, connected = make_shops(session, scheme, 2)
-    settlement.set_stripe_account(session, connected, "acct_1Connected")
-    settlement.set_merchant_bank_account(session, connected, iban_for(8), "GEBABEBB", "C")
+    bank_accounts.set_stripe_account(session, connected, "acct_1Connected")
+    bank_accounts.set_merchant_bank_account(session, connected, iban_for(8), "GEBABEBB", "C")
     session.commit()
     earn_and_redeem(session, scheme, issuer, connected, 10, AT)
-    locked = settlement.settle(session, scheme, "2025-03", NOW).settlement
+    locked = monthly.settle(session, scheme, "2025-03", NOW).settlement
     session.commit()
     assert _line(session, locked.id, connected.id).payout_method == PayoutMethod.SEPA
-    assert settlement.pay_by_stripe(session, locked, None) == (0, 0)
+    assert payouts.pay_by_stripe(session, locked, None) == (0, 0)
     with pytest.raises(InvalidInput):
-        settlement.set_stripe_account(session, connected, "not-an-account")
+        bank_accounts.set_stripe_account(session, connected, "not-an-account")
 
 
 def test_loyalty_settle_command(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from loyalty.models import SettlementLine
-from loyalty.money import settlement
+from loyalty.money.settlement import payment_requests
 from tests.factories import make_merchant, make_scheme
 
 POSING = "Lokaal Sparen: uw account is geblokkeerd, log in op evil.example"
@@ -18,7 +18,7 @@ def test_a_payment_request_quotes_the_shops_name_after_the_platforms_words(
     scheme = make_scheme(session)
     shop = make_merchant(session, scheme, name=POSING)
     line = SettlementLine(collect_cents=1250)
-    subject, body = settlement.payment_request_text(scheme, shop, line, "2025-03")
+    subject, body = payment_requests.payment_request_text(scheme, shop, line, "2025-03")
     assert POSING not in subject
     assert body.startswith("Beste,\n\nNa de afrekening van 2025-03 is uw winkel “")
     for greeting in ("Beste,", "Bonjour,", "Hello,"):
