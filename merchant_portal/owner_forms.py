@@ -125,7 +125,7 @@ class ProfileForm(FlaskForm):
     )
 
 
-    # Where the scheme pays the shop; loyalty.money.settlement checks IBAN and BIC.
+    # Where the scheme pays the shop; loyalty.money.settlement.bank_accounts checks IBAN and BIC.
     iban = StringField(
         _l("IBAN"),
         validators=[Optional(), Length(max=42, message=_l("This is not a valid IBAN."))],
@@ -138,7 +138,7 @@ class ProfileForm(FlaskForm):
         _l("Account holder"),
         validators=[Optional(), Length(max=70, message=_l("At most %(max)d characters."))],
     )
-    # Asked only when the bank account changes (loyalty.money.settlement checks it).
+    # Asked only when the bank account changes (loyalty.money.settlement.bank_accounts checks it).
     password = PasswordField(_l("Your password"), validators=[Optional()])
 
 

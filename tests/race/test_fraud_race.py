@@ -16,8 +16,8 @@ from loyalty.infra.db import utcnow
 from loyalty.models import AuditEntry, FraudFlag, Role, Scheme, StaffUser
 from loyalty.oversight import fraud
 from loyalty.shoppers import wallets
-from tests.dashboard.fraud_data import DAY, at, sale
 from tests.factories import make_shop, make_user
+from tests.municipality_dashboard.fraud_data import DAY, at, sale
 
 THREADS = 6
 TIMEOUT = 60

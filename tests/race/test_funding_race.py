@@ -21,7 +21,7 @@ from loyalty.models import Role
 from loyalty.money import funding
 from tests.conftest import LiveServer
 from tests.factories import make_shop, make_user
-from tests.funding.helpers import paid_session_event, prepaid, prepayment_rows
+from tests.funding_data import paid_session_event, prepaid, prepayment_rows
 from tests.race.test_races import TIMEOUT, Answer, _answer, race
 from tests.stripe_stub import event, signed_delivery
 

@@ -1,0 +1,134 @@
+"""Settlement pages: the dashboard's settle button and downloads, the shop's statements,
+and the bank account in the shop profile."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from loyalty.models import Merchant, Role, Settlement
+from loyalty.money.settlement import bank_accounts, monthly, sepa
+from tests.factories import PASSWORD, make_scheme, make_user
+from tests.merchant_portal.test_owner_pages import (
+    _client,
+    _form_error,
+    _fresh,
+    _html,
+    _post,
+    _sign_in,
+)
+from tests.settlement_data import earn_and_redeem, iban_for, make_shops
+
+PERIOD = "2025-03"
+AT = datetime(2025, 3, 12, 10, tzinfo=UTC)
+
+
+def test_admin_settles_a_month_from_the_dashboard(app: Flask, session: Session) -> None:
+    scheme = make_scheme(session)
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
+    issuer, taker = make_shops(session, scheme, 2)
+    bank_accounts.set_merchant_bank_account(session, taker, iban_for(5), "GEBABEBB", "Taker bv")
+    session.commit()
+    earn_and_redeem(session, scheme, issuer, taker, 100, AT)
+    admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
+    analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
+
+    client = _client(app)
+    _sign_in(client, admin.email)
+    page = client.get("/dashboard/settlements")
+    assert page.status_code == 200
+    assert "No month has been settled yet." in _html(page)
+    # Without the CSRF token nothing happens.
+    assert client.post("/dashboard/settlements", data={"period": PERIOD}).status_code == 400
+    wrong = _post(client, "/dashboard/settlements", "/dashboard/settlements", period="2025-3")
+    assert wrong.status_code == 422
+    assert "such as 2026-11" in _form_error(_html(wrong), "period")
+    future = _post(client, "/dashboard/settlements", "/dashboard/settlements", period="2999-01")
+    assert future.status_code == 422
+    assert "not over yet" in _form_error(_html(future), "period")
+    assert session.query(Settlement).filter_by(scheme_id=scheme.id).count() == 0
+    session.commit()
+
+    done = _post(client, "/dashboard/settlements", "/dashboard/settlements", period=PERIOD)
+    assert done.status_code == 303
+    detail = _html(client.get(done.headers["Location"]))
+    assert "The month is settled and locked." in detail
+    assert taker.name in detail and issuer.name in detail
+    again = _post(client, "/dashboard/settlements", "/dashboard/settlements", period=PERIOD)
+    assert "already settled" in _html(client.get(again.headers["Location"]))
+    listing = _html(client.get("/dashboard/settlements"))
+    assert f"/dashboard/settlements/{PERIOD}/sepa.xml" in listing
+
+    sepa_file = client.get(f"/dashboard/settlements/{PERIOD}/sepa.xml")
+    assert sepa_file.status_code == 200
+    sepa.validate_sepa(sepa_file.data)
+    assert b"<CtrlSum>5.00</CtrlSum>" in sepa_file.data
+    pdf = client.get(f"/dashboard/settlements/{PERIOD}/statements/{taker.id}.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
+    csv_text = client.get(
+        f"/dashboard/settlements/{PERIOD}/statements/{issuer.id}.csv"
+    ).get_data(as_text=True)
+    assert "net,-5.00" in csv_text and "to_collect,5.00" in csv_text
+
+    other = _client(app)
+    _sign_in(other, analyst.email)
+    assert other.get("/dashboard/settlements").status_code == 403
+    assert other.get(f"/dashboard/settlements/{PERIOD}/sepa.xml").status_code == 403
+
+
+def test_a_shop_sees_only_its_own_statements(app: Flask, session: Session) -> None:
+    scheme = make_scheme(session)
+    issuer, taker = make_shops(session, scheme, 2)
+    earn_and_redeem(session, scheme, issuer, taker, 100, AT)
+    monthly.settle(session, scheme, PERIOD, datetime(2026, 1, 1, tzinfo=UTC))
+    session.commit()
+    owner = make_user(session, scheme, Role.MERCHANT_OWNER, issuer)
+    client = _client(app)
+    _sign_in(client, owner.email)
+    page = _html(client.get("/portal/statements"))
+    assert PERIOD in page and "/portal/statements/2025-03.pdf" in page
+    assert taker.name not in page
+    own = client.get(f"/portal/statements/{PERIOD}.csv").get_data(as_text=True)
+    assert issuer.name in own and taker.name not in own
+    assert "net,-5.00" in own
+    assert client.get(f"/portal/statements/{PERIOD}.pdf").data.startswith(b"%PDF-")
+    assert client.get("/portal/statements/2025-04.csv").status_code == 404
+    # The dashboard's downloads are not for shops.
+    assert client.get(
+        f"/dashboard/settlements/{PERIOD}/statements/{taker.id}.csv"
+    ).status_code == 403
+
+
+def test_the_payout_account_is_checked_in_the_profile(app: Flask, session: Session) -> None:
+    scheme = make_scheme(session)
+    (shop,) = make_shops(session, scheme, 1)
+    owner = make_user(session, scheme, Role.MERCHANT_OWNER, shop)
+    client = _client(app)
+    _sign_in(client, owner.email)
+    base = {"postcode": "9170", "sector": "47.24", "email": shop.email, "address": "Markt 1"}
+    for field, data, message in [
+        ("iban", {"iban": "BE71 0961 2345 6768"}, "This is not a valid IBAN."),
+        ("iban", {"iban": "hello"}, "This is not a valid IBAN."),
+        ("bic", {"iban": "BE71096123456769", "bic": "XX"}, "This is not a valid BIC"),
+        ("bic", {"iban": "BE68539007547034"}, "Type the BIC of your bank"),
+    ]:
+        answer = _post(client, "/portal/profile", "/portal/profile", **base, **data)
+        assert answer.status_code == 422, data
+        assert message in _form_error(_html(answer), field)
+    unchanged = _fresh(session, Merchant, shop.id)
+    assert (unchanged.iban, unchanged.address) == (None, None)
+
+    saved = _post(client, "/portal/profile", "/portal/profile", **base, password=PASSWORD,
+                  iban="be71 0961 2345 6769", bic="", account_holder="De Smet bv")
+    assert saved.status_code == 303
+    merchant = _fresh(session, Merchant, shop.id)
+    assert (merchant.iban, merchant.bic, merchant.account_holder) == (
+        "BE71096123456769", "GKCCBEBB", "De Smet bv"
+    )
+    assert 'value="BE71096123456769"' in _html(client.get("/portal/profile"))
+    cleared = _post(client, "/portal/profile", "/portal/profile", **base, password=PASSWORD,
+                    iban="", bic="", account_holder="")
+    assert cleared.status_code == 303
+    assert _fresh(session, Merchant, shop.id).iban is None

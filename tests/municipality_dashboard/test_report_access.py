@@ -1,0 +1,188 @@
+"""Reports through the API and the dashboard pages: who may read them, what the
+exports contain (never a pseudonym or an event-level row), bad periods."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from loyalty.analytics import catalog, generate
+from loyalty.models import PurchaseEvent, Role, Scheme
+from tests.factories import (
+    bearer,
+    make_merchant,
+    make_scheme,
+    make_shop,
+    make_user,
+    staff_token,
+)
+from tests.forms import signed_in
+from tests.unit.analytics.test_rollups import SECTORS, VILLAGES
+
+PERIOD = {"from": "2026-09-01", "to": "2026-09-30"}
+# Columns of the events that must never reach an export, by name.
+PERSONAL = ("shopper_key", "home_postcode", "home_village", "wallet_id", "merchant_id")
+
+
+@pytest.fixture
+def scheme(session: Session) -> Scheme:
+    scheme = make_scheme(session, nis_code="46020", villages=VILLAGES)
+    scheme.k_anonymity = 5
+    for sector in SECTORS:
+        make_merchant(session, scheme, sector=sector)
+    generate.generate_events(session, scheme, 2500, end=date(2026, 10, 31), days=120, seed=7,
+                             shoppers=150)
+    session.commit()
+    return scheme
+
+
+def _pseudonyms(session: Session, scheme: Scheme) -> set[str]:
+    return set(session.scalars(
+        sa.select(PurchaseEvent.shopper_key).where(PurchaseEvent.scheme_id == scheme.id)))
+
+
+def _assert_no_personal_data(
+    text: str, pseudonyms: set[str], events: int, row_marker: str = "\n"
+) -> None:
+    for name in PERSONAL:
+        assert name not in text
+    for key in pseudonyms:
+        assert key not in text
+    # Aggregates, not events: far fewer rows than there are sales.
+    assert text.count(row_marker) < events / 5
+
+
+def test_an_analyst_reads_every_report_through_the_api(
+    client: FlaskClient, session: Session, scheme: Scheme
+) -> None:
+    token = bearer(staff_token(client, make_user(session, scheme, Role.MUNICIPALITY_ANALYST)))
+    pseudonyms = _pseudonyms(session, scheme)
+    for name in catalog.CATALOG:
+        answer = client.get(f"/api/v1/reports/{name}", query_string=PERIOD, headers=token)
+        assert answer.status_code == 200, (name, answer.json)
+        body: dict[str, Any] = answer.json  # type: ignore[assignment]
+        assert body["k"] == 5 and body["definition"] and body["from"] == "2026-09-01"
+        for row in body["rows"]:
+            assert {"key", "suppressed"} <= set(row)
+            if row["suppressed"]:
+                assert row.get("amount_cents") is None and row.get("shoppers") is None
+        _assert_no_personal_data(answer.get_data(as_text=True), pseudonyms, 2500)
+
+        exported = client.get(f"/api/v1/reports/{name}.csv", query_string=PERIOD, headers=token)
+        assert exported.status_code == 200 and exported.mimetype == "text/csv"
+        text = exported.get_data(as_text=True)
+        _assert_no_personal_data(text, pseudonyms, 2500)
+        header = next(csv.reader(io.StringIO(text)))
+        assert "key" in header and "suppressed" in header
+
+
+def test_the_spending_report_shows_the_visible_figures_in_csv_and_json_alike(
+    client: FlaskClient, session: Session, scheme: Scheme
+) -> None:
+    token = bearer(staff_token(client, make_user(session, scheme, Role.MUNICIPALITY_ADMIN)))
+    body = client.get("/api/v1/reports/sectors", query_string=PERIOD, headers=token).json
+    text = client.get("/api/v1/reports/sectors.csv", query_string=PERIOD,
+                      headers=token).get_data(as_text=True)
+    rows = {r["key"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert body["rows"], "the generated data has sales in September"
+    assert any(not r["suppressed"] for r in body["rows"])
+    for row in body["rows"]:
+        line = rows[row["key"]]
+        assert line["amount_cents"] == ("" if row["amount_cents"] is None
+                                        else str(row["amount_cents"]))
+    assert rows["total"]["amount_cents"] == str(body["total"]["amount_cents"])
+
+
+def test_merchants_and_shoppers_may_not_read_reports(
+    client: FlaskClient, session: Session, scheme: Scheme
+) -> None:
+    shop = make_shop(session, scheme)
+    owner = make_user(session, scheme, Role.MERCHANT_OWNER, shop.merchant)
+    for headers in (shop.headers, bearer(staff_token(client, owner))):
+        answer = client.get("/api/v1/reports/sectors", query_string=PERIOD, headers=headers)
+        assert answer.status_code == 403
+        assert answer.json["error"]["code"] == "wrong_role"
+    signed_in(client, owner.email)
+    assert client.get("/dashboard/reports").status_code == 403
+    assert client.get("/dashboard/reports/sectors").status_code == 403
+    assert client.get("/dashboard/reports/sectors.csv").status_code == 403
+
+
+def test_a_municipality_sees_only_its_own_scheme(
+    client: FlaskClient, session: Session, scheme: Scheme
+) -> None:
+    other = make_scheme(session)
+    elsewhere = make_merchant(session, other, name="Bakkerij Elders")
+    del elsewhere
+    analyst = make_user(session, other, Role.MUNICIPALITY_ANALYST)
+    token = bearer(staff_token(client, analyst))
+    body = client.get("/api/v1/reports/shops", query_string=PERIOD, headers=token).json
+    assert body["rows"] == [] and body["total"] is None
+    ours = {m for m in session.scalars(sa.select(PurchaseEvent.merchant_id).where(
+        PurchaseEvent.scheme_id == scheme.id).distinct())}
+    assert ours  # this scheme has sales, which the other municipality does not see
+    signed_in(client, analyst.email)
+    page = client.get("/dashboard/reports/shops", query_string=PERIOD)
+    assert page.status_code == 200
+    assert "Winkel" not in page.get_data(as_text=True)  # none of this scheme's shops
+
+
+def test_unknown_reports_and_bad_periods(
+    client: FlaskClient, session: Session, scheme: Scheme
+) -> None:
+    analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
+    token = bearer(staff_token(client, analyst))
+    assert client.get("/api/v1/reports/nope", headers=token).status_code == 404
+    backwards = client.get("/api/v1/reports/sectors", headers=token,
+                           query_string={"from": "2026-09-30", "to": "2026-09-01"})
+    assert backwards.status_code == 422 and backwards.json["error"]["code"] == "invalid_period"
+    assert client.get("/api/v1/reports/sectors", headers=token,
+                      query_string={"from": "yesterday"}).status_code == 422
+    signed_in(client, analyst.email)
+    assert client.get("/dashboard/reports/nope").status_code == 404
+    page = client.get("/dashboard/reports/sectors",
+                      query_string={"from": "2026-09-30", "to": "2026-09-01"})
+    assert page.status_code == 400
+    assert "The start date is after the end date." in page.get_data(as_text=True)
+    assert client.get("/dashboard/reports/sectors",
+                      query_string={"from": "30/09/2026"}).status_code == 400
+
+
+def test_an_analyst_reads_every_report_page_with_its_rules_and_exports(
+    client: FlaskClient, session: Session, scheme: Scheme
+) -> None:
+    analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
+    signed_in(client, analyst.email)
+    index = client.get("/dashboard/reports")
+    assert index.status_code == 200
+    text = index.get_data(as_text=True)
+    assert "k = 5" in text
+    pseudonyms = _pseudonyms(session, scheme)
+    for name, entry in catalog.CATALOG.items():
+        assert f"/dashboard/reports/{name}" in text
+        page = client.get(f"/dashboard/reports/{name}", query_string=PERIOD)
+        assert page.status_code == 200, name
+        html = page.get_data(as_text=True)
+        assert entry.definition in html  # English texts: the definition beside the report
+        assert "k = 5" in html and "<table" in html
+        if "No sales in this period." not in html:  # the points flow: no ledger here
+            assert 'role="img"' in html and "<svg" in html and "<title" in html
+        else:
+            assert name == "points-flow"
+        _assert_no_personal_data(html, pseudonyms, 2500, "<tr")
+        exported = client.get(f"/dashboard/reports/{name}.json", query_string=PERIOD)
+        assert exported.status_code == 200
+        body = json.loads(exported.get_data(as_text=True))
+        assert body["k"] == 5 and body["name"] == name
+        _assert_no_personal_data(exported.get_data(as_text=True), pseudonyms, 2500, '"key"')
+        exported = client.get(f"/dashboard/reports/{name}.csv", query_string=PERIOD)
+        assert exported.status_code == 200 and exported.mimetype == "text/csv"
+        assert "attachment" in exported.headers["Content-Disposition"]

@@ -1,0 +1,141 @@
+"""Scheme settings: saved and audited when valid; a friendly error and nothing
+written when not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from loyalty.models import Scheme
+from loyalty.oversight import audit
+from tests.municipality_dashboard.conftest import Municipality, audit_rows, html, post
+
+VALID = {
+    "point_value_cents": "5",
+    "earn_rate": "1",
+    "validity_months": "24",
+    "k_anonymity": "10",
+    "claim_ttl_minutes": "10",
+    "hold_ttl_minutes": "5",
+    "villages": "Sint-Gillis-Waas\nDe Klinge\nMeerdonk\nSint-Pauwels",
+    "inhabitants": "",
+}
+
+
+def _scheme(session: Session, scheme_id: int) -> Scheme:
+    session.expire_all()
+    scheme = session.get_one(Scheme, scheme_id)
+    session.commit()
+    return scheme
+
+
+def _values(scheme: Scheme) -> dict[str, Any]:
+    return {
+        "point_value_cents": scheme.point_value_cents,
+        "earn_rate": scheme.earn_rate,
+        "validity_months": scheme.validity_months,
+        "k_anonymity": scheme.k_anonymity,
+        "claim_ttl_seconds": scheme.claim_ttl_seconds,
+        "hold_ttl_seconds": scheme.hold_ttl_seconds,
+        "villages": scheme.villages,
+        "inhabitants": scheme.inhabitants,
+        "compare_opt_in": scheme.compare_opt_in,
+    }
+
+
+def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
+    session: Session, town: Municipality
+) -> None:
+    client = town.admin_client
+    page = html(client.get("/dashboard/settings"))
+    assert "De Klinge\nMeerdonk" in page
+    assert 'name="k_anonymity"' in page and 'value="10"' in page
+
+    done = post(
+        client,
+        "/dashboard/settings",
+        **{
+            **VALID,
+            "point_value_cents": "4",
+            "claim_ttl_minutes": "15",
+            "villages": " Sint-Gillis-Waas \n\nDe Klinge\nMeerdonk\nSint-Pauwels\n",
+            "inhabitants": "20.135",
+            "compare_opt_in": "y",
+        },
+    )
+    assert done.status_code == 303
+    assert "The settings are saved" in html(client.get(done.headers["Location"]))
+    scheme = _scheme(session, town.scheme.id)
+    assert scheme.point_value_cents == 4
+    assert scheme.claim_ttl_seconds == 900
+    assert scheme.villages == ["Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"]
+    assert scheme.inhabitants == 20135 and scheme.compare_opt_in
+    [entry] = audit_rows(session, town.scheme.id, "scheme.settings")
+    assert entry.actor_id == town.admin.id
+    assert entry.details == {
+        "changes": {
+            "point_value_cents": [5, 4],
+            "claim_ttl_seconds": [600, 900],
+            "inhabitants": [None, 20135],
+            "compare_opt_in": [False, True],
+        }
+    }
+    # Saving the same values again changes and audits nothing.
+    again = post(
+        client,
+        "/dashboard/settings",
+        **{
+            **VALID,
+            "point_value_cents": "4",
+            "claim_ttl_minutes": "15",
+            "inhabitants": "20135",
+            "compare_opt_in": "y",
+        },
+    )
+    assert again.status_code == 303
+    assert len(audit_rows(session, town.scheme.id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"point_value_cents": "0"}, "Between 1 and 100."),
+        ({"point_value_cents": "vijf"}, "Type a whole number"),
+        ({"earn_rate": ""}, "Fill this in."),
+        ({"validity_months": "121"}, "Between 1 and 120."),
+        ({"k_anonymity": "3"}, "Between 5 and 1000."),
+        ({"claim_ttl_minutes": "-1"}, "Between 1 and 1440."),
+        ({"hold_ttl_minutes": "61"}, "Between 1 and 60."),
+        ({"villages": "  \n "}, "Name at least one village."),
+        ({"villages": "Meerdonk\nmeerdonk"}, "each once"),
+        ({"villages": "x" * 101}, "each once and at most 100 characters"),
+        ({"inhabitants": "0"}, "Between 1 and 10000000."),
+        ({"compare_opt_in": "y"}, "Fill in the number of inhabitants"),
+    ],
+)
+def test_bad_settings_get_a_form_error_and_nothing_is_written(
+    session: Session, town: Municipality, changes: dict[str, str], message: str
+) -> None:
+    before = _values(_scheme(session, town.scheme.id))
+    answer = post(
+        town.admin_client, "/dashboard/settings", **{**VALID, "earn_rate": "2", **changes}
+    )
+    assert answer.status_code == 422
+    page = html(answer)
+    assert message in page, page
+    assert 'aria-invalid="true"' in page
+    assert "Nothing was saved" in page
+    # Not even the valid change that came along (earn_rate 2) was written.
+    assert _values(_scheme(session, town.scheme.id)) == before
+    assert audit_rows(session, town.scheme.id) == []
+
+
+def test_the_audit_log_refuses_secrets(app: Flask, session: Session, town: Municipality) -> None:
+    with pytest.raises(ValueError, match="secrets"):
+        audit.record(session, town.admin, "staff.invite", town.analyst, {"password": "x"})
+    with pytest.raises(ValueError, match="secrets"):
+        audit.record(session, town.admin, "x", town.analyst, {"changes": {"till_token": "y"}})
+    session.rollback()
