@@ -1,5 +1,9 @@
 """The shopper's wallet: a mobile-first installable web app, no app store needed."""
 
-from consumer_web.views import bp
+from consumer_web.common import bp
+
+# The areas add their routes to the blueprint when imported: import them all here,
+# once, so that registering ``bp`` registers every page.
+from consumer_web import account, collect, shell, shops, wallet  # noqa: E402, F401  isort: skip
 
 __all__ = ["bp"]

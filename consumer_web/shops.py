@@ -1,0 +1,54 @@
+"""The participating shops: the list, searchable by name and sector, and their logos."""
+
+from __future__ import annotations
+
+from flask import (
+    Response,
+    abort,
+    request,
+)
+
+from consumer_web import cookie
+from consumer_web.common import bp, current_language, page
+from loyalty.models import Merchant
+from loyalty.town import schemes, sectors
+from loyalty.web import db
+
+
+@bp.get("/shops")
+def shops_page() -> Response:
+    session = db()
+    wallet = cookie.current_wallet()
+    scheme_id = wallet.scheme_id if wallet else None
+    shops = schemes.approved_merchants(session, scheme_id)
+    lang = str(current_language())
+    query = (request.args.get("q") or "").strip()[:100]
+    sector = request.args.get("sector") or ""
+    sector_options = sorted(
+        {(m.sector, sectors.label(m.sector, lang)) for m in shops}, key=lambda s: s[1]
+    )
+    if query:
+        q = query.casefold()
+        shops = [m for m in shops if q in m.name.casefold() or q in (m.address or "").casefold()]
+    if sector:
+        shops = [m for m in shops if m.sector == sector]
+    return page(
+        "shops.html",
+        shops=shops,
+        query=query,
+        sector=sector,
+        sector_options=sector_options,
+        sector_label=lambda code: sectors.label(code, lang),
+    )
+
+
+@bp.get("/shops/<int:merchant_id>/logo")
+def shop_logo(merchant_id: int) -> Response:
+    """A shop's logo, from our own host (no third-party image hosting)."""
+    merchant = db().get(Merchant, merchant_id)
+    if merchant is None or merchant.logo is None or merchant.logo_type is None:
+        abort(404)
+    response = Response(merchant.logo, mimetype=merchant.logo_type)
+    # The URL carries the upload time (?v=), so a new logo gets a new URL.
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
