@@ -2,12 +2,17 @@
 
 from merchant_portal.common import bp
 
-# Modules that add their pages to the blueprint.
-from merchant_portal import views  # noqa: E402, F401  isort: skip
-from merchant_portal import apply, cards  # noqa: E402, F401  isort: skip
-from merchant_portal import owner  # noqa: E402, F401  isort: skip
-from merchant_portal import figures  # noqa: E402, F401  isort: skip
-from merchant_portal import statements  # noqa: E402, F401  isort: skip
-from merchant_portal import funding  # noqa: E402, F401  isort: skip
+# The areas add their pages to the blueprint when imported: import them all here,
+# once, so that registering ``bp`` registers every page.
+from merchant_portal import (  # noqa: E402, F401  isort: skip
+    apply,
+    cards,
+    figures,
+    funding,
+    owner,
+    redeem,
+    statements,
+    till,
+)
 
 __all__ = ["bp"]

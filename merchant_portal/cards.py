@@ -17,7 +17,8 @@ from loyalty.web import db, independent_transaction
 from loyalty.web.signin import staff_required
 from merchant_portal.common import NOT_APPROVED, OWNER, SHOP_STAFF, bp, current_merchant, render
 from merchant_portal.forms import CardPointsForm, CardSpendForm, PrintCardsForm
-from merchant_portal.views import own_claim, sale
+from merchant_portal.redeem import redeem
+from merchant_portal.till import own_claim, sale
 
 
 @bp.post("/till/sales/<int:claim_id>/card")
@@ -44,8 +45,6 @@ def sale_to_card(claim_id: int) -> Any:
 @staff_required(*SHOP_STAFF)
 def redeem_card() -> Any:
     """Spend points from a printed card: number, PIN and points, confirmed at once."""
-    from merchant_portal.views import redeem
-
     form = CardSpendForm()
     if not form.validate_on_submit():
         return redeem(card_form=form, http_status=422)

@@ -1,12 +1,16 @@
 """The municipality's dashboard: reports, campaigns, shops and settings."""
 
-from municipality_dashboard.views import bp
+from municipality_dashboard.common import bp
 
-# Modules that add their pages to the blueprint.
-from municipality_dashboard import reports  # noqa: E402, F401  isort: skip
-from municipality_dashboard import campaigns  # noqa: E402, F401  isort: skip
-from municipality_dashboard import settlements  # noqa: E402, F401  isort: skip
-from municipality_dashboard import funding  # noqa: E402, F401  isort: skip
-from municipality_dashboard import admin  # noqa: E402, F401  isort: skip
+# The areas add their pages to the blueprint when imported: import them all here,
+# once, so that registering ``bp`` registers every page.
+from municipality_dashboard import (  # noqa: E402, F401  isort: skip
+    admin,
+    campaigns,
+    funding,
+    overview,
+    reports,
+    settlements,
+)
 
 __all__ = ["bp"]

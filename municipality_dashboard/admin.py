@@ -30,7 +30,9 @@ from loyalty.town import scheme_settings
 from loyalty.web import db
 from loyalty.web.signin import current_staff, staff_required
 from loyalty.web.signin.views import RESET_MAX_AGE, password_link
+from municipality_dashboard.common import ADMIN, STAFF, bp, current_scheme, render
 from municipality_dashboard.forms import (
+    ActionForm,
     AuditFilterForm,
     FlagNoteForm,
     InviteForm,
@@ -38,7 +40,6 @@ from municipality_dashboard.forms import (
     RoleForm,
     SettingsForm,
 )
-from municipality_dashboard.views import ADMIN, STAFF, ActionForm, _render, _scheme, bp
 
 # -- scheme settings -------------------------------------------------------------------
 
@@ -74,7 +75,7 @@ def _setting_error(form: SettingsForm, error: InvalidInput) -> None:
 @staff_required(*ADMIN)
 def settings() -> Any:
     """The scheme's settings: points, expiry, privacy threshold, villages, comparison."""
-    scheme = _scheme()
+    scheme = current_scheme()
     form = SettingsForm()
     if not form.is_submitted():
         form = SettingsForm(
@@ -110,7 +111,7 @@ def settings() -> Any:
             _setting_error(form, error)
         else:
             return redirect(url_for("dashboard.settings", done="saved"), 303)
-    return _render(
+    return render(
         "settings.html",
         422 if form.is_submitted() else 200,
         scheme=scheme,
@@ -123,8 +124,8 @@ def settings() -> Any:
 
 
 def _staff_page(status: int = 200, *, invite: InviteForm | None = None, error: str = "") -> Any:
-    scheme = _scheme()
-    return _render(
+    scheme = current_scheme()
+    return render(
         "staff.html",
         status,
         users=staff_admin.municipality_staff(db(), scheme.id),
@@ -146,7 +147,7 @@ def staff() -> Any:
 
 def _send_invitation(user: StaffUser) -> None:
     hours = max(1, RESET_MAX_AGE // 3600)
-    name = _scheme().name
+    name = current_scheme().name
     mail.send(
         current_app.config,
         user.email,
@@ -176,7 +177,8 @@ def staff_invite() -> Any:
         return _staff_page(422, invite=form)
     try:
         user = staff_admin.invite(
-            db(), _scheme(), current_staff().user, form.email.data or "", form.role.data or ""
+            db(), current_scheme(), current_staff().user,
+            form.email.data or "", form.role.data or "",
         )
     except Conflict:
         form.email.errors = [
@@ -199,7 +201,7 @@ def staff_invite() -> Any:
 
 def _member(user_id: int) -> StaffUser:
     try:
-        return staff_admin.get_member(db(), _scheme().id, user_id)
+        return staff_admin.get_member(db(), current_scheme().id, user_id)
     except NotFound:
         abort(404)
 
@@ -242,10 +244,10 @@ def staff_deactivate(user_id: int) -> Any:
 def staff_two_factor(user_id: int) -> Any:
     """Ask for confirmation before resetting someone's two-factor sign-in."""
     try:
-        user = staff_admin.two_factor_member(db(), _scheme().id, user_id)
+        user = staff_admin.two_factor_member(db(), current_scheme().id, user_id)
     except NotFound:
         abort(404)
-    return _render("two_factor_reset.html", user=user, form=ActionForm(),
+    return render("two_factor_reset.html", user=user, form=ActionForm(),
                    me=current_staff().user.id)
 
 
@@ -255,7 +257,7 @@ def staff_two_factor_reset(user_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        user = staff_admin.two_factor_member(db(), _scheme().id, user_id)
+        user = staff_admin.two_factor_member(db(), current_scheme().id, user_id)
         staff_admin.reset_two_factor(db(), current_staff().user, user, utcnow())
     except NotFound:
         abort(404)
@@ -302,7 +304,7 @@ def action_label(action: str) -> str:
 @staff_required(*ADMIN)
 def audit_log() -> Any:
     """Every admin action, newest first, filtered by action, person and period."""
-    scheme = _scheme()
+    scheme = current_scheme()
     session = db()
     form = AuditFilterForm(request.args)
     form.action.choices = [("", _("All actions"))] + [
@@ -320,7 +322,7 @@ def audit_log() -> Any:
             since=form.since.data,
             until=form.until.data,
         )
-    return _render(
+    return render(
         "audit.html",
         200 if valid else 422,
         form=form,
@@ -427,7 +429,7 @@ EVIDENCE_LABELS = {
 def _flags_page(
     status: int = 200, *, errors: dict[int, str] | None = None, forms: dict[int, Any] | None = None
 ) -> Any:
-    scheme = _scheme()
+    scheme = current_scheme()
     session = db()
     shown = request.args.get("status", FlagStatus.OPEN)
     if shown not in ("open", "dismissed", "acted", "all"):
@@ -441,7 +443,7 @@ def _flags_page(
             sa.select(Merchant.id, Merchant.name).where(Merchant.scheme_id == scheme.id)
         ).all()
     )
-    return _render(
+    return render(
         "fraud.html",
         status,
         flags=found,
@@ -474,7 +476,7 @@ def fraud_act(flag_id: int, action: str) -> Any:
         abort(404)
     form = FlagNoteForm()
     try:
-        flag = fraud.get_flag(db(), _scheme().id, flag_id)
+        flag = fraud.get_flag(db(), current_scheme().id, flag_id)
     except NotFound:
         abort(404)
     if not form.validate_on_submit():
@@ -519,7 +521,7 @@ COMPARISON_DAYS = 365
 @staff_required(*STAFF)
 def compare() -> Any:
     """Figures per inhabitant of the municipalities that share them, side by side."""
-    scheme = _scheme()
+    scheme = current_scheme()
     today = utcnow().astimezone(ZoneInfo(scheme.timezone)).date()
     form = PeriodForm(request.args)
     valid = form.validate()
@@ -532,7 +534,7 @@ def compare() -> Any:
         first = last - timedelta(days=COMPARISON_DAYS - 1)
     # Sharing is mutual: a municipality that keeps its figures to itself sees no one else's.
     figures = comparison.compare(db(), first, last) if scheme.compare_opt_in else []
-    return _render(
+    return render(
         "compare.html",
         200 if valid else 422,
         scheme=scheme,

@@ -24,7 +24,7 @@ from loyalty.web import db
 from loyalty.web.i18n import BABEL_LOCALES, euro
 from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.campaign_forms import CampaignForm, EventForm
-from municipality_dashboard.views import ADMIN, STAFF, _render, _scheme, bp
+from municipality_dashboard.common import ADMIN, STAFF, bp, current_scheme, render
 
 
 def _status_label(status: str) -> str:
@@ -129,9 +129,9 @@ def _bars(
 @bp.get("/campaigns")
 @staff_required(*STAFF)
 def campaigns_page() -> Any:
-    scheme = _scheme()
+    scheme = current_scheme()
     found = campaigns.list_campaigns(db(), scheme.id)
-    return _render(
+    return render(
         "campaigns.html",
         found=found,
         day=_day,
@@ -155,7 +155,7 @@ def _shop_choices(scheme: Scheme) -> list[tuple[int, str]]:
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 @staff_required(*ADMIN)
 def new_campaign() -> Any:
-    scheme = _scheme()
+    scheme = current_scheme()
     form = CampaignForm()
     form.shops.choices = _shop_choices(scheme)
     if form.validate_on_submit():
@@ -195,13 +195,13 @@ def new_campaign() -> Any:
             }.get(error.code, _("Check this value."))]
         else:
             return redirect(url_for("dashboard.campaign_page", campaign_id=campaign.id), 303)
-    return _render("campaign_new.html", 422 if form.is_submitted() else 200, form=form)
+    return render("campaign_new.html", 422 if form.is_submitted() else 200, form=form)
 
 
 @bp.get("/campaigns/<int:campaign_id>")
 @staff_required(*STAFF)
 def campaign_page(campaign_id: int) -> Any:
-    scheme = _scheme()
+    scheme = current_scheme()
     session = db()
     lang = str(get_locale())
     try:
@@ -227,7 +227,7 @@ def campaign_page(campaign_id: int) -> Any:
             for p in periods
         ]
         chart = _bars(groups, [_period_label(p) for p in periods])
-    return _render(
+    return render(
         "campaign.html",
         day=_day,
         pct=_pct,
@@ -252,7 +252,7 @@ def campaign_page(campaign_id: int) -> Any:
 @bp.route("/events", methods=["GET", "POST"])
 @staff_required(*STAFF)
 def events_page() -> Any:
-    scheme = _scheme()
+    scheme = current_scheme()
     is_admin = current_staff().user.role in ADMIN
     form = EventForm()
     status = 200
@@ -268,7 +268,7 @@ def events_page() -> Any:
             )
             return redirect(url_for("dashboard.event_page", event_id=event.id), 303)
         status = 422
-    return _render(
+    return render(
         "events.html", status, form=form if is_admin else None, day=_day,
         found=campaigns.list_events(db(), scheme.id),
     )
@@ -277,7 +277,7 @@ def events_page() -> Any:
 @bp.get("/events/<int:event_id>")
 @staff_required(*STAFF)
 def event_page(event_id: int) -> Any:
-    scheme = _scheme()
+    scheme = current_scheme()
     session = db()
     try:
         event = campaigns.get_event(session, scheme.id, event_id)
@@ -300,7 +300,7 @@ def event_page(event_id: int) -> Any:
             ],
             labels,
         )
-    return _render(
+    return render(
         "event.html",
         day=_day,
         k=scheme.k_anonymity,

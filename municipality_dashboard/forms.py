@@ -150,3 +150,7 @@ __all__ = [
     "RoleForm",
     "SettingsForm",
 ]
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""

@@ -25,7 +25,7 @@ from loyalty.models import Account, AccountKind, Merchant, MerchantStatus
 from loyalty.money import funding
 from loyalty.web import db
 from loyalty.web.signin import current_staff, staff_required
-from municipality_dashboard.views import ADMIN, _render, _scheme, bp
+from municipality_dashboard.common import ADMIN, bp, current_scheme, render
 
 MAX_TRANSFER_EUR = 1_000_000
 
@@ -88,8 +88,8 @@ def _shops(scheme_id: int) -> list[dict[str, Any]]:
 
 
 def _page(status: int = 200, form: BankTransferForm | None = None) -> Any:
-    scheme = _scheme()
-    return _render(
+    scheme = current_scheme()
+    return render(
         "funding.html",
         status,
         form=form or BankTransferForm(formdata=None),
@@ -122,7 +122,7 @@ def record_transfer() -> Any:
     try:
         _payment, created = funding.record_bank_transfer(
             db(),
-            _scheme().id,
+            current_scheme().id,
             merchant_id,
             cents,
             form.reference.data or "",

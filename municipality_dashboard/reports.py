@@ -18,7 +18,7 @@ from loyalty.analytics.periods import Period
 from loyalty.errors import InvalidInput
 from loyalty.web import charts, db, i18n
 from loyalty.web.signin import staff_required
-from municipality_dashboard.views import STAFF, _render, _scheme, bp
+from municipality_dashboard.common import STAFF, bp, current_scheme, render
 
 # Labels that reports give as English texts (weekdays, kinds of shopping, points figures):
 # the pages show them translated.
@@ -86,9 +86,9 @@ def _dates() -> tuple[date | None, date | None]:
 @bp.get("/reports")
 @staff_required(*STAFF)
 def reports_index() -> Any:
-    scheme = _scheme()
+    scheme = current_scheme()
     entries = [catalog.CATALOG[name] for name in ORDER if name in catalog.CATALOG]
-    return _render("reports.html", scheme=scheme, entries=entries,
+    return render("reports.html", scheme=scheme, entries=entries,
                    k=scheme.k_anonymity, rules=_rules(scheme.k_anonymity))
 
 
@@ -113,7 +113,7 @@ def report_page(name: str) -> Any:
             name, export = name.removesuffix(suffix), suffix
     if name not in catalog.CATALOG:
         abort(404)
-    scheme = _scheme()
+    scheme = current_scheme()
     session = db()
     today = catalog.today_local(scheme)
     error = None
@@ -166,7 +166,7 @@ def report_page(name: str) -> Any:
         "last_year": report.period.last_year(),
         "translate_label": _label,
     }
-    page = _render("report.html", status=400 if error else 200, **context)
+    page = render("report.html", status=400 if error else 200, **context)
     page.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return page
 

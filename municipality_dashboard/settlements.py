@@ -20,7 +20,7 @@ from loyalty.models import Merchant, Scheme
 from loyalty.money.settlement import monthly, payment_requests, payouts, periods, statements
 from loyalty.web import attachment, db
 from loyalty.web.signin import current_staff, staff_required
-from municipality_dashboard.views import ADMIN, _render, _scheme, bp
+from municipality_dashboard.common import ADMIN, bp, current_scheme, render
 
 
 class SettleForm(FlaskForm):
@@ -52,7 +52,7 @@ def _error_message(error: LoyaltyError) -> str:
 
 
 def _list_page(form: SettleForm, status: int = 200) -> Any:
-    scheme = _scheme()
+    scheme = current_scheme()
     rows = []
     for locked in monthly.settlements_of(db(), scheme.id):
         lines = monthly.lines_of(db(), locked.id)
@@ -62,13 +62,13 @@ def _list_page(form: SettleForm, status: int = 200) -> Any:
             "payouts": sum(line.payout_cents for line in lines),
             "collect": sum(line.collect_cents for line in lines),
         })
-    return _render("settlements.html", status, form=form, rows=rows)
+    return render("settlements.html", status, form=form, rows=rows)
 
 
 @bp.get("/settlements")
 @staff_required(*ADMIN)
 def settlements() -> Any:
-    form = SettleForm(formdata=None, period=_last_month(_scheme()))
+    form = SettleForm(formdata=None, period=_last_month(current_scheme()))
     return _list_page(form)
 
 
@@ -83,7 +83,7 @@ def settle() -> Any:
     stripe = payouts.stripe_settings(current_app.config)
     try:
         result = monthly.settle(
-            db(), _scheme(), period, utcnow(), stripe_payouts=stripe is not None,
+            db(), current_scheme(), period, utcnow(), stripe_payouts=stripe is not None,
             actor=current_staff().user,
         )
     except LoyaltyError as error:
@@ -97,7 +97,7 @@ def settle() -> Any:
 
 def _locked(period: str) -> Any:
     try:
-        return monthly.get(db(), _scheme().id, period)
+        return monthly.get(db(), current_scheme().id, period)
     except LoyaltyError:
         abort(404)
 
@@ -114,7 +114,7 @@ def settlement_detail(period: str) -> Any:
             )
         ).all()
     )
-    return _render(
+    return render(
         "settlement.html",
         settlement=locked,
         lines=lines,

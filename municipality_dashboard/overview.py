@@ -1,13 +1,12 @@
-"""Dashboard pages. This first part: the overview and deciding on shop applications."""
+"""The dashboard's overview, and the shops with their applications to decide on."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, redirect, url_for
+from flask import abort, redirect, url_for
 from flask_babel import format_date, get_locale
-from flask_wtf import FlaskForm
 
 from loyalty.analytics import catalog, periods, rollups
 from loyalty.earning import campaigns
@@ -17,44 +16,21 @@ from loyalty.models import (
     FraudFlag,
     Merchant,
     MerchantStatus,
-    Role,
-    Scheme,
 )
 from loyalty.money import accounts, ledger
 from loyalty.shops import onboarding
 from loyalty.town import sectors
-from loyalty.web import db, personal_page
+from loyalty.web import db
 from loyalty.web.signin import current_staff, staff_required
-
-bp = Blueprint(
-    "dashboard",
-    __name__,
-    url_prefix="/dashboard",
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/static",
-)
-STAFF = (Role.MUNICIPALITY_ADMIN, Role.MUNICIPALITY_ANALYST)
-ADMIN = (Role.MUNICIPALITY_ADMIN,)
-
-
-class ActionForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""
-
-
-def _render(template: str, status: int = 200, **context: Any) -> Any:
-    return personal_page(f"municipality_dashboard/{template}", status, **context)
-
-
-def _scheme() -> Scheme:
-    return db().get_one(Scheme, current_staff().user.scheme_id)
+from municipality_dashboard.common import ADMIN, STAFF, bp, current_scheme, render
+from municipality_dashboard.forms import ActionForm
 
 
 @bp.get("/")
 @staff_required(*STAFF)
 def home() -> Any:
     """The town at a glance: last month's spending, points outstanding, what needs doing."""
-    scheme = _scheme()
+    scheme = current_scheme()
     session = db()
     counts = dict(
         session.execute(
@@ -78,7 +54,7 @@ def home() -> Any:
         .select_from(FraudFlag)
         .where(FraudFlag.scheme_id == scheme.id, FraudFlag.status == FlagStatus.OPEN)
     )
-    return _render(
+    return render(
         "home.html",
         scheme=scheme,
         counts=counts,
@@ -95,12 +71,12 @@ def home() -> Any:
 @bp.get("/shops")
 @staff_required(*ADMIN)
 def shops() -> Any:
-    scheme = _scheme()
+    scheme = current_scheme()
     lang = str(get_locale())
     merchants = db().scalars(
         sa.select(Merchant).where(Merchant.scheme_id == scheme.id).order_by(Merchant.name)
     ).all()
-    return _render(
+    return render(
         "shops.html",
         pending=onboarding.pending(db(), scheme.id),
         merchants=[m for m in merchants if m.status != MerchantStatus.PENDING],
@@ -121,7 +97,7 @@ def decide(merchant_id: int, decision: str) -> Any:
     }
     merchant = db().get(Merchant, merchant_id)
     # Another municipality's shop does not exist, as far as this one can tell.
-    if decision not in statuses or merchant is None or merchant.scheme_id != _scheme().id:
+    if decision not in statuses or merchant is None or merchant.scheme_id != current_scheme().id:
         abort(404)
     onboarding.decide(db(), merchant, statuses[decision], current_staff().user)
     return redirect(url_for("dashboard.shops"), 303)

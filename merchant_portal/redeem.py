@@ -1,0 +1,102 @@
+"""Redeeming at the till: the shopper's spend code is looked up and confirmed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, redirect, request, url_for
+from flask_babel import gettext as _
+
+from loyalty.errors import LoyaltyError
+from loyalty.infra.db import utcnow
+from loyalty.models import StampCard, Voucher
+from loyalty.spending import redemptions
+from loyalty.web import counting_code_misses, db
+from loyalty.web.signin import current_staff, staff_required
+from merchant_portal.common import NOT_APPROVED, SHOP_STAFF, bp, current_merchant, render
+from merchant_portal.forms import ActionForm, CardSpendForm, CodeForm
+
+
+@bp.route("/redeem", methods=["GET", "POST"])
+@staff_required(*SHOP_STAFF)
+def redeem(card_form: Any = None, http_status: int | None = None) -> Any:
+    """Scan the shopper's code with the camera, or type it (a USB scanner types too)."""
+    form = CodeForm(formdata=None) if card_form is not None else CodeForm()
+    if card_form is None and form.validate_on_submit():
+        code = redemptions.normalise_code(form.code.data or "")
+        return redirect(url_for("portal.redeem_code", code=code), 303)
+    if http_status is None:
+        http_status = 422 if form.is_submitted() else 200
+    return render(
+        "redeem.html",
+        http_status,
+        form=form,
+        card_form=card_form or CardSpendForm(formdata=None),
+    )
+
+
+def _code_problem(code: str, error: LoyaltyError) -> Any:
+    """The code form again, saying why this code cannot be looked up."""
+    messages = {
+        "too_many_unknown_codes": _(
+            "Too many codes that do not exist were typed at this shop. "
+            "Try again in 10 minutes."
+        ),
+        "merchant_not_approved": str(NOT_APPROVED),
+    }
+    form = CodeForm(formdata=None, code=code)
+    form.code.errors = [messages.get(error.code, _("This code does not exist. Check the digits."))]
+    status = error.status if error.code in messages else 404
+    return render("redeem.html", status, form=form, card_form=CardSpendForm(formdata=None))
+
+
+# What a confirm's refusal shares with a look-up: answered on the code form.
+LOOKUP_PROBLEMS = ("unknown_code", "too_many_unknown_codes", "merchant_not_approved")
+
+
+@bp.get("/redeem/<code>")
+@staff_required(*SHOP_STAFF)
+def redeem_code(code: str, error: str | None = None, status_code: int = 200) -> Any:
+    """What the code is worth, and a confirm button."""
+    merchant = current_merchant()
+    try:
+        with counting_code_misses(merchant.id, None):
+            redemption = redemptions.lookup_at_till(db(), code, merchant, utcnow())
+    except LoyaltyError as problem:
+        return _code_problem(code, problem)
+    reward = None
+    other_shop = False
+    if redemption.voucher_id is not None:
+        voucher = db().get_one(Voucher, redemption.voucher_id)
+        reward = db().scalar(
+            sa.select(StampCard.reward).where(StampCard.id == voucher.stamp_card_id)
+        )
+        other_shop = voucher.merchant_id != current_staff().user.merchant_id
+    return render(
+        "redeem_code.html",
+        status_code,
+        error=error,
+        done=bool(request.args.get("done")),
+        redemption=redemption,
+        status=redemptions.display_status(redemption, utcnow()),
+        reward=reward,
+        other_shop=other_shop,
+        form=ActionForm(),
+    )
+
+
+@bp.post("/redeem/<code>")
+@staff_required(*SHOP_STAFF)
+def redeem_confirm(code: str) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    merchant = current_merchant()
+    try:
+        with counting_code_misses(merchant.id, None):
+            redemptions.confirm_redemption(db(), code, merchant, utcnow())
+    except LoyaltyError as error:
+        if error.code in LOOKUP_PROBLEMS:
+            return _code_problem(code, error)
+        return redeem_code(code, error=error.code, status_code=error.status)
+    return redirect(url_for("portal.redeem_code", code=code, done=1), 303)
