@@ -111,14 +111,14 @@ def generate_month(
     owned = [wallets.create_wallet(session, scheme).wallet for _ in range(wallets_count)]
     session.commit()
     wallet_accounts = [wallets.points_account(session, w) for w in owned]
-    holds = ledger.get_account(session, scheme.id, AccountKind.HOLDS, Asset.POINTS,
+    holds = ledger.account(session, scheme.id, AccountKind.HOLDS, Asset.POINTS,
                                ledger.SCHEME_OWNER)
     liability = accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
     per_shop = {
         m.id: {
-            "issued": ledger.get_account(session, scheme.id, AccountKind.MERCHANT_ISSUED,
+            "issued": ledger.account(session, scheme.id, AccountKind.MERCHANT_ISSUED,
                                          Asset.POINTS, ledger.merchant_owner(m.id)),
-            "redeemed": ledger.get_account(session, scheme.id, AccountKind.MERCHANT_REDEEMED,
+            "redeemed": ledger.account(session, scheme.id, AccountKind.MERCHANT_REDEEMED,
                                            Asset.POINTS, ledger.merchant_owner(m.id)),
             "position": accounts.merchant_account(session, scheme.id, m.id,
                                                  AccountKind.MERCHANT_POSITION),
@@ -178,7 +178,7 @@ def earn(session: Session, scheme: Scheme, merchant: Merchant, points: int,
     session.commit()
     value = points * scheme.point_value_cents
     post_bulk(session, scheme.id, [_Txn("earn", at, [
-        (ledger.get_account(session, scheme.id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
+        (ledger.account(session, scheme.id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
                             ledger.merchant_owner(merchant.id)), -points),
         (wallets.points_account(session, wallet), points),
         (accounts.merchant_account(session, scheme.id, merchant.id, AccountKind.MERCHANT_POSITION),
@@ -196,14 +196,14 @@ def earn_and_redeem(session: Session, scheme: Scheme, issuer: Merchant, redeemer
     pv = scheme.point_value_cents
     value = points * pv
     wallet_account = wallets.points_account(session, wallet)
-    holds = ledger.get_account(session, scheme.id, AccountKind.HOLDS, Asset.POINTS,
+    holds = ledger.account(session, scheme.id, AccountKind.HOLDS, Asset.POINTS,
                                ledger.SCHEME_OWNER)
     liability = accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
 
     def account(kind: AccountKind, merchant: Merchant) -> Account:
         if kind == AccountKind.MERCHANT_POSITION:
             return accounts.merchant_account(session, scheme.id, merchant.id, kind)
-        return ledger.get_account(session, scheme.id, kind, Asset.POINTS,
+        return ledger.account(session, scheme.id, kind, Asset.POINTS,
                                   ledger.merchant_owner(merchant.id))
 
     post_bulk(session, scheme.id, [

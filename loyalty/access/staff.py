@@ -20,7 +20,6 @@ from loyalty.errors import (
     Unauthorized,
 )
 from loyalty.infra import security
-from loyalty.infra.db import DriverStatement, driver
 from loyalty.models import (
     LoginFailure,
     Merchant,
@@ -225,19 +224,20 @@ class Till:
                 session.get_one(Merchant, self.terms.merchant_id))
 
 
-# A driver statement (loyalty.infra.db.DriverStatement): every sale starts here.
-_TILL = DriverStatement("""
-    SELECT k.id, m.id, m.scheme_id, m.status, m.earn_rate, s.earn_rate, s.claim_ttl_seconds
-    FROM till_keys k
-    JOIN merchants m ON m.id = k.merchant_id
-    JOIN schemes s ON s.id = m.scheme_id
-    WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL""")
+# Every sale starts here: the key and its shop's terms in one query, no ORM objects.
+_TILL = (
+    sa.select(TillKey.id, Merchant.id, Merchant.scheme_id, Merchant.status, Merchant.earn_rate,
+              Scheme.earn_rate, Scheme.claim_ttl_seconds)
+    .join(Merchant, Merchant.id == TillKey.merchant_id)
+    .join(Scheme, Scheme.id == Merchant.scheme_id)
+    .where(TillKey.key_hash == sa.bindparam("key_hash"), TillKey.revoked_at.is_(None))
+)
 
 
 def till_by_key(session: Session, key: str) -> Till:
     """The live till key and what its shop's sales earn. Raises Unauthorized."""
     session.flush()  # a key revoked in this transaction and not yet written
-    row = driver(session).run(_TILL, {"key_hash": security.token_hash(key)}).fetchone()
+    row = session.connection().execute(_TILL, {"key_hash": security.token_hash(key)}).first()
     if row is None:
         raise Unauthorized("unknown or revoked till key", code="invalid_token")
     key_id, merchant_id, scheme_id, status, shop_rate, scheme_rate, ttl = row

@@ -90,7 +90,8 @@ def require_till_key() -> staff.Till:
 
 
 def require_wallet() -> Wallet:
-    return require_token_holder().as_wallet(db())
+    """The ORM object of the token's wallet, for calls beyond collecting."""
+    return db().get_one(Wallet, require_token_holder().id)
 
 
 def require_token_holder() -> wallets.TokenHolder:

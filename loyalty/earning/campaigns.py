@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -34,7 +35,6 @@ from loyalty.models import (
     Asset,
     CalendarEvent,
     Campaign,
-    LedgerTransaction,
     Merchant,
     Scheme,
     StaffUser,
@@ -212,7 +212,26 @@ def list_campaigns(session: Session, scheme_id: int) -> list[Figures]:
     return [figures(session, c, None) for c in found]
 
 
-def covers(campaign: Campaign, merchant: Merchant) -> bool:
+class CampaignShop(Protocol):
+    """What deciding a campaign's cover takes of a shop: an ORM Merchant or a lookup."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def scheme_id(self) -> int: ...
+
+    @property
+    def sector(self) -> str: ...
+
+
+def running_at(at: Any) -> sa.ColumnElement[bool]:
+    """The rule of when a campaign runs, for every query that asks: from its start
+    (included) to its end (excluded)."""
+    return sa.and_(Campaign.starts_at <= at, Campaign.ends_at > at)
+
+
+def covers(campaign: Campaign, merchant: CampaignShop) -> bool:
     """True if a sale at this shop earns the campaign's bonus."""
     if not campaign.sectors and not campaign.merchant_ids:
         return True
@@ -231,14 +250,13 @@ def bonus_for(campaign: Campaign, base_points: int) -> int:
     return base_points * (campaign.multiplier_pct - 100) // 100
 
 
-def running_for(session: Session, merchant: Merchant, at: datetime) -> list[Campaign]:
+def running_for(session: Session, merchant: CampaignShop, at: datetime) -> list[Campaign]:
     """The campaigns that cover a sale at this shop at this moment, oldest first."""
     found = session.scalars(
         sa.select(Campaign)
         .where(
             Campaign.scheme_id == merchant.scheme_id,
-            Campaign.starts_at <= at,
-            Campaign.ends_at > at,
+            running_at(at),
         )
         .order_by(Campaign.id)
     ).all()
@@ -247,14 +265,14 @@ def running_for(session: Session, merchant: Merchant, at: datetime) -> list[Camp
 
 @dataclass(frozen=True)
 class Earned:
-    transaction: LedgerTransaction
+    transaction_id: int
     bonus_points: int
     campaign_id: int | None
 
 
 def post_earn(
     session: Session,
-    merchant: Merchant,
+    merchant: CampaignShop,
     base_legs: list[ledger.Leg],
     base_points: int,
     wallet_account_id: int,
@@ -282,18 +300,18 @@ def post_earn(
             # The savepoint undoes the half-posted transaction if the budget's
             # guarded UPDATE matches no row, so the plain earn can follow.
             with session.begin_nested():
-                txn = ledger.post(
+                txn_id = ledger.post(
                     session, merchant.scheme_id, "earn", legs, memo=memo,
                     point_value_cents=point_value_cents, at=at,
                 )
         except InsufficientBalance:
             continue
-        return Earned(txn, bonus, campaign.id)
-    txn = ledger.post(
+        return Earned(txn_id, bonus, campaign.id)
+    txn_id = ledger.post(
         session, merchant.scheme_id, "earn", base_legs, memo=memo,
         point_value_cents=point_value_cents, at=at,
     )
-    return Earned(txn, 0, None)
+    return Earned(txn_id, 0, None)
 
 
 def bonus_legs(
@@ -305,11 +323,11 @@ def bonus_legs(
 ) -> list[ledger.Leg]:
     """Bonus points from the campaign into the wallet, their value from its budget."""
     value = accounts.value_of(bonus, point_value_cents)
-    issued = ledger.get_account(
+    issued = ledger.account(
         session, campaign.scheme_id, AccountKind.CAMPAIGN_ISSUED, Asset.POINTS,
         owner(campaign.id),
     )
-    budget = ledger.get_account(
+    budget = ledger.account(
         session, campaign.scheme_id, AccountKind.CAMPAIGN_BUDGET, Asset.EUR_CENTS,
         owner(campaign.id),
     )

@@ -15,14 +15,16 @@ from loyalty.earning import campaigns
 from loyalty.earning import stamps as stamp_cards
 from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
 from loyalty.infra import security
-from loyalty.infra.db import DriverStatement, attach, driver, update_loaded
+from loyalty.infra.db import update_loaded
 from loyalty.models import (
     AccountKind,
     Asset,
+    Campaign,
     Claim,
     ClaimStatus,
     Merchant,
     MerchantStatus,
+    Scheme,
     StampCard,
     Voucher,
     Wallet,
@@ -72,8 +74,17 @@ class NewClaim:
     def claim(self) -> Claim:
         """The ORM object (the till's pages and the tests use it; the API does not)."""
         if self._claim is None:
-            self._claim = attach(self._session, Claim, self._values, refresh=True)
+            self._claim = self._session.get_one(Claim, self.id)
         return self._claim
+
+
+@dataclass(frozen=True)
+class SaleShop:
+    """The shop of a collected sale, as a campaign's cover needs it."""
+
+    id: int
+    scheme_id: int
+    sector: str
 
 
 @dataclass(frozen=True)
@@ -129,14 +140,9 @@ class SaleTerms:
                    earn_rate_for(scheme, merchant), scheme.claim_ttl_seconds)
 
 
-# A driver statement (loyalty.infra.db.DriverStatement): every sale at every till makes one.
-_INSERT_CLAIM = DriverStatement("""
-    INSERT INTO claims
-        (scheme_id, merchant_id, till_key_id, token_hash, amount_cents, points, stamps,
-         stamp_card_id, status, created_at, expires_at)
-    VALUES (:scheme_id, :merchant_id, :till_key_id, :token_hash, :amount_cents, :points,
-            :stamps, :stamp_card_id, :status, :created_at, :expires_at)
-    RETURNING id""")
+# Every sale at every till makes one: a Core insert, no ORM object (NewClaim
+# loads one only if a page asks for it).
+_INSERT_CLAIM = sa.insert(Claim).returning(Claim.id)
 
 
 def create_claim(
@@ -186,11 +192,8 @@ def create_claim(
         "expires_at": now + timedelta(seconds=ttl_seconds),
     }
     session.flush()  # the shop, stamp card or till key may be new in this transaction
-    db = driver(session)
-    values["id"] = db.run(_INSERT_CLAIM, {
-        **values, "created_at": db.time(now), "expires_at": db.time(values["expires_at"]),
-    }).fetchone()[0]
-    return NewClaim(values["id"], values, token, session)
+    claim_id = session.connection().execute(_INSERT_CLAIM, values).scalar_one()
+    return NewClaim(claim_id, values, token, session)
 
 
 def get_claim(session: Session, token: str) -> Claim:
@@ -217,7 +220,7 @@ def _raise_for_status(claim: Claim, now: datetime) -> None:
         raise Gone("this code has expired", code="claim_expired")
 
 
-def _guard(by: str) -> DriverStatement:
+def _guard(by: sa.orm.InstrumentedAttribute[Any]) -> sa.Update:
     """The conditional UPDATE that collects an open claim, naming it by ``by``.
 
     It checks the wallet as the write sees it, not as the token lookup read it
@@ -225,33 +228,45 @@ def _guard(by: str) -> DriverStatement:
     stops the collect. So does a suspension of the claim's shop: its claims stay
     in circulation for up to a month.
     """
-    # Only the column name and the enums' values are formatted in.
-    return DriverStatement(f"""
-        UPDATE claims
-        SET status = '{ClaimStatus.CLAIMED.value}', wallet_id = :wallet_id, claimed_at = :now
-        WHERE {by} = :claim AND scheme_id = :scheme_id
-          AND status = '{ClaimStatus.OPEN.value}' AND expires_at > :now
-          AND EXISTS (SELECT 1 FROM wallets
-                      WHERE id = :wallet_id AND status <> '{WalletStatus.FROZEN.value}')
-          AND EXISTS (SELECT 1 FROM merchants
-                      WHERE id = claims.merchant_id
-                        AND status = '{MerchantStatus.APPROVED.value}')
-        RETURNING id, merchant_id, amount_cents, points, stamps, stamp_card_id, created_at""")  # noqa: S608  # nosec B608
+    return (
+        sa.update(Claim)
+        .where(
+            by == sa.bindparam("claim"),
+            Claim.scheme_id == sa.bindparam("scheme"),
+            Claim.status == ClaimStatus.OPEN,
+            Claim.expires_at > sa.bindparam("now"),
+            sa.exists().where(
+                Wallet.id == sa.bindparam("wallet"), Wallet.status != WalletStatus.FROZEN
+            ),
+            sa.exists().where(
+                Merchant.id == Claim.merchant_id, Merchant.status == MerchantStatus.APPROVED
+            ),
+        )
+        .values(status=ClaimStatus.CLAIMED, wallet_id=sa.bindparam("wallet"),
+                claimed_at=sa.bindparam("now"))
+        .returning(Claim.id, Claim.merchant_id, Claim.amount_cents, Claim.points, Claim.stamps,
+                   Claim.stamp_card_id, Claim.created_at)
+    )
 
 
-# Driver statements (loyalty.infra.db.DriverStatement): collecting is the busiest
-# write of the platform.
-_COLLECT_BY_TOKEN = _guard("token_hash")
-_COLLECT_BY_ID = _guard("id")
-_SHOP = DriverStatement("""
-    SELECT m.name, m.sector, s.timezone, s.point_value_cents,
-           EXISTS (SELECT 1 FROM campaigns c
-                   WHERE c.scheme_id = m.scheme_id
-                     AND c.starts_at <= :sale_at AND c.ends_at > :sale_at) AS campaigns
-    FROM merchants m JOIN schemes s ON s.id = m.scheme_id
-    WHERE m.id = :merchant_id""")
-_SET_TRANSACTION = DriverStatement(
-    "UPDATE claims SET transaction_id = :transaction_id WHERE id = :claim_id"
+# Collecting is the busiest write of the platform: Core statements, built once.
+_COLLECT_BY_TOKEN = _guard(Claim.token_hash)
+_COLLECT_BY_ID = _guard(Claim.id)
+_SHOP = (
+    sa.select(
+        Merchant.name, Merchant.sector, Scheme.timezone, Scheme.point_value_cents,
+        sa.exists().where(
+            Campaign.scheme_id == Merchant.scheme_id,
+            campaigns.running_at(sa.bindparam("sale_at", type_=Campaign.starts_at.type)),
+        ),
+    )
+    .join(Scheme, Scheme.id == Merchant.scheme_id)
+    .where(Merchant.id == sa.bindparam("merchant_id"))
+)
+_SET_TRANSACTION = (
+    sa.update(Claim)
+    .where(Claim.id == sa.bindparam("claim_id"))
+    .values(transaction_id=sa.bindparam("transaction"))
 )
 
 
@@ -276,14 +291,14 @@ def collect(session: Session, claim: Claim, wallet: WalletLike, now: datetime) -
 
 def _collect(
     session: Session,
-    guard: DriverStatement,
+    guard: sa.Update,
     claim_key: str | int,
     wallet: WalletLike,
     now: datetime,
     find_claim: Callable[[], Claim],
 ) -> ClaimResult:
     session.flush()  # e.g. a wallet made in this request, before statements name it
-    db = driver(session)
+    connection = session.connection()
     # The conditional UPDATE is the guard: only one transaction can move the
     # row from open to claimed. On PostgreSQL a racing UPDATE waits for the
     # winner to commit, re-reads the row and matches nothing; on SQLite writers
@@ -292,22 +307,22 @@ def _collect(
     # unknown claim, other scheme, frozen wallet, then the claim's status.
     row = None
     if wallet.status != WalletStatus.FROZEN:
-        row = db.run(guard, {"claim": claim_key, "scheme_id": wallet.scheme_id,
-                             "now": db.time(now), "wallet_id": wallet.id}).fetchone()
+        row = connection.execute(guard, {"claim": claim_key, "scheme": wallet.scheme_id,
+                                         "now": now, "wallet": wallet.id}).first()
     if row is None:
         _refuse(session, find_claim(), wallet, now)
     claim_id, merchant_id, amount_cents, points, stamps, stamp_card_id, sale_at = row
     scheme_id = wallet.scheme_id
-    name, sector, timezone, point_value, campaigns_running = db.run(
+    name, sector, timezone, point_value, campaigns_running = connection.execute(
         _SHOP, {"merchant_id": merchant_id, "sale_at": sale_at}
-    ).fetchone()
+    ).one()
     txn_id: int | None = None
     bonus, campaign_id = 0, None
     if points:
-        wallet_account = wallets.points_account_ref(session, wallet)
+        wallet_account = wallets.points_account(session, wallet)
         legs = [
             ledger.Leg(
-                ledger.account_ref(session, scheme_id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
+                ledger.account(session, scheme_id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
                                    ledger.merchant_owner(merchant_id)),
                 -points,
             ),
@@ -318,18 +333,16 @@ def _collect(
         if campaigns_running:
             # One transaction for the base points and any campaign bonus; the
             # campaign's budget decides in the database whether it can still pay.
-            merchant = attach(session, Merchant, {"id": merchant_id, "name": name,
-                                                  "sector": sector, "scheme_id": scheme_id})
+            shop = SaleShop(merchant_id, scheme_id, sector)
             earned = campaigns.post_earn(
-                session, merchant, legs, points, wallet_account.id, point_value,
-                db.read_time(sale_at), memo, at=now,
+                session, shop, legs, points, wallet_account.id, point_value, sale_at, memo, at=now,
             )
-            txn_id = earned.transaction.id
+            txn_id = earned.transaction_id
             bonus, campaign_id = earned.bonus_points, earned.campaign_id
         else:
-            txn_id = ledger.post_id(session, scheme_id, "earn", legs, memo=memo,
+            txn_id = ledger.post(session, scheme_id, "earn", legs, memo=memo,
                                     point_value_cents=point_value, at=now)
-        db.run(_SET_TRANSACTION, {"claim_id": claim_id, "transaction_id": txn_id})
+        connection.execute(_SET_TRANSACTION, {"claim_id": claim_id, "transaction": txn_id})
     # A Claim object the session holds (a till's printed-card sale) learns what
     # the guard wrote behind the ORM's back.
     update_loaded(session, Claim, claim_id, status=ClaimStatus.CLAIMED.value,

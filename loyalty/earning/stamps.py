@@ -87,10 +87,10 @@ def card_for_sale(session: Session, merchant_id: int, card_id: int | None) -> St
     return cards[0]
 
 
-def _wallet_account(session: Session, wallet: Wallet, card: StampCard) -> Account:
+def _wallet_account(session: Session, wallet: Wallet, card: StampCard) -> ledger.AccountRef:
     owner = ledger.wallet_owner(wallet.id)
     try:
-        return ledger.get_account(
+        return ledger.account(
             session, wallet.scheme_id, AccountKind.WALLET, card.asset, owner
         )
     except LookupError:
@@ -106,7 +106,7 @@ def _wallet_account(session: Session, wallet: Wallet, card: StampCard) -> Accoun
             )
     except sa.exc.IntegrityError:
         pass
-    return ledger.get_account(
+    return ledger.account(
         session, wallet.scheme_id, AccountKind.WALLET, card.asset, owner
     )
 
@@ -116,10 +116,10 @@ def give_stamps(
 ) -> list[Voucher]:
     """Put stamps on a wallet's card; every full card becomes a voucher."""
     owner = ledger.merchant_owner(card.merchant_id)
-    issued = ledger.get_account(
+    issued = ledger.account(
         session, card.scheme_id, AccountKind.MERCHANT_ISSUED, card.asset, owner
     )
-    retired = ledger.get_account(
+    retired = ledger.account(
         session, card.scheme_id, AccountKind.MERCHANT_REDEEMED, card.asset, owner
     )
     account = _wallet_account(session, wallet, card)
@@ -131,7 +131,7 @@ def give_stamps(
     )
     vouchers = []
     while ledger.balance(session, account.id) >= card.stamps_needed:
-        txn = ledger.post(
+        txn_id = ledger.post(
             session, card.scheme_id, "voucher",
             [ledger.Leg(account, -card.stamps_needed), ledger.Leg(retired, card.stamps_needed)],
             memo=f"full stamp card #{card.id}",
@@ -147,7 +147,7 @@ def give_stamps(
             expires_at=(
                 now + timedelta(days=card.voucher_valid_days) if card.voucher_valid_days else None
             ),
-            transaction_id=txn.id,
+            transaction_id=txn_id,
         )
         session.add(voucher)
         vouchers.append(voucher)

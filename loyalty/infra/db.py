@@ -11,12 +11,11 @@ import fcntl
 import itertools
 import logging
 import os
-import re
 import sqlite3
 import threading
 import weakref
 from collections.abc import Hashable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -25,7 +24,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
     Session,
-    make_transient_to_detached,
     sessionmaker,
 )
 from sqlalchemy.orm.attributes import set_committed_value
@@ -330,130 +328,15 @@ def _drop_pending(session: Session, _previous: Any) -> None:
 
 
 def update_loaded(session: Session, cls: type[Any], row_id: int, **values: Any) -> None:
-    """Give an object the session already holds the values a statement just wrote
-    to its row, as committed state; an object it does not hold stays unloaded."""
+    """Give an object the session already holds the values a Core statement just
+    wrote to its row, as committed state; an object it does not hold stays unloaded.
+
+    The value moves run as Core statements (no ORM object per row); this keeps
+    an ORM object a page or a test loaded earlier in the request from going stale.
+    """
     if not session.identity_map:  # the API's earn path holds no objects at all
         return
     loaded = session.identity_map.get(identity_key(cls, row_id))
     if loaded is not None:
         for name, value in values.items():
             set_committed_value(loaded, name, value)
-
-
-def attach(session: Session, cls: type[T], values: dict[str, Any], *, refresh: bool = False) -> T:
-    """The ORM object of a row just read or written with a Core statement, in the
-    session as if a query had loaded it, without another SQL statement.
-
-    ``values`` must hold the primary key ``id``; other columns load on first use.
-    If the session already holds the object it is returned, with ``values`` as
-    its new database state when ``refresh`` is set (the row was just updated).
-    """
-    existing = session.identity_map.get(identity_key(cls, values["id"]))
-    if existing is not None:
-        if refresh:
-            for name, value in values.items():
-                set_committed_value(existing, name, value)
-        return existing
-    # Not cls(**values): the constructor records every value as a change to
-    # write, which costs more than the query did and is undone at once.
-    obj: T = sa.inspect(cls).class_manager.new_instance()
-    for name, value in values.items():
-        set_committed_value(obj, name, value)
-    make_transient_to_detached(obj)
-    session.add(obj)
-    return obj
-
-
-# ----------------------------------------------------------------- driver statements
-
-_NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
-_DRIVER = "loyalty.driver"
-
-
-class DriverStatement:
-    """A fixed SQL statement for the database driver's own cursor.
-
-    The earn path (a sale at a till, a scan on a phone) runs about ten
-    statements per request, and SQLAlchemy's work per statement (cache lookup,
-    execution context, result wrapping, type processing) cost several times
-    what SQLite needs to run them. These statements skip that layer: the text
-    is written once with ``:name`` parameters, turned into ``%(name)s`` for
-    psycopg, and values cross as the driver takes them (see ``Driver``).
-    Tables and columns are the models'; the schema test keeps them true.
-    """
-
-    __slots__ = ("text",)
-
-    def __init__(self, sql: str) -> None:
-        if "--" in sql:
-            raise ValueError("no SQL comments: the text is joined into one line")
-        sql = " ".join(sql.split())
-        self.text = {"sqlite": sql, "postgresql": _NAMED_PARAMETER.sub(r"%(\1)s", sql)}
-
-
-class Driver:
-    """The session's connection, as its driver sees it, in the session's transaction.
-
-    Values bound here are stored the way SQLAlchemy's types store them (naive
-    UTC timestamps, on SQLite as ``YYYY-MM-DD HH:MM:SS.ffffff`` text), so rows
-    written either way compare and read alike. Driver errors come out as
-    SQLAlchemy's exceptions (IntegrityError, OperationalError), as from the ORM.
-    """
-
-    __slots__ = ("_raw", "dialect", "_errors")
-
-    def __init__(self, connection: sa.Connection) -> None:
-        self._raw: Any = connection.connection.driver_connection
-        self.dialect: str = connection.dialect.name
-        self._errors: type[Exception] = connection.dialect.loaded_dbapi.Error
-
-    def run(self, statement: DriverStatement, params: dict[str, Any]) -> Any:
-        """Execute and return the driver's cursor (``fetchone()``, ``fetchall()``)."""
-        sql = statement.text[self.dialect]
-        try:
-            return self._raw.execute(sql, params)
-        except self._errors as error:
-            raise sa.exc.DBAPIError.instance(sql, params, error, self._errors) from error
-
-    def run_many(self, statement: DriverStatement, rows: list[dict[str, Any]]) -> None:
-        sql = statement.text[self.dialect]
-        try:
-            if self.dialect == "sqlite":
-                self._raw.executemany(sql, rows)
-            else:
-                self._raw.cursor().executemany(sql, rows)
-        except self._errors as error:
-            raise sa.exc.DBAPIError.instance(sql, rows, error, self._errors) from error
-
-    def time(self, value: datetime) -> Any:
-        """A timezone-aware moment as UTCDateTime stores it."""
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        if self.dialect == "sqlite":
-            # = strftime("%Y-%m-%d %H:%M:%S.%f"), at a fifth of its cost
-            return naive.isoformat(" ", "microseconds")
-        return naive
-
-    def day(self, value: date) -> Any:
-        return value.isoformat() if self.dialect == "sqlite" else value
-
-    def read_time(self, value: Any) -> datetime:
-        """A UTCDateTime column's value as read by the driver, timezone-aware."""
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC)
-
-
-def driver(session: Session) -> Driver:
-    """The driver of the session's current transaction (begun if need be)."""
-    # Kept with the session's innermost transaction: a new transaction may be
-    # given another connection, and a savepoint is only emitted by SQLAlchemy
-    # once its connection is asked for, so session.connection() must run first
-    # in each (else a rolled-back savepoint would not undo what ran here).
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    kept: tuple[Any, Driver] | None = session.info.get(_DRIVER)
-    if transaction is not None and kept is not None and kept[0] is transaction:
-        return kept[1]
-    found = Driver(session.connection())
-    session.info[_DRIVER] = (session.get_nested_transaction() or session.get_transaction(), found)
-    return found

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from loyalty.models import Account, AccountKind, Asset
+from loyalty.models import AccountKind, Asset
 from loyalty.money import ledger
 
 STRIPE = "cash:stripe"
@@ -64,14 +64,14 @@ def open_merchant_accounts(session: Session, scheme_id: int, merchant_id: int) -
 
 def scheme_account(
     session: Session, scheme_id: int, kind: AccountKind, owner: str = ledger.SCHEME_OWNER
-) -> Account:
-    return ledger.get_account(session, scheme_id, kind, Asset.EUR_CENTS, owner)
+) -> ledger.AccountRef:
+    return ledger.account(session, scheme_id, kind, Asset.EUR_CENTS, owner)
 
 
 def merchant_account(
     session: Session, scheme_id: int, merchant_id: int, kind: AccountKind
-) -> Account:
-    return ledger.get_account(
+) -> ledger.AccountRef:
+    return ledger.account(
         session, scheme_id, kind, Asset.EUR_CENTS, ledger.merchant_owner(merchant_id)
     )
 
@@ -83,23 +83,12 @@ def earn_legs(
     value = value_of(points, point_value_cents)
     if not value:
         return []
-    # Every earn posts these: account references, which a worker keeps once
-    # committed, spare the two account lookups.
     return [
         ledger.Leg(
-            ledger.account_ref(
-                session, scheme_id, AccountKind.MERCHANT_POSITION, Asset.EUR_CENTS,
-                ledger.merchant_owner(merchant_id),
-            ),
+            merchant_account(session, scheme_id, merchant_id, AccountKind.MERCHANT_POSITION),
             -value,
         ),
-        ledger.Leg(
-            ledger.account_ref(
-                session, scheme_id, AccountKind.POINTS_LIABILITY, Asset.EUR_CENTS,
-                ledger.SCHEME_OWNER,
-            ),
-            value,
-        ),
+        ledger.Leg(scheme_account(session, scheme_id, AccountKind.POINTS_LIABILITY), value),
     ]
 
 

@@ -102,14 +102,14 @@ def record_prepayment(
     prepaid = accounts.merchant_account(
         session, merchant.scheme_id, merchant.id, AccountKind.MERCHANT_PREPAID
     )
-    txn = ledger.post(
+    txn_id = ledger.post(
         session,
         merchant.scheme_id,
         LEDGER_KIND,
         [ledger.Leg(cash, -amount_cents), ledger.Leg(prepaid, amount_cents)],
         memo=f"{method} {reference}"[:300],
     )
-    payment.transaction_id = txn.id
+    payment.transaction_id = txn_id
     session.flush()
     return payment, True
 
@@ -144,9 +144,10 @@ def record_bank_transfer(
 
 
 def prepaid_balance(session: Session, merchant: Merchant) -> int:
-    return accounts.merchant_account(
+    prepaid = accounts.merchant_account(
         session, merchant.scheme_id, merchant.id, AccountKind.MERCHANT_PREPAID
-    ).balance
+    )
+    return ledger.balance(session, prepaid.id)
 
 
 def prepayments_of(session: Session, merchant_id: int, limit: int = 100) -> Sequence[Prepayment]:

@@ -19,15 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty.errors import Conflict, InsufficientBalance, UnbalancedTransaction
-from loyalty.infra.db import (
-    DriverStatement,
-    ProcessCache,
-    attach,
-    driver,
-    transaction_memo,
-    update_loaded,
-    utcnow,
-)
+from loyalty.infra.db import ProcessCache, transaction_memo, update_loaded, utcnow
 from loyalty.models import Account, AccountKind, LedgerTransaction, Posting
 from loyalty.models.ledger import NON_NEGATIVE_KINDS
 
@@ -94,43 +86,40 @@ def open_account(
     return account
 
 
-def get_account(
-    session: Session, scheme_id: int, kind: AccountKind, asset: str, owner_key: str
-) -> Account:
-    """The account of an owner; raises LookupError if it was never opened."""
-    account = session.scalar(
-        sa.select(Account).where(
-            Account.scheme_id == scheme_id,
-            Account.kind == kind,
-            Account.asset == asset,
-            Account.owner_key == owner_key,
-        )
-    )
-    if account is None:
-        raise LookupError(f"no {kind}/{asset} account for {owner_key} in scheme {scheme_id}")
-    return account
-
-
-# Prebuilt in Core: building and caching an ORM statement per call cost more
-# than the lookup itself.
+# Statements of the value moves, in SQLAlchemy Core: built once, compiled once
+# per engine (SQLAlchemy caches the SQL), run on the session's connection so
+# they share its transaction. Every earn and spend runs them.
 _ACCOUNTS = cast(sa.Table, Account.__table__)
+_TRANSACTIONS = cast(sa.Table, LedgerTransaction.__table__)
+_POSTINGS = cast(sa.Table, Posting.__table__)
 _ACCOUNT_ID = sa.select(_ACCOUNTS.c.id).where(
     _ACCOUNTS.c.scheme_id == sa.bindparam("scheme_id"),
     _ACCOUNTS.c.kind == sa.bindparam("kind"),
     _ACCOUNTS.c.asset == sa.bindparam("asset"),
     _ACCOUNTS.c.owner_key == sa.bindparam("owner_key"),
 )
+_INSERT_TRANSACTION = sa.insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id)
+_INSERT_POSTINGS = sa.insert(_POSTINGS)
+_MOVE_BALANCE = (
+    sa.update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == sa.bindparam("account_id"))
+    .values(balance=_ACCOUNTS.c.balance + sa.bindparam("amount"))
+    .returning(_ACCOUNTS.c.balance)
+)
+# A debit of a wallet or the holds: only if the balance covers it.
+_MOVE_BALANCE_GUARDED = _MOVE_BALANCE.where(_ACCOUNTS.c.balance >= sa.bindparam("debit"))
+
 # Accounts are never deleted and their keys never change, so a worker may keep
 # the id of an account for good once it has seen it committed.
 _ACCOUNT_REFS = ProcessCache()
 _BALANCE = "ledger.balance"
 
 
-def account_ref(
+def account(
     session: Session, scheme_id: int, kind: AccountKind, asset: str, owner_key: str
 ) -> AccountRef:
-    """Like get_account, for posting only: no balance, and no lookup once this
-    worker knows the account. Raises LookupError if it was never opened."""
+    """The account of an owner, for posting and for ``balance``; no lookup once
+    this worker knows it. Raises LookupError if it was never opened."""
     key = (scheme_id, kind.value, asset, owner_key)
     ref: AccountRef | None = _ACCOUNT_REFS.get(session, key)
     if ref is None:
@@ -157,8 +146,9 @@ def post(
     point_value_cents: int | None = None,
     at: datetime | None = None,
     settlement_id: int | None = None,
-) -> LedgerTransaction:
-    """Write one balanced transaction and move the cached balances with it.
+) -> int:
+    """Write one balanced transaction, move the cached balances with it, and
+    return the new transaction's id.
 
     ``point_value_cents`` is the value of a point that priced the euro legs of
     a transaction that moves points in or out of circulation (loyalty.money.accounts).
@@ -169,41 +159,6 @@ def post(
     Raises InsufficientBalance when a wallet or the holds would go below zero;
     the caller's database transaction must then be rolled back.
     """
-    _check_balanced(legs)
-
-    # Accounts opened in this transaction must exist before postings refer to them.
-    session.flush()
-    created_at = at or utcnow()
-    txn_id = _write(session, scheme_id, kind, legs, memo, reverses_id, point_value_cents,
-                    created_at, settlement_id)
-    values = {
-        "scheme_id": scheme_id, "kind": kind, "memo": memo, "reverses_id": reverses_id,
-        "point_value_cents": point_value_cents, "created_at": created_at,
-        "settlement_id": settlement_id,
-    }
-    return attach(
-        session, LedgerTransaction, {"id": txn_id, **values},
-        refresh=True,  # a new row: an object left over from a rolled-back id must not win
-    )
-
-
-def post_id(
-    session: Session,
-    scheme_id: int,
-    kind: str,
-    legs: Sequence[Leg],
-    *,
-    memo: str | None = None,
-    point_value_cents: int | None = None,
-    at: datetime,
-) -> int:
-    """``post`` for the earn path: the new transaction's id, without an ORM object
-    and without flushing the session (the caller has nothing pending)."""
-    _check_balanced(legs)
-    return _write(session, scheme_id, kind, legs, memo, None, point_value_cents, at, None)
-
-
-def _check_balanced(legs: Sequence[Leg]) -> None:
     totals: dict[str, int] = defaultdict(int)
     for leg in legs:
         if leg.amount == 0:
@@ -211,64 +166,37 @@ def _check_balanced(legs: Sequence[Leg]) -> None:
         totals[leg.account.asset] += leg.amount
     if not legs or any(totals.values()):
         raise UnbalancedTransaction(f"postings do not balance: {dict(totals)}")
-
-
-# Driver statements: every earn and spend runs these (see loyalty.infra.db.DriverStatement).
-_INSERT_TRANSACTION = DriverStatement("""
-    INSERT INTO ledger_transactions
-        (scheme_id, kind, memo, reverses_id, point_value_cents, created_at, settlement_id)
-    VALUES (:scheme_id, :kind, :memo, :reverses_id, :point_value_cents, :created_at,
-            :settlement_id)
-    RETURNING id""")
-_INSERT_POSTING = DriverStatement("""
-    INSERT INTO postings (transaction_id, account_id, asset, amount)
-    VALUES (:transaction_id, :account_id, :asset, :amount)""")
-_MOVE_BALANCE = DriverStatement("""
-    UPDATE accounts SET balance = balance + :amount WHERE id = :account_id
-    RETURNING balance""")
-# A debit of a wallet or the holds: only if the balance covers it.
-_MOVE_BALANCE_GUARDED = DriverStatement("""
-    UPDATE accounts SET balance = balance + :amount
-    WHERE id = :account_id AND balance >= :debit
-    RETURNING balance""")
-
-
-def _write(
-    session: Session,
-    scheme_id: int,
-    kind: str,
-    legs: Sequence[Leg],
-    memo: str | None,
-    reverses_id: int | None,
-    point_value_cents: int | None,
-    at: datetime,
-    settlement_id: int | None,
-) -> int:
-    db = driver(session)
-    txn_id: int = db.run(_INSERT_TRANSACTION, {
+    # Accounts opened in this transaction must exist before postings refer to them.
+    session.flush()
+    connection = session.connection()
+    txn_id: int = connection.execute(_INSERT_TRANSACTION, {
         "scheme_id": scheme_id, "kind": kind, "memo": memo, "reverses_id": reverses_id,
-        "point_value_cents": point_value_cents, "created_at": db.time(at),
+        "point_value_cents": point_value_cents, "created_at": at or utcnow(),
         "settlement_id": settlement_id,
-    }).fetchone()[0]
+    }).scalar_one()
     # Update in account-id order so concurrent transactions on PostgreSQL take
     # row locks in the same order and cannot deadlock.
     memo_ = transaction_memo(session)
     for leg in sorted(legs, key=lambda leg: leg.account.id):
-        account, amount = leg.account, leg.amount
-        if amount < 0 and account.kind in NON_NEGATIVE_KINDS:
-            row = db.run(_MOVE_BALANCE_GUARDED,
-                         {"account_id": account.id, "amount": amount, "debit": -amount}).fetchone()
+        account_id, amount = leg.account.id, leg.amount
+        if amount < 0 and leg.account.kind in NON_NEGATIVE_KINDS:
+            moved = connection.execute(
+                _MOVE_BALANCE_GUARDED,
+                {"account_id": account_id, "amount": amount, "debit": -amount},
+            ).scalar()
         else:
-            row = db.run(_MOVE_BALANCE, {"account_id": account.id, "amount": amount}).fetchone()
-        if row is None:  # no row matched: the balance does not cover the debit
+            moved = connection.execute(
+                _MOVE_BALANCE, {"account_id": account_id, "amount": amount}
+            ).scalar()
+        if moved is None:  # no row matched: the balance does not cover the debit
             raise InsufficientBalance("not enough points")
         # This transaction holds the row (PostgreSQL's row lock, SQLite's write
         # lock) until it ends, so the balance stays this until then: balance()
         # needs no query.
-        memo_[(_BALANCE, account.id)] = row[0]
+        memo_[(_BALANCE, account_id)] = moved
         # An Account object of this session would be stale now: give it the new balance.
-        update_loaded(session, Account, account.id, balance=row[0])
-    db.run_many(_INSERT_POSTING, [
+        update_loaded(session, Account, account_id, balance=moved)
+    connection.execute(_INSERT_POSTINGS, [
         {"transaction_id": txn_id, "account_id": leg.account.id,
          "asset": leg.account.asset, "amount": leg.amount}
         for leg in legs
@@ -276,8 +204,9 @@ def _write(
     return txn_id
 
 
-def reverse(session: Session, transaction_id: int, *, memo: str | None = None) -> LedgerTransaction:
-    """Post the exact opposite of a transaction. A transaction is reversed at most once.
+def reverse(session: Session, transaction_id: int, *, memo: str | None = None) -> int:
+    """Post the exact opposite of a transaction and return its id. A transaction
+    is reversed at most once.
 
     Raises Conflict if it was already reversed, InsufficientBalance if the
     points have been spent meanwhile.

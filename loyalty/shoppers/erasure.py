@@ -66,7 +66,7 @@ def delete_wallet(session: Session, wallet: Wallet, now: datetime) -> int:
     account = wallets.points_account(session, wallet)
     forfeited = ledger.balance(session, account.id)
     if forfeited:
-        breakage = ledger.get_account(
+        breakage = ledger.account(
             session, wallet.scheme_id, AccountKind.BREAKAGE, Asset.POINTS, ledger.SCHEME_OWNER
         )
         point_value = session.scalars(

@@ -148,7 +148,7 @@ def _expire_wallet(
     session: Session, scheme: Scheme, wallet: Wallet, points: int, today: date, now: datetime
 ) -> bool:
     account = wallets.points_account(session, wallet)
-    breakage = ledger.get_account(
+    breakage = ledger.account(
         session, scheme.id, AccountKind.BREAKAGE, Asset.POINTS, ledger.SCHEME_OWNER
     )
     try:
@@ -162,7 +162,7 @@ def _expire_wallet(
             # Flush now: the unique (wallet, kind, day) row is what stops a
             # second run of the same day from expiring the same points again.
             session.flush()
-            txn = ledger.post(
+            txn_id = ledger.post(
                 session,
                 scheme.id,
                 "expire",
@@ -175,7 +175,7 @@ def _expire_wallet(
                 at=now,
                 point_value_cents=scheme.point_value_cents,
             )
-            notice.transaction_id = txn.id
+            notice.transaction_id = txn_id
             session.flush()
     except (sa.exc.IntegrityError, InsufficientBalance):
         return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -11,9 +10,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from loyalty.infra import security
-from loyalty.infra.db import DriverStatement, attach, driver
 from loyalty.models import (
-    Account,
     AccountKind,
     Asset,
     Scheme,
@@ -66,22 +63,21 @@ class TokenHolder:
     home_village: str | None
     age_band: str | None
 
-    def as_wallet(self, session: Session) -> Wallet:
-        """The ORM object, without another query (other columns load on first use)."""
-        return attach(session, Wallet, dataclasses.asdict(self))
 
 
-# A driver statement (loyalty.infra.db.DriverStatement): every request of a phone starts here.
-_BY_TOKEN = DriverStatement(f"""
-    SELECT id, scheme_id, status, stats_consent, home_postcode, home_village, age_band
-    FROM wallets
-    WHERE token_hash = :token_hash AND status <> '{WalletStatus.DELETED.value}'""")  # noqa: S608  # nosec B608
+# Every request of a phone starts here: the columns collecting needs, no ORM object.
+_BY_TOKEN = sa.select(
+    Wallet.id, Wallet.scheme_id, Wallet.status, Wallet.stats_consent,
+    Wallet.home_postcode, Wallet.home_village, Wallet.age_band,
+).where(Wallet.token_hash == sa.bindparam("token_hash"), Wallet.status != WalletStatus.DELETED)
 
 
 def holder_of_token(session: Session, token: str) -> TokenHolder:
     """The wallet a bearer token opens. Raises Unauthorized."""
     session.flush()  # a token changed in this transaction and not yet written
-    row = driver(session).run(_BY_TOKEN, {"token_hash": security.token_hash(token)}).fetchone()
+    row = session.connection().execute(
+        _BY_TOKEN, {"token_hash": security.token_hash(token)}
+    ).first()
     if row is None:
         raise Unauthorized("unknown wallet token")
     wallet_id, scheme_id, status, consent, postcode, village, age_band = row
@@ -90,7 +86,14 @@ def holder_of_token(session: Session, token: str) -> TokenHolder:
 
 def wallet_by_token(session: Session, token: str) -> Wallet:
     """The wallet a bearer token opens. Raises Unauthorized."""
-    return holder_of_token(session, token).as_wallet(session)
+    wallet = session.scalar(
+        sa.select(Wallet).where(
+            Wallet.token_hash == security.token_hash(token), Wallet.status != WalletStatus.DELETED
+        )
+    )
+    if wallet is None:
+        raise Unauthorized("unknown wallet token")
+    return wallet
 
 
 def ensure_usable(wallet: Wallet) -> None:
@@ -134,12 +137,6 @@ def recover_wallet(session: Session, recovery_code: str) -> NewWallet:
     return NewWallet(wallet, token, recovery_code)
 
 
-def points_account(session: Session, wallet: Wallet) -> Account:
-    return ledger.get_account(
-        session, wallet.scheme_id, AccountKind.WALLET, Asset.POINTS, ledger.wallet_owner(wallet.id)
-    )
-
-
 class WalletIds(Protocol):
     """A wallet as far as its accounts go: an ORM Wallet or a token's lookup."""
 
@@ -150,14 +147,14 @@ class WalletIds(Protocol):
     def scheme_id(self) -> int: ...
 
 
-def points_account_ref(session: Session, wallet: WalletIds) -> ledger.AccountRef:
-    return ledger.account_ref(
+def points_account(session: Session, wallet: WalletIds) -> ledger.AccountRef:
+    return ledger.account(
         session, wallet.scheme_id, AccountKind.WALLET, Asset.POINTS, ledger.wallet_owner(wallet.id)
     )
 
 
 def points_balance(session: Session, wallet: WalletIds) -> int:
-    return ledger.balance(session, points_account_ref(session, wallet).id)
+    return ledger.balance(session, points_account(session, wallet).id)
 
 
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")

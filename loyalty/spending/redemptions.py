@@ -20,7 +20,6 @@ from loyalty.errors import (
     TooManyAttempts,
 )
 from loyalty.models import (
-    Account,
     AccountKind,
     Asset,
     Merchant,
@@ -46,8 +45,8 @@ MAX_MISSES_PER_TILL = 20
 MAX_MISSES_PER_SHOP = 40
 
 
-def _holds_account(session: Session, scheme_id: int) -> Account:
-    return ledger.get_account(
+def _holds_account(session: Session, scheme_id: int) -> ledger.AccountRef:
+    return ledger.account(
         session, scheme_id, AccountKind.HOLDS, Asset.POINTS, ledger.SCHEME_OWNER
     )
 
@@ -71,7 +70,7 @@ def create_redemption(session: Session, wallet: Wallet, points: int, now: dateti
         raise InvalidInput(f"points must be between 1 and {MAX_POINTS}")
     release_expired(session, now, wallet_id=wallet.id)
     scheme = session.get_one(Scheme, wallet.scheme_id)
-    txn = ledger.post(
+    txn_id = ledger.post(
         session,
         scheme.id,
         "hold",
@@ -90,7 +89,7 @@ def create_redemption(session: Session, wallet: Wallet, points: int, now: dateti
         status=RedemptionStatus.HELD,
         created_at=now,
         expires_at=now + timedelta(seconds=scheme.hold_ttl_seconds),
-        hold_transaction_id=txn.id,
+        hold_transaction_id=txn_id,
     )
 
 
@@ -278,14 +277,14 @@ def confirm_redemption(
         stamps.finish_voucher(session, redemption.voucher_id, merchant, now)
         session.refresh(redemption)
         return redemption
-    redeemed = ledger.get_account(
+    redeemed = ledger.account(
         session,
         merchant.scheme_id,
         AccountKind.MERCHANT_REDEEMED,
         Asset.POINTS,
         ledger.merchant_owner(merchant.id),
     )
-    txn = ledger.post(
+    txn_id = ledger.post(
         session,
         merchant.scheme_id,
         "redeem",
@@ -301,7 +300,7 @@ def confirm_redemption(
         # The discount was fixed when the code was made: price the points at it.
         point_value_cents=redemption.discount_cents // redemption.points,
     )
-    _set_finish_transaction(session, redemption, txn.id)
+    _set_finish_transaction(session, redemption, txn_id)
     return redemption
 
 
@@ -331,14 +330,14 @@ def _release(session: Session, redemption: Redemption, reason: str, now: datetim
         stamps.release_voucher(session, redemption.voucher_id)
         session.refresh(redemption)
         return True
-    wallet_account = ledger.get_account(
+    wallet_account = ledger.account(
         session,
         redemption.scheme_id,
         AccountKind.WALLET,
         Asset.POINTS,
         ledger.wallet_owner(redemption.wallet_id),
     )
-    txn = ledger.post(
+    txn_id = ledger.post(
         session,
         redemption.scheme_id,
         "release",
@@ -349,7 +348,7 @@ def _release(session: Session, redemption: Redemption, reason: str, now: datetim
         memo=f"redemption #{redemption.id} {reason}",
         at=now,
     )
-    _set_finish_transaction(session, redemption, txn.id)
+    _set_finish_transaction(session, redemption, txn_id)
     return True
 
 

@@ -99,21 +99,21 @@ def wallet_of(session: Session, token: str) -> Wallet:
 
 
 def balance_of_wallet(session: Session, wallet_id: int, scheme_id: int) -> int:
-    account = ledger.get_account(
+    account = ledger.account(
         session, scheme_id, AccountKind.WALLET, Asset.POINTS, ledger.wallet_owner(wallet_id)
     )
     return ledger.balance(session, account.id)
 
 
 def holds_balance(session: Session, scheme_id: int) -> int:
-    account = ledger.get_account(
+    account = ledger.account(
         session, scheme_id, AccountKind.HOLDS, Asset.POINTS, ledger.SCHEME_OWNER
     )
     return ledger.balance(session, account.id)
 
 
 def redeemed_balance(session: Session, scheme_id: int, merchant_id: int) -> int:
-    account = ledger.get_account(
+    account = ledger.account(
         session,
         scheme_id,
         AccountKind.MERCHANT_REDEEMED,
@@ -256,7 +256,7 @@ def test_two_shops_race_to_confirm_one_code(
                 Posting.transaction_id == r.finish_transaction_id, Posting.asset == Asset.POINTS
             )
         ).all()
-        winner_account = ledger.get_account(
+        winner_account = ledger.account(
             db, scheme.id, AccountKind.MERCHANT_REDEEMED, Asset.POINTS,
             ledger.merchant_owner(won_by[r.code]),
         )

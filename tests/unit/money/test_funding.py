@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.errors import Conflict, InvalidInput
 from loyalty.models import AccountKind, FundingMethod
-from loyalty.money import accounts, funding
+from loyalty.money import accounts, funding, ledger
 from tests.factories import make_shop
 
 
@@ -44,7 +44,7 @@ def test_a_prepayment_is_cash_out_prepaid_in(session: Session) -> None:
     )
     assert created and payment.reference == "REF-1"
     bank = accounts.scheme_account(session, shop.scheme.id, AccountKind.CASH, accounts.BANK)
-    assert bank.balance == -12_00
+    assert ledger.balance(session, bank.id) == -12_00
     assert funding.prepaid_balance(session, shop.merchant) == 12_00
     again, created = funding.record_prepayment(
         session, shop.merchant, 12_00, FundingMethod.BANK, "REF-1"

@@ -23,10 +23,8 @@ from loyalty.access import staff
 from loyalty.earning import claims
 from loyalty.errors import Forbidden
 from loyalty.infra.db import (
-    DriverStatement,
     ProcessCache,
     QueuedWriterConnection,
-    driver,
     make_engine,
     sqlite_begin_mode,
     utcnow,
@@ -50,7 +48,7 @@ _OWNER = "cash:test"
 
 
 def _test_cash(session: Session, scheme_id: int) -> ledger.AccountRef:
-    return ledger.account_ref(session, scheme_id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+    return ledger.account(session, scheme_id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
 
 
 def test_an_account_rolled_back_with_its_transaction_is_not_remembered(session: Session) -> None:
@@ -66,7 +64,7 @@ def test_an_account_rolled_back_with_its_transaction_is_not_remembered(session: 
     ledger.open_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
     ref = _test_cash(session, scheme.id)
     session.commit()
-    stored = ledger.get_account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
+    stored = ledger.account(session, scheme.id, AccountKind.CASH, Asset.EUR_CENTS, _OWNER)
     assert _test_cash(session, scheme.id) == ref
     assert (ref.id, ref.kind, ref.asset) == (stored.id, stored.kind, stored.asset)
     session.commit()
@@ -104,11 +102,11 @@ def test_a_posted_balance_lasts_only_as_long_as_its_transaction(session: Session
     merchant = make_merchant(session, scheme)
     wallet = wallets.create_wallet(session, scheme).wallet
     session.commit()
-    issued = ledger.account_ref(
+    issued = ledger.account(
         session, scheme.id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
         ledger.merchant_owner(merchant.id),
     )
-    account = wallets.points_account_ref(session, wallet)
+    account = wallets.points_account(session, wallet)
     value = scheme.point_value_cents
 
     def _earn_legs(points: int) -> list[ledger.Leg]:
@@ -261,29 +259,18 @@ def test_a_wallet_frozen_after_its_token_was_read_cannot_collect(session: Sessio
     session.rollback()
 
 
-# -- driver statements -----------------------------------------------------------------------
+# -- Core statements on the session's connection -------------------------------------------
 
 
-def test_driver_statements_name_their_parameters_for_each_driver() -> None:
-    statement = DriverStatement("SELECT id FROM claims WHERE token_hash = :token_hash")
-    assert statement.text["sqlite"] == "SELECT id FROM claims WHERE token_hash = :token_hash"
-    assert statement.text["postgresql"] == (
-        "SELECT id FROM claims WHERE token_hash = %(token_hash)s"
-    )
-    # A comment would swallow the rest of the statement once it is one line.
-    with pytest.raises(ValueError, match="no SQL comments"):
-        DriverStatement("SELECT 1 -- why\nFROM claims")
-
-
-def test_a_rolled_back_savepoint_undoes_driver_statements(session: Session) -> None:
+def test_a_rolled_back_savepoint_undoes_the_core_statements(session: Session) -> None:
     # campaigns.post_earn tries a bonus in a savepoint and falls back to the plain
     # earn when the budget cannot pay: the half-written try must vanish.
     scheme = make_scheme(session)
     merchant = make_merchant(session, scheme)
     wallet = wallets.create_wallet(session, scheme).wallet
     session.commit()
-    account = wallets.points_account_ref(session, wallet)
-    issued = ledger.account_ref(
+    account = wallets.points_account(session, wallet)
+    issued = ledger.account(
         session, scheme.id, AccountKind.MERCHANT_ISSUED, Asset.POINTS,
         ledger.merchant_owner(merchant.id),
     )
@@ -302,20 +289,6 @@ def test_a_rolled_back_savepoint_undoes_driver_statements(session: Session) -> N
     assert kinds == ["earn"]
     assert ledger.verify(session).ok
     session.commit()
-
-
-def test_driver_errors_are_sqlalchemy_errors(session: Session) -> None:
-    # Callers catch IntegrityError to detect a lost race, from the ORM or not.
-    scheme = make_scheme(session)
-    insert = DriverStatement(
-        "INSERT INTO pseudonym_keys (scheme_id, year, secret, created_at)"
-        " VALUES (:s, 2026, 'x', :at)"
-    )
-    db = driver(session)
-    db.run(insert, {"s": scheme.id, "at": db.time(utcnow())})
-    with pytest.raises(sa.exc.IntegrityError):  # unique (scheme_id, year)
-        db.run(insert, {"s": scheme.id, "at": db.time(utcnow())})
-    session.rollback()
 
 
 def test_a_till_key_lookup_reads_the_same_terms_as_the_orm(session: Session) -> None:

@@ -47,15 +47,17 @@ class Book:
     scheme: Scheme
     merchant: Merchant
     wallet: Wallet
-    wallet_account: Account
-    issued: Account
-    redeemed: Account
-    holds: Account
-    breakage: Account
+    wallet_account: ledger.AccountRef
+    issued: ledger.AccountRef
+    redeemed: ledger.AccountRef
+    holds: ledger.AccountRef
+    breakage: ledger.AccountRef
 
 
-def _account(session: Session, scheme: Scheme, kind: AccountKind, owner: str) -> Account:
-    return ledger.get_account(session, scheme.id, kind, Asset.POINTS, owner)
+def _account(
+    session: Session, scheme: Scheme, kind: AccountKind, owner: str
+) -> ledger.AccountRef:
+    return ledger.account(session, scheme.id, kind, Asset.POINTS, owner)
 
 
 @pytest.fixture
@@ -120,7 +122,8 @@ def _earn(session: Session, book: Book, amount_cents: int) -> claims.ClaimResult
 
 def test_balanced_posting_moves_the_cached_balances(session: Session, book: Book) -> None:
     value = book.scheme.point_value_cents
-    txn = ledger.post(
+    loaded = session.get_one(Account, book.wallet_account.id)  # an ORM object of the session
+    txn_id = ledger.post(
         session,
         book.scheme.id,
         "earn",
@@ -128,7 +131,8 @@ def test_balanced_posting_moves_the_cached_balances(session: Session, book: Book
         memo="test earn",
         point_value_cents=value,
     )
-    assert txn.id is not None and txn.kind == "earn" and txn.reverses_id is None
+    txn = session.get_one(LedgerTransaction, txn_id)
+    assert txn.kind == "earn" and txn.reverses_id is None
     position = accounts.merchant_account(
         session, book.scheme.id, book.merchant.id, AccountKind.MERCHANT_POSITION
     )
@@ -142,8 +146,8 @@ def test_balanced_posting_moves_the_cached_balances(session: Session, book: Book
     assert _balances(session, book) == {
         "wallet_account": 10, "issued": -10, "redeemed": 0, "holds": 0, "breakage": 0,
     }
-    # The ORM object is expired by post(), so it reloads the new balance too.
-    assert book.wallet_account.balance == 10
+    # An Account object the session held learns the balance post() wrote.
+    assert loaded.balance == 10
 
     # Three legs, one of them a debit of a non-negative account that has enough.
     ledger.post(
@@ -297,7 +301,7 @@ def test_reversal_posts_the_exact_opposite_once(session: Session, book: Book) ->
         book.issued.id: -42, book.wallet_account.id: 42, position.id: -value, liability.id: value,
     }
 
-    reversal = ledger.reverse(session, original_id)
+    reversal = session.get_one(LedgerTransaction, ledger.reverse(session, original_id))
     session.commit()
     assert reversal.reverses_id == original_id and reversal.kind == "reversal"
     assert reversal.scheme_id == book.scheme.id

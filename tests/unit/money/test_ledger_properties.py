@@ -295,7 +295,8 @@ class LedgerMachine(RuleBasedStateMachine):
             "reverse", lambda: ledger.reverse(self.session, earn.transaction_id), expected, code
         )
         if expected is None:
-            assert reversal.reverses_id == earn.transaction_id
+            reversed_by = self.session.get_one(LedgerTransaction, reversal)
+            assert reversed_by.reverses_id == earn.transaction_id
             earn.reversed = True
             self.balance[earn.wallet] -= earn.points
             self.issued[earn.shop] += earn.points

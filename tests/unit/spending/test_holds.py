@@ -59,7 +59,7 @@ def _balance(session: Session, wallet: Wallet) -> int:
 
 
 def _holds(session: Session, scheme: Scheme) -> int:
-    account = ledger.get_account(
+    account = ledger.account(
         session, scheme.id, AccountKind.HOLDS, Asset.POINTS, ledger.SCHEME_OWNER
     )
     return ledger.balance(session, account.id)
@@ -245,7 +245,7 @@ def test_confirming_just_before_expiry_works_and_only_once(session: Session) -> 
     assert redemption.status == RedemptionStatus.CONFIRMED
     assert redemption.merchant_id == s.shop.merchant.id
     assert _holds(session, s.scheme) == 0
-    redeemed = ledger.get_account(
+    redeemed = ledger.account(
         session, s.scheme.id, AccountKind.MERCHANT_REDEEMED, Asset.POINTS,
         ledger.merchant_owner(s.shop.merchant.id),
     )
@@ -274,7 +274,7 @@ def test_confirming_an_expired_code_through_the_api_is_410(
     assert response.status_code == 410, response.json
     assert response.json["error"]["code"] == "code_expired"
     assert _status(session, code) == (RedemptionStatus.HELD, None)
-    redeemed = ledger.get_account(
+    redeemed = ledger.account(
         session, s.scheme.id, AccountKind.MERCHANT_REDEEMED, Asset.POINTS,
         ledger.merchant_owner(s.shop.merchant.id),
     )
