@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import abort, redirect, url_for
 from flask_babel import format_date, get_locale
 
-from loyalty.analytics import catalog, periods, rollups
+from loyalty.analytics import catalog, periods, report_kit, rollups
 from loyalty.earning import campaigns
 from loyalty.models import (
     AccountKind,
@@ -40,7 +40,7 @@ def home() -> Any:
         ).all()
     )
     rollups.refresh_if_pending(session, scheme)
-    period = periods.parse(None, None, catalog.today_local(scheme))
+    period = periods.parse(None, None, report_kit.today_local(scheme))
     # Through the report catalogue, so the privacy rules apply here too.
     spending = catalog.build(session, scheme, "sectors", period, str(get_locale() or "nl"))
     liability = accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)

@@ -13,7 +13,16 @@ from flask import abort, current_app, request
 from flask_babel import get_locale, gettext
 from markupsafe import Markup
 
-from loyalty.analytics import catalog, exports, periods, privacy, rollups
+from loyalty.analytics import (
+    catalog,
+    exports,
+    kinds,
+    periods,
+    points_reports,
+    privacy,
+    report_kit,
+    rollups,
+)
 from loyalty.analytics.periods import Period
 from loyalty.errors import InvalidInput
 from loyalty.web import charts, db, i18n
@@ -23,7 +32,7 @@ from municipality_dashboard.common import STAFF, bp, current_scheme, render
 # Labels that reports give as English texts (weekdays, kinds of shopping, points figures):
 # the pages show them translated.
 TRANSLATED_LABELS = frozenset(
-    [*catalog.WEEKDAYS, *catalog.SHOPPING_KINDS.values(), *catalog.POINTS_LABELS.values(),
+    [*report_kit.WEEKDAYS, *kinds.SHOPPING_KINDS.values(), *points_reports.POINTS_LABELS.values(),
      "Outstanding points today (liability)"]
 )
 ORDER = [
@@ -115,7 +124,7 @@ def report_page(name: str) -> Any:
         abort(404)
     scheme = current_scheme()
     session = db()
-    today = catalog.today_local(scheme)
+    today = report_kit.today_local(scheme)
     error = None
     try:
         start, end = _dates()
@@ -192,7 +201,7 @@ def _chart(report: catalog.Report, rows: list[dict[str, Any]], kind: str, lang: 
             values[(weekday, hours.index(hour))] = r.get(report.value)
         svg = charts.heatmap(
             f"chart-{report.name}", title, desc,
-            [gettext(day) for day in catalog.WEEKDAYS], [f"{h:02d}" for h in hours],
+            [gettext(day) for day in report_kit.WEEKDAYS], [f"{h:02d}" for h in hours],
             values, hidden,
         )
     elif report.chart == "lines":

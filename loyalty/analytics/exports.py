@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from loyalty.analytics import privacy
-from loyalty.analytics.catalog import Report
+from loyalty.analytics.report_kit import Report
 from loyalty.infra import csv_cells
 
 

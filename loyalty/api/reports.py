@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_babel import get_locale
 from flask_smorest import Blueprint
 
-from loyalty.analytics import catalog, exports, periods, reports, rollups
+from loyalty.analytics import catalog, exports, periods, report_kit, reports, rollups
 from loyalty.api.auth import MUNICIPALITY_STAFF, require_staff
 from loyalty.api.common import AUTH
 from loyalty.api.schemas import NamedReport, ReportQuery, SpendingQuery, SpendingReport
@@ -60,7 +60,7 @@ class NamedReportView(MethodView):
             raise NotFound(f"no report {name!r}", code="unknown_report")
         session = db()
         scheme = session.get_one(Scheme, user.scheme_id)
-        period = periods.parse(query.get("from_"), query.get("to"), catalog.today_local(scheme))
+        period = periods.parse(query.get("from_"), query.get("to"), report_kit.today_local(scheme))
         rollups.refresh_if_pending(session, scheme)
         report = catalog.build(session, scheme, name, period, str(get_locale() or "nl"))
         if as_csv:

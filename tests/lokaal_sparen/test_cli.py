@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from lokaal_sparen.app import create_app
-from loyalty.analytics import catalog, evaluation, periods
+from loyalty.analytics import catalog, evaluation, periods, report_kit
 from loyalty.earning import campaigns
 from loyalty.infra.db import make_engine, utcnow
 from loyalty.models import Merchant, MerchantStatus, Scheme, StaffUser
@@ -134,7 +134,7 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     try:
         with Session(engine) as session:
             scheme_row = session.scalars(sa.select(Scheme)).one()
-            period = periods.parse(None, None, catalog.today_local(scheme_row))
+            period = periods.parse(None, None, report_kit.today_local(scheme_row))
             empty = [
                 name for name in catalog.CATALOG
                 if name != "sector-classes" and not any(

@@ -10,7 +10,7 @@ from babel.numbers import format_currency
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import catalog, generate
+from loyalty.analytics import generate, report_kit
 from loyalty.models import PurchaseEvent
 from tests.factories import make_merchant
 from tests.municipality_dashboard.conftest import Municipality, html
@@ -21,7 +21,7 @@ def format_euro(cents: int) -> str:
 
 
 def _last_month(town: Municipality) -> tuple:  # type: ignore[type-arg]
-    first = catalog.today_local(town.scheme).replace(day=1)
+    first = report_kit.today_local(town.scheme).replace(day=1)
     return first - timedelta(days=1) - timedelta(days=40), first - timedelta(days=1)
 
 

@@ -1,0 +1,234 @@
+"""Where and when money is spent: the one-dimension reports as Dimension specs, then
+the shopping kinds and the active shops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import sqlalchemy as sa
+
+from loyalty.analytics import areas, cells, privacy
+from loyalty.analytics.kinds import SHOPPING_KINDS, shopping_kind
+from loyalty.analytics.periods import Period
+from loyalty.analytics.privacy import Cell
+from loyalty.analytics.report_kit import (
+    SPENDING_COLUMNS,
+    WEEKDAYS,
+    Column,
+    Context,
+    Dimension,
+    Entry,
+    Labels,
+    Report,
+    Tally,
+    compared,
+    custom_report,
+)
+from loyalty.analytics.report_kit import (
+    translatable as _l,
+)
+from loyalty.analytics.rollups import NO_AGE
+from loyalty.models import (
+    Merchant,
+)
+from loyalty.town import sectors
+
+
+def _sector_labels(ctx: Context) -> Labels:
+    return lambda code: f"{code} {sectors.label(code, ctx.lang)}"
+
+
+def _shop_names(ctx: Context) -> Labels:
+    names = {
+        str(mid): name
+        for mid, name in ctx.session.execute(
+            sa.select(Merchant.id, Merchant.name).where(Merchant.scheme_id == ctx.scheme.id)
+        )
+    }
+    return names.get
+
+
+def _weekday_hours(_ctx: Context) -> Labels:
+    def label(key: str) -> str:
+        weekday, hour = key.split("-")
+        return f"{WEEKDAYS[int(weekday)]} {int(hour):02d}:00"
+
+    return label
+
+
+def _weekdays(_ctx: Context) -> Labels:
+    return lambda key: WEEKDAYS[int(key)]
+
+
+def _areas(ctx: Context) -> Labels:
+    def label(area: str) -> str:
+        text = areas.area_label(area, ctx.lang)
+        if areas.area_kind(area, ctx.scheme.nis_code) == "own_municipality":
+            return f"{text} ({_l('village not given')})"
+        return text
+
+    return label
+
+
+BUSIEST_DAYS = 15
+
+
+def _busiest_first(_ctx: Context, report: Report) -> Report:
+    # Every day passed the rules (and secondary suppression) before ranking.
+    ranked = sorted(
+        (c for c in report.rows if not c.suppressed),
+        key=lambda c: c.amount_cents or 0,
+        reverse=True,
+    )[:BUSIEST_DAYS]
+    return replace(report, rows=ranked, previous={}, last_year={})
+
+
+def _own_villages_first(ctx: Context, report: Report) -> Report:
+    # Own villages first, then the own municipality without village, then the rest.
+    order = {"village": 0, "own_municipality": 1, "other_municipality": 2}
+    rows = sorted(
+        report.rows,
+        key=lambda c: (order.get(areas.area_kind(c.key, ctx.scheme.nis_code), 3),
+                       -(c.amount_cents or 0), c.label or ""),
+    )
+    return replace(report, rows=rows)
+
+
+DIMENSIONS = (
+    # Groups rather than classes: a small town has one or two shops per class,
+    # which the three-shop rule would hide.
+    Dimension(
+        "sectors", _l("Spending by sector"),
+        _l("Sales that earned points, per NACE-BEL sector group of the shop (e.g. 47.2, food "
+           "shops): purchases, amount and distinct shoppers in the period."),
+        "sector_group", labels=_sector_labels,
+    ),
+    Dimension(
+        "sector-classes", _l("Spending by sector class"),
+        _l("As spending by sector, per NACE-BEL class (e.g. 47.24, bakeries); classes with fewer "
+           "than 3 shops are hidden."),
+        "sector", labels=_sector_labels,
+    ),
+    Dimension(
+        "shops", _l("Spending by shop"),
+        _l("Sales that earned points, per shop: purchases, amount and distinct shoppers. Only "
+           "for the municipality; shops with fewer than k shoppers are hidden."),
+        "merchant", labels=_shop_names, per_shop=True,
+    ),
+    Dimension(
+        "heatmap", _l("Hour and weekday"),
+        _l("Purchases per hour of the day (shop's local time) and day of the week: when "
+           "people shop."),
+        "weekday_hour", labels=_weekday_hours, chart="heatmap", value="purchases",
+    ),
+    Dimension(
+        "weekdays", _l("Weekday profile"),
+        _l("Sales per day of the week over the period: purchases, amount and distinct shoppers."),
+        "weekday", labels=_weekdays,
+    ),
+    Dimension(
+        "busiest-days", _l("Busiest days"),
+        _l("The days with the highest amount spent in the period, with purchases and distinct "
+           "shoppers; hidden days are not ranked."),
+        "day", arrange=_busiest_first,
+    ),
+    Dimension(
+        "daily", _l("Spending per day"),
+        _l("Sales that earned points per local day of the period: purchases, amount and distinct "
+           "shoppers."),
+        "day", chart="lines",
+    ),
+    Dimension(
+        "home-areas", _l("Where shoppers live"),
+        _l("Sales by the shopper's home: the scheme's own villages, then other municipalities "
+           "(from the postcode). Only shoppers who consented to statistics."),
+        "area", labels=_areas, exclude=(areas.UNKNOWN,), with_total=False,
+        arrange=_own_villages_first,
+    ),
+    Dimension(
+        "age-bands", _l("Age bands"),
+        _l("Sales by the shopper's age band. Only shoppers who consented to statistics."),
+        "age_band", exclude=(NO_AGE,), with_total=False,
+    ),
+)
+REPORTS: list[Entry] = [spec.entry() for spec in DIMENSIONS]
+
+
+# -- reports with their own queries ----------------------------------------------------------
+
+
+@custom_report(
+    REPORTS,
+    "shopping-kinds",
+    _l("Fun, run and daily shopping"),
+    _l("Sales split into daily shopping (food, pharmacy, drugstore), run shopping (DIY, "
+       "electronics, optician, services) and fun shopping (clothing, books, toys, cafés, "
+       "restaurants), by the shop's NACE-BEL sector."),
+)
+def shopping_kinds(ctx: Context) -> Report:
+
+    def checked(period: Period) -> list[Cell]:
+        figures = cells.sums(ctx.session, ctx.scheme.id, "sector", period)
+        kinds: dict[str, Tally] = {}
+        for sector, (purchases, amount, pts, per_shop) in figures.items():
+            kind = kinds.setdefault(shopping_kind(sector), Tally())
+            kind.purchases += purchases
+            kind.amount_cents += amount
+            kind.points += pts
+            for shop, value in per_shop.items():
+                kind.per_shop[shop] += value
+            kind.sectors.add(sector)
+        # Distinct shoppers per kind: a shopper of two sectors of one kind counts once.
+        members = cells.shoppers(ctx.session, ctx.scheme.id, "kind", period)
+        out = [
+            tally.cell(name, SHOPPING_KINDS[name], shoppers=members.get(name, 0),
+                       points=int(tally.points), extra={"sectors": len(tally.sectors)})
+            for name, tally in sorted(kinds.items(),
+                                      key=lambda kv: list(SHOPPING_KINDS).index(kv[0]))
+        ]
+        return privacy.suppress(out, ctx.k)
+
+    return compared(
+        ctx,
+        checked,
+        columns=(*SPENDING_COLUMNS, Column("sectors", _l("Sectors"), "count")),
+    )
+
+
+@custom_report(
+    REPORTS,
+    "active-shops",
+    _l("Active shops over time"),
+    _l("Per calendar month of the period: shops with at least one sale that earned points, "
+       "their purchases and amount."),
+)
+def active_shops(ctx: Context) -> Report:
+
+    def checked(period: Period) -> list[Cell]:
+        figures = cells.sums(ctx.session, ctx.scheme.id, "month", period)
+        counts = cells.shoppers(ctx.session, ctx.scheme.id, "month", period)
+        out = [
+            Cell(
+                key=month,
+                label=month,
+                purchases=purchases,
+                amount_cents=amount,
+                shoppers=counts.get(month, 0),
+                shops=len(per_shop),
+                top_shop_amount_cents=max(per_shop.values(), default=0),
+                extra={"active_shops": len(per_shop)},
+            )
+            for month, (purchases, amount, _points, per_shop) in sorted(figures.items())
+        ]
+        return privacy.suppress(out, ctx.k)
+
+    return compared(
+        ctx,
+        checked,
+        columns=(Column("label", _l("Month"), "text"),
+                 Column("active_shops", _l("Active shops"), "count"),
+                 *SPENDING_COLUMNS[1:]),
+        chart="lines",
+        value="active_shops",
+    )
