@@ -215,6 +215,14 @@ def smtp_server() -> Iterator[tuple[str, int, Mailbox]]:
     controller.stop()
 
 
+@pytest.fixture
+def mailbox(app: Flask, smtp_server: tuple[str, int, Mailbox]) -> Iterator[Mailbox]:
+    """The SMTP server the app mails to, for the tests that read what it sent."""
+    host, port, box = smtp_server
+    app.config.update(MAIL_SERVER=host, MAIL_PORT=port)
+    yield box
+
+
 # The live server checks Stripe webhook deliveries against this secret.
 LIVE_STRIPE_WEBHOOK_SECRET = "whsec_live_server_test_secret"
 

@@ -159,3 +159,16 @@ def test_no_module_imports_another_ones_private_names() -> None:
                     if alias.name.startswith("_")
                 ]
     assert offenders == []
+
+
+def test_test_modules_share_helpers_not_each_other() -> None:
+    # What tests share lives once in a helper module (tests/factories.py,
+    # tests/race/helpers.py ...): a test module imported by another would run
+    # its tests' fixtures and names in a place nobody looks for them.
+    offenders = []
+    for path in (ROOT / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
+            if module.startswith("tests.") and module.rpartition(".")[2].startswith("test_"):
+                offenders.append(f"{path.relative_to(ROOT)}: {module}")
+    assert offenders == []

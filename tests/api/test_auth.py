@@ -9,13 +9,12 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from loyalty.access import staff
 from loyalty.infra import security
 from loyalty.infra.db import utcnow
-from loyalty.models import Claim, MerchantStatus, Role, TillKey
-from tests.conftest import count
+from loyalty.models import MerchantStatus, Role, TillKey
+from tests.api.helpers import assert_error, claims_count, earn
 from tests.factories import (
     PASSWORD,
     bearer,
@@ -33,34 +32,10 @@ NEW_SHOP = {"name": "Boekhandel Het Anker", "sector": "47.61", "postcode": "9170
             "email": "anker@example.be"}
 
 
-def assert_error(response: TestResponse, status: int, code: str | None = None) -> dict[str, Any]:
-    """The contract's error envelope with exactly this status (and code, if given)."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert isinstance(body, dict) and set(body) == {"error"}, body
-    error = body["error"]
-    assert isinstance(error.get("code"), str) and error["code"], body
-    assert isinstance(error.get("message"), str) and error["message"], body
-    if code is not None:
-        assert error["code"] == code, body
-    return dict(error)
 
 
-def claims_count(session: Session) -> int:
-    """Claims in the database. Ends the read at once: on SQLite an open transaction of
-    the test's session would hold the write lock the app's requests wait for."""
-    n = count(session, sa.select(Claim.id))
-    session.commit()
-    return n
 
 
-def earn(client: FlaskClient, till: dict[str, str], wallet: dict[str, str], cents: int) -> None:
-    """A sale at a till, collected by a wallet."""
-    created = client.post("/api/v1/claims", json={"amount_cents": cents}, headers=till)
-    assert created.status_code == 201, created.json
-    collected = client.post(f"/api/v1/claims/{created.json['token']}/claim", headers=wallet)
-    assert collected.status_code == 200, collected.json
 
 
 # --- 401: no token, a malformed header, a token nobody issued -----------------------------

@@ -5,7 +5,6 @@ hard limit. (Through a real reverse proxy: tests/api/test_throttle_behind_proxy.
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +14,7 @@ from werkzeug.test import TestResponse
 
 from loyalty.access import staff
 from loyalty.models import LoginFailure, Role, StaffUser
-from tests.api.test_auth import assert_error
+from tests.api.helpers import assert_error, wait_after_failures
 from tests.factories import PASSWORD, make_scheme, make_user, otp
 
 # Each test guesses from addresses of its own, so the per-address limit is not
@@ -32,12 +31,6 @@ def _token(client: FlaskClient, user: StaffUser | str, password: str, address: s
                        environ_base={"REMOTE_ADDR": address})
 
 
-def wait_after_failures(session: Session, user: StaffUser, seconds: float) -> None:
-    """As if ``seconds`` had passed since this account's failures."""
-    for failure in session.scalars(sa.select(LoginFailure)
-                                   .where(LoginFailure.email == user.email)):
-        failure.at -= timedelta(seconds=seconds)
-    session.commit()
 
 
 def _failures(session: Session, user: StaffUser) -> int:

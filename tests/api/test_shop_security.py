@@ -21,7 +21,7 @@ from loyalty.models import (
 from loyalty.oversight import fraud
 from loyalty.shops import onboarding
 from loyalty.spending import redemptions
-from tests.api.test_auth import assert_error, earn
+from tests.api.helpers import assert_error, earn
 from tests.conftest import count
 from tests.factories import (
     PASSWORD,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from lokaal_sparen.app import create_app
 from loyalty.access import staff
 from loyalty.models import Role
-from tests.api.test_login_throttle import wait_after_failures
+from tests.api.helpers import wait_after_failures
 from tests.conftest import FromAddress, Mailbox, free_port, serve
 from tests.factories import PASSWORD, make_scheme, make_user
 

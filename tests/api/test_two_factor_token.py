@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.access import staff
 from loyalty.models import LoginFailure, Role
-from tests.api.test_auth import assert_error
+from tests.api.helpers import assert_error
 from tests.conftest import count
 from tests.factories import PASSWORD, make_scheme, make_shop, make_user, otp
 

@@ -7,9 +7,9 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from loyalty.analytics import generate
+from tests.analytics_data import SECTORS, VILLAGES
 from tests.factories import make_merchant, make_scheme
-from tests.lokaal_sparen.test_cli import run
-from tests.unit.analytics.test_rollups import SECTORS, VILLAGES
+from tests.lokaal_sparen.helpers import run
 
 
 def test_refresh_folds_new_events_once_and_says_so(database_url: str, session: Session) -> None:

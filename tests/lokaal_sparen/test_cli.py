@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pyotp
@@ -19,6 +17,7 @@ from loyalty.analytics import catalog, evaluation, periods, report_kit
 from loyalty.earning import campaigns
 from loyalty.infra.db import make_engine, utcnow
 from loyalty.models import Merchant, MerchantStatus, Scheme, StaffUser
+from tests.lokaal_sparen.helpers import run
 
 COMMANDS = [
     ["demo"],
@@ -37,16 +36,6 @@ COMMANDS = [
 ]
 
 
-def run(args: list[str], url: str, stdin: str = "", cwd: Path | None = None):  # type: ignore[no-untyped-def]
-    return subprocess.run(
-        [sys.executable, "-m", "lokaal_sparen", *args],
-        input=stdin,
-        env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": "cli-test"},
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=cwd,
-    )
 
 
 def test_the_command_lists_its_commands(tmp_path: Path) -> None:

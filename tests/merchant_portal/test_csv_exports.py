@@ -20,7 +20,7 @@ from loyalty.infra.csv_cells import cell
 from loyalty.models import Role, StaffUser
 from loyalty.money.settlement import monthly
 from tests.factories import bearer, make_merchant, make_scheme, make_user, staff_token
-from tests.merchant_portal.test_owner_pages import _client, _sign_in
+from tests.merchant_portal.helpers import new_client, sign_in_as
 from tests.settlement_data import earn_and_redeem, make_shops
 
 EVIL = '=HYPERLINK("http://evil")'
@@ -72,10 +72,10 @@ def test_statements_defuse_the_shop_name(app: Flask, session: Session) -> None:
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, issuer)
     admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
 
-    shop = _client(app)
-    _sign_in(shop, owner.email)
-    town = _client(app)
-    _sign_in(town, admin.email)
+    shop = new_client(app)
+    sign_in_as(shop, owner.email)
+    town = new_client(app)
+    sign_in_as(town, admin.email)
     api = app.test_client()
     token = staff_token(api, admin)
     for answer in (
@@ -108,8 +108,8 @@ def analyst(session: Session) -> StaffUser:
 
 def test_report_exports_defuse_shop_names(app: Flask, analyst: StaffUser) -> None:
     period = {"from": "2026-09-01", "to": "2026-10-31"}
-    page = _client(app)
-    _sign_in(page, analyst.email)
+    page = new_client(app)
+    sign_in_as(page, analyst.email)
     api = app.test_client()
     token = staff_token(api, analyst)
     for answer in (

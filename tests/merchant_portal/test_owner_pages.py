@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 import socket
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -33,50 +31,30 @@ from tests.factories import (
     make_user,
 )
 from tests.forms import csrf as _csrf
-from tests.forms import signed_in
+from tests.merchant_portal.helpers import (
+    form_error,
+    fresh,
+    html_of,
+    new_client,
+    post_form,
+    scalar,
+    sign_in_as,
+)
 
 DEACTIVATED = '<span class="status status-cancelled">deactivated</span>'
-T = TypeVar("T")
 OWNER_PAGES = ["/portal/stamp-cards", "/portal/team", "/portal/profile"]
 
 
-def _html(response: TestResponse) -> str:
-    return response.get_data(as_text=True)
 
 
-def _scalar(session: Session, stmt: sa.Select) -> Any:
-    """One value, read in a transaction that ends at once, so that the next
-    read sees what the app commits meanwhile and no lock outlives the read."""
-    value = session.scalar(stmt)
-    session.commit()
-    return value
 
 
-def _fresh(session: Session, model: type[T], ident: int) -> T:
-    """The row as the app left it, read the same way as _scalar."""
-    session.expire_all()
-    row = session.get_one(model, ident)
-    session.commit()
-    return row
 
 
-def _client(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    # The messages are English msgids: English pages compare whatever the
-    # Dutch catalogue says later.
-    client.set_cookie("lang", "en")
-    return client
 
 
-def _sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> str:
-    """Sign in through the login form; the page it sends the user to."""
-    return str(signed_in(client, email, password).headers["Location"])
 
 
-def _post(client: FlaskClient, url: str, page: str, **data: str) -> TestResponse:
-    """Post a form of ``page`` (whose CSRF token it takes) to ``url``."""
-    token = _csrf(_html(client.get(page)))
-    return client.post(url, data={"csrf_token": token, **data})
 
 
 @dataclass
@@ -92,16 +70,9 @@ def owner(app: Flask, session: Session) -> Owner:
     """A signed-in owner of an approved shop in a scheme of its own."""
     shop = make_shop(session)
     user = make_user(session, shop.scheme, Role.MERCHANT_OWNER, shop.merchant)
-    client = _client(app)
-    assert _sign_in(client, user.email) == "/portal/till"
+    client = new_client(app)
+    assert sign_in_as(client, user.email) == "/portal/till"
     return Owner(client, shop.merchant, user, shop.till_key)
-
-
-@pytest.fixture
-def mailbox(app: Flask, smtp_server: tuple[str, int, Mailbox]) -> Iterator[Mailbox]:
-    host, port, box = smtp_server
-    app.config.update(MAIL_SERVER=host, MAIL_PORT=port)
-    yield box
 
 
 # -- stamp cards -------------------------------------------------------------------
@@ -111,9 +82,9 @@ def test_owner_defines_a_stamp_card_and_deactivates_it(owner: Owner) -> None:
     client, merchant = owner.client, owner.merchant
     page = client.get("/portal/stamp-cards")
     assert page.status_code == 200
-    assert "Your shop has no stamp card yet." in _html(page)
+    assert "Your shop has no stamp card yet." in html_of(page)
 
-    created = _post(
+    created = post_form(
         client,
         "/portal/stamp-cards",
         "/portal/stamp-cards",
@@ -135,19 +106,19 @@ def test_owner_defines_a_stamp_card_and_deactivates_it(owner: Owner) -> None:
         }
     ]
     card_id = listed[0]["id"]
-    shown = _html(client.get(created.headers["Location"]))
+    shown = html_of(client.get(created.headers["Location"]))
     assert "The stamp card is ready" in shown and "Koffiekaart" in shown
 
-    gone = _post(client, f"/portal/stamp-cards/{card_id}/deactivate", "/portal/stamp-cards")
+    gone = post_form(client, f"/portal/stamp-cards/{card_id}/deactivate", "/portal/stamp-cards")
     assert gone.status_code == 303
     assert client.get(f"/api/v1/merchants/{merchant.id}/stamp-cards").json == []
-    after = _html(client.get("/portal/stamp-cards"))
+    after = html_of(client.get("/portal/stamp-cards"))
     assert "Koffiekaart" in after and DEACTIVATED in after
     assert f"/portal/stamp-cards/{card_id}/deactivate" not in after
 
 
 def test_a_voucher_validity_is_kept(owner: Owner) -> None:
-    _post(
+    post_form(
         owner.client,
         "/portal/stamp-cards",
         "/portal/stamp-cards",
@@ -161,15 +132,6 @@ def test_a_voucher_validity_is_kept(owner: Owner) -> None:
     assert [card["voucher_valid_days"] for card in listed] == [30]
 
 
-def _form_error(html: str, field: str) -> str:
-    """The error text next to a field, checking that the field points at it."""
-    error = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', html)
-    assert error, f"no error next to {field}"
-    control = re.search(rf'<(?:input|select|textarea)[^>]*id="{field}"[^>]*>', html)
-    assert control, field
-    assert 'aria-invalid="true"' in control.group(0)
-    assert f"{field}-error" in control.group(0)  # aria-describedby names the error
-    return error.group(1)
 
 
 # One signed-in owner tries them all: signing in costs two password hashes.
@@ -189,9 +151,9 @@ def test_a_wrong_stamp_card_form_says_what_is_wrong(owner: Owner, session: Sessi
     for field, value, message in WRONG_CARDS:
         data = {"name": "Koffiekaart", "stamps_needed": "10", "reward": "Gratis koffie"}
         data[field] = value
-        answer = _post(owner.client, "/portal/stamp-cards", "/portal/stamp-cards", **data)
+        answer = post_form(owner.client, "/portal/stamp-cards", "/portal/stamp-cards", **data)
         assert answer.status_code == 422, (field, value)
-        assert message in _form_error(_html(answer), field), (field, value)
+        assert message in form_error(html_of(answer), field), (field, value)
     assert (
         count(session, sa.select(StampCard).where(StampCard.merchant_id == owner.merchant.id)) == 0
     )
@@ -203,23 +165,25 @@ def test_another_shops_card_key_or_cashier_is_not_found(owner: Owner, session: S
         session, other.merchant, name="Andere kaart", stamps_needed=5, reward="Iets"
     )
     session.commit()
-    key_id = _scalar(session, sa.select(TillKey.id).where(TillKey.merchant_id == other.merchant.id))
+    key_id = scalar(session, sa.select(TillKey.id).where(TillKey.merchant_id == other.merchant.id))
     cashier = make_user(session, other.scheme, Role.CASHIER, other.merchant)
     for url in (
         f"/portal/stamp-cards/{card.id}/deactivate",
         f"/portal/team/keys/{key_id}/revoke",
         f"/portal/team/users/{cashier.id}/deactivate",
     ):
-        assert _post(owner.client, url, "/portal/team").status_code == 404, url
-    assert _fresh(session, StampCard, card.id).active
-    assert _fresh(session, TillKey, key_id).revoked_at is None
-    assert _fresh(session, StaffUser, cashier.id).active
+        assert post_form(owner.client, url, "/portal/team").status_code == 404, url
+    assert fresh(session, StampCard, card.id).active
+    assert fresh(session, TillKey, key_id).revoked_at is None
+    assert fresh(session, StaffUser, cashier.id).active
 
 
 def test_the_owner_cannot_deactivate_an_owner(owner: Owner, session: Session) -> None:
-    answer = _post(owner.client, f"/portal/team/users/{owner.user.id}/deactivate", "/portal/team")
+    answer = post_form(
+        owner.client, f"/portal/team/users/{owner.user.id}/deactivate", "/portal/team"
+    )
     assert answer.status_code == 403
-    assert _fresh(session, StaffUser, owner.user.id).active
+    assert fresh(session, StaffUser, owner.user.id).active
 
 
 # -- who may -------------------------------------------------------------------------
@@ -231,10 +195,10 @@ def test_a_cashier_gets_403_on_every_owner_page(app: Flask, session: Session, ow
         session, owner.merchant, name="Koffiekaart", stamps_needed=5, reward="Koffie"
     )
     session.commit()
-    key_id = _scalar(session, sa.select(TillKey.id).where(TillKey.merchant_id == owner.merchant.id))
-    client = _client(app)
-    assert _sign_in(client, cashier.email) == "/portal/till"
-    till = _html(client.get("/portal/till"))
+    key_id = scalar(session, sa.select(TillKey.id).where(TillKey.merchant_id == owner.merchant.id))
+    client = new_client(app)
+    assert sign_in_as(client, cashier.email) == "/portal/till"
+    till = html_of(client.get("/portal/till"))
     for page in OWNER_PAGES:
         assert client.get(page).status_code == 403, page
         assert f'href="{page}"' not in till  # not in the cashier's menu either
@@ -250,13 +214,13 @@ def test_a_cashier_gets_403_on_every_owner_page(app: Flask, session: Session, ow
     }
     for url, data in posts.items():
         assert client.post(url, data={"csrf_token": token, **data}).status_code == 403, url
-    assert _fresh(session, StampCard, card.id).active
-    assert _fresh(session, TillKey, key_id).revoked_at is None
+    assert fresh(session, StampCard, card.id).active
+    assert fresh(session, TillKey, key_id).revoked_at is None
     assert count(session, sa.select(StaffUser).where(StaffUser.email == "iemand@example.be")) == 0
 
 
 def test_the_owner_sees_the_owner_pages_in_the_menu(owner: Owner) -> None:
-    till = _html(owner.client.get("/portal/till"))
+    till = html_of(owner.client.get("/portal/till"))
     for page in OWNER_PAGES:
         assert f'href="{page}"' in till
 
@@ -269,7 +233,7 @@ def test_signed_out_visitors_go_to_the_login(client: FlaskClient) -> None:
 
 
 def test_a_post_without_csrf_token_is_refused(owner: Owner, session: Session) -> None:
-    key_id = _scalar(session, sa.select(TillKey.id).where(TillKey.merchant_id == owner.merchant.id))
+    key_id = scalar(session, sa.select(TillKey.id).where(TillKey.merchant_id == owner.merchant.id))
     for url, data in {
         "/portal/stamp-cards": {"name": "X", "stamps_needed": "5", "reward": "Y"},
         "/portal/team/invite": {"email": "iemand@example.be"},
@@ -278,14 +242,14 @@ def test_a_post_without_csrf_token_is_refused(owner: Owner, session: Session) ->
         "/portal/profile": {"postcode": "9000", "sector": "47.24", "email": "x@example.be"},
     }.items():
         assert owner.client.post(url, data=data).status_code == 400, url
-    assert _fresh(session, TillKey, key_id).revoked_at is None
-    assert _fresh(session, Merchant, owner.merchant.id).postcode == "9170"
+    assert fresh(session, TillKey, key_id).revoked_at is None
+    assert fresh(session, Merchant, owner.merchant.id).postcode == "9170"
 
 
 def test_the_pages_have_no_inline_script_or_style(owner: Owner) -> None:
     for page in OWNER_PAGES:
         answer = owner.client.get(page)
-        html = _html(answer)
+        html = html_of(answer)
         assert answer.status_code == 200
         assert answer.headers["Cache-Control"] == "no-store"
         assert "<style" not in html and " style=" not in html
@@ -296,7 +260,7 @@ def test_the_pages_have_no_inline_script_or_style(owner: Owner) -> None:
 
 
 def _invite(owner: Owner, email: str) -> TestResponse:
-    return _post(owner.client, "/portal/team/invite", "/portal/team", email=email)
+    return post_form(owner.client, "/portal/team/invite", "/portal/team", email=email)
 
 
 def test_an_invited_cashier_chooses_a_password_and_can_be_shut_out(
@@ -305,7 +269,7 @@ def test_an_invited_cashier_chooses_a_password_and_can_be_shut_out(
     email = f"kassa-{uuid.uuid4().hex[:8]}@example.be"
     sent = _invite(owner, email.upper())
     assert sent.status_code == 303
-    assert "The invitation is sent" in _html(owner.client.get(sent.headers["Location"]))
+    assert "The invitation is sent" in html_of(owner.client.get(sent.headers["Location"]))
 
     message = mailbox.wait_for(email)
     body = message.get_content()
@@ -318,10 +282,10 @@ def test_an_invited_cashier_chooses_a_password_and_can_be_shut_out(
     assert "https://sparen.example.be/login" in body
 
     # Until then the account has no password anyone knows.
-    cashier = _client(app)
+    cashier = new_client(app)
     page = cashier.get("/login")
     refused = cashier.post(
-        "/login", data={"csrf_token": _csrf(_html(page)), "email": email, "password": PASSWORD}
+        "/login", data={"csrf_token": _csrf(html_of(page)), "email": email, "password": PASSWORD}
     )
     assert refused.status_code == 401
 
@@ -330,23 +294,23 @@ def test_an_invited_cashier_chooses_a_password_and_can_be_shut_out(
     chosen = cashier.post(
         link.group(1),
         data={
-            "csrf_token": _csrf(_html(form)),
+            "csrf_token": _csrf(html_of(form)),
             "password": "kassa-wachtwoord",
             "confirm": "kassa-wachtwoord",
         },
     )
     assert chosen.status_code == 303
     assert cashier.get(link.group(1)).status_code == 410  # the link works once
-    assert _sign_in(cashier, email, "kassa-wachtwoord") == "/portal/till"
+    assert sign_in_as(cashier, email, "kassa-wachtwoord") == "/portal/till"
     assert cashier.get("/portal/till").status_code == 200
 
-    user = _scalar(session, sa.select(StaffUser).where(StaffUser.email == email))
+    user = scalar(session, sa.select(StaffUser).where(StaffUser.email == email))
     assert user is not None
     assert (user.role, user.merchant_id, user.active) == (Role.CASHIER, owner.merchant.id, True)
-    team = _html(owner.client.get("/portal/team"))
+    team = html_of(owner.client.get("/portal/team"))
     assert email in team and "Cashier" in team
 
-    shut = _post(owner.client, f"/portal/team/users/{user.id}/deactivate", "/portal/team")
+    shut = post_form(owner.client, f"/portal/team/users/{user.id}/deactivate", "/portal/team")
     assert shut.status_code == 303
     after = cashier.get("/portal/till")
     assert after.status_code == 302
@@ -354,14 +318,14 @@ def test_an_invited_cashier_chooses_a_password_and_can_be_shut_out(
     page = cashier.get("/login")
     again = cashier.post(
         "/login",
-        data={"csrf_token": _csrf(_html(page)), "email": email, "password": "kassa-wachtwoord"},
+        data={"csrf_token": _csrf(html_of(page)), "email": email, "password": "kassa-wachtwoord"},
     )
     assert again.status_code == 401
-    assert DEACTIVATED in _html(owner.client.get("/portal/team"))
+    assert DEACTIVATED in html_of(owner.client.get("/portal/team"))
 
     # Invited again, the same cashier gets a new link and is active again.
     assert _invite(owner, email).status_code == 303
-    assert _fresh(session, StaffUser, user.id).active
+    assert fresh(session, StaffUser, user.id).active
 
 
 def test_an_address_with_an_account_cannot_be_invited(session: Session, owner: Owner) -> None:
@@ -373,7 +337,7 @@ def test_an_address_with_an_account_cannot_be_invited(session: Session, owner: O
     ]:
         answer = _invite(owner, email)
         assert answer.status_code == 422
-        html = _html(answer)
+        html = html_of(answer)
         assert re.search(r'<p class="error" id="email-error">[^<]*' + re.escape(message), html)
         assert 'aria-invalid="true"' in html
     assert (
@@ -392,35 +356,35 @@ def test_an_invitation_that_cannot_be_sent_creates_no_account(
     email = f"kassa-{uuid.uuid4().hex[:8]}@example.be"
     answer = _invite(owner, email)
     assert answer.status_code == 503
-    assert "The e-mail could not be sent." in _html(answer)
+    assert "The e-mail could not be sent." in html_of(answer)
     assert count(session, sa.select(StaffUser).where(StaffUser.email == email)) == 0
 
 
 def test_a_till_key_is_shown_once_works_and_can_be_revoked(owner: Owner, session: Session) -> None:
     client = owner.client
-    made = _post(client, "/portal/team/keys", "/portal/team", label="Kassa 2")
+    made = post_form(client, "/portal/team/keys", "/portal/team", label="Kassa 2")
     assert made.status_code == 201
-    html = _html(made)
+    html = html_of(made)
     assert "Copy it now: this is the only time it is shown." in html
     found = re.search(r'id="new-key"[^>]*value="(lsk_[^"]+)"', html)
     assert found
     key = found.group(1)
     assert made.headers["Cache-Control"] == "no-store"
 
-    later = _html(client.get("/portal/team"))
+    later = html_of(client.get("/portal/team"))
     assert key not in later
     assert key[:10] in later and "Kassa 2" in later
 
     claim = client.post("/api/v1/claims", json={"amount_cents": 1250}, headers=bearer(key))
     assert claim.status_code == 201, claim.json
 
-    key_id = _scalar(
+    key_id = scalar(
         session,
         sa.select(TillKey.id).where(
             TillKey.label == "Kassa 2", TillKey.merchant_id == owner.merchant.id
         ),
     )
-    revoked = _post(client, f"/portal/team/keys/{key_id}/revoke", "/portal/team")
+    revoked = post_form(client, f"/portal/team/keys/{key_id}/revoke", "/portal/team")
     assert revoked.status_code == 303
     refused = client.post("/api/v1/claims", json={"amount_cents": 1250}, headers=bearer(key))
     assert refused.status_code == 401
@@ -429,14 +393,14 @@ def test_a_till_key_is_shown_once_works_and_can_be_revoked(owner: Owner, session
         "/api/v1/claims", json={"amount_cents": 500}, headers=bearer(owner.till_key)
     )
     assert other.status_code == 201
-    assert "revoked on" in _html(client.get("/portal/team"))
+    assert "revoked on" in html_of(client.get("/portal/team"))
 
 
 def test_a_too_long_till_name_is_refused(owner: Owner, session: Session) -> None:
-    answer = _post(owner.client, "/portal/team/keys", "/portal/team", label="x" * 101)
+    answer = post_form(owner.client, "/portal/team/keys", "/portal/team", label="x" * 101)
     assert answer.status_code == 422
-    assert "At most 100 characters." in _html(answer)
-    assert 'id="new-key"' not in _html(answer)
+    assert "At most 100 characters." in html_of(answer)
+    assert 'id="new-key"' not in html_of(answer)
     assert count(session, sa.select(TillKey).where(TillKey.merchant_id == owner.merchant.id)) == 1
 
 
@@ -446,11 +410,11 @@ def test_a_too_long_till_name_is_refused(owner: Owner, session: Session) -> None
 def test_the_profile_edit_persists(owner: Owner, session: Session) -> None:
     make_merchant(session, owner.merchant.scheme, sector="56.301")
     page = owner.client.get("/portal/profile")
-    html = _html(page)
+    html = html_of(page)
     # The sectors of the scheme's shops, labelled in the page's language.
     assert '<option selected value="47.24">' in html
     assert "56.301 · Cafés and bars" in html
-    saved = _post(
+    saved = post_form(
         owner.client,
         "/portal/profile",
         "/portal/profile",
@@ -461,8 +425,8 @@ def test_the_profile_edit_persists(owner: Owner, session: Session) -> None:
         email="Info@Bakkerij.example.be",
     )
     assert saved.status_code == 303
-    assert "The profile is saved." in _html(owner.client.get(saved.headers["Location"]))
-    merchant = _fresh(session, Merchant, owner.merchant.id)
+    assert "The profile is saved." in html_of(owner.client.get(saved.headers["Location"]))
+    merchant = fresh(session, Merchant, owner.merchant.id)
     assert (
         merchant.address,
         merchant.postcode,
@@ -470,7 +434,7 @@ def test_the_profile_edit_persists(owner: Owner, session: Session) -> None:
         merchant.sector,
         merchant.email,
     ) == ("Kerkstraat 1", "9170", "di-za 8:00-18:00", "56.301", "info@bakkerij.example.be")
-    shown = _html(owner.client.get("/portal/profile"))
+    shown = html_of(owner.client.get("/portal/profile"))
     assert 'value="Kerkstraat 1"' in shown and "di-za 8:00-18:00" in shown
 
 
@@ -496,10 +460,10 @@ def test_a_wrong_profile_changes_nothing(owner: Owner, session: Session) -> None
             "email": "nieuw@example.be",
         }
         data[field] = value
-        answer = _post(owner.client, "/portal/profile", "/portal/profile", **data)
+        answer = post_form(owner.client, "/portal/profile", "/portal/profile", **data)
         assert answer.status_code == 422, (field, value)
-        assert message in _form_error(_html(answer), field), (field, value)
-    merchant = _fresh(session, Merchant, owner.merchant.id)
+        assert message in form_error(html_of(answer), field), (field, value)
+    merchant = fresh(session, Merchant, owner.merchant.id)
     assert (merchant.address, merchant.postcode, merchant.sector, merchant.opening_hours) == (
         None,
         "9170",

@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 from loyalty.models import Merchant, Role, Settlement
 from loyalty.money.settlement import bank_accounts, monthly, sepa
 from tests.factories import PASSWORD, make_scheme, make_user
-from tests.merchant_portal.test_owner_pages import (
-    _client,
-    _form_error,
-    _fresh,
-    _html,
-    _post,
-    _sign_in,
+from tests.merchant_portal.helpers import (
+    form_error,
+    fresh,
+    html_of,
+    new_client,
+    post_form,
+    sign_in_as,
 )
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops
 
@@ -35,30 +35,30 @@ def test_admin_settles_a_month_from_the_dashboard(app: Flask, session: Session) 
     admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
     analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
 
-    client = _client(app)
-    _sign_in(client, admin.email)
+    client = new_client(app)
+    sign_in_as(client, admin.email)
     page = client.get("/dashboard/settlements")
     assert page.status_code == 200
-    assert "No month has been settled yet." in _html(page)
+    assert "No month has been settled yet." in html_of(page)
     # Without the CSRF token nothing happens.
     assert client.post("/dashboard/settlements", data={"period": PERIOD}).status_code == 400
-    wrong = _post(client, "/dashboard/settlements", "/dashboard/settlements", period="2025-3")
+    wrong = post_form(client, "/dashboard/settlements", "/dashboard/settlements", period="2025-3")
     assert wrong.status_code == 422
-    assert "such as 2026-11" in _form_error(_html(wrong), "period")
-    future = _post(client, "/dashboard/settlements", "/dashboard/settlements", period="2999-01")
+    assert "such as 2026-11" in form_error(html_of(wrong), "period")
+    future = post_form(client, "/dashboard/settlements", "/dashboard/settlements", period="2999-01")
     assert future.status_code == 422
-    assert "not over yet" in _form_error(_html(future), "period")
+    assert "not over yet" in form_error(html_of(future), "period")
     assert session.query(Settlement).filter_by(scheme_id=scheme.id).count() == 0
     session.commit()
 
-    done = _post(client, "/dashboard/settlements", "/dashboard/settlements", period=PERIOD)
+    done = post_form(client, "/dashboard/settlements", "/dashboard/settlements", period=PERIOD)
     assert done.status_code == 303
-    detail = _html(client.get(done.headers["Location"]))
+    detail = html_of(client.get(done.headers["Location"]))
     assert "The month is settled and locked." in detail
     assert taker.name in detail and issuer.name in detail
-    again = _post(client, "/dashboard/settlements", "/dashboard/settlements", period=PERIOD)
-    assert "already settled" in _html(client.get(again.headers["Location"]))
-    listing = _html(client.get("/dashboard/settlements"))
+    again = post_form(client, "/dashboard/settlements", "/dashboard/settlements", period=PERIOD)
+    assert "already settled" in html_of(client.get(again.headers["Location"]))
+    listing = html_of(client.get("/dashboard/settlements"))
     assert f"/dashboard/settlements/{PERIOD}/sepa.xml" in listing
 
     sepa_file = client.get(f"/dashboard/settlements/{PERIOD}/sepa.xml")
@@ -72,8 +72,8 @@ def test_admin_settles_a_month_from_the_dashboard(app: Flask, session: Session) 
     ).get_data(as_text=True)
     assert "net,-5.00" in csv_text and "to_collect,5.00" in csv_text
 
-    other = _client(app)
-    _sign_in(other, analyst.email)
+    other = new_client(app)
+    sign_in_as(other, analyst.email)
     assert other.get("/dashboard/settlements").status_code == 403
     assert other.get(f"/dashboard/settlements/{PERIOD}/sepa.xml").status_code == 403
 
@@ -85,9 +85,9 @@ def test_a_shop_sees_only_its_own_statements(app: Flask, session: Session) -> No
     monthly.settle(session, scheme, PERIOD, datetime(2026, 1, 1, tzinfo=UTC))
     session.commit()
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, issuer)
-    client = _client(app)
-    _sign_in(client, owner.email)
-    page = _html(client.get("/portal/statements"))
+    client = new_client(app)
+    sign_in_as(client, owner.email)
+    page = html_of(client.get("/portal/statements"))
     assert PERIOD in page and "/portal/statements/2025-03.pdf" in page
     assert taker.name not in page
     own = client.get(f"/portal/statements/{PERIOD}.csv").get_data(as_text=True)
@@ -105,8 +105,8 @@ def test_the_payout_account_is_checked_in_the_profile(app: Flask, session: Sessi
     scheme = make_scheme(session)
     (shop,) = make_shops(session, scheme, 1)
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, shop)
-    client = _client(app)
-    _sign_in(client, owner.email)
+    client = new_client(app)
+    sign_in_as(client, owner.email)
     base = {"postcode": "9170", "sector": "47.24", "email": shop.email, "address": "Markt 1"}
     for field, data, message in [
         ("iban", {"iban": "BE71 0961 2345 6768"}, "This is not a valid IBAN."),
@@ -114,21 +114,21 @@ def test_the_payout_account_is_checked_in_the_profile(app: Flask, session: Sessi
         ("bic", {"iban": "BE71096123456769", "bic": "XX"}, "This is not a valid BIC"),
         ("bic", {"iban": "BE68539007547034"}, "Type the BIC of your bank"),
     ]:
-        answer = _post(client, "/portal/profile", "/portal/profile", **base, **data)
+        answer = post_form(client, "/portal/profile", "/portal/profile", **base, **data)
         assert answer.status_code == 422, data
-        assert message in _form_error(_html(answer), field)
-    unchanged = _fresh(session, Merchant, shop.id)
+        assert message in form_error(html_of(answer), field)
+    unchanged = fresh(session, Merchant, shop.id)
     assert (unchanged.iban, unchanged.address) == (None, None)
 
-    saved = _post(client, "/portal/profile", "/portal/profile", **base, password=PASSWORD,
+    saved = post_form(client, "/portal/profile", "/portal/profile", **base, password=PASSWORD,
                   iban="be71 0961 2345 6769", bic="", account_holder="De Smet bv")
     assert saved.status_code == 303
-    merchant = _fresh(session, Merchant, shop.id)
+    merchant = fresh(session, Merchant, shop.id)
     assert (merchant.iban, merchant.bic, merchant.account_holder) == (
         "BE71096123456769", "GKCCBEBB", "De Smet bv"
     )
-    assert 'value="BE71096123456769"' in _html(client.get("/portal/profile"))
-    cleared = _post(client, "/portal/profile", "/portal/profile", **base, password=PASSWORD,
+    assert 'value="BE71096123456769"' in html_of(client.get("/portal/profile"))
+    cleared = post_form(client, "/portal/profile", "/portal/profile", **base, password=PASSWORD,
                     iban="", bic="", account_holder="")
     assert cleared.status_code == 303
-    assert _fresh(session, Merchant, shop.id).iban is None
+    assert fresh(session, Merchant, shop.id).iban is None

@@ -29,15 +29,14 @@ from loyalty.spending import redemptions
 from tests.conftest import Mailbox, count
 from tests.factories import PASSWORD, make_merchant, make_scheme, make_shop, make_user
 from tests.forms import csrf
-from tests.merchant_portal.test_owner_pages import (
-    _client,
-    _form_error,
-    _fresh,
-    _html,
-    _post,
-    _scalar,
-    _sign_in,
-    mailbox,  # noqa: F401  (a fixture)
+from tests.merchant_portal.helpers import (
+    form_error,
+    fresh,
+    html_of,
+    new_client,
+    post_form,
+    scalar,
+    sign_in_as,
 )
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops
 
@@ -48,23 +47,23 @@ def test_a_pending_shop_cannot_invite_mint_till_keys_or_print_cards(
     scheme = make_scheme(session)
     pending = make_merchant(session, scheme, status=MerchantStatus.PENDING)
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, pending)
-    client = _client(app)
-    _sign_in(client, owner.email)
+    client = new_client(app)
+    sign_in_as(client, owner.email)
 
     # The phishing relay: the platform would mail any address a password link
     # under a shop name the applicant chose.
     victim = f"slachtoffer-{uuid.uuid4().hex[:8]}@example.be"
-    invite = _post(client, "/portal/team/invite", "/portal/team", email=victim)
+    invite = post_form(client, "/portal/team/invite", "/portal/team", email=victim)
     assert invite.status_code == 403
-    assert "Only a shop approved by the municipality" in _form_error(_html(invite), "email")
-    assert _scalar(session, sa.select(StaffUser.id).where(StaffUser.email == victim)) is None
+    assert "Only a shop approved by the municipality" in form_error(html_of(invite), "email")
+    assert scalar(session, sa.select(StaffUser.id).where(StaffUser.email == victim)) is None
 
-    key = _post(client, "/portal/team/keys", "/portal/team", label="Kassa 1")
+    key = post_form(client, "/portal/team/keys", "/portal/team", label="Kassa 1")
     assert key.status_code == 403
-    assert "Only a shop approved by the municipality" in _form_error(_html(key), "label")
-    cards = _post(client, "/portal/printed-cards", "/portal/printed-cards", count="3")
+    assert "Only a shop approved by the municipality" in form_error(html_of(key), "label")
+    cards = post_form(client, "/portal/printed-cards", "/portal/printed-cards", count="3")
     assert cards.status_code == 403
-    assert "Only a shop approved by the municipality" in _form_error(_html(cards), "count")
+    assert "Only a shop approved by the municipality" in form_error(html_of(cards), "count")
     assert count(session, sa.select(TillKey.id).where(TillKey.merchant_id == pending.id)) == 0
     assert count(session, sa.select(PrintedCard.id).where(
         PrintedCard.issued_by_merchant_id == pending.id)) == 0
@@ -77,24 +76,24 @@ def test_the_till_page_stops_a_shop_that_guesses_spend_codes(
 ) -> None:
     shop = make_shop(session)
     cashier = make_user(session, shop.scheme, Role.CASHIER, shop.merchant)
-    client = _client(app)
-    _sign_in(client, cashier.email)
+    client = new_client(app)
+    sign_in_as(client, cashier.email)
     for n in range(redemptions.MAX_MISSES_PER_SHOP):
         miss = client.get(f"/portal/redeem/{n:08d}")
         assert miss.status_code == 404
-        assert "This code does not exist" in _html(miss)
+        assert "This code does not exist" in html_of(miss)
     stopped = client.get("/portal/redeem/99999999")
     assert stopped.status_code == 429
-    assert "Try again in 10 minutes" in _form_error(_html(stopped), "code")
+    assert "Try again in 10 minutes" in form_error(html_of(stopped), "code")
     # In Dutch too.
     client.set_cookie("lang", "nl")
-    assert "Probeer het over 10 minuten opnieuw" in _html(client.get("/portal/redeem/99999999"))
+    assert "Probeer het over 10 minuten opnieuw" in html_of(client.get("/portal/redeem/99999999"))
 
     # The municipality finds the shop on its fraud page.
     admin = make_user(session, shop.scheme, Role.MUNICIPALITY_ADMIN)
-    desk = _client(app)
-    _sign_in(desk, admin.email)
-    page = _html(desk.get("/dashboard/fraud"))
+    desk = new_client(app)
+    sign_in_as(desk, admin.email)
+    page = html_of(desk.get("/dashboard/fraud"))
     assert "Guesses spend codes" in page
     assert (f"A till of {shop.merchant.name} looked up {redemptions.MAX_MISSES_PER_SHOP} spend "
             "codes that do not exist within 10 minutes") in page
@@ -104,11 +103,11 @@ def test_a_suspended_shops_staff_are_signed_out(app: Flask, session: Session) ->
     shop = make_shop(session)
     owner = make_user(session, shop.scheme, Role.MERCHANT_OWNER, shop.merchant)
     admin = make_user(session, shop.scheme, Role.MUNICIPALITY_ADMIN)
-    client = _client(app)
-    _sign_in(client, owner.email)
+    client = new_client(app)
+    sign_in_as(client, owner.email)
     assert client.get("/portal/till").status_code == 200
 
-    onboarding.decide(session, _fresh(session, Merchant, shop.merchant.id),
+    onboarding.decide(session, fresh(session, Merchant, shop.merchant.id),
                       MerchantStatus.SUSPENDED, admin)
     session.commit()
     gone = client.get("/portal/till")
@@ -137,28 +136,28 @@ def test_changing_the_payout_account_needs_the_password_and_tells_the_owners(
     bank_accounts.set_merchant_bank_account(session, shop, old, "GEBABEBB", "De Smet bv")
     session.commit()
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, shop)
-    client = _client(app)
-    _sign_in(client, owner.email)
+    client = new_client(app)
+    sign_in_as(client, owner.email)
 
     # A stolen session (a till tablet left signed in) cannot move the payouts.
     for password in ("", "not-the-password"):
-        refused = _post(client, "/portal/profile", "/portal/profile",
+        refused = post_form(client, "/portal/profile", "/portal/profile",
                         **_profile(shop, iban=new, password=password))
         assert refused.status_code == 422
-        assert "Type your password correctly" in _form_error(_html(refused), "password")
-    assert _fresh(session, Merchant, shop.id).iban == old
+        assert "Type your password correctly" in form_error(html_of(refused), "password")
+    assert fresh(session, Merchant, shop.id).iban == old
     # Other changes of the profile need no password.
-    kept = _post(client, "/portal/profile", "/portal/profile",
+    kept = post_form(client, "/portal/profile", "/portal/profile",
                  **_profile(shop, iban=old, opening_hours="ma-za 9-18"))
     assert kept.status_code == 303
 
     # The shop's address changes in the same form: the notice goes to the old one.
     shop_email = shop.email
     moved = f"nieuw-{uuid.uuid4().hex[:8]}@example.be"
-    saved = _post(client, "/portal/profile", "/portal/profile",
+    saved = post_form(client, "/portal/profile", "/portal/profile",
                   **_profile(shop, iban=new, password=PASSWORD, email=moved))
     assert saved.status_code == 303
-    assert _fresh(session, Merchant, shop.id).iban == new
+    assert fresh(session, Merchant, shop.id).iban == new
     masked_old, masked_new = f"{old[:4]} **** {old[-4:]}", f"{new[:4]} **** {new[-4:]}"
     for address in (owner.email, shop_email):
         message = mailbox.wait_for(address)
@@ -191,16 +190,16 @@ def test_a_locked_month_pays_to_the_account_of_its_lock(
     session.commit()
 
     owner = make_user(session, scheme, Role.MERCHANT_OWNER, taker)
-    client = _client(app)
-    _sign_in(client, owner.email)
-    changed = _post(client, "/portal/profile", "/portal/profile",
+    client = new_client(app)
+    sign_in_as(client, owner.email)
+    changed = post_form(client, "/portal/profile", "/portal/profile",
                     **_profile(taker, iban=new, password=PASSWORD, account_holder="Taker bv"))
     assert changed.status_code == 303
     mailbox.wait_for(owner.email)
 
     admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
-    desk = _client(app)
-    _sign_in(desk, admin.email)
+    desk = new_client(app)
+    sign_in_as(desk, admin.email)
     sepa = desk.get("/dashboard/settlements/2025-03/sepa.xml")
     assert sepa.status_code == 200
     assert f"<IBAN>{old}</IBAN>".encode() in sepa.data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,6 @@ from werkzeug.test import TestResponse
 
 from loyalty.models import AuditEntry, Role, Scheme, StaffUser
 from tests import forms
-from tests.conftest import Mailbox
 from tests.factories import PASSWORD, make_scheme, make_user
 from tests.forms import csrf
 
@@ -82,8 +80,3 @@ def town(app: Flask, session: Session) -> Municipality:
     )
 
 
-@pytest.fixture
-def mailbox(app: Flask, smtp_server: tuple[str, int, Mailbox]) -> Iterator[Mailbox]:
-    host, port, box = smtp_server
-    app.config.update(MAIL_SERVER=host, MAIL_PORT=port)
-    yield box

@@ -13,9 +13,9 @@ from loyalty.earning import campaigns
 from loyalty.infra.db import utcnow
 from loyalty.models import AccountKind, CalendarEvent, Campaign, Role, Scheme
 from loyalty.money import accounts, ledger
+from tests.campaign_data import AFTER_END, EVENT, event_data, generate
 from tests.factories import make_merchant, make_scheme, make_user
 from tests.forms import csrf, signed_in
-from tests.unit.analytics.test_evaluation import AFTER_END, EVENT, _event_data, _generate
 
 
 def _signed_in(app: Flask, session: Session, scheme: Scheme, role: Role) -> FlaskClient:
@@ -116,7 +116,7 @@ def test_another_municipalitys_campaign_and_event_are_not_found(
 
 
 def test_the_evaluation_page_of_an_ended_campaign(app: Flask, session: Session) -> None:
-    campaign, _sales = _generate(session, 0.30, 1)
+    campaign, _sales = generate(session, 0.30, 1)
     scheme = session.get_one(Scheme, campaign.scheme_id)
     client = _signed_in(app, session, scheme, Role.MUNICIPALITY_ANALYST)
     assert utcnow() > AFTER_END  # the generated campaign is over
@@ -131,7 +131,7 @@ def test_the_evaluation_page_of_an_ended_campaign(app: Flask, session: Session) 
 
 
 def test_marking_and_evaluating_an_event(app: Flask, session: Session) -> None:
-    scheme, event = _event_data(session, 0.30, 7)
+    scheme, event = event_data(session, 0.30, 7)
     admin = _signed_in(app, session, scheme, Role.MUNICIPALITY_ADMIN)
     page = admin.get("/dashboard/events")
     assert "Kermis" in page.get_data(as_text=True)

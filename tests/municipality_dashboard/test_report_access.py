@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.analytics import catalog, generate
 from loyalty.models import PurchaseEvent, Role, Scheme
+from tests.analytics_data import SECTORS, VILLAGES
 from tests.factories import (
     bearer,
     make_merchant,
@@ -25,7 +26,6 @@ from tests.factories import (
     staff_token,
 )
 from tests.forms import signed_in
-from tests.unit.analytics.test_rollups import SECTORS, VILLAGES
 
 PERIOD = {"from": "2026-09-01", "to": "2026-09-30"}
 # Columns of the events that must never reach an export, by name.

@@ -14,7 +14,7 @@ from loyalty.infra.db import utcnow
 from loyalty.models import LedgerTransaction, PurchaseEvent
 from tests.conftest import LiveServer, count
 from tests.factories import bearer, make_scheme, make_shop, make_wallet_token
-from tests.race.test_races import balance_of_wallet, open_claim, post, race, wallet_of
+from tests.race.helpers import balance_of_wallet, open_claim, post, race, wallet_of
 
 EARNS = 50
 

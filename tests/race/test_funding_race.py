@@ -22,7 +22,7 @@ from loyalty.money import funding
 from tests.conftest import LiveServer
 from tests.factories import make_shop, make_user
 from tests.funding_data import paid_session_event, prepaid, prepayment_rows
-from tests.race.test_races import TIMEOUT, Answer, _answer, race
+from tests.race.helpers import TIMEOUT, Answer, answer, race
 from tests.stripe_stub import event, signed_delivery
 
 
@@ -31,7 +31,7 @@ def _delivery(url: str, evt: dict[str, Any], secret: str) -> Any:
     body, headers = signed_delivery(evt, secret)
 
     def call() -> Answer:
-        return _answer(requests.post(url, data=body, headers=headers, timeout=TIMEOUT))
+        return answer(requests.post(url, data=body, headers=headers, timeout=TIMEOUT))
 
     return call
 

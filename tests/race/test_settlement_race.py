@@ -14,7 +14,7 @@ from loyalty.models import LedgerTransaction, Role, Settlement
 from loyalty.money.settlement import bank_accounts
 from tests.conftest import LiveServer
 from tests.factories import PASSWORD, bearer, code_after, make_scheme, make_user
-from tests.race.test_races import TIMEOUT, post, race
+from tests.race.helpers import TIMEOUT, post, race
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops
 
 

@@ -28,7 +28,7 @@ from loyalty.models import (
 from loyalty.shops import onboarding
 from tests.conftest import LiveServer
 from tests.factories import bearer, make_shop, make_user, make_wallet_token
-from tests.race.test_races import (
+from tests.race.helpers import (
     Answer,
     balance_of_wallet,
     open_claim,

@@ -12,7 +12,7 @@ from loyalty.models import Account, Redemption, Voucher
 from loyalty.shoppers import wallets
 from tests.conftest import LiveServer
 from tests.factories import bearer, make_scheme, make_shop, make_wallet_token
-from tests.race.test_races import post, race
+from tests.race.helpers import post, race
 
 
 def test_one_voucher_one_code(live_server: LiveServer, db: Session, verify_ledger) -> None:

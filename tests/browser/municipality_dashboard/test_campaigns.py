@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Role, Scheme
 from tests.browser.tablet import LOCALES, Tablet
+from tests.campaign_data import event_data, generate
 from tests.conftest import BROWSER_TIMEOUT_MS, LiveServer
 from tests.factories import make_user
-from tests.unit.analytics.test_evaluation import _event_data, _generate
 
 DESKTOP = ViewportSize(width=1280, height=800)
 
@@ -32,10 +32,10 @@ def desktop(browser: Browser, live_server: LiveServer) -> Iterator[Tablet]:
 
 
 def test_campaign_evaluation_page(desktop: Tablet, session: Session) -> None:
-    campaign, _sales = _generate(session, 0.15, 2)
+    campaign, _sales = generate(session, 0.15, 2)
     scheme = session.get_one(Scheme, campaign.scheme_id)
     admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
-    _scheme, event = _event_data(session, 0.30, 7)
+    _scheme, event = event_data(session, 0.30, 7)
     analyst = make_user(session, _scheme, Role.MUNICIPALITY_ANALYST)
     campaign_id, event_id, admin_email, analyst_email = (
         campaign.id, event.id, admin.email, analyst.email

@@ -5,12 +5,9 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -18,77 +15,25 @@ from lokaal_sparen.demo import sint_gillis_waas as demo
 from lokaal_sparen.demo import year as demo_year
 from loyalty.analytics import evaluation
 from loyalty.earning import campaigns
-from loyalty.models import Campaign, Merchant, PurchaseEvent, Role, Scheme
-from tests.factories import bearer, make_merchant, make_scheme, make_user, staff_token
-
-ZONE = ZoneInfo("Europe/Brussels")
-START = date(2026, 3, 2)  # a Monday
-LENGTH = 21
-AFTER_END = datetime(2026, 4, 20, 12, tzinfo=UTC)
-
-
-def _utc(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), ZONE).astimezone(UTC)
-
-
-def _town(session: Session) -> tuple[Scheme, list[Merchant]]:
-    scheme = make_scheme(session)
-    shops = [make_merchant(session, scheme, sector=sector, name=name)
-             for name, sector, *_ in demo.SHOPS]
-    return scheme, shops
-
-
-def _store(
-    session: Session, scheme: Scheme, shops: list[Merchant], planned: Any
-) -> list[tuple[date, int, int]]:
-    """Purchase events of the planned sales; returns (day, shop index, cents) per sale."""
-    rows, sales = [], []
-    for day, day_sales in planned:
-        for sale in day_sales:
-            merchant = shops[sale.shop]
-            rows.append({
-                "scheme_id": scheme.id, "merchant_id": merchant.id, "sector": merchant.sector,
-                "amount_cents": sale.amount_cents, "points": sale.amount_cents // 100,
-                "local_date": day, "local_hour": sale.at.hour, "weekday": day.weekday(),
-                "shopper_key": f"shopper-{sale.shopper}",
-            })
-            sales.append((day, sale.shop, sale.amount_cents))
-    session.execute(sa.insert(PurchaseEvent), rows)
-    session.commit()
-    return sales
-
-
-def _campaign(session: Session, scheme: Scheme, **kw: Any) -> Campaign:
-    campaign = campaigns.create_campaign(
-        session, scheme, name="Dubbele punten", starts_at=_utc(START),
-        ends_at=_utc(START + timedelta(days=LENGTH)), budget_cents=100_000,
-        multiplier_pct=200, now=_utc(START - timedelta(days=1)), **kw,
-    )
-    session.commit()
-    return campaign
-
-
-def _generate(session: Session, lift: float, seed: int) -> tuple[Campaign, list[Any]]:
-    scheme, shops = _town(session)
-    campaign = _campaign(session, scheme, sectors_=["47.2", "47.7"])
-    treated = {i for i, m in enumerate(shops) if campaigns.covers(campaign, m)}
-    rng = random.Random(seed)
-    specs = [demo_year.spec(sector, typical) for _n, sector, _s, _v, typical in demo.SHOPS]
-    plan = demo_year.make_plan(rng, specs, 800)
-    end = START + timedelta(days=LENGTH)
-
-    def effect(day: date, shop: int) -> float:
-        return 1 + lift if shop in treated and START <= day < end else 1.0
-
-    planned = demo_year.plan_sales(
-        rng, plan, START - timedelta(days=35), end + timedelta(days=LENGTH), effect
-    )
-    return campaign, _store(session, scheme, shops, planned)
+from loyalty.models import Role, Scheme
+from tests.campaign_data import (
+    AFTER_END,
+    EVENT,
+    LENGTH,
+    START,
+    event_data,
+    generate,
+    make_campaign,
+    store,
+    town,
+    utc,
+)
+from tests.factories import bearer, make_scheme, make_user, staff_token
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_an_injected_effect_of_15_percent_is_found(session: Session, seed: int) -> None:
-    campaign, sales = _generate(session, 0.15, seed)
+    campaign, sales = generate(session, 0.15, seed)
     result = evaluation.evaluate_campaign(session, campaign, AFTER_END)
     estimate = result.estimate
     assert estimate.ci_low_pct < 15 < estimate.ci_high_pct, estimate
@@ -123,7 +68,7 @@ def test_an_injected_effect_of_15_percent_is_found(session: Session, seed: int) 
 # test below checks that rate over many towns.
 @pytest.mark.parametrize("seed", [1, 2, 4])
 def test_no_effect_when_none_was_injected(session: Session, seed: int) -> None:
-    campaign, _sales = _generate(session, 0.0, seed)
+    campaign, _sales = generate(session, 0.0, seed)
     estimate = evaluation.evaluate_campaign(session, campaign, AFTER_END).estimate
     assert estimate.ci_low_pct < 0 < estimate.ci_high_pct, estimate
     assert "Geen duidelijk effect" in evaluation.summary(estimate, "nl")
@@ -166,7 +111,7 @@ def test_the_interval_holds_the_truth_about_95_times_in_100() -> None:
 
 
 def test_periods_and_groups_are_shown_as_aggregates(session: Session) -> None:
-    campaign, _sales = _generate(session, 0.15, 4)
+    campaign, _sales = generate(session, 0.15, 4)
     result = evaluation.evaluate_campaign(session, campaign, AFTER_END)
     assert result.periods == {
         "before": (START - timedelta(days=28), START - timedelta(days=1)),
@@ -183,15 +128,15 @@ def test_periods_and_groups_are_shown_as_aggregates(session: Session) -> None:
 
 
 def test_two_shops_are_too_few_to_evaluate(session: Session) -> None:
-    scheme, shops = _town(session)
-    campaign = _campaign(session, scheme, merchant_ids=[shops[0].id, shops[1].id])
+    scheme, shops = town(session)
+    campaign = make_campaign(session, scheme, merchant_ids=[shops[0].id, shops[1].id])
     rng = random.Random(5)
     specs = [demo_year.spec(sector, typical) for _n, sector, _s, _v, typical in demo.SHOPS]
     planned = demo_year.plan_sales(
         rng, demo_year.make_plan(rng, specs, 500), START - timedelta(days=35),
         START + timedelta(days=LENGTH + 3),
     )
-    _store(session, scheme, shops, planned)
+    store(session, scheme, shops, planned)
     with pytest.raises(evaluation.NotEvaluable) as raised:
         evaluation.evaluate_campaign(session, campaign, AFTER_END)
     assert raised.value.reason == "too_few_shops"
@@ -200,7 +145,7 @@ def test_two_shops_are_too_few_to_evaluate(session: Session) -> None:
 def test_the_summary_speaks_the_callers_language(
     client: FlaskClient, session: Session
 ) -> None:
-    campaign, _sales = _generate(session, 0.30, 1)
+    campaign, _sales = generate(session, 0.30, 1)
     # The test clock is now (2026), the generated campaign ended in April 2026.
     scheme = session.get_one(Scheme, campaign.scheme_id)
     headers = bearer(staff_token(client, make_user(session, scheme, Role.MUNICIPALITY_ANALYST)))
@@ -222,34 +167,14 @@ def test_the_summary_speaks_the_callers_language(
 
 # -- events -------------------------------------------------------------------
 
-EVENT = (date(2026, 3, 13), date(2026, 3, 15))  # Friday to Sunday
 
 
-def _event_data(session: Session, lift: float, seed: int) -> tuple[Scheme, Any]:
-    scheme, shops = _town(session)
-    rng = random.Random(seed)
-    specs = [demo_year.spec(sector, typical) for _n, sector, _s, _v, typical in demo.SHOPS]
-    plan = demo_year.make_plan(rng, specs, 800)
-
-    def effect(day: date, _shop: int) -> float:
-        return 1 + lift if EVENT[0] <= day <= EVENT[1] else 1.0
-
-    last_year = (EVENT[0] - timedelta(days=364), EVENT[1] - timedelta(days=364))
-    _store(session, scheme, shops, demo_year.plan_sales(rng, plan, *last_year))
-    _store(session, scheme, shops, demo_year.plan_sales(
-        rng, plan, EVENT[0] - timedelta(weeks=7), EVENT[1] + timedelta(days=3), effect
-    ))
-    event = campaigns.create_event(
-        session, scheme, name="Kermis", starts_on=EVENT[0], ends_on=EVENT[1]
-    )
-    session.commit()
-    return scheme, event
 
 
 def test_an_event_is_measured_against_the_weeks_before_and_last_year(
     session: Session,
 ) -> None:
-    _scheme, event = _event_data(session, 0.30, 7)
+    _scheme, event = event_data(session, 0.30, 7)
     result = evaluation.evaluate_event(session, event, AFTER_END)
     assert result.estimate.ci_low_pct < 30 < result.estimate.ci_high_pct, result.estimate
     assert result.estimate.ci_low_pct > 0
@@ -266,7 +191,7 @@ def test_an_event_is_measured_against_the_weeks_before_and_last_year(
 
 
 def test_an_ordinary_weekend_is_no_event(session: Session) -> None:
-    _scheme, event = _event_data(session, 0.0, 8)
+    _scheme, event = event_data(session, 0.0, 8)
     estimate = evaluation.evaluate_event(session, event, AFTER_END).estimate
     assert estimate.ci_low_pct < 0 < estimate.ci_high_pct, estimate
 
@@ -277,7 +202,7 @@ def test_an_event_needs_history_and_to_be_over(session: Session) -> None:
         session, scheme, name="Sinksenfeesten", starts_on=EVENT[0], ends_on=EVENT[1]
     )
     with pytest.raises(evaluation.NotEvaluable) as early:
-        evaluation.evaluate_event(session, event, _utc(EVENT[1]))
+        evaluation.evaluate_event(session, event, utc(EVENT[1]))
     assert early.value.reason == "not_ended"
     with pytest.raises(evaluation.NotEvaluable) as empty:
         evaluation.evaluate_event(session, event, AFTER_END)

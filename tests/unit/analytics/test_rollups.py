@@ -18,12 +18,9 @@ from loyalty.analytics import catalog, cells, generate, privacy, rollups
 from loyalty.analytics.kinds import shopping_kind
 from loyalty.analytics.periods import Period
 from loyalty.models import PurchaseEvent, RollupShopHour, RollupState, Scheme
+from tests.analytics_data import SECTORS, VILLAGES
 from tests.factories import make_merchant, make_scheme
 
-VILLAGES = ["Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"]
-SECTORS = ["47.24", "47.22", "47.25", "47.11", "47.19", "56.101", "56.102", "56.301",
-           "47.71", "47.72", "47.76", "47.61", "47.64", "47.65", "47.73", "47.75",
-           "47.52", "47.59", "96.021", "47.782"]
 END = date(2026, 10, 31)
 PERIODS = [
     Period(date(2026, 9, 1), date(2026, 9, 30)),  # a month: stored distinct counts

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from loyalty.infra.db import utcnow
 from loyalty.models import Role, StaffSession, StaffUser
 from loyalty.web.signin import IDLE_TIMEOUT
-from tests.api.test_auth import assert_error
+from tests.api.helpers import assert_error
 from tests.factories import bearer, make_scheme, make_user, staff_token
 from tests.forms import signed_in
 
