@@ -112,7 +112,9 @@ def record_transfer() -> Any:
     form = BankTransferForm()
     if not form.validate_on_submit():
         return _page(422, form)
-    merchant_id = funding.merchant_of_communication(form.communication.data or "")
+    merchant_id = funding.merchant_for_communication(
+        db(), current_scheme().id, form.communication.data or ""
+    )
     if merchant_id is None:
         form.communication.errors = [
             _("This is not a valid structured communication, such as +++000/0001/23456+++.")

@@ -25,7 +25,16 @@ import stripe
 from sqlalchemy.orm import Session
 
 from loyalty.errors import Conflict, InvalidInput, NotFound
-from loyalty.models import AccountKind, FundingMethod, Merchant, Prepayment, Scheme, StaffUser
+from loyalty.models import (
+    AccountKind,
+    FundingMethod,
+    Merchant,
+    Prepayment,
+    Scheme,
+    Settlement,
+    SettlementLine,
+    StaffUser,
+)
 from loyalty.money import accounts, ledger
 from loyalty.oversight import audit
 
@@ -203,6 +212,29 @@ def merchant_of_communication(text: str) -> int | None:
     if base == 0 or _check_digits(base) != check:
         return None
     return base
+
+
+def merchant_for_communication(session: Session, scheme_id: int, text: str) -> int | None:
+    """The shop a transfer's structured communication names, or None.
+
+    A settlement's payment request asks for the debt's own reference (period
+    and shop, loyalty.money.settlement.periods); a shop topping up its prepaid
+    money uses its standing communication (``structured_communication``). The
+    debt's reference is looked up first: the two forms are both twelve digits
+    with mod-97 check digits.
+    """
+    digits = re.sub(r"[\s+*/]", "", text)
+    if not re.fullmatch(r"\d{12}", digits, re.ASCII):
+        return None
+    debtor = session.scalar(
+        sa.select(SettlementLine.merchant_id)
+        .join(Settlement, Settlement.id == SettlementLine.settlement_id)
+        .where(Settlement.scheme_id == scheme_id, SettlementLine.reference == digits)
+        .limit(1)
+    )
+    if debtor is not None:
+        return int(debtor)
+    return merchant_of_communication(digits)
 
 
 # -- Stripe Checkout ----------------------------------------------------------------------

@@ -3,13 +3,18 @@ and the bank account in the shop profile."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import UTC, datetime
 
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from loyalty.models import Merchant, Role, Settlement
+from loyalty.money import funding
 from loyalty.money.settlement import bank_accounts, monthly, sepa
+from tests.conftest import Mailbox
 from tests.factories import PASSWORD, make_scheme, make_user
 from tests.merchant_portal.helpers import (
     form_error,
@@ -132,3 +137,49 @@ def test_the_payout_account_is_checked_in_the_profile(app: Flask, session: Sessi
                     iban="", bic="", account_holder="")
     assert cleared.status_code == 303
     assert fresh(session, Merchant, shop.id).iban is None
+
+
+REFERENCE = re.compile(r"\+\+\+\d{3}/\d{4}/\d{5}\+\+\+")
+
+
+def test_one_reference_per_debt_everywhere(
+    app: Flask, session: Session, mailbox: Mailbox
+) -> None:
+    """The payment request, the settlement table and the shop's statement name the
+    debt with one structured communication, and a transfer with it pays that debt."""
+    scheme = make_scheme(session)
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
+    debtor, taker = make_shops(session, scheme, 2)
+    session.commit()
+    earn_and_redeem(session, scheme, debtor, taker, 100, AT)  # debtor owes 5.00
+    admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
+    client = new_client(app)
+    sign_in_as(client, admin.email)
+    done = post_form(client, "/dashboard/settlements", "/dashboard/settlements", period=PERIOD)
+    assert done.status_code == 303
+
+    mailed = REFERENCE.findall(mailbox.wait_for(debtor.email).get_content())
+    assert len(set(mailed)) == 1
+    reference = mailed[0]
+    # The debt's own reference, not the shop's standing top-up communication.
+    assert reference != funding.structured_communication(debtor.id)
+    detail = html_of(client.get(f"/dashboard/settlements/{PERIOD}"))
+    row = next(r for r in detail.split("<tr") if debtor.name in r)
+    assert REFERENCE.findall(row) == [reference]
+    statement = client.get(
+        f"/dashboard/settlements/{PERIOD}/statements/{debtor.id}.csv"
+    ).get_data(as_text=True)
+    rows = {row[0]: row[1] for row in csv.reader(io.StringIO(statement)) if len(row) == 2}
+    # The CSV defuses a cell that starts with "+" (a spreadsheet formula) with a quote.
+    assert rows["reference"] == "'" + reference
+    assert reference not in html_of(client.get(f"/dashboard/settlements/{PERIOD}")).replace(
+        row, ""
+    )
+
+    # The municipality records the shop's transfer with that communication: it
+    # becomes the debtor's prepaid money, which the next settlement applies.
+    paid = post_form(client, "/dashboard/funding", "/dashboard/funding",
+                     communication=reference, amount="5,00", reference="BANK-2025-04-02")
+    assert paid.status_code == 303
+    assert funding.prepaid_balance(session, fresh(session, Merchant, debtor.id)) == 500
+    assert funding.prepaid_balance(session, fresh(session, Merchant, taker.id)) == 0

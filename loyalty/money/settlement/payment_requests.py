@@ -18,7 +18,7 @@ from loyalty.models import (
     Settlement,
     SettlementLine,
 )
-from loyalty.money import funding
+from loyalty.money.settlement.periods import format_reference
 from loyalty.money.settlement.sepa import euros
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,11 @@ def payment_request_text(scheme: Scheme, merchant: Merchant, line: SettlementLin
     """(subject, body) of the payment request, Dutch first, then French and English."""
     amount = euros(line.collect_cents).replace(".", ",")
     iban = scheme.iban or "-"
-    # The shop's prepayment communication: the municipality records the
-    # transfer as prepaid money (loyalty.money.funding) and the next settlement
-    # applies it to this debt.
-    ref = funding.structured_communication(merchant.id)
+    # The debt's own reference, as the settlement table, the statement and the
+    # SEPA file show it: one reference per debt. The municipality records the
+    # transfer with it (funding.merchant_for_communication finds the shop) as
+    # prepaid money, which the next settlement applies to this debt.
+    ref = format_reference(line.reference)
     subject = f"Lokaal Sparen {period}: te betalen / à payer EUR {amount}"
     # The shop's name is its own choice: never the first words of a message
     # (an invented name would read as the platform speaking), always quoted.

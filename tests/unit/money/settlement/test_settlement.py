@@ -357,9 +357,12 @@ def test_shops_that_owe_are_asked_to_pay_once_by_email(
     body = message.get_content()
     (line,) = [x for x in monthly.lines_of(session, locked.id) if x.merchant_id == shop.id]
     assert line.collect_cents == 380 and line.prepaid_applied_cents == 120
-    # The shop's prepayment communication: its transfer becomes prepaid money
-    # that the next settlement applies.
-    assert "EUR 3,80" in body and funding.structured_communication(shop.id) in body
+    # The debt's own reference, as on the statement and in the settlement table;
+    # the transfer that carries it becomes prepaid money that the next
+    # settlement applies (funding.merchant_for_communication finds the shop).
+    assert "EUR 3,80" in body and periods.format_reference(line.reference) in body
+    assert funding.structured_communication(shop.id) not in body
+    assert funding.merchant_for_communication(session, scheme.id, line.reference) == shop.id
     assert "BE71096123456769" in body
     # A second run sends nothing more.
     assert payment_requests.request_payments(session, locked, config, NOW) == (0, 0)
