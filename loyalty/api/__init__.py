@@ -15,6 +15,7 @@ from werkzeug.routing import IntegerConverter
 
 from loyalty.api.schemas import ErrorSchema
 from loyalty.errors import LoyaltyError, TooManyAttempts
+from loyalty.web import error_pages
 
 PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class LoyaltyApi(Api):
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         if not is_api_request():
-            return error
+            return error_pages.for_exception(error)
         data = getattr(error, "data", None) or {}
         messages = data.get("messages")
         if messages:
@@ -204,7 +205,8 @@ def init_app(app: Flask) -> LoyaltyApi:
             if isinstance(error, TooManyAttempts) and error.retry_after_seconds:
                 response.headers["Retry-After"] = str(error.retry_after_seconds)
             return response
-        return error.message, error.status
+        # A domain refusal a page did not turn into a form error of its own.
+        return error_pages.error_page(error.status)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:
@@ -213,6 +215,6 @@ def init_app(app: Flask) -> LoyaltyApi:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if is_api_request():
             return error_response(500, "internal_error", "something went wrong on our side")
-        return "Internal Server Error", 500
+        return error_pages.error_page(500)
 
     return api
