@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -161,10 +162,37 @@ def session(app: Flask) -> Iterator[Session]:
         sqlite_begin_mode.reset(token)
 
 
+def _ephemeral_ports() -> range:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
+
+
+_EPHEMERAL = _ephemeral_ports()
+_ports = random.Random()  # noqa: S311  (a port number, not a secret)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now for a server a test starts a little later.
+
+    Not one the kernel would give out (port 0): it hands the same range to every
+    outgoing connection, and the thousands a test run opens can take the port
+    before the server binds it ("address already in use", seen with the two
+    suites running side by side). Below that range nothing takes it by chance.
+    """
+    low = 20_000 if _EPHEMERAL.start > 20_000 else 1024
+    high = min(_EPHEMERAL.start, 32_768)
+    for _ in range(200):
+        port = _ports.randrange(low, high)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class FromAddress(HTTPAdapter):
