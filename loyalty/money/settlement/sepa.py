@@ -8,6 +8,8 @@ from datetime import date, datetime, timedelta
 from xml.etree import ElementTree as ET  # noqa: S405  (we write XML, we never parse any)
 from zoneinfo import ZoneInfo
 
+import holidays
+
 from loyalty.models import (
     Scheme,
     Settlement,
@@ -32,6 +34,20 @@ def _latin(text: str, limit: int) -> str:
     return " ".join(plain.split())[:limit] or "-"
 
 
+def business_day_after(day: date) -> date:
+    """The first day after ``day`` on which Belgian banks execute a transfer: a
+    weekday that is neither a Belgian public holiday nor a day the euro's
+    settlement system (TARGET2) is closed (Good Friday, 26 December)."""
+    years = [day.year, day.year + 1]
+    closed = holidays.country_holidays("BE", years=years) | holidays.financial_holidays(
+        "XECB", years=years
+    )
+    following = day + timedelta(days=1)
+    while following.weekday() >= 5 or following in closed:
+        following += timedelta(days=1)
+    return following
+
+
 def sepa_xml(
     scheme: Scheme,
     settlement: Settlement,
@@ -54,7 +70,7 @@ def sepa_xml(
     count = str(len(lines))
     message_id = f"LS-{scheme.id}-{settlement.period}-{settlement.id}"
     local = now.astimezone(ZoneInfo(scheme.timezone))
-    execution: date = (local + timedelta(days=1)).date()
+    execution = business_day_after(local.date())
 
     root = ET.Element("Document", {"xmlns": SEPA_NS})
     initiation = sub(root, "CstmrCdtTrfInitn")

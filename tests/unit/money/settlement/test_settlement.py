@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from xml.etree import ElementTree as ET
 
@@ -185,6 +185,8 @@ def test_a_generated_month_of_50_shops_and_10000_flows(session: Session, verify_
     amounts = [Decimal(t.findtext("p:Amt/p:InstdAmt", namespaces=NS) or "") for t in transfers]
     control = Decimal(root.findtext(".//p:GrpHdr/p:CtrlSum", namespaces=NS) or "")
     assert sum(amounts) == control == Decimal(locked.control_sum_cents) / 100
+    # Settled on Friday 27 November 2026: executed on Monday 30 November.
+    assert root.findtext(".//p:PmtInf/p:ReqdExctnDt", namespaces=NS) == "2026-11-30"
     by_ref = {t.findtext(".//p:CdtrRefInf/p:Ref", namespaces=NS): t for t in transfers}
     for line in sepa_lines:
         transfer = by_ref[line.reference]
@@ -405,3 +407,18 @@ def test_what_a_month_leaves_open_is_paid_or_collected_with_the_next(
     june = _settle(session, scheme, "2025-06").settlement
     assert all(x.carried_cents == 0 for x in monthly.lines_of(session, june.id))
     verify_ledger()
+
+
+@pytest.mark.parametrize(
+    ("settled_on", "executed_on"),
+    [
+        (date(2026, 11, 3), date(2026, 11, 4)),  # a Tuesday: the next day
+        (date(2026, 11, 6), date(2026, 11, 9)),  # a Friday: Monday
+        (date(2026, 11, 10), date(2026, 11, 12)),  # 11 November, Armistice Day
+        (date(2026, 4, 2), date(2026, 4, 7)),  # Good Friday (TARGET2 closed), Easter Monday
+        (date(2026, 12, 24), date(2026, 12, 28)),  # Christmas, 26 December, a weekend
+        (date(2026, 7, 20), date(2026, 7, 22)),  # 21 July, the National Day
+    ],
+)
+def test_a_sepa_file_asks_for_a_belgian_business_day(settled_on: date, executed_on: date) -> None:
+    assert sepa.business_day_after(settled_on) == executed_on
