@@ -10,12 +10,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import abort
+from flask_babel import gettext
 
 from loyalty.errors import LoyaltyError
 from loyalty.models import Settlement, SettlementLine
 from loyalty.money.settlement import monthly, periods
 from loyalty.money.settlement import statements as documents
-from loyalty.web import attachment, db
+from loyalty.web import attachment, db, i18n
 from loyalty.web.signin import staff_required
 from merchant_portal.common import OWNER, bp, current_merchant, render
 
@@ -48,5 +49,6 @@ def statement_download(period: str, fmt: str) -> Any:
         abort(404)
     name = f"statement-{period}-{merchant.id}.{fmt}"
     if fmt == "pdf":
-        return attachment(documents.statement_pdf(st), "application/pdf", name)
+        pdf = documents.statement_pdf(st, gettext, i18n.babel_locale())
+        return attachment(pdf, "application/pdf", name)
     return attachment(documents.statement_csv(st), "text/csv", name)

@@ -18,7 +18,7 @@ from loyalty.errors import LoyaltyError, NotFound
 from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Scheme
 from loyalty.money.settlement import monthly, payment_requests, payouts, periods, statements
-from loyalty.web import attachment, db
+from loyalty.web import attachment, db, i18n
 from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.common import ADMIN, bp, current_scheme, render
 
@@ -145,5 +145,6 @@ def settlement_statement(period: str, merchant_id: int, fmt: str) -> Any:
         abort(404)
     name = f"statement-{period}-{merchant_id}.{fmt}"
     if fmt == "pdf":
-        return attachment(statements.statement_pdf(st), "application/pdf", name)
+        pdf = statements.statement_pdf(st, _, i18n.babel_locale())
+        return attachment(pdf, "application/pdf", name)
     return attachment(statements.statement_csv(st), "text/csv", name)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, current_app
 from flask.views import MethodView
+from flask_babel import gettext
 from flask_smorest import Blueprint
 
 from loyalty.api.auth import require_staff
@@ -16,7 +17,7 @@ from loyalty.errors import Forbidden, NotFound
 from loyalty.infra.db import utcnow
 from loyalty.models import Role, Scheme, Settlement, StaffUser
 from loyalty.money.settlement import monthly, payment_requests, payouts, statements
-from loyalty.web import attachment, db, public_url
+from loyalty.web import attachment, db, i18n, public_url
 
 blp = Blueprint("settlements", __name__, description="Monthly settlement of the shops")
 
@@ -111,5 +112,6 @@ def sepa_response(locked: Settlement) -> Response:
 def statement_response(st: statements.Statement, fmt: str) -> Response:
     name = f"statement-{st.settlement.period}-{st.merchant.id}.{fmt}"
     if fmt == "pdf":
-        return attachment(statements.statement_pdf(st), "application/pdf", name)
+        pdf = statements.statement_pdf(st, gettext, i18n.babel_locale())
+        return attachment(pdf, "application/pdf", name)
     return attachment(statements.statement_csv(st), "text/csv", name)

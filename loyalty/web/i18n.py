@@ -28,8 +28,12 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or DEFAULT
 
 
-def _locale() -> str:
+def babel_locale() -> str:
+    """The request's language as Babel formats it: nl_BE, fr_BE or en_IE."""
     return BABEL_LOCALES.get(str(get_locale()), "nl_BE")
+
+
+_locale = babel_locale
 
 
 def euro(cents: int) -> str:

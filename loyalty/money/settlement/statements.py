@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from babel.dates import format_date
+from babel.numbers import format_decimal
 from sqlalchemy.orm import Session
 
 from loyalty.errors import NotFound
@@ -18,6 +21,7 @@ from loyalty.models import (
     Asset,
     LedgerTransaction,
     Merchant,
+    PayoutMethod,
     Posting,
     Scheme,
     Settlement,
@@ -25,7 +29,7 @@ from loyalty.models import (
 )
 from loyalty.money.settlement.monthly import SETTLEMENT_KINDS
 from loyalty.money.settlement.periods import format_reference
-from loyalty.money.settlement.sepa import euros
+from loyalty.money.settlement.sepa import business_day_after, euros
 
 
 @dataclass(frozen=True)
@@ -135,41 +139,187 @@ def statement_csv(st: Statement) -> str:
     return out.getvalue()
 
 
-def statement_pdf(st: Statement) -> bytes:
-    """The statement as a PDF (fpdf2), the same for every download of a locked month."""
+def _l(text: str) -> str:
+    """Marks a text for translation; ``statement_pdf`` translates it when it writes."""
+    return text
+
+
+TITLE = _l("Statement")
+PERIOD = _l("Period: %(first)s to %(last)s")
+EARLIER = _l("This first settlement also takes %(count)s transactions from before the month, "
+             "from %(first)s on.")
+SUMMARY = _l("Summary")
+GIVEN = _l("Points you gave (%(points)s points): their value, owed to the scheme")
+REDEEMED = _l("Points redeemed in your shop (%(points)s points): their value, owed to you")
+FEE = _l("Monthly fee")
+NET = _l("Result of the month")
+CARRIED = _l("Still open from earlier months")
+PREPAID = _l("Prepaid money applied")
+PAID_SEPA = _l("We pay you %(amount)s by bank transfer to %(iban)s; requested for %(day)s.")
+PAID_STRIPE = _l("We pay you %(amount)s by Stripe transfer to your connected account.")
+OWED_NO_BANK = _l("%(amount)s is owed to you. It will be paid with the first settlement after "
+                  "you give your bank account in your shop's profile.")
+TO_PAY = _l("You owe %(amount)s. Please transfer it to %(iban)s with the structured "
+            "communication %(reference)s.")
+NOTHING = _l("Nothing to pay and nothing to receive for this month.")
+REFERENCE = _l("Structured communication of this settlement: %(reference)s")
+DAYS = _l("Day by day")
+DAY = _l("Day")
+POINTS_GIVEN = _l("Points given")
+VALUE_GIVEN = _l("Value given")
+POINTS_REDEEMED = _l("Points redeemed")
+VALUE_REDEEMED = _l("Value redeemed")
+DAY_NET = _l("Net")
+NO_DAYS = _l("No points were given or redeemed in your shop this month.")
+FULL_LIST = _l("Every transaction is listed in the CSV file of this statement.")
+
+
+@dataclass
+class DaySummary:
+    """One local day of a shop's month: what it gave and what was redeemed there."""
+
+    day: date
+    points_given: int = 0
+    given_cents: int = 0  # what the shop owes for them: negative
+    points_redeemed: int = 0
+    redeemed_cents: int = 0
+
+    @property
+    def net_cents(self) -> int:
+        return self.given_cents + self.redeemed_cents
+
+
+def day_by_day(st: Statement) -> list[DaySummary]:
+    """The statement's transactions summed per local day (a reversal on its own day)."""
+    zone = ZoneInfo(st.scheme.timezone)
+    days: dict[date, DaySummary] = {}
+    for entry in st.entries:
+        local_day = entry.at.astimezone(zone).date()
+        summary = days.setdefault(local_day, DaySummary(local_day))
+        if entry.cents < 0:  # points given (or a redemption taken back)
+            summary.points_given += entry.points
+            summary.given_cents += entry.cents
+        else:
+            summary.points_redeemed += entry.points
+            summary.redeemed_cents += entry.cents
+    return [days[day] for day in sorted(days)]
+
+
+def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -> bytes:
+    """The statement as a shopkeeper reads it, in their language: page 1 says what
+    was given and redeemed, the fees, what is paid or owed, when, to which account
+    and with which structured communication; then a summary per day. Every
+    posting is in the CSV. ``translate`` translates the texts above (the pages'
+    gettext) and ``locale`` formats amounts and dates (nl_BE, fr_BE, en_IE).
+    The same for every download of a locked month and language.
+    """
     from fpdf import FPDF
 
-    def text(value: str) -> str:
-        # The PDF core fonts speak Latin-1 only.
+    def t(message: str, **values: object) -> str:
+        return translate(message) % values if values else translate(message)
+
+    def latin(value: str) -> str:
+        # The PDF core fonts speak Latin-1: the euro sign is written "EUR", as
+        # Belgian bank papers do, and spaces Babel uses in numbers become plain.
+        value = value.replace("\u202f", " ").replace("\u2009", " ")
         return value.encode("latin-1", "replace").decode("latin-1")
+
+    def eur(cents: int) -> str:
+        return "EUR " + format_decimal(cents / 100, "#,##0.00", locale=locale)
+
+    def points(value: int) -> str:
+        return format_decimal(value, locale=locale)
+
+    def grouped(iban: str | None) -> str:
+        # As on a bank card: BE71 0961 2345 6769.
+        return " ".join(iban[i:i + 4] for i in range(0, len(iban), 4)) if iban else "-"
+
+    def long(day: date) -> str:
+        return format_date(day, "long", locale=locale)
+
+    zone = ZoneInfo(st.scheme.timezone)
+    line = st.line
+    start = st.settlement.starts_at.astimezone(zone).date()
+    last = (st.settlement.ends_at.astimezone(zone) - timedelta(days=1)).date()
+    days = day_by_day(st)
+    given = sum(d.points_given for d in days)
+    redeemed = sum(d.points_redeemed for d in days)
+    reference = format_reference(line.reference)
 
     pdf = FPDF(format="A4")
     pdf.set_creation_date(st.settlement.created_at)
-    pdf.set_title(f"Lokaal Sparen {st.settlement.period} {st.merchant.name}")
+    pdf.set_title(latin(f"Lokaal Sparen {st.settlement.period} {st.merchant.name}"))
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 8, text(f"{st.scheme.name} - Lokaal Sparen"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 11)
-    pdf.cell(0, 6, text(f"Afrekening / Decompte / Statement {st.settlement.period}"),
-             new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(0, 6, text(st.merchant.name), new_x="LMARGIN", new_y="NEXT")
+    width = pdf.epw
+
+    def para(text: str, size: int = 10, style: str = "", height: float = 5.5) -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.multi_cell(width, height, latin(text), align="L", new_x="LMARGIN", new_y="NEXT")
+
+    para(f"{st.scheme.name} - Lokaal Sparen", 10, "", 5)
+    para(f"{t(TITLE)} {format_date(start, 'LLLL yyyy', locale=locale)}", 18, "B", 10)
+    para(st.merchant.name, 12, "B", 7)
+    para(t(PERIOD, first=long(start), last=long(last)))
+    earlier = [e for e in st.entries if e.at.astimezone(zone).date() < start]
+    if earlier:
+        para(t(EARLIER, count=len(earlier), first=long(earlier[0].at.astimezone(zone).date())))
+    pdf.ln(3)
+
+    para(t(SUMMARY), 12, "B", 8)
+    rows = [
+        (t(GIVEN, points=points(given)), -line.issued_cents),
+        (t(REDEEMED, points=points(redeemed)), line.redeemed_cents),
+        (t(FEE), -line.fees_cents),
+        (t(NET), line.net_cents),
+        (t(CARRIED), line.carried_cents),
+        (t(PREPAID), line.prepaid_applied_cents),
+    ]
+    pdf.set_font("Helvetica", "", 10)
+    for label, cents in rows:
+        bold = label == t(NET)
+        pdf.set_font("Helvetica", "B" if bold else "", 10)
+        pdf.cell(width - 40, 7, latin(label), border="B")
+        pdf.cell(40, 7, latin(eur(cents)), border="B", align="R", new_x="LMARGIN",
+                 new_y="NEXT")
+    pdf.ln(3)
+    due = line.carried_cents + line.net_cents
+    if line.payout_cents and line.payout_method == PayoutMethod.SEPA:
+        outcome = t(PAID_SEPA, amount=eur(line.payout_cents), iban=grouped(line.iban),
+                    day=long(business_day_after(st.settlement.created_at.astimezone(zone)
+                                                .date())))
+    elif line.payout_cents:
+        outcome = t(PAID_STRIPE, amount=eur(line.payout_cents))
+    elif line.collect_cents:
+        outcome = t(TO_PAY, amount=eur(line.collect_cents), iban=grouped(st.scheme.iban),
+                    reference=reference)
+    elif due > 0:
+        outcome = t(OWED_NO_BANK, amount=eur(due))
+    else:
+        outcome = t(NOTHING)
+    para(outcome, 11, "B", 6)
+    para(t(REFERENCE, reference=reference))
     pdf.ln(4)
-    widths = (45, 30, 30, 30, 35)
-    pdf.set_font("Helvetica", "B", 9)
-    for width, head in zip(widths, ("date", "kind", "transaction", "points", "EUR"), strict=True):
-        pdf.cell(width, 6, head, border="B", align="R" if head != "date" else "L")
-    pdf.ln()
-    pdf.set_font("Helvetica", "", 9)
-    for entry in st.entries:
-        values = (_local(st, entry.at), entry.kind, str(entry.transaction_id),
-                  str(entry.points), euros(entry.cents))
-        for i, (width, value) in enumerate(zip(widths, values, strict=True)):
-            pdf.cell(width, 5, value, align="L" if i == 0 else "R")
+
+    para(t(DAYS), 12, "B", 8)
+    if not days:
+        para(t(NO_DAYS))
+    else:
+        heads = (t(DAY), t(POINTS_GIVEN), t(VALUE_GIVEN), t(POINTS_REDEEMED),
+                 t(VALUE_REDEEMED), t(DAY_NET))
+        widths = (width * 0.2,) + (width * 0.16,) * 5
+        pdf.set_font("Helvetica", "B", 8)
+        for w, head in zip(widths, heads, strict=True):
+            pdf.cell(w, 6, latin(head), border="B", align="L" if head == heads[0] else "R")
         pdf.ln()
+        pdf.set_font("Helvetica", "", 8)
+        for d in days:
+            values = (format_date(d.day, "short", locale=locale), points(d.points_given),
+                      eur(d.given_cents), points(d.points_redeemed), eur(d.redeemed_cents),
+                      eur(d.net_cents))
+            for i, (w, value) in enumerate(zip(widths, values, strict=True)):
+                pdf.cell(w, 5, latin(value), align="L" if i == 0 else "R")
+            pdf.ln()
     pdf.ln(4)
-    pdf.set_font("Helvetica", "B", 10)
-    for name, value in _summary_rows(st):
-        pdf.cell(60, 6, name.replace("_", " "))
-        pdf.cell(50, 6, value, align="R", new_x="LMARGIN", new_y="NEXT")
+    para(t(FULL_LIST), 9, "I")
     return bytes(pdf.output())
