@@ -67,3 +67,34 @@ def test_settle_a_month_and_read_the_statement(
     shop.page.get_by_label("Your password").fill(PASSWORD)
     shop.submit(shop.page.get_by_role("button", name="Save"))
     expect(shop.page.get_by_role("status")).to_have_text("The profile is saved.")
+
+
+def test_the_settlement_table_fits_a_desktop_in_every_language(
+    new_tablet: NewTablet, session: Session, live_server: LiveServer
+) -> None:
+    """At 1280 px every column, the reference and the statement links included, is
+    on screen without scrolling sideways (it was 1,432 px wide)."""
+    scheme = make_scheme(session)
+    bank_accounts.set_scheme_bank_account(session, scheme, "BE71096123456769", "")
+    issuer, taker = make_shops(session, scheme, 2)
+    bank_accounts.set_merchant_bank_account(session, taker, iban_for(13), "GEBABEBB", "Taker bv")
+    session.commit()
+    earn_and_redeem(session, scheme, issuer, taker, 12345, datetime(2025, 3, 12, tzinfo=UTC))
+    admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN).email
+    session.rollback()
+    for lang in ("nl", "fr", "en"):
+        office = new_tablet(lang)
+        office.page.set_viewport_size({"width": 1280, "height": 800})
+        office.sign_in(admin)
+        if lang == "nl":
+            office.goto("/dashboard/settlements")
+            office.page.locator("#period").fill("2025-03")
+            office.submit(office.page.locator("main form button[type=submit]"))
+        office.goto("/dashboard/settlements/2025-03")
+        widths = office.page.evaluate(
+            "() => { const s = document.querySelector('.table-scroll');"
+            " return [document.documentElement.scrollWidth, s.scrollWidth, s.clientWidth]; }"
+        )
+        office.screenshot(f"dashboard-settlement-1280-{lang}")
+        assert widths[0] <= 1280 and widths[1] <= widths[2], (lang, widths)
+        office.check(f"dashboard-settlement-1280-{lang}")
