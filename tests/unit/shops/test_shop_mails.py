@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from loyalty.models import SettlementLine
-from loyalty.money.settlement import payment_requests
+from loyalty.money.settlement import payment_requests, periods
 from tests.factories import make_merchant, make_scheme
 
 POSING = "Lokaal Sparen: uw account is geblokkeerd, log in op evil.example"
@@ -17,7 +17,8 @@ def test_a_payment_request_quotes_the_shops_name_after_the_platforms_words(
 ) -> None:
     scheme = make_scheme(session)
     shop = make_merchant(session, scheme, name=POSING)
-    line = SettlementLine(collect_cents=1250)
+    line = SettlementLine(collect_cents=1250,
+                          reference=periods.structured_reference("2025-03", shop.id))
     subject, body = payment_requests.payment_request_text(scheme, shop, line, "2025-03")
     assert POSING not in subject
     assert body.startswith("Beste,\n\nNa de afrekening van 2025-03 is uw winkel “")
