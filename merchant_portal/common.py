@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from loyalty.models import Merchant, Role
 from loyalty.web import db, personal_page
+from loyalty.web.navigation import NavGroup, NavItem, visible
 from loyalty.web.signin import current_staff
 
 bp = Blueprint(
@@ -24,24 +26,33 @@ SHOP_STAFF = (Role.MERCHANT_OWNER, Role.CASHIER)
 OWNER = (Role.MERCHANT_OWNER,)
 # Till keys, invitations, printed cards and spend codes: for approved shops only.
 NOT_APPROVED = _l("Only a shop approved by the municipality can do this.")
-# The owner's pages, in menu order; each appears once its view exists.
-OWNER_PAGES = [
-    ("portal.figures", _l("Figures")),
-    ("portal.stamp_cards", _l("Stamp cards")),
-    ("portal.printed_cards", _l("Printed cards")),
-    ("portal.team", _l("Team and tills")),
-    ("portal.funding", _l("Prepaid balance")),
-    ("portal.statements", _l("Statements")),
-    ("portal.profile", _l("Shop profile")),
-]
+# Three top-level items for an owner (the till, the figures and money, the shop),
+# the pages of the current one as tabs; a cashier sees the till and redeeming.
+NAV = (
+    NavGroup(_l("Till"), (
+        NavItem("portal.till", _l("Till"), ("portal.till", "portal.sale", "portal.index")),
+        NavItem("portal.redeem", _l("Redeem"), ("portal.redeem",)),
+        NavItem("portal.printed_cards", _l("Printed cards"), ("portal.printed_card",),
+                owner_only=True),
+    )),
+    NavGroup(_l("Figures"), (
+        NavItem("portal.figures", _l("Figures"), ("portal.figures",)),
+        NavItem("portal.statements", _l("Statements"), ("portal.statement",)),
+        NavItem("portal.funding", _l("Prepaid balance"), ("portal.funding",)),
+    ), restricted=True),
+    NavGroup(_l("Shop"), (
+        NavItem("portal.profile", _l("Shop profile"), ("portal.profile",)),
+        NavItem("portal.team", _l("Team and tills"), ("portal.team",)),
+        NavItem("portal.stamp_cards", _l("Stamp cards"), ("portal.stamp_card",)),
+    ), restricted=True),
+)
 
 
-@bp.app_context_processor
-def _owner_nav() -> dict[str, Any]:
-    def owner_nav() -> list[tuple[str, str]]:
-        return [(ep, str(label)) for ep, label in OWNER_PAGES if ep in current_app.view_functions]
-
-    return {"owner_nav": owner_nav}
+@bp.context_processor
+def _navigation() -> dict[str, Any]:
+    owner = getattr(current_user, "role", None) == Role.MERCHANT_OWNER
+    groups = visible(NAV, owner, current_app.view_functions.__contains__)
+    return {"nav_groups": groups, "nav_endpoint": request.endpoint or ""}
 
 
 def render(template: str, http_status: int = 200, **context: Any) -> Any:

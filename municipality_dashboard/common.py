@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from loyalty.models import Role, Scheme
 from loyalty.web import db, personal_page
+from loyalty.web.navigation import NavGroup, NavItem, visible
 from loyalty.web.signin import current_staff
 
 bp = Blueprint(
@@ -34,28 +34,7 @@ def current_scheme() -> Scheme:
     return db().get_one(Scheme, current_staff().user.scheme_id)
 
 
-@dataclass(frozen=True)
-class NavItem:
-    endpoint: str
-    label: Any  # a lazy translation
-    matches: tuple[str, ...]  # endpoint prefixes of the pages it stands for
-
-    def current(self, endpoint: str) -> bool:
-        return endpoint.startswith(self.matches)
-
-
-@dataclass(frozen=True)
-class NavGroup:
-    label: Any
-    items: tuple[NavItem, ...]
-    admin_only: bool = False
-
-    def current(self, endpoint: str) -> bool:
-        return any(item.current(endpoint) for item in self.items)
-
-
-# Five top-level items, the pages of the current one under them: the twelve
-# pages in one row took four or five rows at 1280 px.
+# Five top-level items (two for an analyst), the pages of the current one as tabs.
 NAV = (
     NavGroup(_l("Overview"), (NavItem("dashboard.home", _l("Overview"), ("dashboard.home",)),)),
     NavGroup(_l("Reports"), (
@@ -68,22 +47,22 @@ NAV = (
     NavGroup(_l("Shops"), (
         NavItem("dashboard.shops", _l("Shops"), ("dashboard.shops", "dashboard.decide")),
         NavItem("dashboard.fraud_flags", _l("Fraud flags"), ("dashboard.fraud",)),
-    ), admin_only=True),
+    ), restricted=True),
     NavGroup(_l("Money"), (
         NavItem("dashboard.settlements", _l("Settlement"), ("dashboard.settle",)),
         NavItem("dashboard.funding", _l("Prepayments"),
                 ("dashboard.funding", "dashboard.record_transfer")),
-    ), admin_only=True),
+    ), restricted=True),
     NavGroup(_l("Administration"), (
         NavItem("dashboard.staff", _l("Staff"), ("dashboard.staff",)),
         NavItem("dashboard.audit_log", _l("Audit log"), ("dashboard.audit_log",)),
         NavItem("dashboard.settings", _l("Settings"), ("dashboard.settings",)),
-    ), admin_only=True),
+    ), restricted=True),
 )
 
 
 @bp.context_processor
 def _navigation() -> dict[str, Any]:
     admin = getattr(current_user, "role", None) == Role.MUNICIPALITY_ADMIN
-    groups = [group for group in NAV if admin or not group.admin_only]
+    groups = visible(NAV, admin, current_app.view_functions.__contains__)
     return {"nav_groups": groups, "nav_endpoint": request.endpoint or ""}

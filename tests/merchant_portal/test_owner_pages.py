@@ -220,9 +220,15 @@ def test_a_cashier_gets_403_on_every_owner_page(app: Flask, session: Session, ow
 
 
 def test_the_owner_sees_the_owner_pages_in_the_menu(owner: Owner) -> None:
+    # The till links to each menu item (the till, figures, the shop); each owner
+    # page is a tab of its item, marked as the page shown.
     till = html_of(owner.client.get("/portal/till"))
+    for first in ("/portal/till", "/portal/figures", "/portal/profile"):
+        assert f'href="{first}"' in till
     for page in OWNER_PAGES:
-        assert f'href="{page}"' in till
+        html = html_of(owner.client.get(page))
+        assert re.search(rf'<nav class="subnav"[^>]*>.*href="{page}"\s+aria-current="page"',
+                         html, re.S), page
 
 
 def test_signed_out_visitors_go_to_the_login(client: FlaskClient) -> None:

@@ -33,9 +33,13 @@ def test_cashier_cannot_reach_the_owner_pages(
     owner = new_tablet("en")
     owner.sign_in(portal_shop.owner_email)
     menu = owner.page.get_by_role("navigation", name="Main")
+    expect(menu.get_by_role("link")).to_have_text(["Till", "Figures", "Shop"])
     for path, name in OWNER_PAGES.items():
-        expect(menu.get_by_role("link", name=name, exact=True)).to_have_attribute("href", path)
         owner.goto(path)
+        # Each page is a tab of its menu item, marked as the page shown.
+        tab = owner.page.locator("nav.subnav").get_by_role("link", name=name, exact=True)
+        expect(tab).to_have_attribute("href", path)
+        expect(tab).to_have_attribute("aria-current", "page")
     owner.goto("/portal/figures")
     expect(owner.page.locator("#history-table tbody tr")).to_have_count(1)
     owner.check("figures")

@@ -29,7 +29,8 @@ def test_bank_transfer_recorded_by_the_admin_reaches_the_owners_page(
 
     owner = new_tablet("en")
     owner.sign_in(shop.owner_email)
-    owner.page.get_by_role("navigation", name="Main").get_by_role(
+    owner.page.get_by_role("navigation", name="Main").get_by_role("link", name="Figures").click()
+    owner.page.get_by_role("navigation", name="Figures").get_by_role(
         "link", name="Prepaid balance"
     ).click()
     expect(owner.page).to_have_url(re.compile(r"/portal/funding$"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.merchant_portal.conftest import NewTablet, PortalShop
@@ -117,3 +118,21 @@ def test_till_works_without_javascript(
     assert screen.evaluate("e => getComputedStyle(e).backgroundColor") == GREEN
     expect(page.get_by_role("button", name="Give to printed card")).to_have_count(0)
     tablet.screenshot("claimed-nojs")
+
+
+@pytest.mark.parametrize("lang", ["nl", "fr", "en"])
+def test_the_owners_till_fits_the_tablet(
+    new_tablet: NewTablet, portal_shop: PortalShop, lang: str
+) -> None:
+    """With the owner's menu the keypad and its button are on the first screen at
+    1024x768 (nine menu items used to wrap and push them below the fold)."""
+    tablet = new_tablet(lang)
+    tablet.sign_in(portal_shop.owner_email)
+    tablet.goto("/portal/till")
+    button = tablet.page.locator("form.sale-form button[type=submit]")
+    box = button.bounding_box()
+    tablet.screenshot(f"till-owner-{lang}")
+    assert box is not None and box["y"] + box["height"] <= 768, box
+    width = tablet.page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 1024, width
+    tablet.check(f"till-owner-{lang}")
