@@ -39,6 +39,7 @@ from playwright.sync_api import (
 from loyalty.infra.db import make_engine
 from loyalty.models import StaffUser
 from loyalty.web import i18n
+from tests.browser.overflow import assert_no_horizontal_overflow
 from tests.conftest import ROOT, LiveServer
 from tests.factories import PASSWORD, bearer, code_after
 
@@ -176,8 +177,10 @@ class Tablet:
             shutil.copyfile(shot, DOCS_SCREENSHOTS / docs_name)
 
     def check(self, name: str, *, docs_name: str | None = None) -> None:
-        """A screenshot for people to look at; axe-core finds nothing serious or critical."""
+        """A screenshot for people to look at; nothing wider than the screen;
+        axe-core finds nothing serious or critical."""
         self.screenshot(name, docs_name=docs_name)
+        assert_no_horizontal_overflow(self.page, name)
         violations = _axe.run(self.page).response["violations"]
         axe_dir = ARTIFACTS / "axe"
         axe_dir.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from babel.support import NullTranslations, Translations
 from playwright.sync_api import BrowserContext, Page, Request, Response
 
 from loyalty.web import i18n
+from tests.browser.overflow import assert_no_horizontal_overflow
 from tests.conftest import ROOT, LiveServer, Mailbox
 from tests.factories import Shop
 
@@ -132,6 +133,7 @@ class Phone:
         if docs_name and os.environ.get("UPDATE_SCREENSHOTS"):
             DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shot, DOCS_SCREENSHOTS / docs_name)
+        assert_no_horizontal_overflow(self.page, name)
         if not self.javascript:
             return  # axe is a script: it runs in the JavaScript phones, on the same pages
         violations = _axe.run(self.page).response["violations"]
