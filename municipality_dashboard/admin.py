@@ -27,7 +27,7 @@ from loyalty.infra.db import utcnow
 from loyalty.models import FlagStatus, FraudFlag, Merchant, Role, StaffUser
 from loyalty.oversight import audit, fraud
 from loyalty.town import scheme_settings
-from loyalty.web import db
+from loyalty.web import db, i18n
 from loyalty.web.signin import current_staff, staff_required
 from loyalty.web.signin.views import RESET_MAX_AGE, password_link
 from municipality_dashboard.common import ADMIN, STAFF, bp, current_scheme, render
@@ -295,6 +295,61 @@ ACTION_LABELS = {
 }
 
 
+# The words of an audit entry's details (loyalty.oversight.audit records keys).
+DETAIL_LABELS = {
+    "amount_cents": _l("amount"),
+    "bank_reference": _l("bank reference"),
+    "budget_cents": _l("budget"),
+    "campaign": _l("campaign"),
+    "changes": _l("changes"),
+    "claims_cancelled": _l("open sales cancelled"),
+    "control_sum_cents": _l("control sum"),
+    "event": _l("event"),
+    "flag": _l("flag"),
+    "from": _l("from"),
+    "name": _l("name"),
+    "new_iban": _l("new IBAN"),
+    "note": _l("note"),
+    "old_iban": _l("old IBAN"),
+    "period": _l("period"),
+    "reason": _l("reason"),
+    "role": _l("role"),
+    "rule": _l("rule"),
+    "sector": _l("sector"),
+    "sessions_ended": _l("sessions ended"),
+    "shops": _l("shops"),
+    "till_keys_revoked": _l("till keys revoked"),
+    "to": _l("to"),
+}
+
+
+def _detail_value(key: str, value: Any) -> str:
+    if key.endswith("_cents") and isinstance(value, int):
+        return i18n.euro(value)
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, int):
+        return i18n.number(value)
+    if isinstance(value, dict):
+        # Settings changes: {name: [old, new]}.
+        parts = []
+        for name, change in value.items():
+            pair = isinstance(change, list | tuple) and len(change) == 2
+            old, new = change if pair else ("", change)
+            parts.append(f"{name.replace('_', ' ')}: {_detail_value(name, old)} → "
+                         f"{_detail_value(name, new)}")
+        return ", ".join(parts)
+    return str(value)
+
+
+def audit_details(details: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An entry's details as (label, text) in the reader's language and formats."""
+    return [
+        (str(DETAIL_LABELS.get(key, key.replace("_", " "))), _detail_value(key, value))
+        for key, value in (details or {}).items()
+    ]
+
+
 def action_label(action: str) -> str:
     label = ACTION_LABELS.get(action)
     return str(label) if label else action
@@ -329,6 +384,7 @@ def audit_log() -> Any:
         entries=audit.entries(session, scheme.id, where),
         limit=audit.PAGE_SIZE,
         action_label=action_label,
+        audit_details=audit_details,
     )
 
 

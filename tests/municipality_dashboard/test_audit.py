@@ -9,7 +9,8 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from loyalty.infra.db import utcnow
-from loyalty.models import MerchantStatus
+from loyalty.models import MerchantStatus, Scheme
+from loyalty.oversight import audit
 from tests.factories import bearer, make_merchant, staff_token
 from tests.municipality_dashboard.conftest import Municipality, audit_rows, html, post
 
@@ -153,3 +154,22 @@ def test_campaigns_events_settlements_and_bank_transfers_are_audited(
     assert rows[3].details["period"] == last_month
     page = html(client.get("/dashboard/audit"))
     assert "Campaign created" in page and "Month settled" in page
+
+
+def test_the_log_reads_details_in_the_readers_words_and_formats(
+    session: Session, town: Municipality
+) -> None:
+    scheme = session.get_one(Scheme, town.scheme.id)
+    audit.record(session, None, "settlement.lock", scheme,
+                 {"period": "2026-11", "shops": 20, "control_sum_cents": 199960})
+    session.commit()
+    # Babel's Belgian formats put no-break spaces in amounts: read them as spaces.
+    dutch = _spaced(html(town.admin_client.get("/dashboard/audit?lang=nl")))
+    assert "controletotaal: € 1.999,60" in dutch and "zaken: 20" in dutch
+    assert "control_sum_cents" not in dutch and "199960" not in dutch
+    french = _spaced(html(town.admin_client.get("/dashboard/audit?lang=fr")))
+    assert "total de contrôle : 1 999,60 €" in french and "commerces : 20" in french
+
+
+def _spaced(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\u00a0", " ")

@@ -140,7 +140,7 @@ def test_export_downloads_all_data_as_json(
     phone.goto("/account")
 
     with page.expect_download() as download_info:
-        page.get_by_role("link", name=w("Download all my data (JSON)")).click()
+        page.get_by_role("link", name=w("Download all my data")).click()
     download = download_info.value
     assert download.suggested_filename == "lokaal-sparen-data.json"
     data = json.loads(Path(download.path()).read_text(encoding="utf-8"))
