@@ -279,12 +279,15 @@ def _send_expiry_reminder(reminder: Any) -> None:
 
 @click.command("settle")
 @click.option("--scheme", "scheme_slug", required=True, help="scheme slug")
-@click.option("--period", required=True, help="the month to settle, e.g. 2026-11")
+@click.option("--period", required=True, help="the last month to settle, e.g. 2026-11")
 @with_appcontext
 def settle(scheme_slug: str, period: str) -> None:
-    """Settle a month: lock every shop's net position, post fees, prepaid money
-    applied and payouts, write the SEPA file, and ask shops that owe to pay.
+    """Settle every month due up to a month: lock each shop's net position, post
+    fees, prepaid money applied and payouts, write the SEPA file, and ask shops
+    that owe to pay.
 
+    Months are settled one by one, in order, from the scheme's first activity:
+    if earlier months are still open, each is settled first, on its own.
     Run it monthly from cron, e.g. on the 2nd at 03:00 for the month before:
 
     \b
@@ -296,6 +299,31 @@ def settle(scheme_slug: str, period: str) -> None:
     summary (and retries transfers and payment requests that failed).
     Example: loyalty settle --scheme sint-gillis-waas --period 2026-11
     """
+    from loyalty.money.settlement import monthly, periods
+    from loyalty.town import schemes
+
+    try:
+        periods.parse_period(period)
+        with transaction() as session:
+            scheme = schemes.get_scheme(session, scheme_slug)
+            due = monthly.next_period(session, scheme)
+    except LoyaltyError as error:
+        _fail(error)
+        return
+    months = [period]
+    if due is not None and due < period:
+        months = [due]
+        while months[-1] < period:
+            months.append(monthly.month_after(months[-1]))
+        click.echo(f"{len(months)} months are due, from {due}: each is settled on its own")
+    failures = sum(not _settle_month(scheme_slug, month) for month in months)
+    if failures:
+        sys.exit(1)
+
+
+def _settle_month(scheme_slug: str, period: str) -> bool:
+    """Settle one month and make its payouts and payment requests; False when
+    something must be retried (the command exits non-zero)."""
     from loyalty.money.settlement import monthly, payment_requests, payouts, sepa
     from loyalty.town import schemes
 
@@ -328,7 +356,7 @@ def settle(scheme_slug: str, period: str) -> None:
             lines = monthly.lines_of(session, locked.id)
     except LoyaltyError as error:
         _fail(error)
-        return
+        return False
     paid = sum(line.payout_cents for line in lines)
     owed = sum(line.collect_cents for line in lines)
     state = "locked now" if result.created else "already locked, unchanged"
@@ -340,8 +368,7 @@ def settle(scheme_slug: str, period: str) -> None:
         + (f", {transfers_failed} not made (run again)" if transfers_failed else "")
         + f", {sent} payment requests sent" + (f", {failed} failed" if failed else "")
     )
-    if failed or transfers_failed:
-        sys.exit(1)
+    return not (failed or transfers_failed)
 
 
 @click.command("connect-shop")

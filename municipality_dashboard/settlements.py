@@ -40,7 +40,18 @@ def _last_month(scheme: Scheme) -> str:
     return f"{year:04d}-{month:02d}"
 
 
+def _due_month(scheme: Scheme) -> str:
+    """The month the form offers: the one due next, or else last month."""
+    due = monthly.next_period(db(), scheme)
+    last = _last_month(scheme)
+    return due if due is not None and due <= last else last
+
+
 def _error_message(error: LoyaltyError) -> str:
+    if error.code == "earlier_period_unsettled":
+        due = monthly.next_period(db(), current_scheme()) or ""
+        return _("Months are settled one by one, from the first activity: settle "
+                 "%(month)s first.", month=i18n.month(due))
     return {
         "period_not_over": _("This month is not over yet."),
         "later_period_settled": _("A later month is already settled: months are settled in "
@@ -62,13 +73,15 @@ def _list_page(form: SettleForm, status: int = 200) -> Any:
             "payouts": sum(line.payout_cents for line in lines),
             "collect": sum(line.collect_cents for line in lines),
         })
-    return render("settlements.html", status, form=form, rows=rows)
+    due = monthly.next_period(db(), scheme)
+    return render("settlements.html", status, form=form, rows=rows, due=due,
+                  last_month=_last_month(scheme))
 
 
 @bp.get("/settlements")
 @staff_required(*ADMIN)
 def settlements() -> Any:
-    form = SettleForm(formdata=None, period=_last_month(current_scheme()))
+    form = SettleForm(formdata=None, period=_due_month(current_scheme()))
     return _list_page(form)
 
 

@@ -47,7 +47,8 @@ class SettlementsView(MethodView):
     @blp.arguments(SettlementCreate())
     @blp.response(201, SettlementView)
     @blp.alt_response(200, schema=SettlementView, description="the month was already locked")
-    @blp.alt_response(409, description="a later month is already settled")
+    @blp.alt_response(409, description="a later month is already settled, or an earlier "
+                      "one is due first (months are settled one by one, in order)")
     def post(self, body: dict[str, Any]) -> Any:
         """Settle a month: lock it, post payouts, write the SEPA file, ask debtors to pay."""
         admin = require_staff(Role.MUNICIPALITY_ADMIN)

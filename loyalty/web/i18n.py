@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -48,6 +48,12 @@ def long_date(value: datetime) -> str:
     return format_date(value.astimezone(_tz()), "long", locale=_locale())
 
 
+def month(period: str) -> str:
+    """A settlement period "2026-11" as the reader says it: "november 2026"."""
+    year, month_ = (int(part) for part in period.split("-"))
+    return format_date(date(year, month_, 1), "LLLL y", locale=_locale())
+
+
 def short_time(value: datetime) -> str:
     return format_time(value.astimezone(_tz()), "HH:mm", locale=_locale())
 
@@ -61,6 +67,6 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(
-        euro=euro, number=number, long_date=long_date, short_time=short_time
+        euro=euro, number=number, long_date=long_date, short_time=short_time, month=month
     )
     app.jinja_env.globals.update(current_language=lambda: str(get_locale()), LANGUAGES=LANGUAGES)

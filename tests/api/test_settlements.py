@@ -42,6 +42,10 @@ def test_settle_then_replay_roles_and_files(
     future = client.post("/api/v1/settlements", json={"period": "2999-01"}, headers=admin)
     assert future.status_code == 422 and future.json["error"]["code"] == "period_not_over"
     assert client.get(f"/api/v1/settlements/{PERIOD}", headers=admin).status_code == 404
+    skipping = client.post("/api/v1/settlements", json={"period": "2025-04"}, headers=admin)
+    assert skipping.status_code == 409
+    assert skipping.json["error"]["code"] == "earlier_period_unsettled"
+    assert "2025-03" in skipping.json["error"]["message"]
 
     first = client.post("/api/v1/settlements", json={"period": PERIOD}, headers=admin)
     assert first.status_code == 201, first.json

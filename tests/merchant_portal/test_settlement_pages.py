@@ -45,6 +45,9 @@ def test_admin_settles_a_month_from_the_dashboard(app: Flask, session: Session) 
     page = client.get("/dashboard/settlements")
     assert page.status_code == 200
     assert "No month has been settled yet." in html_of(page)
+    # The month due is the scheme's first month of activity, offered in the form.
+    assert "Next month to settle: March 2025." in html_of(page)
+    assert 'value="2025-03"' in html_of(page)
     # Without the CSRF token nothing happens.
     assert client.post("/dashboard/settlements", data={"period": PERIOD}).status_code == 400
     wrong = post_form(client, "/dashboard/settlements", "/dashboard/settlements", period="2025-3")
@@ -53,6 +56,10 @@ def test_admin_settles_a_month_from_the_dashboard(app: Flask, session: Session) 
     future = post_form(client, "/dashboard/settlements", "/dashboard/settlements", period="2999-01")
     assert future.status_code == 422
     assert "not over yet" in form_error(html_of(future), "period")
+    skipping = post_form(client, "/dashboard/settlements", "/dashboard/settlements",
+                         period="2025-04")
+    assert skipping.status_code == 422
+    assert "settle March 2025 first" in form_error(html_of(skipping), "period")
     assert session.query(Settlement).filter_by(scheme_id=scheme.id).count() == 0
     session.commit()
 
@@ -65,6 +72,7 @@ def test_admin_settles_a_month_from_the_dashboard(app: Flask, session: Session) 
     assert "already settled" in html_of(client.get(again.headers["Location"]))
     listing = html_of(client.get("/dashboard/settlements"))
     assert f"/dashboard/settlements/{PERIOD}/sepa.xml" in listing
+    assert ">March 2025</a>" in listing and "Next month to settle: April 2025." in listing
 
     sepa_file = client.get(f"/dashboard/settlements/{PERIOD}/sepa.xml")
     assert sepa_file.status_code == 200

@@ -31,6 +31,10 @@ later settlement counts them as activity:
 where due = carried + net. So a shop's position, counted over settled
 transactions, is always exactly what is still open after its last settlement.
 
+Months are settled one by one, in order, from the scheme's first activity: a
+settlement never silently takes several months of activity under one month's
+name (``next_period`` says which month is due).
+
 Locking is the unique (scheme, period) key: of two settlements racing for one
 month the database keeps one, and the loser answers with the winner's result.
 """
@@ -40,6 +44,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
@@ -111,6 +116,33 @@ def lines_of(session: Session, settlement_id: int) -> list[SettlementLine]:
     )
 
 
+def month_of(scheme: Scheme, at: datetime) -> str:
+    """The period ("2026-11") an instant falls in, in the scheme's zone."""
+    local = at.astimezone(ZoneInfo(scheme.timezone))
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def month_after(period: str) -> str:
+    year, month = parse_period(period)
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def next_period(session: Session, scheme: Scheme) -> str | None:
+    """The month that must be settled next: the one after the last settled
+    month, or the month of the scheme's first ledger transaction; None while
+    nothing was ever booked."""
+    last = session.scalar(
+        sa.select(sa.func.max(Settlement.period)).where(Settlement.scheme_id == scheme.id)
+    )
+    if last is not None:
+        return month_after(last)
+    first = session.scalar(
+        sa.select(sa.func.min(LedgerTransaction.created_at))
+        .where(LedgerTransaction.scheme_id == scheme.id)
+    )
+    return None if first is None else month_of(scheme, first)
+
+
 def settle(
     session: Session,
     scheme: Scheme,
@@ -129,7 +161,8 @@ def settle(
 
     A rerun returns the locked result and changes nothing. Raises InvalidInput
     (bad period, month not over, no scheme bank account for SEPA payouts) and
-    Conflict (a later month is already settled). The caller commits.
+    Conflict (a later month is already settled; an earlier month is due first).
+    The caller commits.
     """
     start, end = period_bounds(scheme, period)
     if end > now:
@@ -146,6 +179,10 @@ def settle(
         # Its settlement already took everything before its end.
         raise Conflict(f"{later} is already settled; settle months in order",
                        code="later_period_settled")
+    due = next_period(session, scheme)
+    if due is not None and due < period:
+        raise Conflict(f"{due} is not settled yet; months are settled one by one, in order",
+                       code="earlier_period_unsettled")
     settlement = Settlement(
         scheme_id=scheme.id, period=period, starts_at=start, ends_at=end, created_at=now
     )

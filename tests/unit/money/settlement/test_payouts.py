@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loyalty.errors import InvalidInput
-from loyalty.models import AccountKind, PayoutMethod, SettlementLine
+from loyalty.models import AccountKind, PayoutMethod, Settlement, SettlementLine
 from loyalty.money import accounts, funding, ledger
 from loyalty.money.settlement import bank_accounts, monthly, payouts
 from tests.factories import make_scheme
@@ -141,4 +141,15 @@ def test_loyalty_settle_command(
     assert "2025-03 already locked, unchanged: 2 shops, payouts EUR 5.00" in again.stdout
     assert "0 Stripe transfers made" in again.stdout
     assert len(stripe_stub.received("POST", "/v1/transfers")) == 1
+    # Months left open are settled first, each on its own, in order.
+    later = run("settle", "--scheme", scheme.slug, "--period", "2025-05")
+    assert later.returncode == 0, later.stdout + later.stderr
+    assert "2 months are due, from 2025-04" in later.stdout
+    summaries = [line for line in later.stdout.splitlines() if " locked now: " in line]
+    assert [line.split()[0] for line in summaries] == ["2025-04", "2025-05"]
+    periods_ = session.scalars(
+        sa.select(Settlement.period).where(Settlement.scheme_id == scheme.id)
+        .order_by(Settlement.period)
+    ).all()
+    assert periods_ == ["2025-03", "2025-04", "2025-05"]
     verify_ledger()

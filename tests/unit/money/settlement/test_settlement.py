@@ -273,6 +273,39 @@ def test_months_are_settled_once_in_order_and_only_when_over(session: Session) -
     session.rollback()
 
 
+def test_months_are_settled_one_by_one_from_the_first_activity(session: Session) -> None:
+    """No settlement takes several months of activity under one month's name."""
+    scheme = _scheme(session, monthly_fee_cents=250)
+    (shop,) = make_shops(session, scheme, 1)
+    assert monthly.next_period(session, scheme) is None  # nothing booked yet
+    # Brussels time: 23:30 UTC on 31 January is already February there.
+    earn(session, scheme, shop, 10, datetime(2025, 1, 31, 23, 30, tzinfo=UTC))
+    earn(session, scheme, shop, 20, datetime(2025, 4, 2, tzinfo=UTC))
+    assert monthly.next_period(session, scheme) == "2025-02"
+    with pytest.raises(Conflict) as error:
+        monthly.settle(session, scheme, "2025-04", NOW)
+    assert error.value.code == "earlier_period_unsettled"
+    assert "2025-02" in error.value.message
+    session.rollback()
+    february = _settle(session, scheme, "2025-02").settlement
+    assert monthly.next_period(session, scheme) == "2025-03"
+    with pytest.raises(Conflict) as error:
+        monthly.settle(session, scheme, "2025-04", NOW)
+    assert error.value.code == "earlier_period_unsettled"
+    session.rollback()
+    # A month without activity is settled too: the shop's fee is due every month.
+    march = _settle(session, scheme, MARCH).settlement
+    april = _settle(session, scheme, "2025-04").settlement
+    lines = {
+        s.period: monthly.lines_of(session, s.id)[0] for s in (february, march, april)
+    }
+    assert {p: line.issued_cents for p, line in lines.items()} == {
+        "2025-02": 50, "2025-03": 0, "2025-04": 100,
+    }
+    assert all(line.fees_cents == 250 for line in lines.values())
+    assert monthly.next_period(session, scheme) == "2025-05"
+
+
 def test_a_sepa_payout_needs_the_schemes_bank_account(session: Session) -> None:
     scheme = make_scheme(session)
     (issuer, shop) = make_shops(session, scheme, 2)
