@@ -7,6 +7,7 @@ from merchant_portal.common import bp
 from merchant_portal import (  # noqa: E402, F401  isort: skip
     apply,
     cards,
+    corrections,
     figures,
     funding,
     owner,

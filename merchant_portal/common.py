@@ -34,6 +34,8 @@ NAV = (
         NavItem("portal.redeem", _l("Redeem"), ("portal.redeem",)),
         NavItem("portal.printed_cards", _l("Printed cards"), ("portal.printed_card",),
                 owner_only=True),
+        NavItem("portal.corrections", _l("Corrections"), ("portal.correct",),
+                owner_only=True),
     )),
     NavGroup(_l("Figures"), (
         NavItem("portal.figures", _l("Figures"), ("portal.figures",)),

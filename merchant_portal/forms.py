@@ -33,6 +33,14 @@ class SaleForm(FlaskForm):
     stamp_card = SelectField(_l("Stamp card"), coerce=int, validators=[Optional()], choices=[])
 
 
+class CorrectionForm(FlaskForm):
+    reason = StringField(
+        _l("Why is the sale corrected?"),
+        validators=[DataRequired(_l("Say why the sale is corrected.")),
+                    Length(max=200, message=_l("Keep the reason under 200 characters."))],
+    )
+
+
 class CodeForm(FlaskForm):
     code = StringField(_l("Spend code"), validators=[DataRequired(), Length(min=8, max=20)])
 

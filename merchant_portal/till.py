@@ -10,16 +10,17 @@ from flask import (
     abort,
     jsonify,
     redirect,
+    request,
     session,
     url_for,
 )
 from flask_babel import gettext as _
 
-from loyalty.earning import claims, stamps
+from loyalty.earning import claims, corrections, stamps
 from loyalty.errors import LoyaltyError
 from loyalty.infra import qr
 from loyalty.infra.db import utcnow
-from loyalty.models import Claim, Merchant, StampCard
+from loyalty.models import Claim, Merchant, Role, SaleCorrection, StampCard
 from loyalty.web import db, public_url
 from loyalty.web.signin import current_staff, staff_required
 from merchant_portal.common import SHOP_STAFF, bp, current_merchant, render
@@ -43,6 +44,9 @@ def _recent_sales(merchant: Merchant) -> list[dict[str, Any]]:
         .order_by(Claim.created_at.desc(), Claim.id.desc())
         .limit(RECENT_SALES)
     ).all()
+    corrected = set(db().scalars(
+        sa.select(SaleCorrection.claim_id).where(SaleCorrection.claim_id.in_([c.id for c in rows]))
+    ))
     return [
         {
             "id": c.id,
@@ -50,7 +54,7 @@ def _recent_sales(merchant: Merchant) -> list[dict[str, Any]]:
             "amount_cents": c.amount_cents,
             "points": c.points,
             "stamps": c.stamps,
-            "status": claims.display_status(c, now),
+            "status": "corrected" if c.id in corrected else claims.display_status(c, now),
         }
         for c in rows
     ]
@@ -121,9 +125,13 @@ def sale(claim_id: int, card_form: Any = None, http_status: int = 200) -> Any:
     if token is not None:
         svg = qr.qr_svg(public_url(f"/c/{token}"), title=_("QR code to collect the points"))
     card = db().get(StampCard, claim.stamp_card_id) if claim.stamp_card_id else None
+    owner = current_staff().user.role == Role.MERCHANT_OWNER
     return render(
         "sale.html",
         http_status,
+        correction=corrections.correction_of(db(), claim.id),
+        can_correct=owner and corrections.correctable(db(), claim, utcnow()).allowed,
+        done=request.args.get("done"),
         card_form=card_form or CardPointsForm(formdata=None),
         claim=claim,
         status=claims.display_status(claim, utcnow()),

@@ -53,6 +53,8 @@ SETTING_FIELDS = {
     "invalid_hold_ttl_seconds": "hold_ttl_minutes",
     "invalid_villages": "villages",
     "invalid_inhabitants": "inhabitants",
+    "invalid_correction_days": "correction_days",
+    "invalid_confirm_above_cents": "confirm_above_euros",
 }
 
 
@@ -90,6 +92,8 @@ def settings() -> Any:
                 "villages": "\n".join(scheme.villages or []),
                 "inhabitants": scheme.inhabitants,
                 "compare_opt_in": scheme.compare_opt_in,
+                "correction_days": scheme.correction_days,
+                "confirm_above_euros": scheme.confirm_above_cents // 100,
             },
         )
     elif form.validate_on_submit():
@@ -103,6 +107,8 @@ def settings() -> Any:
             villages=scheme_settings.parse_villages(form.villages.data or ""),
             inhabitants=form.inhabitants.data,
             compare_opt_in=bool(form.compare_opt_in.data),
+            correction_days=form.correction_days.data or 0,
+            confirm_above_cents=(form.confirm_above_euros.data or 0) * 100,
         )
         try:
             scheme_settings.update(db(), scheme, current_staff().user, wanted)
@@ -292,6 +298,7 @@ ACTION_LABELS = {
     "settlement.lock": _l("Month settled"),
     "funding.bank_transfer": _l("Bank transfer recorded"),
     "merchant.bank_account": _l("Shop's bank account changed"),
+    "sale.correct": _l("Sale corrected by the shop"),
 }
 
 
@@ -312,8 +319,11 @@ DETAIL_LABELS = {
     "note": _l("note"),
     "old_iban": _l("old IBAN"),
     "period": _l("period"),
+    "points_not_recovered": _l("points already spent (the shop's loss)"),
+    "points_taken_back": _l("points taken back"),
     "reason": _l("reason"),
     "role": _l("role"),
+    "sale": _l("sale"),
     "rule": _l("rule"),
     "sector": _l("sector"),
     "sessions_ended": _l("sessions ended"),

@@ -75,6 +75,14 @@ class SettingsForm(FlaskForm):
         _l("A spend code expires after (minutes)"),
         validators=[_required(), _between(limits.HOLD_TTL_MINUTES)],
     )
+    correction_days = CountField(
+        _l("A shop may correct a sale for (days)"),
+        validators=[_required(), _between(limits.CORRECTION_DAYS)],
+    )
+    confirm_above_euros = PopulationField(  # also "1.000", as thousands are written
+        _l("The till asks for confirmation above (euros)"),
+        validators=[_required(), _between(limits.CONFIRM_ABOVE_EUROS)],
+    )
     villages = TextAreaField(
         _l("Villages (one a line)"),
         validators=[DataRequired(_l("Name at least one village."))],

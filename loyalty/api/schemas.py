@@ -100,10 +100,18 @@ class WalletRecovered(Schema):
 
 class HistoryEntry(Schema):
     at = fields.AwareDateTime(required=True)
-    kind = fields.String(required=True, metadata={"description": "earn or spend"})
+    kind = fields.String(
+        required=True,
+        metadata={"description": "earn, spend, expired, or corrected (a sale its shop took "
+                                 "back; points is what left the wallet)"},
+    )
     points = fields.Integer(required=True)
     merchant = fields.String(allow_none=True)
     status = fields.String()
+    not_recovered = fields.Integer(
+        metadata={"description": "corrected only: points of the sale already spent, which "
+                                 "the shopper keeps (the shop bears them)"},
+    )
 
 
 class HoldEntry(Schema):

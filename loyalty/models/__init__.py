@@ -13,7 +13,7 @@ from loyalty.models.analytics import (
     ShopperCount,
 )
 from loyalty.models.campaigns import CalendarEvent, Campaign
-from loyalty.models.claims import Claim, ClaimStatus
+from loyalty.models.claims import Claim, ClaimStatus, SaleCorrection
 from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
@@ -41,6 +41,7 @@ __all__ = [
     "CalendarEvent",
     "Campaign",
     "Claim",
+    "SaleCorrection",
     "ExpiryNotice",
     "ClaimStatus",
     "FundingMethod",

@@ -54,3 +54,31 @@ class Claim(Base):
             name="claimed_has_wallet",
         ),
     )
+
+
+class SaleCorrection(Base):
+    """A collected sale that its shop took back: at most one per sale (the unique
+    key), with the points the wallet still had taken back and the rest, already
+    spent, left as the shop's loss."""
+
+    __tablename__ = "sale_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"))
+    claim_id: Mapped[int] = mapped_column(sa.ForeignKey("claims.id"), unique=True)
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
+    wallet_id: Mapped[int] = mapped_column(sa.ForeignKey("wallets.id"), index=True)
+    # None when nothing could be taken back (the wallet was empty).
+    transaction_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("ledger_transactions.id"), unique=True
+    )
+    points_taken_back: Mapped[int] = mapped_column()
+    points_not_recovered: Mapped[int] = mapped_column()
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    staff_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint("points_taken_back >= 0", name="taken_back_non_negative"),
+        sa.CheckConstraint("points_not_recovered >= 0", name="not_recovered_non_negative"),
+    )

@@ -28,6 +28,10 @@ class Scheme(Base):
     hold_ttl_seconds: Mapped[int] = mapped_column(default=300)
     validity_months: Mapped[int] = mapped_column(default=24)
     k_anonymity: Mapped[int] = mapped_column(default=10)
+    # A shop owner may take back a collected sale for this many days.
+    correction_days: Mapped[int] = mapped_column(default=14, server_default="14")
+    # The till asks "is this right?" before a sale above this amount.
+    confirm_above_cents: Mapped[int] = mapped_column(default=50_000, server_default="50000")
     villages: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
     # Charged to every approved shop at each monthly settlement (0: no fee).
     monthly_fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -176,7 +176,7 @@ def post(
     }).scalar_one()
     # Update in account-id order so concurrent transactions on PostgreSQL take
     # row locks in the same order and cannot deadlock.
-    memo_ = transaction_memo(session)
+    balances: dict[int, int] = {}
     for leg in sorted(legs, key=lambda leg: leg.account.id):
         account_id, amount = leg.account.id, leg.amount
         if amount < 0 and leg.account.kind in NON_NEGATIVE_KINDS:
@@ -190,17 +190,21 @@ def post(
             ).scalar()
         if moved is None:  # no row matched: the balance does not cover the debit
             raise InsufficientBalance("not enough points")
-        # This transaction holds the row (PostgreSQL's row lock, SQLite's write
-        # lock) until it ends, so the balance stays this until then: balance()
-        # needs no query.
-        memo_[(_BALANCE, account_id)] = moved
-        # An Account object of this session would be stale now: give it the new balance.
-        update_loaded(session, Account, account_id, balance=moved)
+        balances[account_id] = moved
     connection.execute(_INSERT_POSTINGS, [
         {"transaction_id": txn_id, "account_id": leg.account.id,
          "asset": leg.account.asset, "amount": leg.amount}
         for leg in legs
     ])
+    # Only once every leg moved (a refused debit leaves the memo as it was, for a
+    # caller that retries in a savepoint): this transaction holds the rows
+    # (PostgreSQL's row locks, SQLite's write lock) until it ends, so these
+    # balances stay until then and balance() needs no query.
+    memo_ = transaction_memo(session)
+    for account_id, moved in balances.items():
+        memo_[(_BALANCE, account_id)] = moved
+        # An Account object of this session would be stale now: give it the new balance.
+        update_loaded(session, Account, account_id, balance=moved)
     return txn_id
 
 

@@ -17,6 +17,7 @@ from loyalty.models import (
     Merchant,
     Redemption,
     RedemptionStatus,
+    SaleCorrection,
     Scheme,
     Wallet,
 )
@@ -57,6 +58,14 @@ def wallet_summary(
         .order_by(ExpiryNotice.created_at.desc())
         .limit(HISTORY_LIMIT)
     ).all()
+    corrected = session.execute(
+        sa.select(SaleCorrection.created_at, SaleCorrection.points_taken_back,
+                  SaleCorrection.points_not_recovered, Merchant.name)
+        .join(Merchant, Merchant.id == SaleCorrection.merchant_id)
+        .where(SaleCorrection.wallet_id == wallet.id)
+        .order_by(SaleCorrection.created_at.desc())
+        .limit(HISTORY_LIMIT)
+    ).all()
     history = [
         {"at": at, "kind": "earn", "points": points, "merchant": name, "status": "done"}
         for at, points, name in earns
@@ -66,6 +75,11 @@ def wallet_summary(
     ] + [
         {"at": at, "kind": "expired", "points": -points, "merchant": None, "status": "done"}
         for at, points in expired
+    ] + [
+        # A sale the shop took back; what was already spent stays the shop's loss.
+        {"at": at, "kind": "corrected", "points": -taken, "merchant": name, "status": "done",
+         "not_recovered": not_recovered}
+        for at, taken, not_recovered, name in corrected
     ]
     history.sort(key=lambda row: row["at"], reverse=True)  # type: ignore[arg-type, return-value]
     return {

@@ -21,6 +21,11 @@ K_ANONYMITY = (5, 1000)
 CLAIM_TTL_MINUTES = (1, 24 * 60)
 HOLD_TTL_MINUTES = (1, 60)
 INHABITANTS = (1, 10_000_000)
+# Long enough to notice a mistyped sale on the next statement check; short
+# enough that a shopper's points do not move weeks after the purchase.
+CORRECTION_DAYS = (1, 60)
+# The till's "is this right?" above this many euros (the sale limit is 5000).
+CONFIRM_ABOVE_EUROS = (1, 5000)
 MAX_VILLAGES = 50
 MAX_VILLAGE_LENGTH = 100
 
@@ -36,6 +41,8 @@ class SchemeSettings:
     villages: list[str]
     inhabitants: int | None
     compare_opt_in: bool
+    correction_days: int
+    confirm_above_cents: int
 
     @classmethod
     def of(cls, scheme: Scheme) -> SchemeSettings:
@@ -61,6 +68,8 @@ def validate(settings: SchemeSettings) -> None:
     _within("k_anonymity", settings.k_anonymity, K_ANONYMITY)
     _within("claim_ttl_seconds", settings.claim_ttl_seconds, CLAIM_TTL_MINUTES, 60)
     _within("hold_ttl_seconds", settings.hold_ttl_seconds, HOLD_TTL_MINUTES, 60)
+    _within("correction_days", settings.correction_days, CORRECTION_DAYS)
+    _within("confirm_above_cents", settings.confirm_above_cents, CONFIRM_ABOVE_EUROS, 100)
     if settings.inhabitants is not None:
         _within("inhabitants", settings.inhabitants, INHABITANTS)
     villages = settings.villages

@@ -20,6 +20,8 @@ VALID = {
     "k_anonymity": "10",
     "claim_ttl_minutes": "10",
     "hold_ttl_minutes": "5",
+    "correction_days": "14",
+    "confirm_above_euros": "500",
     "villages": "Sint-Gillis-Waas\nDe Klinge\nMeerdonk\nSint-Pauwels",
     "inhabitants": "",
 }
@@ -43,6 +45,8 @@ def _values(scheme: Scheme) -> dict[str, Any]:
         "villages": scheme.villages,
         "inhabitants": scheme.inhabitants,
         "compare_opt_in": scheme.compare_opt_in,
+        "correction_days": scheme.correction_days,
+        "confirm_above_cents": scheme.confirm_above_cents,
     }
 
 
@@ -61,6 +65,8 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
             **VALID,
             "point_value_cents": "4",
             "claim_ttl_minutes": "15",
+            "correction_days": "7",
+            "confirm_above_euros": "1.000",
             "villages": " Sint-Gillis-Waas \n\nDe Klinge\nMeerdonk\nSint-Pauwels\n",
             "inhabitants": "20.135",
             "compare_opt_in": "y",
@@ -71,6 +77,7 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
     scheme = _scheme(session, town.scheme.id)
     assert scheme.point_value_cents == 4
     assert scheme.claim_ttl_seconds == 900
+    assert (scheme.correction_days, scheme.confirm_above_cents) == (7, 100_000)
     assert scheme.villages == ["Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"]
     assert scheme.inhabitants == 20135 and scheme.compare_opt_in
     [entry] = audit_rows(session, town.scheme.id, "scheme.settings")
@@ -81,6 +88,8 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
             "claim_ttl_seconds": [600, 900],
             "inhabitants": [None, 20135],
             "compare_opt_in": [False, True],
+            "correction_days": [14, 7],
+            "confirm_above_cents": [50_000, 100_000],
         }
     }
     # Saving the same values again changes and audits nothing.
@@ -91,6 +100,8 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
             **VALID,
             "point_value_cents": "4",
             "claim_ttl_minutes": "15",
+            "correction_days": "7",
+            "confirm_above_euros": "1000",
             "inhabitants": "20135",
             "compare_opt_in": "y",
         },
@@ -113,6 +124,8 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
         ({"villages": "Meerdonk\nmeerdonk"}, "each once"),
         ({"villages": "x" * 101}, "each once and at most 100 characters"),
         ({"inhabitants": "0"}, "Between 1 and 10000000."),
+        ({"correction_days": "0"}, "Between 1 and 60."),
+        ({"confirm_above_euros": "6000"}, "Between 1 and 5000."),
         ({"compare_opt_in": "y"}, "Fill in the number of inhabitants"),
     ],
 )

@@ -13,6 +13,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from sqlalchemy.orm import Session
 
+from loyalty.earning.corrections import KIND as SALE_CORRECTION
 from loyalty.errors import NotFound
 from loyalty.infra import csv_cells
 from loyalty.models import (
@@ -171,6 +172,8 @@ POINTS_REDEEMED = _l("Points redeemed")
 VALUE_REDEEMED = _l("Value redeemed")
 DAY_NET = _l("Net")
 NO_DAYS = _l("No points were given or redeemed in your shop this month.")
+CORRECTED = _l("Sales corrected: %(count)s; points taken back: %(points)s (%(amount)s), "
+                "already netted above")
 FULL_LIST = _l("Every transaction is listed in the CSV file of this statement.")
 
 
@@ -183,6 +186,7 @@ class DaySummary:
     given_cents: int = 0  # what the shop owes for them: negative
     points_redeemed: int = 0
     redeemed_cents: int = 0
+    corrections: int = 0  # sales taken back (already netted in the points given)
 
     @property
     def net_cents(self) -> int:
@@ -196,7 +200,11 @@ def day_by_day(st: Statement) -> list[DaySummary]:
     for entry in st.entries:
         local_day = entry.at.astimezone(zone).date()
         summary = days.setdefault(local_day, DaySummary(local_day))
-        if entry.cents < 0:  # points given (or a redemption taken back)
+        if entry.kind == SALE_CORRECTION:  # points given, then taken back
+            summary.points_given -= entry.points
+            summary.given_cents += entry.cents
+            summary.corrections += 1
+        elif entry.cents < 0:  # points given (or a redemption taken back)
             summary.points_given += entry.points
             summary.given_cents += entry.cents
         else:
@@ -266,6 +274,7 @@ def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -
         para(t(EARLIER, count=len(earlier), first=long(earlier[0].at.astimezone(zone).date())))
     pdf.ln(3)
 
+    corrected = [e for e in st.entries if e.kind == SALE_CORRECTION]
     para(t(SUMMARY), 12, "B", 8)
     rows = [
         (t(GIVEN, points=points(given)), -line.issued_cents),
@@ -282,6 +291,10 @@ def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -
         pdf.cell(width - 40, 7, latin(label), border="B")
         pdf.cell(40, 7, latin(eur(cents)), border="B", align="R", new_x="LMARGIN",
                  new_y="NEXT")
+    if corrected:
+        para(t(CORRECTED, count=points(len(corrected)),
+               points=points(sum(e.points for e in corrected)),
+               amount=eur(sum(e.cents for e in corrected))), 9, "I")
     pdf.ln(3)
     due = line.carried_cents + line.net_cents
     if line.payout_cents and line.payout_method == PayoutMethod.SEPA:

@@ -14,9 +14,11 @@ import pytest
 from babel.support import Translations
 from sqlalchemy.orm import Session
 
-from loyalty.models import Merchant, Scheme, Settlement
+from loyalty.earning import claims, corrections
+from loyalty.models import Merchant, Role, Scheme, Settlement
 from loyalty.money.settlement import bank_accounts, monthly, periods, statements
-from tests.factories import make_scheme
+from loyalty.shoppers import wallets
+from tests.factories import make_scheme, make_user
 from tests.settlement_data import earn_and_redeem, iban_for, make_shops
 
 TRANSLATIONS = statements.__file__.split("/loyalty/")[0] + "/loyalty/translations"
@@ -97,3 +99,25 @@ def test_a_busy_month_stays_short(session: Session) -> None:
 
 def _grouped(iban: str) -> str:
     return " ".join(iban[i:i + 4] for i in range(0, len(iban), 4))
+
+
+def test_a_corrected_sale_is_netted_and_stated(session: Session) -> None:
+    """A sale taken back lowers what the shop gave, on page 1 and in the CSV."""
+    scheme = make_scheme(session)
+    (shop,) = make_shops(session, scheme, 1)
+    owner = make_user(session, scheme, Role.MERCHANT_OWNER, shop)
+    at = datetime(2025, 3, 10, 10, tzinfo=UTC)
+    kept, wrong = (claims.create_claim(session, shop, cents, at).claim for cents in (2_000, 9_000))
+    for claim in (kept, wrong):
+        claims.collect(session, claim, wallets.create_wallet(session, scheme).wallet, at)
+    corrections.correct_sale(session, wrong, shop, owner, "90 for 9", at + timedelta(days=1))
+    session.commit()
+    locked = monthly.settle(session, scheme, "2025-03", NOW).settlement
+    session.commit()
+    (line,) = monthly.lines_of(session, locked.id)
+    assert line.issued_cents == 20 * scheme.point_value_cents  # only the kept sale
+    _pages, text = _pdf(session, locked.id, shop, "nl")
+    assert "Gecorrigeerde verkopen: 1; punten teruggenomen: 90 (EUR 4,50)" in text
+    assert "Punten die u gaf (20 punten)" in text
+    csv_text = statements.statement_csv(statements.statement(session, locked, shop.id))
+    assert ",sale_correction," in csv_text
