@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from loyalty.shoppers.wallets import AGE_BANDS
+from loyalty.web.fields import CountField
 
 
 class ActionForm(FlaskForm):
@@ -15,23 +16,28 @@ class ActionForm(FlaskForm):
 
 
 class SpendForm(FlaskForm):
-    points = IntegerField(
+    points = CountField(
         _l("Points to spend"),
-        validators=[DataRequired(_l("How many points?")), NumberRange(min=1, max=1_000_000)],
+        validators=[DataRequired(_l("How many points?")),
+                    NumberRange(min=1, max=1_000_000, message=_l("At least 1 point."))],
     )
 
 
 class EmailForm(FlaskForm):
     email = EmailField(
         _l("E-mail address"),
-        validators=[DataRequired(_l("Fill in your e-mail address.")), Email(), Length(max=254)],
+        validators=[DataRequired(_l("Fill in your e-mail address.")),
+                    Email(_l("This is not a valid e-mail address.")),
+                    Length(max=254, message=_l("This is not a valid e-mail address."))],
     )
 
 
 class RecoveryForm(FlaskForm):
     recovery_code = StringField(
         _l("Recovery code"),
-        validators=[DataRequired(_l("Fill in your recovery code.")), Length(min=16, max=40)],
+        validators=[DataRequired(_l("Fill in your recovery code.")),
+                    Length(min=16, max=40, message=_l("This is not a recovery code: it has 16 "
+                                                      "letters and digits."))],
     )
 
 

@@ -60,7 +60,7 @@ def spend() -> Response:
         form = SpendForm(formdata=MultiDict({**request.form, "points": request.form["quick"]}))
     if form.validate_on_submit():
         try:
-            held = redemptions.create_redemption(session, wallet, form.points.data, utcnow())
+            held = redemptions.create_redemption(session, wallet, form.points.data or 0, utcnow())
         except LoyaltyError as error:
             message = (
                 _("You do not have that many points.")

@@ -1,36 +1,76 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DecimalField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from loyalty.access.staff import MIN_PASSWORD_LENGTH
 from loyalty.earning.claims import MAX_SALE_CENTS
+from loyalty.web import i18n
+from loyalty.web.fields import CountField
 
 
 class AmountField(DecimalField):
-    """Euro amounts as Belgians type them: "23,50" as well as "23.50"."""
+    """Euro amounts as Belgians type them: "1.234,50", "23,50" as well as "23.50"."""
 
     def process_formdata(self, valuelist: list[str]) -> None:
-        super().process_formdata([v.replace(",", ".").replace(" ", "") for v in valuelist])
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        cents = i18n.parse_amount(valuelist[0])
+        if cents is None:
+            self.data = None
+            raise ValueError(_l("Type an amount in euros, such as 23,50."))
+        self.data = Decimal(cents) / 100
+
+
+class EuroRange:
+    """The amount's limits, said in euros as the reader writes them."""
+
+    def __init__(self, max_cents: int) -> None:
+        self.max_cents = max_cents
+
+    def __call__(self, form: FlaskForm, field: AmountField) -> None:
+        if field.data is not None and field.data * 100 > self.max_cents:
+            raise ValidationError(
+                _("A sale is at most %(max)s. Split a larger purchase.",
+                  max=i18n.euro(self.max_cents))
+            )
 
 
 class SaleForm(FlaskForm):
     amount = AmountField(
         _l("Amount of the sale (€)"),
         places=2,
-        validators=[Optional(), NumberRange(min=0, max=MAX_SALE_CENTS / 100)],
+        validators=[Optional(), EuroRange(MAX_SALE_CENTS)],
     )
-    stamps = IntegerField(_l("Stamps"), default=0, validators=[Optional(), NumberRange(0, 20)])
+    stamps = IntegerField(
+        _l("Stamps"), default=0,
+        validators=[Optional(), NumberRange(0, 20, message=_l("Between 0 and 20 stamps."))],
+    )
     stamp_card = SelectField(_l("Stamp card"), coerce=int, validators=[Optional()], choices=[])
+    # "1" once the cashier said a large amount is right (the scheme's threshold).
+    confirmed = HiddenField()
 
 
 class CorrectionForm(FlaskForm):
@@ -42,33 +82,48 @@ class CorrectionForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    code = StringField(_l("Spend code"), validators=[DataRequired(), Length(min=8, max=20)])
+    code = StringField(
+        _l("Spend code"),
+        validators=[
+            DataRequired(_l("Type or scan the shopper's spend code.")),
+            Length(min=8, max=20, message=_l("A spend code has 8 digits.")),
+        ],
+    )
 
 
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 
 
+CARD_NUMBER = [
+    DataRequired(_l("Scan the printed card or type its 12 digits.")),
+    Length(min=12, max=20, message=_l("A printed card number has 12 digits.")),
+]
+
+
 class CardPointsForm(FlaskForm):
-    number = StringField(
-        _l("Printed card number"),
-        validators=[DataRequired(), Length(min=12, max=20)],
-    )
+    number = StringField(_l("Printed card number"), validators=CARD_NUMBER)
 
 
 class CardSpendForm(FlaskForm):
-    number = StringField(
-        _l("Printed card number"), validators=[DataRequired(), Length(min=12, max=20)]
+    number = StringField(_l("Printed card number"), validators=CARD_NUMBER)
+    pin = PasswordField(
+        _l("PIN"),
+        validators=[DataRequired(_l("Type the card's four-digit PIN.")),
+                    Length(min=4, max=4, message=_l("The PIN has four digits."))],
     )
-    pin = PasswordField(_l("PIN"), validators=[DataRequired(), Length(min=4, max=4)])
-    points = IntegerField(
-        _l("Points to spend"), validators=[DataRequired(), NumberRange(min=1, max=1_000_000)]
+    points = CountField(
+        _l("Points to spend"),
+        validators=[DataRequired(_l("How many points?")),
+                    NumberRange(min=1, max=1_000_000, message=_l("At least 1 point."))],
     )
 
 
 class PrintCardsForm(FlaskForm):
-    count = IntegerField(
-        _l("Number of cards"), default=10, validators=[DataRequired(), NumberRange(min=1, max=50)]
+    count = CountField(
+        _l("Number of cards"), default=10,
+        validators=[DataRequired(_l("How many cards?")),
+                    NumberRange(min=1, max=50, message=_l("Between 1 and 50 cards at a time."))],
     )
 
 

@@ -7,7 +7,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     EmailField,
-    IntegerField,
     PasswordField,
     SelectField,
     StringField,
@@ -17,22 +16,8 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 from loyalty.money.funding import MAX_TOP_UP, MIN_TOP_UP
 from loyalty.shops.team import MAX_ADDRESS, MAX_OPENING_HOURS
+from loyalty.web.fields import CountField
 from merchant_portal.forms import AmountField
-
-
-class CountField(IntegerField):
-    """A whole number, with a plain message when something else is typed."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not valuelist[0].strip():
-            # Optional/InputRequired decide whether empty is fine.
-            self.data = None
-            return
-        try:
-            self.data = int(valuelist[0].strip())
-        except ValueError:
-            self.data = None
-            raise ValueError(_l("Type a whole number, such as 10.")) from None
 
 
 class StampCardForm(FlaskForm):

@@ -20,7 +20,7 @@ from loyalty.earning import claims, corrections, stamps
 from loyalty.errors import LoyaltyError
 from loyalty.infra import qr
 from loyalty.infra.db import utcnow
-from loyalty.models import Claim, Merchant, Role, SaleCorrection, StampCard
+from loyalty.models import Claim, Merchant, Role, SaleCorrection, Scheme, StampCard
 from loyalty.web import db, public_url
 from loyalty.web.signin import current_staff, staff_required
 from merchant_portal.common import SHOP_STAFF, bp, current_merchant, render
@@ -73,9 +73,18 @@ def till() -> Any:
     merchant = current_merchant()
     form = SaleForm()
     form.stamp_card.choices = _sale_choices(merchant)
+    confirm = None
     if form.validate_on_submit():
         cents = int((form.amount.data or Decimal(0)) * 100)
         stamp_count = form.stamps.data or 0
+        threshold = db().get_one(Scheme, merchant.scheme_id).confirm_above_cents
+        if cents > threshold and form.confirmed.data != str(cents):
+            # A large amount is shown again before it gives points: "450000"
+            # for 4.500,00 is the classic slip of a till. The confirmation
+            # names the amount, so a changed amount asks again.
+            return render("till.html", 200, form=form, merchant=merchant,
+                          sales=_recent_sales(merchant), confirm=cents,
+                          threshold=threshold)
         try:
             new = claims.create_claim(
                 db(),
@@ -94,7 +103,8 @@ def till() -> Any:
             return redirect(url_for("portal.sale", claim_id=new.claim.id), 303)
     status = 422 if form.is_submitted() else 200
     return render(
-        "till.html", status, form=form, merchant=merchant, sales=_recent_sales(merchant)
+        "till.html", status, form=form, merchant=merchant, sales=_recent_sales(merchant),
+        confirm=confirm,
     )
 
 

@@ -8,7 +8,6 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
-    IntegerField,
     SelectField,
     TextAreaField,
 )
@@ -17,30 +16,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 from loyalty.oversight.fraud import MAX_NOTE
 from loyalty.town import scheme_settings as limits
-
-
-class CountField(IntegerField):
-    """A whole number, with a plain message when something else is typed."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not valuelist[0].strip():
-            self.data = None  # InputRequired or Optional decides whether empty is fine
-            return
-        try:
-            self.data = int(self.clean(valuelist[0]))
-        except ValueError:
-            self.data = None
-            raise ValueError(_l("Type a whole number, such as 10.")) from None
-
-    def clean(self, text: str) -> str:
-        return text.strip()
-
-
-class PopulationField(CountField):
-    """Also "20.000" or "20 000", as a Flemish reader writes thousands."""
-
-    def clean(self, text: str) -> str:
-        return "".join(ch for ch in text if ch not in ". \u00a0\u202f")
+from loyalty.web.fields import CountField, ThousandsField
 
 
 def _between(bounds: tuple[int, int]) -> NumberRange:
@@ -79,7 +55,7 @@ class SettingsForm(FlaskForm):
         _l("A shop may correct a sale for (days)"),
         validators=[_required(), _between(limits.CORRECTION_DAYS)],
     )
-    confirm_above_euros = PopulationField(  # also "1.000", as thousands are written
+    confirm_above_euros = ThousandsField(  # also "1.000", as thousands are written
         _l("The till asks for confirmation above (euros)"),
         validators=[_required(), _between(limits.CONFIRM_ABOVE_EUROS)],
     )
@@ -87,7 +63,7 @@ class SettingsForm(FlaskForm):
         _l("Villages (one a line)"),
         validators=[DataRequired(_l("Name at least one village."))],
     )
-    inhabitants = PopulationField(
+    inhabitants = ThousandsField(
         _l("Number of inhabitants"), validators=[Optional(), _between(limits.INHABITANTS)]
     )
     compare_opt_in = BooleanField(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -38,6 +39,30 @@ _locale = babel_locale
 
 def euro(cents: int) -> str:
     return format_currency(cents / 100, "EUR", locale=_locale())
+
+
+# A typed euro amount: digits with an optional decimal part of one or two digits,
+# thousands optionally grouped by "." or a space (Dutch and French) or ","
+# (English). Babel's strict parser reads one locale's convention only, and a
+# Belgian till sees both "23,50" and "23.50" whatever the page's language.
+_AMOUNT = re.compile(
+    r"(?P<int>\d{1,3}(?:(?P<group>[., ])\d{3})(?:(?P=group)\d{3})*|\d+)"
+    r"(?:(?P<dec>[.,])(?P<frac>\d{1,2}))?",
+    re.ASCII,
+)
+
+
+def parse_amount(text: str) -> int | None:
+    """Euro cents of an amount as people type it: "1.234,50", "1 234,50",
+    "1,234.50", "23,5", "23.50", "€ 12"; None when it is not an amount."""
+    cleaned = text.strip().replace("\u00a0", " ").replace("\u202f", " ")
+    cleaned = re.sub(r"^(€|EUR)\s*|\s*(€|EUR)$", "", cleaned, flags=re.IGNORECASE)
+    match = _AMOUNT.fullmatch(cleaned)
+    if match is None or (match["group"] and match["group"] == match["dec"]):
+        return None
+    whole = int(re.sub(r"\D", "", match["int"]))
+    cents = int((match["frac"] or "0").ljust(2, "0"))
+    return whole * 100 + cents
 
 
 def number(value: int) -> str:

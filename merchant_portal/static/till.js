@@ -23,8 +23,6 @@
       else if (cents.length < 7) cents += k;
       show();
     });
-    // Browsers differ on decimal commas: the server reads a dot.
-    input.form.addEventListener("submit", function () { input.value = input.value.replace(",", "."); });
   }
 
   // The sale screen turns green when the shopper's phone claims: no reload.
