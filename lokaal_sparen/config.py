@@ -14,7 +14,7 @@ def database_url(instance_path: str) -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
-    return f"sqlite:///{Path(instance_path) / 'loyalty.infra.db'}"
+    return f"sqlite:///{Path(instance_path) / 'loyalty.db'}"
 
 
 def secret_key(instance_path: str) -> str:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install Lokaal Sparen into .venv and run the Sint-Gillis-Waas demo on SQLite
-# (instance/loyalty.infra.db) at http://127.0.0.1:5000. Arguments go to `loyalty demo`,
+# (instance/loyalty.db) at http://127.0.0.1:5000. Arguments go to `loyalty demo`,
 # e.g. ./scripts/demo.sh --port 8000
 set -euo pipefail
 cd "$(dirname "$0")/.."

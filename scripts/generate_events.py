@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from loyalty.models import MerchantStatus, Scheme
     from loyalty.town import schemes
 
-    url = args.database_url or "sqlite:///instance/loyalty.infra.db"
+    url = args.database_url or "sqlite:///instance/loyalty.db"
     upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)

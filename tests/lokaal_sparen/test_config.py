@@ -27,7 +27,7 @@ def test_default_database_is_sqlite_in_the_instance_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    assert config.database_url(str(tmp_path)) == f"sqlite:///{tmp_path / 'loyalty.infra.db'}"
+    assert config.database_url(str(tmp_path)) == f"sqlite:///{tmp_path / 'loyalty.db'}"
 
 
 def test_secret_key_is_generated_once_and_kept(
