@@ -25,7 +25,7 @@ def shops_page() -> Response:
     query = (request.args.get("q") or "").strip()[:100]
     sector = request.args.get("sector") or ""
     sector_options = sorted(
-        {(m.sector, sectors.label(m.sector, lang)) for m in shops}, key=lambda s: s[1]
+        {(m.sector, sectors.short_label(m.sector, lang)) for m in shops}, key=lambda s: s[1]
     )
     if query:
         q = query.casefold()
@@ -38,7 +38,7 @@ def shops_page() -> Response:
         query=query,
         sector=sector,
         sector_options=sector_options,
-        sector_label=lambda code: sectors.label(code, lang),
+        sector_label=lambda code: sectors.short_label(code, lang),
     )
 
 

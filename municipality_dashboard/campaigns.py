@@ -67,7 +67,7 @@ def _bonus_text(campaign: Campaign) -> str:
 def _covered(campaign: Campaign, lang: str) -> str:
     if not campaign.sectors and not campaign.merchant_ids:
         return _("every shop")
-    parts = [f"{code} {sectors.label(code, lang)}" for code in campaign.sectors]
+    parts = [f"{code} {sectors.short_label(code, lang)}" for code in campaign.sectors]
     if campaign.merchant_ids:
         parts += db().scalars(
             sa.select(Merchant.name).where(Merchant.id.in_(campaign.merchant_ids))

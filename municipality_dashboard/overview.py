@@ -80,7 +80,7 @@ def shops() -> Any:
         "shops.html",
         pending=onboarding.pending(db(), scheme.id),
         merchants=[m for m in merchants if m.status != MerchantStatus.PENDING],
-        sector_label=lambda code: sectors.label(code, lang),
+        sector_label=lambda code: sectors.short_label(code, lang),
         form=ActionForm(),
     )
 

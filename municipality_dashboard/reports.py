@@ -4,6 +4,7 @@ table with comparisons, privacy rules) and its CSV and JSON exports."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import date
 from typing import Any
@@ -42,12 +43,24 @@ ORDER = [
 ]
 
 
+# Labels the reports build in English or ISO: a day ("2026-11-01") and a weekday
+# with an hour ("Monday 07:00").
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+WEEKDAY_HOUR = re.compile(r"(?P<day>[A-Z][a-z]+day) (?P<hour>\d{2}:00)")
+
+
 def _label(text: str | None) -> str:
+    """A row's label in the reader's language and formats."""
     if text is None:
         return ""
     suffix = " (village not given)"
     if text.endswith(suffix):  # the scheme's own municipality, from the postcode only
         return f"{text.removesuffix(suffix)} ({gettext('village not given')})"
+    if ISO_DAY.fullmatch(text):
+        return i18n.day(date.fromisoformat(text))
+    weekday_hour = WEEKDAY_HOUR.fullmatch(text)
+    if weekday_hour and weekday_hour["day"] in report_kit.WEEKDAYS:
+        return f"{gettext(weekday_hour['day'])} {weekday_hour['hour']}"
     return gettext(text) if text in TRANSLATED_LABELS else text
 
 
@@ -59,7 +72,7 @@ def _format(kind: str, value: Any) -> str:
     if kind in ("count", "points"):
         return i18n.number(int(value))
     if kind == "pct":
-        return f"{value:+.1f} %".replace(".", "," if str(get_locale()) != "en" else ".")
+        return i18n.percent_change(float(value))
     return str(value)
 
 
@@ -187,7 +200,7 @@ def _chart(report: catalog.Report, rows: list[dict[str, Any]], kind: str, lang: 
                    "every figure.", figure=gettext(next(
                        (c.label for c in report.columns if c.name == report.value),
                        report.value)),
-                   start=report.period.start.isoformat(), end=report.period.end.isoformat())
+                   start=i18n.long_day(report.period.start), end=i18n.long_day(report.period.end))
 
     def fmt(value: float) -> str:
         return _format(kind, value)

@@ -14,7 +14,7 @@ TRANSLATIONS = ROOT / "loyalty" / "translations"
 
 
 @pytest.fixture(scope="module")
-def source_messages(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+def source_messages(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str | None, str]]:
     """The messages in the code now (not the committed .pot, which may be stale)."""
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
     subprocess.run(
@@ -25,11 +25,16 @@ def source_messages(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         cwd=ROOT, check=True, capture_output=True,
     )
     with pot.open("rb") as f:
-        return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+        # A message is its context and its text: "Change" (a button) and "Change"
+        # (a percentage, in context) are translated apart.
+        return {(m.context, m.id if isinstance(m.id, str) else m.id[0])
+                for m in read_po(f) if m.id}
 
 
 @pytest.mark.parametrize("lang", ["nl", "fr"])
-def test_every_message_has_a_translation(lang: str, source_messages: set[str]) -> None:
+def test_every_message_has_a_translation(
+    lang: str, source_messages: set[tuple[str | None, str]]
+) -> None:
     with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
         catalog = read_po(f, locale=lang)
     done = set()
@@ -38,6 +43,7 @@ def test_every_message_has_a_translation(lang: str, source_messages: set[str]) -
             continue
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         if all(strings):
-            done.add(message.id if isinstance(message.id, str) else message.id[0])
+            done.add((message.context,
+                      message.id if isinstance(message.id, str) else message.id[0]))
     missing = sorted(source_messages - done)
     assert not missing, f"{len(missing)} messages without a {lang} translation: {missing[:10]}"

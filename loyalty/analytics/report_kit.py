@@ -220,6 +220,7 @@ class Dimension:
     exclude: tuple[str, ...] = ()
     with_total: bool = True
     arrange: Callable[[Context, Report], Report] | None = None
+    heading: str = SPENDING_COLUMNS[0].label  # what the rows are: "Day", "Shop" ...
 
     def entry(self) -> Entry:
         return Entry(self.name, self.title, self.definition, self.build)
@@ -243,7 +244,7 @@ class Dimension:
         report = compared(
             ctx,
             checked,
-            columns=SPENDING_COLUMNS,
+            columns=(Column("label", self.heading, "text"), *SPENDING_COLUMNS[1:]),
             total=total(ctx.period),
             total_previous=total(ctx.period.previous()),
             total_last_year=total(ctx.period.last_year()),

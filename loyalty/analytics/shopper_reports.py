@@ -196,7 +196,7 @@ def sector_pairs(ctx: Context) -> Report:
                             pair.add_shop(shop, purchases, amount)
         out = [
             pair.cell(f"{a}+{b}",
-                      f"{a} {sectors.label(a, ctx.lang)} + {b} {sectors.label(b, ctx.lang)}")
+                      f"{a} {sectors.short_label(a, ctx.lang)} + {b} {sectors.short_label(b, ctx.lang)}")
             for (a, b), pair in sorted(pairs.items())
         ]
         checked_cells = privacy.suppress(out, ctx.k)

@@ -36,7 +36,7 @@ from loyalty.town import sectors
 
 
 def _sector_labels(ctx: Context) -> Labels:
-    return lambda code: f"{code} {sectors.label(code, ctx.lang)}"
+    return lambda code: f"{code} {sectors.short_label(code, ctx.lang)}"
 
 
 def _shop_names(ctx: Context) -> Labels:
@@ -102,54 +102,55 @@ DIMENSIONS = (
         "sectors", _l("Spending by sector"),
         _l("Sales that earned points, per NACE-BEL sector group of the shop (e.g. 47.2, food "
            "shops): purchases, amount and distinct shoppers in the period."),
-        "sector_group", labels=_sector_labels,
+        "sector_group", labels=_sector_labels, heading=_l("Sector group"),
     ),
     Dimension(
         "sector-classes", _l("Spending by sector class"),
         _l("As spending by sector, per NACE-BEL class (e.g. 47.24, bakeries); classes with fewer "
            "than 3 shops are hidden."),
-        "sector", labels=_sector_labels,
+        "sector", labels=_sector_labels, heading=_l("Sector class"),
     ),
     Dimension(
         "shops", _l("Spending by shop"),
         _l("Sales that earned points, per shop: purchases, amount and distinct shoppers. Only "
            "for the municipality; shops with fewer than k shoppers are hidden."),
-        "merchant", labels=_shop_names, per_shop=True,
+        "merchant", labels=_shop_names, per_shop=True, heading=_l("Shop"),
     ),
     Dimension(
         "heatmap", _l("Hour and weekday"),
         _l("Purchases per hour of the day (shop's local time) and day of the week: when "
            "people shop."),
         "weekday_hour", labels=_weekday_hours, chart="heatmap", value="purchases",
+        heading=_l("Weekday and hour"),
     ),
     Dimension(
         "weekdays", _l("Weekday profile"),
         _l("Sales per day of the week over the period: purchases, amount and distinct shoppers."),
-        "weekday", labels=_weekdays,
+        "weekday", labels=_weekdays, heading=_l("Weekday"),
     ),
     Dimension(
         "busiest-days", _l("Busiest days"),
         _l("The days with the highest amount spent in the period, with purchases and distinct "
            "shoppers; hidden days are not ranked."),
-        "day", arrange=_busiest_first,
+        "day", arrange=_busiest_first, heading=_l("Day"),
     ),
     Dimension(
         "daily", _l("Spending per day"),
         _l("Sales that earned points per local day of the period: purchases, amount and distinct "
            "shoppers."),
-        "day", chart="lines",
+        "day", chart="lines", heading=_l("Day"),
     ),
     Dimension(
         "home-areas", _l("Where shoppers live"),
         _l("Sales by the shopper's home: the scheme's own villages, then other municipalities "
            "(from the postcode). Only shoppers who consented to statistics."),
         "area", labels=_areas, exclude=(areas.UNKNOWN,), with_total=False,
-        arrange=_own_villages_first,
+        arrange=_own_villages_first, heading=_l("Home area"),
     ),
     Dimension(
         "age-bands", _l("Age bands"),
         _l("Sales by the shopper's age band. Only shoppers who consented to statistics."),
-        "age_band", exclude=(NO_AGE,), with_total=False,
+        "age_band", exclude=(NO_AGE,), with_total=False, heading=_l("Age band"),
     ),
 )
 REPORTS: list[Entry] = [spec.entry() for spec in DIMENSIONS]

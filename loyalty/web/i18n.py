@@ -7,8 +7,9 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
-from babel.numbers import format_currency, format_decimal
+from babel import Locale
+from babel.dates import format_date, format_interval, format_time
+from babel.numbers import format_currency, format_decimal, format_percent
 from flask import Flask, request
 from flask_babel import Babel, get_locale
 
@@ -79,6 +80,29 @@ def month(period: str) -> str:
     return format_date(date(year, month_, 1), "LLLL y", locale=_locale())
 
 
+def day(value: date) -> str:
+    """A day in a table or on a chart axis: "zo 1 nov", "dim. 1 nov.", "Sun 1 Nov"."""
+    return format_date(value, "EEE d MMM", locale=_locale())
+
+
+def long_day(value: date) -> str:
+    """A calendar day in full: "1 november 2026"."""
+    return format_date(value, "long", locale=_locale())
+
+
+def date_range(start: date, end: date) -> str:
+    """A period as the reader writes it: "1–30 nov 2026", "3 oct. – 2 déc. 2026"."""
+    if start == end:
+        return format_date(start, "d MMM y", locale=_locale())
+    return format_interval(start, end, "yMMMd", locale=_locale())
+
+
+def percent_change(value: float) -> str:
+    """A change with its sign in the locale's percent style: "+12,5%", "-8,3 %"."""
+    pattern = Locale.parse(_locale()).percent_formats[None].pattern.replace("#,##0", "#,##0.0")
+    return format_percent(value / 100, f"+{pattern};-{pattern}", locale=_locale())
+
+
 def short_time(value: datetime) -> str:
     return format_time(value.astimezone(_tz()), "HH:mm", locale=_locale())
 
@@ -92,6 +116,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(
-        euro=euro, number=number, long_date=long_date, short_time=short_time, month=month
+        euro=euro, number=number, long_date=long_date, short_time=short_time, month=month,
+        day=day, date_range=date_range, percent_change=percent_change,
     )
     app.jinja_env.globals.update(current_language=lambda: str(get_locale()), LANGUAGES=LANGUAGES)

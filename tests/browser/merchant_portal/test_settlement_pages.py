@@ -49,7 +49,7 @@ def test_settle_a_month_and_read_the_statement(
     shop = new_tablet("en")
     shop.sign_in(owner)
     shop.goto("/portal/statements")
-    expect(shop.page.get_by_role("row", name="2025-03")).to_contain_text("€5.00")
+    expect(shop.page.get_by_role("row", name="March 2025")).to_contain_text("€5.00")
     shop.check("statements")
     shop.goto("/portal/profile")
     shop.page.get_by_label("IBAN").fill("BE71 0961 2345 6768")
