@@ -64,6 +64,17 @@ def _label(text: str | None) -> str:
     return gettext(text) if text in TRANSLATED_LABELS else text
 
 
+def _hidden_because(rule: str | None, k: int) -> str:
+    """Why a row is hidden, in the words of the privacy rule that hid it."""
+    if rule is None:
+        return ""
+    if rule == "shops":
+        return gettext("hidden: fewer than 3 shops, or one shop holds most of it")
+    if rule == "secondary":
+        return gettext("hidden so that another hidden figure cannot be worked out")
+    return gettext("hidden: fewer than %(k)s shoppers", k=k)
+
+
 def _format(kind: str, value: Any) -> str:
     if value is None:
         return "–"
@@ -169,6 +180,7 @@ def report_page(name: str) -> Any:
     value_kind = next((c.kind for c in report.columns if c.name == report.value), "count")
     for row, cell in zip(rows, report.rows, strict=True):
         row["display_label"] = _label(cell.label)
+        row["hidden_because"] = _hidden_because(cell.hidden_by, report.k)
     chart = _chart(report, rows, value_kind, lang)
     context = {
         "scheme": scheme,
@@ -194,7 +206,7 @@ def report_page(name: str) -> Any:
 
 
 def _chart(report: catalog.Report, rows: list[dict[str, Any]], kind: str, lang: str) -> Markup:
-    hidden = gettext("hidden: too few shoppers")
+    hidden = gettext("hidden for privacy")
     title = gettext(report.title)
     desc = gettext("%(figure)s per row, from %(start)s to %(end)s; the table beside it has "
                    "every figure.", figure=gettext(next(

@@ -274,7 +274,8 @@ def points_flow(ctx: Context) -> Report:
                 flow.wallets.add(int(wallet_id))
                 flow.per_shop[int(merchant_id)] += part
         out = [
-            flow.cell(f"{a}>{b}", f"{sectors.short_label(a, ctx.lang)} → {sectors.short_label(b, ctx.lang)}",
+            flow.cell(f"{a}>{b}", f"{sectors.short_label(a, ctx.lang)} → "
+                                  f"{sectors.short_label(b, ctx.lang)}",
                       amount_cents=None, shoppers=len(flow.wallets), points=round(flow.points))
             for (a, b), flow in sorted(flows.items())
         ]

@@ -61,20 +61,31 @@ class Cell:
     points: int | None = None
     # Report-specific figures (e.g. "returning" shoppers); hidden with the cell.
     extra: Mapping[str, int | None] = field(default_factory=dict)
+    # Why a suppressed cell is hidden, for the page to say so: "shoppers" (rule 1),
+    # "shops" (rule 2: fewer than three shops, or one holds most of it) or
+    # "secondary" (rule 3). Not exported.
+    hidden_by: str | None = None
 
 
 def violates(cell: Cell, k: int, *, per_shop: bool = False) -> bool:
     """True when rule 1 or 2 hides this cell."""
+    return rule_broken(cell, k, per_shop=per_shop) is not None
+
+
+def rule_broken(cell: Cell, k: int, *, per_shop: bool = False) -> str | None:
+    """"shoppers" (rule 1), "shops" (rule 2) or None."""
     if (cell.shoppers or 0) < k:
-        return True
+        return "shoppers"
     if per_shop:
-        return False
+        return None
     # The amount that one shop may not dominate: euro where there is one, else points.
     amount = cell.amount_cents if cell.amount_cents is not None else (cell.points or 0)
-    return cell.shops < MIN_SHOPS or cell.top_shop_amount_cents > MAX_SHOP_SHARE * amount
+    if cell.shops < MIN_SHOPS or cell.top_shop_amount_cents > MAX_SHOP_SHARE * amount:
+        return "shops"
+    return None
 
 
-def hide(cell: Cell) -> Cell:
+def hide(cell: Cell, why: str = "shoppers") -> Cell:
     return replace(
         cell,
         purchases=None,
@@ -83,12 +94,14 @@ def hide(cell: Cell) -> Cell:
         points=None,
         extra={name: None for name in cell.extra},
         suppressed=True,
+        hidden_by=why,
     )
 
 
 def suppress(cells: list[Cell], k: int, *, per_shop: bool = False) -> list[Cell]:
     """The cells with rules 1 to 3 applied; suppressed cells carry no figures."""
-    flagged = [violates(cell, k, per_shop=per_shop) for cell in cells]
+    reasons: list[str | None] = [rule_broken(cell, k, per_shop=per_shop) for cell in cells]
+    flagged = [reason is not None for reason in reasons]
     if sum(flagged) == 1 and len(cells) > 1:
         visible = [i for i, f in enumerate(flagged) if not f]
         # The smallest visible cell: hiding it costs the reader least.
@@ -101,12 +114,15 @@ def suppress(cells: list[Cell], k: int, *, per_shop: bool = False) -> list[Cell]
             ),
         )
         flagged[smallest] = True
-    return [hide(cell) if f else cell for cell, f in zip(cells, flagged, strict=True)]
+        reasons[smallest] = "secondary"
+    return [hide(cell, reason or "secondary") if f else cell
+            for cell, f, reason in zip(cells, flagged, reasons, strict=True)]
 
 
 def suppress_total(total: Cell, k: int, *, per_shop: bool = False) -> Cell:
     """A total row is a cell too: rules 1 and 2 apply to it alone."""
-    return hide(total) if violates(total, k, per_shop=per_shop) else total
+    reason = rule_broken(total, k, per_shop=per_shop)
+    return hide(total, reason) if reason else total
 
 
 def change_pct(current: int | None, before: int | None) -> float | None:

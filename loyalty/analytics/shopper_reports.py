@@ -26,7 +26,6 @@ from loyalty.analytics.report_kit import (
 )
 from loyalty.analytics.rollups import GROUP_CHARS
 from loyalty.models import (
-    RollupShopperMonth,
     RollupShopShopper,
 )
 from loyalty.town import sectors
@@ -89,29 +88,29 @@ def _binned(
     REPORTS,
     "frequency",
     _l("Returning shoppers and visit frequency"),
-    _l("Shoppers by number of purchases in the period, and how many of them came back in "
-       "more than one calendar month (returning shoppers)."),
+    _l("Shoppers by number of purchases in the period, and how many of them had also bought "
+       "in the period just before, of the same length (returning shoppers). Pseudonyms change "
+       "every calendar year, so a period in January does not recognise December's shoppers."),
 )
 def frequency(ctx: Context) -> Report:
 
     def checked(period: Period) -> list[Cell]:
         per_shopper = _per_shopper(ctx, period)
-        months: dict[str, int] = defaultdict(int)
-        for key, in_month in ctx.session.execute(
-            sa.select(RollupShopperMonth.shopper_key, RollupShopperMonth.month).where(
-                RollupShopperMonth.scheme_id == ctx.scheme.id,
-                RollupShopperMonth.month.in_(period.months()),
-                RollupShopperMonth.last_day >= period.start,
-                RollupShopperMonth.first_day <= period.end,
+        before = period.previous()
+        # Returning: seen in the period before too. (Counting calendar months
+        # made every one-month period show 0 returning shoppers.)
+        seen_before = set(ctx.session.scalars(
+            sa.select(RollupShopShopper.shopper_key).distinct().where(
+                RollupShopShopper.scheme_id == ctx.scheme.id,
+                RollupShopShopper.day >= before.start,
+                RollupShopShopper.day <= before.end,
             )
-        ):
-            del in_month
-            months[key] += 1
+        ))
         out = _binned(
             per_shopper,
             FREQUENCY_BINS,
             lambda shops: sum(p for p, _a in shops.values()),
-            lambda key: {"returning": 1 if months.get(key, 0) > 1 else 0},
+            lambda key: {"returning": 1 if key in seen_before else 0},
         )
         return privacy.suppress(out, ctx.k)
 
@@ -195,8 +194,8 @@ def sector_pairs(ctx: Context) -> Report:
                         for shop, (purchases, amount) in by_sector[sector].items():
                             pair.add_shop(shop, purchases, amount)
         out = [
-            pair.cell(f"{a}+{b}",
-                      f"{a} {sectors.short_label(a, ctx.lang)} + {b} {sectors.short_label(b, ctx.lang)}")
+            pair.cell(f"{a}+{b}", f"{a} {sectors.short_label(a, ctx.lang)} + "
+                                  f"{b} {sectors.short_label(b, ctx.lang)}")
             for (a, b), pair in sorted(pairs.items())
         ]
         checked_cells = privacy.suppress(out, ctx.k)

@@ -53,6 +53,21 @@ def test_one_hidden_cell_takes_the_smallest_visible_one_with_it() -> None:
     assert out == {"a": False, "b": True, "c": True, "d": False}
 
 
+def test_a_hidden_cell_knows_which_rule_hid_it() -> None:
+    """The page says why: a sector with 316 shoppers is not "too few shoppers"."""
+    cells = [cell("few", shoppers=4), cell("one-shop", shoppers=316, shops=2),
+             cell("dominated", shoppers=316, amount=10_000, top=6_000),
+             cell("big", amount=90_000, top=1), cell("small", amount=20_000, top=1)]
+    out = {c.key: c.hidden_by for c in privacy.suppress(cells, 10)}
+    assert out == {"few": "shoppers", "one-shop": "shops", "dominated": "shops",
+                   "big": None, "small": None}
+    lone = [cell("x", shoppers=316, shops=1), cell("y", amount=5_000, top=1),
+            cell("z", amount=90_000, top=1)]
+    out = {c.key: c.hidden_by for c in privacy.suppress(lone, 10)}
+    assert out == {"x": "shops", "y": "secondary", "z": None}
+    assert "hidden_by" not in privacy.public_row(privacy.suppress(lone, 10)[0])
+
+
 def test_exports_refuse_personal_fields() -> None:
     bad = Cell("a", "a", 1, 1, 10, 3, 0, extra={"shopper_key": 1})
     try:

@@ -277,3 +277,33 @@ def test_a_sale_that_becomes_visible_late_is_folded_in_later(session: Session) -
     session.refresh(state)
     assert state.gaps == []
     _assert_cells_match(session, scheme, _events(session, scheme))
+
+
+def test_returning_shoppers_bought_in_the_period_before(
+    session: Session, generated: tuple[Scheme, list[Any]]
+) -> None:
+    """A one-month period has returning shoppers (it used to show 0 for every month)."""
+    scheme, events = generated
+    september = Period(date(2026, 9, 1), date(2026, 9, 30))
+    report = catalog.build(session, scheme, "frequency", september, "en")
+
+    def day(e: Any) -> date:
+        value = e["local_date"]
+        return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+    purchases: dict[str, int] = defaultdict(int)
+    august: set[str] = set()
+    for e in events:
+        if september.start <= day(e) <= september.end:
+            purchases[e["shopper_key"]] += 1
+        elif date(2026, 8, 1) <= day(e) <= date(2026, 8, 31):
+            august.add(e["shopper_key"])
+    bins = {"1": (1, 1), "2-3": (2, 3), "4-6": (4, 6), "7-12": (7, 12), "13+": (13, 10**9)}
+    visible = [row for row in report.rows if not row.suppressed]
+    assert visible
+    for row in visible:
+        low, high = bins[row.key]
+        members = [key for key, n in purchases.items() if low <= n <= high]
+        assert row.shoppers == len(members)
+        assert row.extra["returning"] == len([key for key in members if key in august])
+    assert sum(row.extra["returning"] or 0 for row in visible) > 0
