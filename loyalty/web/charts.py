@@ -7,6 +7,7 @@ Readable without colour: every bar and cell carries its figure as text, hidden
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from html import escape
 
@@ -45,7 +46,9 @@ def bars(
     hidden_text: str,
 ) -> str:
     """Horizontal bars, one per item; None is a hidden cell."""
-    label_w, bar_w, row_h, top = 230, 330, 28, 8
+    # 240 px holds 30 characters at 13 px (about 7.5 px each): longer labels are
+    # shortened rather than cut off at the left edge.
+    label_w, bar_w, row_h, top = 240, 320, 28, 8
     width = label_w + bar_w + 110
     height = top * 2 + row_h * max(len(items), 1)
     top_value = max((v for _l, v in items if v is not None), default=0) or 1
@@ -56,7 +59,7 @@ def bars(
                    f"{escape(hidden_text if value is None else fmt(value))}</title>")
         out.append(
             f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="13" '
-            f'fill="{INK}">{escape(_short(label, 32))}</text>'
+            f'fill="{INK}">{escape(_short(label, 30))}</text>'
         )
         if value is None:
             out.append(f'<rect x="{label_w}" y="{y + 5}" width="40" height="{row_h - 10}" '
@@ -98,12 +101,17 @@ def line(
                f'fill="{INK}">0</text>')
     segment: list[str] = []
     segments: list[list[str]] = []
-    step = max(1, len(items) // 8)
+    # As many axis labels as fit side by side (about 6.5 px a character at this
+    # size, plus a gap), evenly spaced; the last one only where it has room.
+    widest = max((len(_short(label, 12)) for label, _v in items), default=1)
+    step = max(1, math.ceil((widest * 6.5 + 12) / (plot_w / n)))
+    last_labelled = (len(items) - 1) // step * step
     for i, (label, value) in enumerate(items):
         x = left + plot_w * i / n
-        if i % step == 0 or i == len(items) - 1:
+        edge = i == len(items) - 1 and len(items) - 1 - last_labelled >= step / 2
+        if i % step == 0 or edge:
             out.append(f'<text x="{x:.1f}" y="{top + plot_h + 18}" text-anchor="middle" '
-                       f'font-size="11" fill="{INK}">{escape(_short(label, 10))}</text>')
+                       f'font-size="11" fill="{INK}">{escape(_short(label, 12))}</text>')
         if value is None:
             if segment:
                 segments.append(segment)
