@@ -182,6 +182,12 @@ def report_page(name: str) -> Any:
         row["display_label"] = _label(cell.label)
         row["hidden_because"] = _hidden_because(cell.hidden_by, report.k)
     chart = _chart(report, rows, value_kind, lang)
+    # Rows that are days never meet in another period (1 November is not in
+    # October): their comparison columns would be empty, so only the total is compared.
+    compare_rows = any(
+        row.get(f"{when}_{report.value}") is not None
+        for row in rows for when in ("previous", "last_year")
+    )
     context = {
         "scheme": scheme,
         "report": report,
@@ -192,6 +198,7 @@ def report_page(name: str) -> Any:
         "value_label": next((c.label for c in report.columns if c.name == report.value),
                             report.value),
         "fmt": _format,
+        "compare_rows": compare_rows,
         "chart": chart,
         "presets": _presets(today),
         "error": error,

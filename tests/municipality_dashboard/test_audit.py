@@ -167,8 +167,11 @@ def test_the_log_reads_details_in_the_readers_words_and_formats(
     dutch = _spaced(html(town.admin_client.get("/dashboard/audit?lang=nl")))
     assert "controletotaal: € 1.999,60" in dutch and "zaken: 20" in dutch
     assert "control_sum_cents" not in dutch and "199960" not in dutch
+    # A scheduled job's entry names its actor in the reader's language.
+    assert "de opdrachtregel (een geplande taak)" in dutch and "command line" not in dutch
     french = _spaced(html(town.admin_client.get("/dashboard/audit?lang=fr")))
     assert "total de contrôle : 1 999,60 €" in french and "commerces : 20" in french
+    assert "la ligne de commande (une tâche planifiée)" in french
 
 
 def _spaced(text: str) -> str:
