@@ -21,7 +21,7 @@ from loyalty.models import Merchant, Role, StaffUser
 from loyalty.money.settlement import bank_accounts
 from loyalty.shops import team
 from loyalty.town import sectors
-from loyalty.web import db, public_url
+from loyalty.web import confirm, db, public_url
 from loyalty.web.signin import current_staff, staff_required
 from loyalty.web.signin.views import RESET_MAX_AGE, password_link
 from merchant_portal.common import NOT_APPROVED, OWNER, bp, current_merchant, render
@@ -73,6 +73,16 @@ def stamp_cards() -> Any:
 def stamp_cards_deactivate(card_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
+    try:
+        card = team.card_of(db(), current_merchant(), card_id)
+    except NotFound:
+        abort(404)
+    if not confirm.confirmed():
+        return confirm.ask(render, confirm.Question(
+            _("Deactivate the stamp card “%(card)s”?", card=card.name),
+            _("Shoppers can no longer collect stamps on it. Stamps they already have and "
+              "rewards they already earned stay valid."),
+            _("Yes, deactivate"), url_for("portal.stamp_cards")))
     try:
         team.deactivate_card(db(), current_merchant(), card_id)
     except NotFound:
@@ -183,6 +193,17 @@ def team_deactivate(user_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
+        cashier = team.cashier_of(db(), current_merchant(), user_id)
+    except NotFound:
+        abort(404)
+    except Forbidden:  # an owner's account: not through this button
+        abort(403)
+    if not confirm.confirmed():
+        return confirm.ask(render, confirm.Question(
+            _("Deactivate %(email)s?", email=cashier.email),
+            _("They are signed out on every device at once and can no longer sign in."),
+            _("Yes, deactivate"), url_for("portal.team")))
+    try:
         team.deactivate_cashier(db(), current_merchant(), user_id, utcnow())
     except NotFound:
         abort(404)
@@ -212,6 +233,16 @@ def team_keys() -> Any:
 def team_keys_revoke(key_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
+    try:
+        key = staff.till_key_of(db(), current_merchant(), key_id)
+    except NotFound:
+        abort(404)
+    if not confirm.confirmed():
+        return confirm.ask(render, confirm.Question(
+            _("Revoke the till key “%(key)s”?", key=key.label or key.prefix),
+            _("The till or cash register that uses it can no longer give points or take "
+              "spend codes until it gets a new key."),
+            _("Yes, revoke"), url_for("portal.team")))
     try:
         staff.revoke_till_key(db(), current_merchant(), key_id, utcnow())
     except NotFound:
@@ -363,6 +394,12 @@ def profile_logo() -> Any:
 def profile_logo_remove() -> Any:
     if not RemoveLogoForm().validate_on_submit():
         abort(400)
+    if not confirm.confirmed():
+        return confirm.ask(render, confirm.Question(
+            _("Remove the logo?"),
+            _("The shop directory then shows your shop without a logo. You can upload one "
+              "again at any time."),
+            _("Yes, remove"), url_for("portal.profile")))
     team.remove_logo(db(), current_merchant())
     return redirect(url_for("portal.profile", done="logo"), 303)
 

@@ -27,7 +27,7 @@ from loyalty.infra.db import utcnow
 from loyalty.models import FlagStatus, FraudFlag, Merchant, Role, StaffUser
 from loyalty.oversight import audit, fraud
 from loyalty.town import scheme_settings
-from loyalty.web import db, i18n
+from loyalty.web import confirm, db, i18n
 from loyalty.web.signin import current_staff, staff_required
 from loyalty.web.signin.views import RESET_MAX_AGE, password_link
 from municipality_dashboard.common import ADMIN, STAFF, bp, current_scheme, render
@@ -238,6 +238,12 @@ def staff_deactivate(user_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         abort(400)
     user = _member(user_id)
+    if user.id != current_staff().user.id and not confirm.confirmed():
+        return confirm.ask(render, confirm.Question(
+            _("Deactivate %(email)s?", email=user.email),
+            _("They are signed out everywhere at once and can no longer sign in. An admin can "
+              "let them back in later with a new invitation."),
+            _("Yes, deactivate"), url_for("dashboard.staff")))
     try:
         staff_admin.deactivate(db(), current_staff().user, user, utcnow())
     except Conflict as error:
@@ -534,6 +540,23 @@ def fraud_flags() -> Any:
     return _flags_page()
 
 
+def _fraud_question(action: str, flag: FraudFlag) -> confirm.Question:
+    back = url_for("dashboard.fraud_flags")
+    if action == "freeze":
+        return confirm.Question(
+            _("Freeze wallet #%(id)d?", id=flag.subject_id),
+            _("The wallet can no longer collect or spend points until an admin unfreezes it. "
+              "Its points stay."),
+            _("Yes, freeze"), back)
+    shop = db().get_one(Merchant, flag.merchant_id).name
+    return confirm.Question(
+        _("Suspend %(shop)s?", shop=shop),
+        _("The shop can no longer give points or take spend codes: its open sales are "
+          "cancelled and its till keys stop working at once. Points already given stay "
+          "in the shoppers' wallets. You can approve the shop again later."),
+        _("Yes, suspend"), back)
+
+
 @bp.post("/fraud/<int:flag_id>/<action>")
 @staff_required(*ADMIN)
 def fraud_act(flag_id: int, action: str) -> Any:
@@ -550,6 +573,9 @@ def fraud_act(flag_id: int, action: str) -> Any:
             abort(400)
         return _flags_page(422, errors={flag.id: " ".join(form.note.errors)}, forms={flag.id: form})
     actor, now, note = current_staff().user, utcnow(), form.note.data or ""
+    if action in ("freeze", "suspend") and flag.status == FlagStatus.OPEN \
+            and not confirm.confirmed():
+        return confirm.ask(render, _fraud_question(action, flag))
     try:
         if action == "dismiss":
             fraud.dismiss(db(), flag, actor, note, now)

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort, redirect, url_for
 from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
 
 from loyalty.analytics import catalog, periods, report_kit, rollups
 from loyalty.earning import campaigns
@@ -20,7 +21,7 @@ from loyalty.models import (
 from loyalty.money import accounts, ledger
 from loyalty.shops import onboarding
 from loyalty.town import sectors
-from loyalty.web import db
+from loyalty.web import confirm, db
 from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.common import ADMIN, STAFF, bp, current_scheme, render
 from municipality_dashboard.forms import ActionForm
@@ -85,6 +86,22 @@ def shops() -> Any:
     )
 
 
+def _shop_question(decision: str, shop: str) -> confirm.Question:
+    back = url_for("dashboard.shops")
+    if decision == "refuse":
+        return confirm.Question(
+            _("Refuse %(shop)s?", shop=shop),
+            _("The application is refused: the shop cannot give points. It may apply again "
+              "later."),
+            _("Yes, refuse"), back)
+    return confirm.Question(
+        _("Suspend %(shop)s?", shop=shop),
+        _("The shop can no longer give points or take spend codes: its open sales are "
+          "cancelled and its till keys stop working at once. Points already given stay "
+          "in the shoppers' wallets. You can approve the shop again later."),
+        _("Yes, suspend"), back)
+
+
 @bp.post("/shops/<int:merchant_id>/<decision>")
 @staff_required(*ADMIN)
 def decide(merchant_id: int, decision: str) -> Any:
@@ -99,5 +116,7 @@ def decide(merchant_id: int, decision: str) -> Any:
     # Another municipality's shop does not exist, as far as this one can tell.
     if decision not in statuses or merchant is None or merchant.scheme_id != current_scheme().id:
         abort(404)
+    if decision != "approve" and not confirm.confirmed():
+        return confirm.ask(render, _shop_question(decision, merchant.name))
     onboarding.decide(db(), merchant, statuses[decision], current_staff().user)
     return redirect(url_for("dashboard.shops"), 303)

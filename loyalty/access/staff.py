@@ -249,10 +249,16 @@ def till_by_key(session: Session, key: str) -> Till:
     return Till(key_id, SaleTerms(merchant_id, scheme_id, status, rate, ttl))
 
 
-def revoke_till_key(session: Session, merchant: Merchant, key_id: int, now: datetime) -> None:
+def till_key_of(session: Session, merchant: Merchant, key_id: int) -> TillKey:
+    """One of the shop's till keys. Raises NotFound (not this shop's)."""
     record = session.get(TillKey, key_id)
     if record is None or record.merchant_id != merchant.id:
         raise NotFound("no such till key")
+    return record
+
+
+def revoke_till_key(session: Session, merchant: Merchant, key_id: int, now: datetime) -> None:
+    record = till_key_of(session, merchant, key_id)
     if record.revoked_at is None:
         record.revoked_at = now
 

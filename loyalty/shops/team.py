@@ -31,11 +31,17 @@ def cards_of_shop(session: Session, merchant_id: int) -> list[StampCard]:
     )
 
 
-def deactivate_card(session: Session, merchant: Merchant, card_id: int) -> StampCard:
-    """Stop giving stamps on a card; stamps given and vouchers stay. Raises NotFound."""
+def card_of(session: Session, merchant: Merchant, card_id: int) -> StampCard:
+    """One of the shop's stamp cards. Raises NotFound (not this shop's)."""
     card = session.get(StampCard, card_id)
     if card is None or card.merchant_id != merchant.id:
         raise NotFound("this shop has no such stamp card", code="unknown_stamp_card")
+    return card
+
+
+def deactivate_card(session: Session, merchant: Merchant, card_id: int) -> StampCard:
+    """Stop giving stamps on a card; stamps given and vouchers stay. Raises NotFound."""
+    card = card_of(session, merchant, card_id)
     card.active = False
     session.flush()
     return card
@@ -99,6 +105,17 @@ def invite_cashier(session: Session, merchant: Merchant, email: str) -> StaffUse
         raise Conflict("a user with this e-mail address exists", code="email_taken") from None
 
 
+def cashier_of(session: Session, merchant: Merchant, user_id: int) -> StaffUser:
+    """One of the shop's cashiers. Raises NotFound (not this shop's staff) and
+    Forbidden (an owner, whom this page does not manage)."""
+    user = session.get(StaffUser, user_id)
+    if user is None or user.merchant_id != merchant.id:
+        raise NotFound("this shop has no such staff member", code="unknown_user")
+    if user.role != Role.CASHIER:
+        raise Forbidden("only cashiers can be deactivated here", code="not_a_cashier")
+    return user
+
+
 def deactivate_cashier(
     session: Session, merchant: Merchant, user_id: int, now: datetime
 ) -> StaffUser:
@@ -106,11 +123,7 @@ def deactivate_cashier(
 
     Raises NotFound (not this shop's), Forbidden (an owner cannot be deactivated here).
     """
-    user = session.get(StaffUser, user_id)
-    if user is None or user.merchant_id != merchant.id:
-        raise NotFound("this shop has no such staff member", code="unknown_user")
-    if user.role != Role.CASHIER:
-        raise Forbidden("only cashiers can be deactivated here", code="not_a_cashier")
+    user = cashier_of(session, merchant, user_id)
     user.active = False
     staff.revoke_sessions(session, user, now)
     session.flush()

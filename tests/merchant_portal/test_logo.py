@@ -55,7 +55,11 @@ def test_owner_uploads_a_logo_that_shoppers_see(client: FlaskClient, session: Se
     directory = shopper.get("/shops?q=Bakkerij").get_data(as_text=True)
     assert match.group(1).replace("&", "&amp;") in directory
 
-    remove = client.post("/portal/profile/logo/remove", data={"csrf_token": token})
+    asked = client.post("/portal/profile/logo/remove", data={"csrf_token": token})
+    assert asked.status_code == 200 and "Remove the logo?" in asked.get_data(as_text=True)
+    assert client.get(match.group(1)).status_code == 200  # still there
+    remove = client.post("/portal/profile/logo/remove",
+                         data={"csrf_token": token, "confirmed": "1"})
     assert remove.status_code == 303
     assert client.get(match.group(1)).status_code == 404
 

@@ -109,7 +109,12 @@ def test_owner_defines_a_stamp_card_and_deactivates_it(owner: Owner) -> None:
     shown = html_of(client.get(created.headers["Location"]))
     assert "The stamp card is ready" in shown and "Koffiekaart" in shown
 
-    gone = post_form(client, f"/portal/stamp-cards/{card_id}/deactivate", "/portal/stamp-cards")
+    asked = post_form(client, f"/portal/stamp-cards/{card_id}/deactivate", "/portal/stamp-cards")
+    assert asked.status_code == 200
+    assert "Deactivate the stamp card “Koffiekaart”?" in html_of(asked)
+    assert client.get(f"/api/v1/merchants/{merchant.id}/stamp-cards").json != []
+    gone = post_form(client, f"/portal/stamp-cards/{card_id}/deactivate", "/portal/stamp-cards",
+                     confirmed="1")
     assert gone.status_code == 303
     assert client.get(f"/api/v1/merchants/{merchant.id}/stamp-cards").json == []
     after = html_of(client.get("/portal/stamp-cards"))
@@ -316,7 +321,11 @@ def test_an_invited_cashier_chooses_a_password_and_can_be_shut_out(
     team = html_of(owner.client.get("/portal/team"))
     assert email in team and "Cashier" in team
 
-    shut = post_form(owner.client, f"/portal/team/users/{user.id}/deactivate", "/portal/team")
+    asked = post_form(owner.client, f"/portal/team/users/{user.id}/deactivate", "/portal/team")
+    assert asked.status_code == 200 and f"Deactivate {email}?" in html_of(asked)
+    assert cashier.get("/portal/till").status_code == 200  # not yet
+    shut = post_form(owner.client, f"/portal/team/users/{user.id}/deactivate", "/portal/team",
+                     confirmed="1")
     assert shut.status_code == 303
     after = cashier.get("/portal/till")
     assert after.status_code == 302
@@ -390,7 +399,10 @@ def test_a_till_key_is_shown_once_works_and_can_be_revoked(owner: Owner, session
             TillKey.label == "Kassa 2", TillKey.merchant_id == owner.merchant.id
         ),
     )
-    revoked = post_form(client, f"/portal/team/keys/{key_id}/revoke", "/portal/team")
+    asked = post_form(client, f"/portal/team/keys/{key_id}/revoke", "/portal/team")
+    assert asked.status_code == 200 and "Revoke the till key “Kassa 2”?" in html_of(asked)
+    revoked = post_form(client, f"/portal/team/keys/{key_id}/revoke", "/portal/team",
+                        confirmed="1")
     assert revoked.status_code == 303
     refused = client.post("/api/v1/claims", json={"amount_cents": 1250}, headers=bearer(key))
     assert refused.status_code == 401

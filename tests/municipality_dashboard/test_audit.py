@@ -20,21 +20,29 @@ def test_shop_decisions_are_audited_and_the_log_is_filtered(
 ) -> None:
     first = make_merchant(session, town.scheme, status=MerchantStatus.PENDING, name="Bakkerij Een")
     second = make_merchant(session, town.scheme, status=MerchantStatus.PENDING, name="Frituur Twee")
+    # Ids read now: reading them after the rollback would start a snapshot that
+    # hides the requests' writes from the checks below (SQLite).
+    first_id, second_id = first.id, second.id
     session.rollback()
     client = town.admin_client
     before = utcnow()
-    assert post(client, f"/dashboard/shops/{first.id}/approve").status_code == 303
-    assert post(client, f"/dashboard/shops/{second.id}/refuse").status_code == 303
-    assert post(client, f"/dashboard/shops/{first.id}/suspend").status_code == 303
+    assert post(client, f"/dashboard/shops/{first_id}/approve").status_code == 303
+    # Refusing and suspending ask first: the question changes nothing.
+    asked = post(client, f"/dashboard/shops/{first_id}/suspend")
+    assert asked.status_code == 200
+    assert "Suspend Bakkerij Een?" in html(asked) and "till keys stop working" in html(asked)
+    assert audit_rows(session, town.scheme.id, "merchant.suspend") == []
+    assert post(client, f"/dashboard/shops/{second_id}/refuse", confirmed="1").status_code == 303
+    assert post(client, f"/dashboard/shops/{first_id}/suspend", confirmed="1").status_code == 303
     # An unknown decision changes nothing and leaves no entry.
-    assert post(client, f"/dashboard/shops/{first.id}/demolish").status_code == 404
+    assert post(client, f"/dashboard/shops/{first_id}/demolish").status_code == 404
 
     rows = audit_rows(session, town.scheme.id)
     assert [(r.action, r.target_type, r.target_id, r.details) for r in rows] == [
-        ("merchant.approve", "merchant", first.id, {"from": "pending", "to": "approved"}),
-        ("merchant.refuse", "merchant", second.id, {"from": "pending", "to": "refused"}),
+        ("merchant.approve", "merchant", first_id, {"from": "pending", "to": "approved"}),
+        ("merchant.refuse", "merchant", second_id, {"from": "pending", "to": "refused"}),
         # A suspension also ends the shop's open sales, till keys and sessions (none here).
-        ("merchant.suspend", "merchant", first.id, {
+        ("merchant.suspend", "merchant", first_id, {
             "from": "approved", "to": "suspended",
             "claims_cancelled": 0, "till_keys_revoked": 0, "sessions_ended": 0,
         }),

@@ -140,7 +140,12 @@ def test_freezing_a_wallet_stops_collecting_and_spending(app: Flask, session: Se
     admin_client = signed_in(app, admin.email)
     page = admin_client.get("/dashboard/fraud")
     assert f"Freeze wallet #{wallet.id}" in html(page)
-    done = post(admin_client, f"/dashboard/fraud/{flag_id}/freeze", note="collusion with the till")
+    asked = post(admin_client, f"/dashboard/fraud/{flag_id}/freeze", note="collusion with the till")
+    assert asked.status_code == 200 and "Freeze wallet #" in html(asked)
+    # The question carries the note to the confirmed post.
+    assert 'name="note" value="collusion with the till"' in html(asked)
+    done = post(admin_client, f"/dashboard/fraud/{flag_id}/freeze", note="collusion with the till",
+                confirmed="1")
     assert done.status_code == 303
     session.expire_all()
     assert session.get_one(Wallet, wallet.id).status == WalletStatus.FROZEN
@@ -224,7 +229,9 @@ def test_dismiss_needs_a_note_and_suspend_stops_the_shop(app: Flask, session: Se
     again = post(client, f"/dashboard/fraud/{first}/freeze", note="")
     assert again.status_code == 409
 
-    assert post(client, f"/dashboard/fraud/{second}/suspend", note="").status_code == 303
+    assert post(client, f"/dashboard/fraud/{second}/suspend", note="").status_code == 200
+    assert post(client, f"/dashboard/fraud/{second}/suspend", note="",
+                confirmed="1").status_code == 303
     session.expire_all()
     assert session.get_one(Merchant, shop.merchant.id).status == MerchantStatus.SUSPENDED
     session.commit()
@@ -295,15 +302,17 @@ def test_closing_flags_of_a_suspended_shop_or_a_deleted_wallet(
     second = _wallet_flag(session, shop.scheme.id, shop.merchant.id, other.id)
     client = signed_in(app, admin.email)
 
-    deleted = post(client, f"/dashboard/fraud/{first}/freeze", note="")
+    deleted = post(client, f"/dashboard/fraud/{first}/freeze", note="", confirmed="1")
     assert deleted.status_code == 409
     assert "The owner deleted this wallet" in html(deleted)
     session.expire_all()
     assert session.get_one(FraudFlag, first).status == "open"  # rolled back with the request
     session.commit()
 
-    assert post(client, f"/dashboard/fraud/{first}/suspend", note="").status_code == 303
-    assert post(client, f"/dashboard/fraud/{second}/suspend", note="same shop").status_code == 303
+    assert post(client, f"/dashboard/fraud/{first}/suspend", note="",
+                confirmed="1").status_code == 303
+    assert post(client, f"/dashboard/fraud/{second}/suspend", note="same shop",
+                confirmed="1").status_code == 303
     actions = [(e.action, e.target_type) for e in audit_rows(session, shop.scheme.id)]
     assert actions == [("merchant.suspend", "merchant"), ("fraud.close", "fraud_flag")]
 

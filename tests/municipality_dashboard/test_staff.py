@@ -101,7 +101,10 @@ def test_change_role_and_deactivate_which_ends_every_session(
     )
     assert town.analyst_client.get("/dashboard/staff").status_code == 403
 
-    done = post(client, f"/dashboard/staff/{analyst.id}/deactivate")
+    asked = post(client, f"/dashboard/staff/{analyst.id}/deactivate")
+    assert asked.status_code == 200 and f"Deactivate {analyst.email}?" in html(asked)
+    assert _user(session, analyst.id).active
+    done = post(client, f"/dashboard/staff/{analyst.id}/deactivate", confirmed="1")
     assert done.status_code == 303
     assert not _user(session, analyst.id).active
     # Signed out at once: the web session and the API token both stop working.
@@ -132,7 +135,8 @@ def test_a_deactivated_colleague_is_let_back_in_by_a_new_invitation(
 ) -> None:
     client = town.admin_client
     analyst = town.analyst
-    assert post(client, f"/dashboard/staff/{analyst.id}/deactivate").status_code == 303
+    assert post(client, f"/dashboard/staff/{analyst.id}/deactivate",
+                confirmed="1").status_code == 303
     old_hash = _user(session, analyst.id).password_hash
     again = post(client, "/dashboard/staff/invite", email=analyst.email,
                  role="municipality_admin")
