@@ -3,6 +3,7 @@ table with comparisons, privacy rules) and its CSV and JSON exports."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -11,7 +12,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from flask import abort, current_app, request
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale, gettext, pgettext
 from markupsafe import Markup
 
 from loyalty.analytics import (
@@ -26,6 +27,7 @@ from loyalty.analytics import (
 )
 from loyalty.analytics.periods import Period
 from loyalty.errors import InvalidInput
+from loyalty.infra import csv_cells
 from loyalty.web import charts, db, i18n
 from loyalty.web.signin import staff_required
 from municipality_dashboard.common import STAFF, bp, current_scheme, render
@@ -165,7 +167,8 @@ def report_page(name: str) -> Any:
     report = catalog.build(session, scheme, name, period, lang)
 
     if export == ".csv":
-        response = current_app.response_class(exports.as_csv(report), mimetype="text/csv")
+        response = current_app.response_class(_spreadsheet(report, lang),
+                                              mimetype="text/csv; charset=utf-8")
         response.headers["Content-Disposition"] = (
             f'attachment; filename="{exports.csv_filename(report)}"'
         )
@@ -210,6 +213,50 @@ def report_page(name: str) -> Any:
     page = render("report.html", status=400 if error else 200, **context)
     page.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return page
+
+
+def _spreadsheet(report: catalog.Report, lang: str) -> str:
+    """The report as the reader's Excel opens it: headings and labels in their
+    language, euros (not cents) with their decimal mark, their list separator.
+    (The API's CSV stays the machine-readable one of the contract.)"""
+    out = io.StringIO()
+    writer = csv_cells.SpreadsheetWriter(out, lang)
+    value_kind = next((c.kind for c in report.columns if c.name == report.value), "count")
+
+    def figure(kind: str, value: Any) -> str:
+        if kind == "cents":
+            return writer.euros(value)
+        if kind == "pct":
+            return writer.number(value, 1)
+        return writer.number(value)
+
+    def heading(label: str, kind: str) -> str:
+        text = gettext(label)
+        return f"{text} (€)" if kind == "cents" else f"{text} (%)" if kind == "pct" else text
+
+    change = pgettext("percentage change of a figure", "Change")
+    writer.writerow([
+        *(heading(c.label, c.kind) for c in report.columns),
+        heading("Previous period", value_kind), f"{change} (%)",
+        heading("Last year", value_kind), f"{change} (%)", gettext("Hidden"),
+    ])
+    public = report.public_rows()
+    total = report.public_total()
+    lines = [(_label(cell.label), row, _hidden_because(cell.hidden_by, report.k))
+             for row, cell in zip(public, report.rows, strict=True)]
+    if total is not None:
+        lines.append((gettext("Total"), total, ""))
+    for label, row, hidden in lines:
+        writer.writerow([
+            *(label if c.name == "label" else figure(c.kind, row.get(c.name))
+              for c in report.columns),
+            figure(value_kind, row.get(f"previous_{report.value}")),
+            figure("pct", row.get("change_previous_pct")),
+            figure(value_kind, row.get(f"last_year_{report.value}")),
+            figure("pct", row.get("change_last_year_pct")),
+            hidden,
+        ])
+    return out.getvalue()
 
 
 def _chart(report: catalog.Report, rows: list[dict[str, Any]], kind: str, lang: str) -> Markup:

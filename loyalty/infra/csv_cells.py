@@ -15,7 +15,7 @@ from typing import IO
 # What a spreadsheet may take for the start of a formula (OWASP, "CSV Injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Amounts and counts written as text ("-15.00") are figures, not formulas.
-NUMBER = re.compile(r"-?\d+(\.\d+)?")
+NUMBER = re.compile(r"-?\d+([.,]\d+)?")
 
 
 def cell(value: object) -> object:
@@ -34,3 +34,29 @@ class Writer:
 
     def writerow(self, row: Iterable[object]) -> None:
         self._writer.writerow([cell(value) for value in row])
+
+
+# Spreadsheet files for the reader's Excel: in Belgium (Dutch and French) Excel
+# splits a CSV on ";" and reads "12,50" as a number; an English one uses ","
+# and "12.50". A byte-order mark tells Excel the file is UTF-8 ("Sint-Gillis-Waas
+# – De Klinge", "€" stay intact).
+BOM = "\ufeff"
+SEPARATORS = {"nl": (";", ","), "fr": (";", ","), "en": (",", ".")}
+
+
+class SpreadsheetWriter(Writer):
+    """A ``Writer`` in the conventions of the reader's Excel (see SEPARATORS)."""
+
+    def __init__(self, out: IO[str], lang: str) -> None:
+        self.delimiter, self.decimal_mark = SEPARATORS.get(lang, SEPARATORS["nl"])
+        out.write(BOM)
+        self._writer = csv.writer(out, delimiter=self.delimiter, lineterminator="\r\n")
+
+    def number(self, value: float | None, places: int = 0) -> str:
+        """A figure as this Excel reads it: no thousands separator, its decimal mark."""
+        if value is None:
+            return ""
+        return f"{value:.{places}f}".replace(".", self.decimal_mark)
+
+    def euros(self, cents: int | None) -> str:
+        return "" if cents is None else self.number(cents / 100, 2)

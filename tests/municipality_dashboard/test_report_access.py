@@ -186,3 +186,30 @@ def test_an_analyst_reads_every_report_page_with_its_rules_and_exports(
         exported = client.get(f"/dashboard/reports/{name}.csv", query_string=PERIOD)
         assert exported.status_code == 200 and exported.mimetype == "text/csv"
         assert "attachment" in exported.headers["Content-Disposition"]
+
+
+def test_a_report_downloads_for_belgian_excel(
+    client: FlaskClient, session: Session, scheme: Scheme
+) -> None:
+    """Semicolons, a decimal comma, euros not cents, Dutch headings and a byte-order mark:
+    Excel in Flanders opens it as a table of numbers."""
+    analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
+    signed_in(client, analyst.email)
+    client.set_cookie("lang", "nl")
+    answer = client.get("/dashboard/reports/sectors.csv", query_string=PERIOD)
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    text = answer.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+    assert rows[0][:4] == ["Sectorgroep", "Aankopen", "Bedrag (€)", "Klanten"]
+    assert rows[0][-1] == "Verborgen"
+    total = rows[-1]
+    assert total[0] == "Totaal"
+    api = client.get("/api/v1/reports/sectors", query_string=PERIOD,
+                     headers=bearer(staff_token(client, analyst))).json
+    cents = api["total"]["amount_cents"]
+    assert total[2] == f"{cents // 100},{cents % 100:02d}"  # euros, decimal comma, no grouping
+    for row in rows[1:]:
+        assert len(row) == len(rows[0])
+        if row[-1]:  # a hidden row says why and shows no figures
+            assert row[1:4] == ["", "", ""] and row[-1].startswith("verborgen")
