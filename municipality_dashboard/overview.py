@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 from flask import abort, redirect, url_for
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, get_locale, gettext
 from flask_babel import gettext as _
+from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from loyalty.analytics import catalog, periods, report_kit, rollups
 from loyalty.earning import campaigns
@@ -17,11 +20,12 @@ from loyalty.models import (
     FraudFlag,
     Merchant,
     MerchantStatus,
+    Scheme,
 )
 from loyalty.money import accounts, ledger
 from loyalty.shops import onboarding
 from loyalty.town import sectors
-from loyalty.web import confirm, db
+from loyalty.web import charts, confirm, db, i18n
 from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.common import ADMIN, STAFF, bp, current_scheme, render
 from municipality_dashboard.forms import ActionForm
@@ -44,6 +48,7 @@ def home() -> Any:
     period = periods.parse(None, None, report_kit.today_local(scheme))
     # Through the report catalogue, so the privacy rules apply here too.
     spending = catalog.build(session, scheme, "sectors", period, str(get_locale() or "nl"))
+    trend = _trend(session, scheme, period)
     liability = accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
     running = [
         figures
@@ -66,7 +71,30 @@ def home() -> Any:
         liability_cents=ledger.balance(session, liability.id),
         running=running,
         open_flags=open_flags or 0,
+        trend=trend,
     )
+
+
+TREND_MONTHS = 12
+
+
+def _trend(session: Session, scheme: Scheme, last: periods.Period) -> Markup | None:
+    """Spending per month over the last year up to ``last``, as a line (hidden months
+    break it), through the report catalogue so that its privacy rules apply."""
+    start = last.start - relativedelta(months=TREND_MONTHS - 1)
+    lang = str(get_locale() or "nl")
+    report = catalog.build(session, scheme, "active-shops",
+                           periods.Period(start, last.end), lang)
+    if not report.rows:
+        return None
+    items = [(i18n.month(cell.label or cell.key), cell.amount_cents) for cell in report.rows]
+    svg = charts.line(
+        "chart-trend", gettext("Spending per month"),
+        gettext("Spending with points per month, from %(start)s to %(end)s.",
+                start=i18n.month(report.rows[0].key), end=i18n.month(report.rows[-1].key)),
+        items, lambda value: i18n.euro(int(value)), gettext("hidden for privacy"),
+    )
+    return Markup(svg)  # noqa: S704  # nosec B704  (charts.py escapes every text)
 
 
 @bp.get("/shops")

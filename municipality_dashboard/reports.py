@@ -48,6 +48,7 @@ ORDER = [
 # Labels the reports build in English or ISO: a day ("2026-11-01") and a weekday
 # with an hour ("Monday 07:00").
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 WEEKDAY_HOUR = re.compile(r"(?P<day>[A-Z][a-z]+day) (?P<hour>\d{2}:00)")
 
 
@@ -60,6 +61,8 @@ def _label(text: str | None) -> str:
         return f"{text.removesuffix(suffix)} ({gettext('village not given')})"
     if ISO_DAY.fullmatch(text):
         return i18n.day(date.fromisoformat(text))
+    if ISO_MONTH.fullmatch(text):
+        return i18n.month(text)
     weekday_hour = WEEKDAY_HOUR.fullmatch(text)
     if weekday_hour and weekday_hour["day"] in report_kit.WEEKDAYS:
         return f"{gettext(weekday_hour['day'])} {weekday_hour['hour']}"

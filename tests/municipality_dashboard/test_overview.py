@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
+from babel.dates import format_date
 from babel.numbers import format_currency
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -48,6 +49,10 @@ def test_the_overview_shows_last_months_spending_and_what_needs_doing(
     assert f"{purchases:,}" in page
     assert "Points outstanding" in page and "No campaign is running." in page
     assert "No open flags." in page
+    # The trend: spending per month, last month's point named and valued as above.
+    assert "Spending per month" in page and 'id="chart-trend-t"' in page
+    month_name = format_date(month_start, "LLLL y", locale="en_IE")
+    assert f"<title>{month_name}: {format_euro(int(amount))}</title>" in page
     # The analyst sees the figures but not the admin's to-do list.
     analyst = html(town.analyst_client.get("/dashboard/?lang=en"))
     assert format_euro(int(amount)) in analyst and "Fraud flags" not in analyst

@@ -71,6 +71,22 @@ def test_a_report_page_on_a_desktop(
         expect(page.get_by_text("k = 10").first).to_be_visible()
         desk.check("dashboard-report", docs_name="dashboard-report.png")
 
+        # Printed: no menu or controls, the whole table on the paper, and the
+        # definition and the privacy rules on it too.
+        expect(page.get_by_role("button", name="Afdrukken")).to_be_visible()
+        page.emulate_media(media="print")
+        expect(page.locator("header.bar")).to_be_hidden()
+        expect(page.locator("form.period")).to_be_hidden()
+        expect(page.get_by_role("heading", name="Definitie")).to_be_visible()
+        expect(page.get_by_text("Privacyregels (k = 10)")).to_be_visible()
+        expect(page.locator(".print-only")).to_contain_text("1–30 sep 2026")
+        clipped = page.evaluate(
+            "[...document.querySelectorAll('.table-scroll')]"
+            ".some(e => e.scrollWidth > e.clientWidth + 1)"
+        )
+        assert not clipped
+        page.emulate_media(media="screen")
+
         desk.goto("/dashboard/reports/heatmap?from=2026-09-01&to=2026-09-30")
         expect(page.locator("svg[role=img] g rect").first).to_be_visible()
         desk.check("dashboard-heatmap")
