@@ -11,8 +11,9 @@ from flask import (
 from consumer_web import cookie
 from consumer_web.common import bp, current_language, page
 from loyalty.models import Merchant
+from loyalty.shops import opening_hours
 from loyalty.town import schemes, sectors
-from loyalty.web import db
+from loyalty.web import db, i18n
 
 
 @bp.get("/shops")
@@ -39,6 +40,9 @@ def shops_page() -> Response:
         sector=sector,
         sector_options=sector_options,
         sector_label=lambda code: sectors.short_label(code, lang),
+        # The shop's own words on its door, in the reader's language when they
+        # follow the door notation ("di-za 6:30-18:00" -> "mar.–sam. 6:30–18:00").
+        hours=lambda text: opening_hours.localised(text, i18n.babel_locale()),
     )
 
 

@@ -38,7 +38,7 @@ def label(code: str, lang: str = "nl") -> str:
 # Short names for the sectors of a shopping street, as a shopper says them
 # (nl, fr, en). The official NACE-BEL label ("Detailhandel in brood,
 # banketbakkerswerk en suikerwerk in gespecialiseerde winkels") is for forms; a
-# shop card, a chart or a report row needs "Bakkerij". Looked up by the longest
+# shop card, a chart or a report row needs "Brood en banket". Looked up by the longest
 # prefix of the code, so "47.241" finds "47.24"; a code not listed keeps its
 # official label.
 SHORT_NAMES: dict[str, tuple[str, str, str]] = {
@@ -53,7 +53,7 @@ SHORT_NAMES: dict[str, tuple[str, str, str]] = {
     "47.21": ("Groenten en fruit", "Fruits et légumes", "Greengrocer"),
     "47.22": ("Slagerij", "Boucherie", "Butcher"),
     "47.23": ("Vishandel", "Poissonnerie", "Fishmonger"),
-    "47.24": ("Bakkerij", "Boulangerie", "Bakery"),
+    "47.24": ("Brood en banket", "Boulangerie et confiserie", "Bakery and sweets"),
     "47.25": ("Drankenhandel", "Boissons", "Drinks shop"),
     "47.26": ("Tabak en krantenwinkel", "Tabac et presse", "Tobacconist"),
     "47.29": ("Overige voeding", "Autre alimentation", "Other food"),
@@ -103,7 +103,7 @@ SHORT_NAMES: dict[str, tuple[str, str, str]] = {
 
 
 def short_label(code: str, lang: str = "nl") -> str:
-    """A sector's short name in nl, fr or en ("Bakkerij"); the official label
+    """A sector's short name in nl, fr or en ("Brood en banket"); the official label
     when none is listed."""
     digits = code.replace(".", "")
     best = None

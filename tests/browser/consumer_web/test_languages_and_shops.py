@@ -72,7 +72,9 @@ def test_shops_lists_the_wallets_shops_with_search_and_sector(
 ) -> None:
     page, w = phone.page, phone.words
     scheme = make_scheme(session)
-    make_shop(session, scheme, name="Bakkerij De Smet", sector="47.24", address="Kerkstraat 1")
+    bakery = make_shop(session, scheme, name="Bakkerij De Smet", sector="47.24",
+                       address="Kerkstraat 1")
+    bakery.merchant.opening_hours = "di-za 6:30-18:00, zo 7:00-12:30"
     make_shop(session, scheme, name="Boekhandel Het Anker", sector="47.61", address="Markt 3")
     make_shop(session, name="Winkel in een andere gemeente")
     collect(phone, make_shop(session, scheme, name="Slagerij Van Hecke", sector="47.22"), 1000)
@@ -84,6 +86,15 @@ def test_shops_lists_the_wallets_shops_with_search_and_sector(
     found = page.locator("p.hint[role=status]")
     expect(found).to_have_text(w.ngettext("%(num)d shop", "%(num)d shops", 3))
     phone.check("shops-nl")
+    # A short sector name, not the official NACE-BEL label; the door's hours as
+    # the shop typed them, in the reader's language.
+    card = page.locator("li.card", has_text="Bakkerij De Smet")
+    expect(card.locator("p.sector")).to_have_text({"nl": "Brood en banket",
+                                                   "fr": "Boulangerie et confiserie",
+                                                   "en": "Bakery and sweets"}[phone.lang])
+    expect(card).to_contain_text({"nl": "di–za 6:30–18:00, zo 7:00–12:30",
+                                  "fr": "mar.–sam. 6:30–18:00, dim. 7:00–12:30",
+                                  "en": "Tue–Sat 6:30–18:00, Sun 7:00–12:30"}[phone.lang])
 
     page.get_by_label(w("Search")).fill("anker")
     page.get_by_role("button", name=w("Show")).click()
