@@ -5,18 +5,31 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from schwifty import IBAN
 from sqlalchemy.orm import Session
 
 from lokaal_sparen.demo import year as demo_year
 from loyalty.access import staff, totp
-from loyalty.earning import campaigns, claims
-from loyalty.models import MerchantStatus, Role, Scheme, Wallet
-from loyalty.money.settlement import bank_accounts
+from loyalty.earning import campaigns, claims, corrections
+from loyalty.models import (
+    Claim,
+    ClaimStatus,
+    FraudFlag,
+    Merchant,
+    MerchantStatus,
+    Role,
+    Scheme,
+    StaffUser,
+    Wallet,
+)
+from loyalty.money.settlement import bank_accounts, monthly, periods
+from loyalty.oversight import fraud
 from loyalty.shoppers import wallets
+from loyalty.shops import onboarding
 from loyalty.spending import redemptions
 from loyalty.town import schemes
 
@@ -51,16 +64,28 @@ SHOPS: list[tuple[str, str, str, str, int]] = [
     ("Restaurant Het Hof", "56.101", "Hofstraat 1", "Sint-Pauwels", 74),
     ("Drogisterij De Klinge", "47.75", "Klingedorp 12", "De Klinge", 17),
 ]
+# Opening hours as the shops write them on their doors (the directory shows them
+# in the reader's language); the simulated sales keep to them.
 HOURS = {
     "47.24": "di-za 6:30-18:00, zo 7:00-12:30",
     "47.22": "di-vr 8:00-18:00, za 8:00-16:00",
+    "47.11": "ma-za 8:00-19:00, zo 8:00-12:00",
     "56.102": "wo-zo 11:30-13:30 en 17:00-21:30",
-    "56.301": "elke dag vanaf 10:00, di gesloten",
+    "56.301": "wo-ma 10:00-23:00",
     "56.101": "do-ma 12:00-14:00 en 18:00-21:30",
     "47.73": "ma-vr 8:30-12:30 en 13:30-18:30, za 9:00-12:00",
-    "96.021": "di-vr 9:00-18:00, za 8:00-15:00 (op afspraak)",
+    "96.021": "di-vr 9:00-18:00, za 8:00-15:00",
 }
 DEFAULT_HOURS = "ma-za 9:30-18:00"
+# How much trade a shop does against the town's average: the supermarket and the
+# main bakery are busy, the optician and the bike shop sell now and then.
+SIZES = {
+    "Superette Sint-Pauwels": 3.0, "Bakkerij De Smet": 2.2, "Apotheek Meerdonk": 1.6,
+    "Frituur 't Pleintje": 1.5, "Slagerij Van Hoeylandt": 1.4, "Café De Zwaan": 1.2,
+    "Chocolaterie Reynaert": 0.7, "Beenhouwerij Meerdonk": 0.8, "Drogisterij De Klinge": 0.6,
+    "Speelgoed Kadootje": 0.6, "Wijnhandel De Kelder": 0.5, "Bloemen Margriet": 0.6,
+    "Fietsen De Klinge": 0.5, "Optiek Waasland": 0.4, "Schoenen Verstraeten": 0.6,
+}
 PENDING_SHOP = ("Koffiebar Bonen & Co", "56.301", "Stationsstraat 2", "Sint-Gillis-Waas", 8)
 
 
@@ -151,14 +176,19 @@ def load_demo(
 
     user(Role.MUNICIPALITY_ADMIN, "admin@sint-gillis-waas.example")
     user(Role.MUNICIPALITY_ANALYST, "analist@sint-gillis-waas.example")
+    admin = session.scalars(
+        sa.select(StaffUser).where(StaffUser.email == "admin@sint-gillis-waas.example")
+    ).one()
     merchants = []
     for i, (name, sector, street, village, _typical) in enumerate(SHOPS, start=1):
         domain = slugify(name) + ".example"
         merchant = schemes.create_merchant(
             session, scheme, name=name, sector=sector, postcode="9170",
             email=f"info@{domain}", address=f"{street}, 9170 {village}",
-            status=MerchantStatus.APPROVED,
         )
+        # Approved by the municipality when the scheme started (the audit log says so).
+        onboarding.decide(session, merchant, MerchantStatus.APPROVED, admin,
+                          now=utc(first) + timedelta(hours=9, minutes=i))
         merchant.opening_hours = HOURS.get(sector, DEFAULT_HOURS)
         if i % 7:  # a few shops have not given their bank account yet
             account = IBAN.generate("BE", bank_code="001", account_code=f"{9170000 + i:07d}")
@@ -194,8 +224,17 @@ def load_demo(
             }
         profiles.append(profile)
     wallet_ids = demo_year.create_wallets(session, scheme, profiles, utc(first))
-    shops = [demo_year.spec(sector, typical) for _n, sector, _s, _v, typical in SHOPS]
-    plan = demo_year.make_plan(rng, shops, n_wallets)
+    # The sizes share out the town's trade; they do not add to it (a year stays
+    # about 40,000 sales, loaded in seconds).
+    usual = [demo_year.spec(sector, typical).per_day for _n, sector, _s, _v, typical in SHOPS]
+    scale = sum(usual) / sum(u * SIZES.get(shop[0], 1.0) for u, shop in zip(usual, SHOPS,
+                                                                          strict=True))
+    shops = [
+        demo_year.spec(sector, typical, SIZES.get(name, 1.0) * scale,
+                       HOURS.get(sector, DEFAULT_HOURS))
+        for name, sector, _s, _v, typical in SHOPS
+    ]
+    plan = demo_year.make_plan(rng, shops, n_wallets, (first, today))
 
     # The calendar: the town's two big events, and the next Christmas market.
     years = range(first.year, today.year + 1)
@@ -205,8 +244,11 @@ def load_demo(
         [(p - timedelta(days=1), p + timedelta(days=1)) for p in map(_pentecost, years)],
         first, today,
     )
-    upcoming = _second_friday_of_december(today.year if today <= date(today.year, 12, 1)
-                                          else today.year + 1)
+    # This year's market until it is over (loaded on 5 December, the market of
+    # 11-13 December is the next one, not next year's).
+    upcoming = _second_friday_of_december(today.year)
+    if upcoming + timedelta(days=2) < today:
+        upcoming = _second_friday_of_december(today.year + 1)
     for title, (start, end) in [
         ("Kerstmarkt", kerstmarkt),
         ("Sinksenfeesten", feesten),
@@ -259,6 +301,19 @@ def load_demo(
     earns, spends = written.earns, written.spends
 
     # The last days through the domain functions: claims, campaign bonus, spends.
+    # One anomaly among them: a wallet that collects at the chip shop again and
+    # again on one day (a till handing its own codes to one phone); the daily
+    # fraud check below flags it.
+    anomaly_day = recent[0][0]
+    chip_shop = next(i for i, shop in enumerate(SHOPS) if shop[1] == "56.102")
+    recent[0] = (anomaly_day, sorted(
+        recent[0][1] + [
+            demo_year.Sale(datetime.combine(anomaly_day, time(18, 5 + 6 * n)), chip_shop, 7,
+                           1250 + 100 * n)
+            for n in range(7)
+        ],
+        key=lambda sale: sale.at,
+    ))
     for done, (_day, sales) in enumerate(recent, start=1):
         for sale in sales:
             merchant = merchants[sale.shop]
@@ -269,12 +324,65 @@ def load_demo(
             new = claims.create_claim(session, merchant, sale.amount_cents, at)
             claims.collect(session, new.claim, wallet, at + timedelta(seconds=40))
             earns += 1
-            if wallets.points_balance(session, wallet) >= 100 and rng.random() < 0.15:
-                spend_at = at + timedelta(minutes=5)
-                held = redemptions.create_redemption(session, wallet, 100, spend_at)
+            spend = demo_year.spend_amount(rng, wallets.points_balance(session, wallet))
+            if spend:
+                spend_at = at + timedelta(minutes=rng.randint(3, 90))
+                held = redemptions.create_redemption(session, wallet, spend, spend_at)
                 redemptions.confirm_redemption(
                     session, held.code, merchant, spend_at + timedelta(seconds=30)
                 )
                 spends += 1
         report("last days", done, len(recent))
+    _history(session, scheme, merchants, admin, today, utc, report, chip_shop)
     return DemoSummary(len(merchants) + 1, n_wallets, earns, spends, logins)
+
+
+def _history(
+    session: Session,
+    scheme: Scheme,
+    merchants: list[Merchant],
+    admin: StaffUser,
+    today: date,
+    utc: Callable[[date], datetime],
+    report: Callable[[str, int, int], None],
+    chip_shop: int,
+) -> None:
+    """What a town's admin screens hold after a year: months settled (all but the
+    last one, which the admin can try), the daily fraud checks of the last week
+    with a flag dismissed, and a shop owner's correction of a mistyped sale."""
+    due = monthly.next_period(session, scheme)
+    last_month = monthly.month_of(scheme, utc(today.replace(day=1)) - timedelta(days=1))
+    months = []
+    while due is not None and due < last_month:
+        months.append(due)
+        due = monthly.month_after(due)
+    for done, period in enumerate(months, start=1):
+        _start, end = periods.period_bounds(scheme, period)
+        monthly.settle(session, scheme, period, end + timedelta(days=1, hours=2), actor=admin)
+        report("settled months", done, len(months))
+    for back in range(7, 0, -1):
+        day = today - timedelta(days=back)
+        fraud.check(session, scheme, day, utc(day + timedelta(days=1)) + timedelta(hours=1))
+    flags = session.scalars(
+        sa.select(FraudFlag).where(FraudFlag.scheme_id == scheme.id).order_by(FraudFlag.id)
+    ).all()
+    # One flag looked into and dismissed; the chip shop's stays open for the admin.
+    other = [flag for flag in flags if flag.merchant_id != merchants[chip_shop].id]
+    if other:
+        fraud.dismiss(session, other[0], admin, "Nagekeken met de zaak: een gezin dat samen "
+                      "spaart.", utc(today) + timedelta(hours=8))
+    # The bakery's owner took back a sale whose points went to the wrong phone.
+    bakery = merchants[0]
+    owner = session.scalars(
+        sa.select(StaffUser).where(StaffUser.merchant_id == bakery.id,
+                                   StaffUser.role == Role.MERCHANT_OWNER)
+    ).first()
+    sale = session.scalars(
+        sa.select(Claim).where(Claim.merchant_id == bakery.id,
+                               Claim.status == ClaimStatus.CLAIMED)
+        .order_by(Claim.claimed_at.desc())
+    ).first()
+    if owner is not None and sale is not None and sale.claimed_at is not None:
+        corrections.correct_sale(session, sale, bakery, owner,
+                                 "De punten gingen naar de verkeerde klant.",
+                                 sale.claimed_at + timedelta(minutes=20))

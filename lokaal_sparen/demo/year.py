@@ -47,6 +47,7 @@ from loyalty.models import (
     Wallet,
 )
 from loyalty.money import ledger
+from loyalty.shops import opening_hours
 from loyalty.spending import redemptions
 
 # Busy hours by sector prefix (first match wins); everything else: shop hours.
@@ -68,6 +69,8 @@ class ShopSpec:
     sector: str
     typical_euro: int
     per_day: float  # usual sales on a weekday
+    # When the shop is open (its door notation, parsed); None: the sector's usual days.
+    opening: opening_hours.Hours | None = None
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,19 @@ class Plan:
     shops: list[ShopSpec]
     favourites: list[list[int]]  # per shopper, shop indexes
     clientele: list[list[int]] = field(default_factory=list)  # per shop, shopper indexes
+    # How often each shopper shops (a weight), and the days they take part: a
+    # town has a few regulars, many occasional shoppers, newcomers and leavers.
+    activity: list[float] = field(default_factory=list)
+    active: list[tuple[date, date]] = field(default_factory=list)
 
 
-def spec(sector: str, typical_euro: int) -> ShopSpec:
-    # Cheap daily shopping sells often; a bike or glasses now and then.
-    return ShopSpec(sector, typical_euro, min(25.0, max(1.5, 220 / typical_euro)))
+def spec(sector: str, typical_euro: int, size: float = 1.0,
+         opening: str | None = None) -> ShopSpec:
+    """Cheap daily shopping sells often; a bike or glasses now and then. ``size``
+    scales a shop's trade (a supermarket against a corner shop); ``opening`` is its
+    door notation, which the sales then keep to."""
+    per_day = min(25.0, max(1.5, 220 / typical_euro)) * size
+    return ShopSpec(sector, typical_euro, per_day, opening_hours.parse(opening))
 
 
 def _month_curve(day: date) -> float:
@@ -128,7 +139,11 @@ def poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def make_plan(rng: random.Random, shops: list[ShopSpec], n_shoppers: int) -> Plan:
+def make_plan(rng: random.Random, shops: list[ShopSpec], n_shoppers: int,
+              period: tuple[date, date] | None = None) -> Plan:
+    """Each shopper's favourite shops. With ``period``, shoppers also differ in
+    how often they shop and some join late or stop early (the demo); without
+    it, every shopper is alike all along (the evaluation tests' simple model)."""
     weights = [s.per_day for s in shops]
     favourites = []
     for _ in range(n_shoppers):
@@ -141,7 +156,20 @@ def make_plan(rng: random.Random, shops: list[ShopSpec], n_shoppers: int) -> Pla
     for shopper, shop_ids in enumerate(favourites):
         for shop in shop_ids:
             clientele[shop].append(shopper)
-    return Plan(shops, favourites, clientele)
+    if period is None:
+        return Plan(shops, favourites, clientele)
+    first, last = period
+    span = (last - first).days
+    activity, active = [], []
+    for _ in range(n_shoppers):
+        activity.append(rng.lognormvariate(0, 1.3))  # a few regulars, a long tail
+        joined, left = first, last
+        if rng.random() < 0.35:  # joined during the year
+            joined = first + timedelta(days=rng.randint(0, span))
+        if rng.random() < 0.2:  # stopped (moved away, lost interest)
+            left = max(joined, first + timedelta(days=rng.randint(0, span)))
+        active.append((joined, left))
+    return Plan(shops, favourites, clientele, activity, active)
 
 
 def plan_sales(
@@ -157,20 +185,73 @@ def plan_sales(
         common = math.exp(rng.gauss(0, DAY_NOISE))
         sales: list[Sale] = []
         for index, shop in enumerate(plan.shops):
+            weekday = weekday_factor(shop.sector, day)
+            periods = None
+            if shop.opening is not None:  # its own days, not the sector's usual ones
+                periods = opening_hours.periods_on(shop.opening, day.weekday())
+                weekday = (0.8 if day.weekday() == 6 else weekday) if periods else 0.0
             lam = (
-                shop.per_day * season(shop.sector, day) * weekday_factor(shop.sector, day)
+                shop.per_day * season(shop.sector, day) * weekday
                 * effect(day, index) * common * math.exp(rng.gauss(0, SHOP_DAY_NOISE))
             )
-            if not plan.clientele[index]:
+            if not plan.clientele[index] or not lam:
                 continue
             hours = next((h for p, h in HOURS if shop.sector.startswith(p)), SHOP_HOURS)
+            clientele, weights = plan.clientele[index], None
+            if plan.active:
+                clientele = [c for c in clientele if plan.active[c][0] <= day <= plan.active[c][1]]
+                weights = [plan.activity[c] for c in clientele]
+                if not clientele:
+                    continue
+            today_here: dict[int, int] = defaultdict(int)
             for _ in range(poisson(rng, lam)):
                 euro = max(1.5, rng.gauss(shop.typical_euro, shop.typical_euro / 3))
-                at = datetime.combine(day, time(rng.choice(hours), rng.randint(0, 59)))
-                sales.append(Sale(at, index, rng.choice(plan.clientele[index]), int(euro * 100)))
+                at = datetime.combine(day, _sale_time(rng, hours, periods))
+                if weights:
+                    # A regular comes often, but not ten times a day to one shop.
+                    shopper = rng.choices(clientele, weights)[0]
+                    for _retry in range(5):
+                        if today_here[shopper] < 2:
+                            break
+                        shopper = rng.choices(clientele, weights)[0]
+                    today_here[shopper] += 1
+                else:
+                    shopper = rng.choice(clientele)
+                sales.append(Sale(at, index, shopper, int(euro * 100)))
         sales.sort(key=lambda s: s.at)
         yield day, sales
         day += timedelta(days=1)
+
+
+def _sale_time(rng: random.Random, hours: list[int],
+               periods: list[tuple[time, time]] | None) -> time:
+    """A time of sale: one of the sector's busy hours, within the opening hours when known."""
+    if periods is None:
+        return time(rng.choice(hours), rng.randint(0, 59))
+
+    def minutes(t: time) -> int:
+        return t.hour * 60 + t.minute
+
+    spans = [(minutes(a), minutes(b)) for a, b in periods]
+    busy = [h for h in hours if any(a < (h + 1) * 60 and h * 60 < b for a, b in spans)]
+    if busy:
+        hour = rng.choice(busy)
+        inside = [m for a, b in spans for m in range(max(a, hour * 60), min(b, hour * 60 + 60))]
+    else:
+        inside = [m for a, b in spans for m in range(a, b)]
+    chosen = rng.choice(inside)
+    return time(chosen // 60, chosen % 60)
+
+
+def spend_amount(rng: random.Random, balance: int) -> int:
+    """What a shopper spends: a round amount they have, often 50 or 100 points,
+    sometimes everything (rounded down to ten points); 0 when they keep saving."""
+    if balance < 50 or rng.random() > 0.12:
+        return 0
+    if rng.random() < 0.2:
+        return balance // 10 * 10
+    choices = [p for p in (50, 100, 150, 200, 250, 300, 500) if p <= balance]
+    return rng.choices(choices, weights=[1 / (i + 1) for i in range(len(choices))])[0]
 
 
 # -- storing planned sales in bulk --------------------------------------------
@@ -347,9 +428,10 @@ def write_bulk(
             result.earns += 1
             result.bonus_points += bonus
             balances[sale.shopper] = balances.get(sale.shopper, 0) + points + bonus
-            if balances[sale.shopper] >= 100 and rng.random() < 0.15:
-                # A spend of 100 points a little later, at one of the shopper's shops.
-                spend_at = claimed + timedelta(minutes=5)
+            spend = spend_amount(rng, balances[sale.shopper])
+            if spend:
+                # A spend a little later, at one of the shopper's shops.
+                spend_at = claimed + timedelta(minutes=rng.randint(3, 90))
                 shop = merchants[sale.shop]
                 shop_owner = ledger.merchant_owner(shop.id)
                 code = redemptions.new_code()
@@ -358,24 +440,24 @@ def write_bulk(
                 used_codes.add(code)
                 txns.append({"scheme_id": scheme.id, "kind": "hold", "memo": None,
                              "created_at": spend_at, "point_value_cents": None})
-                todo.append(("hold", {}, [(wallet_account, -100), (holds, 100)]))
+                todo.append(("hold", {}, [(wallet_account, -spend), (holds, spend)]))
                 txns.append({"scheme_id": scheme.id, "kind": "redeem",
                              "memo": "redemption (demo)",
                              "created_at": spend_at + timedelta(seconds=30),
                              "point_value_cents": pv})
                 todo.append(("redeem", {"redemption": {
                     "scheme_id": scheme.id, "wallet_id": wallet_id, "code": code,
-                    "points": 100, "discount_cents": 100 * pv,
+                    "points": spend, "discount_cents": spend * pv,
                     "status": RedemptionStatus.CONFIRMED, "created_at": spend_at,
                     "expires_at": spend_at + timedelta(seconds=scheme.hold_ttl_seconds),
                     "finished_at": spend_at + timedelta(seconds=30), "merchant_id": shop.id,
                 }}, [
-                    (holds, -100),
-                    (accounts[(AccountKind.MERCHANT_REDEEMED, shop_owner)], 100),
-                    (liability, -100 * pv),
-                    (accounts[(AccountKind.MERCHANT_POSITION, shop_owner)], 100 * pv),
+                    (holds, -spend),
+                    (accounts[(AccountKind.MERCHANT_REDEEMED, shop_owner)], spend),
+                    (liability, -spend * pv),
+                    (accounts[(AccountKind.MERCHANT_POSITION, shop_owner)], spend * pv),
                 ]))
-                balances[sale.shopper] -= 100
+                balances[sale.shopper] -= spend
                 result.spends += 1
         progress("history", done, len(days))
 

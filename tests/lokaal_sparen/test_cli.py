@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyotp
@@ -16,7 +17,19 @@ from lokaal_sparen.app import create_app
 from loyalty.analytics import catalog, evaluation, periods, report_kit
 from loyalty.earning import campaigns
 from loyalty.infra.db import make_engine, utcnow
-from loyalty.models import Merchant, MerchantStatus, Scheme, StaffUser
+from loyalty.models import (
+    AuditEntry,
+    FraudFlag,
+    Merchant,
+    MerchantStatus,
+    PurchaseEvent,
+    Redemption,
+    Scheme,
+    StaffUser,
+    Wallet,
+)
+from loyalty.money.settlement import monthly
+from loyalty.shops import opening_hours
 from tests.lokaal_sparen.helpers import run
 
 COMMANDS = [
@@ -134,6 +147,7 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     finally:
         engine.dispose()
     assert not empty, f"reports with nothing to show on the demo: {empty}"
+    _assert_a_believable_year(empty_database_url)
 
     # A second start keeps the data: nothing loaded twice.
     second = run(["demo", "--no-serve"], empty_database_url)
@@ -226,3 +240,57 @@ def test_ledger_verify_on_an_empty_database(empty_database_url: str) -> None:
     result = run(["ledger", "verify"], empty_database_url)
     assert result.returncode == 0
     assert "ledger OK: 0 accounts, 0 transactions checked" in result.stdout
+
+
+def _assert_a_believable_year(database_url: str) -> None:
+    """The demo's admin screens start full, and its town looks like a town."""
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            scheme = session.scalars(sa.select(Scheme)).one()
+            today = report_kit.today_local(scheme)
+            last_month = monthly.month_of(scheme, datetime.now(UTC).replace(day=1)
+                                          - timedelta(days=1))
+            settled = [s.period for s in monthly.settlements_of(session, scheme.id)]
+            # Every month settled but the last one, which the admin may settle.
+            assert settled and monthly.next_period(session, scheme) == last_month
+            actions = set(session.scalars(sa.select(AuditEntry.action)))
+            assert {"merchant.approve", "settlement.lock", "fraud.dismiss",
+                    "sale.correct"} <= actions
+            statuses = set(session.scalars(sa.select(FraudFlag.status)))
+            assert {"open", "dismissed"} <= statuses
+            # The next Christmas market (the second weekend of December) is this
+            # year's until it is over, also when the demo is loaded in December.
+            def market(year: int) -> date:
+                first_day = date(year, 12, 1)
+                return first_day + timedelta(days=(4 - first_day.weekday()) % 7 + 7)
+
+            expected = market(today.year)
+            if expected + timedelta(days=2) < today:
+                expected = market(today.year + 1)
+            markets = [e.starts_on for e in campaigns.list_events(session, scheme.id)
+                       if e.name == "Kerstmarkt" and e.ends_on >= today]
+            assert markets == [expected]
+            # Spends of many sizes, shops of many sizes, not every wallet every month.
+            spends = set(session.scalars(sa.select(Redemption.points)))
+            assert len(spends) >= 5, spends
+            turnover = session.execute(
+                sa.select(PurchaseEvent.merchant_id, sa.func.sum(PurchaseEvent.amount_cents))
+                .group_by(PurchaseEvent.merchant_id)
+            ).all()
+            amounts = sorted(int(a) for _m, a in turnover)
+            assert amounts[-1] > 4 * amounts[0], amounts
+            first = datetime.now(UTC).date().replace(day=1) - timedelta(days=1)
+            active = session.scalar(
+                sa.select(sa.func.count(sa.distinct(PurchaseEvent.shopper_key))).where(
+                    PurchaseEvent.local_date.between(first.replace(day=1), first)
+                )
+            ) or 0
+            wallets_ = session.scalar(sa.select(sa.func.count()).select_from(Wallet)) or 1
+            assert 0.3 < active / wallets_ < 0.8, (active, wallets_)
+            # Every shop's hours are in door notation: read in every language.
+            for hours in session.scalars(sa.select(Merchant.opening_hours)
+                                         .where(Merchant.status == "approved")):
+                assert opening_hours.parse(hours) is not None, hours
+    finally:
+        engine.dispose()

@@ -324,7 +324,7 @@ def _settle_shop(
             session, scheme.id, FEE,
             [ledger.Leg(position, -fee),
              ledger.Leg(accounts.scheme_account(session, scheme.id, AccountKind.FEES), fee)],
-            memo=f"{memo}: monthly fee", settlement_id=settlement.id,
+            memo=f"{memo}: monthly fee", settlement_id=settlement.id, at=settlement.created_at,
         )
     if due < 0:
         prepaid = accounts.merchant_account(
@@ -338,6 +338,7 @@ def _settle_shop(
                 session, scheme.id, PREPAID,
                 [ledger.Leg(prepaid, -applied), ledger.Leg(position, applied)],
                 memo=f"{memo}: prepaid money applied", settlement_id=settlement.id,
+                at=settlement.created_at,
             )
         line.prepaid_applied_cents = applied
         line.collect_cents = -due - applied
@@ -350,6 +351,7 @@ def _settle_shop(
                  ledger.Leg(accounts.scheme_account(session, scheme.id, AccountKind.CASH, channel),
                             due)],
                 memo=f"{memo}: payout by {method}", settlement_id=settlement.id,
+                at=settlement.created_at,
             )
             line.payout_cents = due
             line.payout_method = method
