@@ -433,13 +433,13 @@ def evaluate_event(session: Session, event: CalendarEvent, now: datetime) -> Eve
 _LOCALES = {"nl": "nl_BE", "fr": "fr_BE", "en": "en_IE"}
 _TEXT = {
     "nl": {
-        "more": "Ongeveer {e}% meer bestedingen in deelnemende winkels dan verwacht op basis "
-                "van de andere winkels, tussen {lo}% en {hi}% (95%-betrouwbaarheidsinterval).",
-        "less": "Ongeveer {e}% minder bestedingen in deelnemende winkels dan verwacht op basis "
-                "van de andere winkels, tussen {lo}% en {hi}% minder "
+        "more": "Ongeveer {e}% meer bestedingen in deelnemende zaken dan verwacht op basis "
+                "van de andere zaken, tussen {lo}% en {hi}% (95%-betrouwbaarheidsinterval).",
+        "less": "Ongeveer {e}% minder bestedingen in deelnemende zaken dan verwacht op basis "
+                "van de andere zaken, tussen {lo}% en {hi}% minder "
                 "(95%-betrouwbaarheidsinterval).",
-        "none": "Geen duidelijk effect: de bestedingen in deelnemende winkels veranderden "
-                "tussen {slo}% en {shi}% ten opzichte van de andere winkels "
+        "none": "Geen duidelijk effect: de bestedingen in deelnemende zaken veranderden "
+                "tussen {slo}% en {shi}% ten opzichte van de andere zaken "
                 "(95%-betrouwbaarheidsinterval).",
         "event_more": "Tijdens {name} ongeveer {e}% meer bestedingen dan op dezelfde weekdagen "
                       "van de weken ervoor, tussen {lo}% en {hi}%.",

@@ -127,7 +127,7 @@ def test_the_evaluation_page_of_an_ended_campaign(app: Flask, session: Session) 
         assert text in page
     assert "shopper-" not in page  # no pseudonym ever reaches a page
     dutch = client.get(f"/dashboard/campaigns/{campaign.id}?lang=nl").get_data(as_text=True)
-    assert "meer bestedingen in deelnemende winkels" in dutch
+    assert "meer bestedingen in deelnemende zaken" in dutch
 
 
 def test_marking_and_evaluating_an_event(app: Flask, session: Session) -> None:

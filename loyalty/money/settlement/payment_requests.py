@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from babel.dates import format_date
 from sqlalchemy.orm import Session
 
 from loyalty.infra import mail
@@ -18,7 +19,7 @@ from loyalty.models import (
     Settlement,
     SettlementLine,
 )
-from loyalty.money.settlement.periods import format_reference
+from loyalty.money.settlement.periods import format_reference, parse_period
 from loyalty.money.settlement.sepa import euros
 
 log = logging.getLogger(__name__)
@@ -35,20 +36,24 @@ def payment_request_text(scheme: Scheme, merchant: Merchant, line: SettlementLin
     # prepaid money, which the next settlement applies to this debt.
     ref = format_reference(line.reference)
     subject = f"Lokaal Sparen {period}: te betalen / à payer EUR {amount}"
+    # The month as each reader says it: "maart 2025", "mars 2025", "March 2025".
+    year, number = parse_period(period)
+    month = {lang: format_date(date(year, number, 1), "LLLL y", locale=locale)
+             for lang, locale in (("nl", "nl_BE"), ("fr", "fr_BE"), ("en", "en_IE"))}
     # The shop's name is its own choice: never the first words of a message
     # (an invented name would read as the platform speaking), always quoted.
     name = f"“{merchant.name}”"
     body = (
         "Beste,\n\n"
-        f"Na de afrekening van {period} is uw winkel {name} EUR {amount} verschuldigd aan "
+        f"Na de afrekening van {month['nl']} is uw zaak {name} EUR {amount} verschuldigd aan "
         f"{scheme.name} (punten gegeven min punten ontvangen, na uw voorschot).\n"
         f"Gelieve over te schrijven naar {iban} met de gestructureerde mededeling {ref}.\n\n"
         "Bonjour,\n\n"
-        f"Après le décompte de {period}, votre commerce {name} doit EUR {amount} à "
+        f"Après le décompte de {month['fr']}, votre commerce {name} doit EUR {amount} à "
         f"{scheme.name}.\n"
         f"Veuillez virer ce montant sur {iban} avec la communication structurée {ref}.\n\n"
         "Hello,\n\n"
-        f"After the settlement of {period} your shop {name} owes EUR {amount} to "
+        f"After the settlement of {month['en']} your shop {name} owes EUR {amount} to "
         f"{scheme.name}.\n"
         f"Please transfer it to {iban} with the structured reference {ref}.\n\n"
         "Lokaal Sparen\n"

@@ -46,7 +46,7 @@ def test_campaign_evaluation_page(desktop: Tablet, session: Session) -> None:
     desktop.goto(f"/dashboard/campaigns/{campaign_id}")
     page = desktop.page
     expect(page.locator("html")).to_have_attribute("lang", "nl")
-    expect(page.locator(".summary")).to_contain_text("meer bestedingen in deelnemende winkels")
+    expect(page.locator(".summary")).to_contain_text("meer bestedingen in deelnemende zaken")
     expect(page.locator("figure.chart svg[role=img]")).to_be_visible()
     expect(page.locator(".side-by-side table tbody tr")).to_have_count(6)
     desktop.check("campaign-evaluation", docs_name="dashboard-campaign-evaluation.png")

@@ -157,7 +157,7 @@ def test_the_summary_speaks_the_callers_language(
         )
         assert answer.status_code == 200, answer.json
         answers[lang] = answer.json
-    assert "meer bestedingen in deelnemende winkels" in answers["nl"]["summary"]
+    assert "meer bestedingen in deelnemende zaken" in answers["nl"]["summary"]
     assert "de dépenses en plus dans les commerces participants" in answers["fr"]["summary"]
     assert "more spending in participating shops" in answers["en"]["summary"]
     assert {a["effect_pct"] for a in answers.values()} == {answers["nl"]["effect_pct"]}

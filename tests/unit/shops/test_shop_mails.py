@@ -21,7 +21,8 @@ def test_a_payment_request_quotes_the_shops_name_after_the_platforms_words(
                           reference=periods.structured_reference("2025-03", shop.id))
     subject, body = payment_requests.payment_request_text(scheme, shop, line, "2025-03")
     assert POSING not in subject
-    assert body.startswith("Beste,\n\nNa de afrekening van 2025-03 is uw winkel “")
+    assert body.startswith("Beste,\n\nNa de afrekening van maart 2025 is uw zaak “")
+    assert "Après le décompte de mars 2025," in body and "settlement of March 2025" in body
     for greeting in ("Beste,", "Bonjour,", "Hello,"):
         assert f"{greeting}\n\n" in body
     assert body.count(f"“{POSING}”") == 3
