@@ -8,6 +8,7 @@ the signed-in user's scheme: another municipality's is a 404.
 
 from __future__ import annotations
 
+import re
 import smtplib
 from datetime import timedelta
 from typing import Any
@@ -340,6 +341,10 @@ DETAIL_LABELS = {
 
 
 def _detail_value(key: str, value: Any) -> str:
+    if key in ("sale", "flag") and isinstance(value, int):
+        return f"#{value}"  # an id, not a quantity: no thousands separator
+    if key == "period" and isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value):
+        return i18n.month(value)
     if key.endswith("_cents") and isinstance(value, int):
         return i18n.euro(value)
     if isinstance(value, bool):

@@ -87,7 +87,7 @@ def _trend(session: Session, scheme: Scheme, last: periods.Period) -> Markup | N
                            periods.Period(start, last.end), lang)
     if not report.rows:
         return None
-    items = [(i18n.month(cell.label or cell.key), cell.amount_cents) for cell in report.rows]
+    items = [(i18n.short_month(cell.key), cell.amount_cents) for cell in report.rows]
     svg = charts.line(
         "chart-trend", gettext("Spending per month"),
         gettext("Spending with points per month, from %(start)s to %(end)s.",

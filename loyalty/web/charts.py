@@ -86,10 +86,12 @@ def line(
     hidden_text: str,
 ) -> str:
     """A line over ordered items (days, months); hidden points break the line."""
-    left, right, top, bottom = 70, 20, 20, 50
+    top_value = max((v for _l, v in items if v is not None), default=0) or 1
+    # Room on the left for the largest value's label ("€ 151.830,17"): about 7 px a
+    # character at 12 px.
+    left, right, top, bottom = max(70, len(fmt(top_value)) * 7 + 14), 24, 20, 50
     width, height = 680, 280
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = max((v for _l, v in items if v is not None), default=0) or 1
     n = max(len(items) - 1, 1)
     out = _open(chart_id, width, height, title, desc)
     out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
@@ -103,12 +105,14 @@ def line(
     segments: list[list[str]] = []
     # As many axis labels as fit side by side (about 6.5 px a character at this
     # size, plus a gap), evenly spaced; the last one only where it has room.
-    widest = max((len(_short(label, 12)) for label, _v in items), default=1)
-    step = max(1, math.ceil((widest * 6.5 + 12) / (plot_w / n)))
+    widest = max((len(_short(label, 12)) for label, _v in items), default=1) * 6.5 + 12
+    step = max(1, math.ceil(widest / (plot_w / n)))
     last_labelled = (len(items) - 1) // step * step
     for i, (label, value) in enumerate(items):
         x = left + plot_w * i / n
-        edge = i == len(items) - 1 and len(items) - 1 - last_labelled >= step / 2
+        # The last item too, when there is room beside the label before it.
+        edge = (i == len(items) - 1 and i != last_labelled
+                and (i - last_labelled) * plot_w / n >= widest)
         if i % step == 0 or edge:
             out.append(f'<text x="{x:.1f}" y="{top + plot_h + 18}" text-anchor="middle" '
                        f'font-size="11" fill="{INK}">{escape(_short(label, 12))}</text>')

@@ -103,6 +103,12 @@ def percent_change(value: float) -> str:
     return format_percent(value / 100, f"+{pattern};-{pattern}", locale=_locale())
 
 
+def short_month(period: str) -> str:
+    """A month on a chart axis: "dec 2025", "déc. 2025", "Dec 2025"."""
+    year, month_ = (int(part) for part in period.split("-"))
+    return format_date(date(year, month_, 1), "MMM y", locale=_locale())
+
+
 def short_time(value: datetime) -> str:
     return format_time(value.astimezone(_tz()), "HH:mm", locale=_locale())
 

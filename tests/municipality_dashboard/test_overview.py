@@ -51,7 +51,7 @@ def test_the_overview_shows_last_months_spending_and_what_needs_doing(
     assert "No open flags." in page
     # The trend: spending per month, last month's point named and valued as above.
     assert "Spending per month" in page and 'id="chart-trend-t"' in page
-    month_name = format_date(month_start, "LLLL y", locale="en_IE")
+    month_name = format_date(month_start, "MMM y", locale="en_IE")
     assert f"<title>{month_name}: {format_euro(int(amount))}</title>" in page
     # The analyst sees the figures but not the admin's to-do list.
     analyst = html(town.analyst_client.get("/dashboard/?lang=en"))

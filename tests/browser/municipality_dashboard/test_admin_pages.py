@@ -141,3 +141,30 @@ def test_flags_page_dismisses_with_a_note_and_freezes_a_wallet(
     expect(page.locator("tbody")).to_contain_text("Fraud flag dismissed")
     desk.check("dashboard-audit")
     assert flag_id
+
+
+@pytest.mark.parametrize("lang", ["nl", "fr", "en"])
+def test_the_dashboard_menu_is_one_row_on_an_office_screen(
+    browser: Browser, live_server: LiveServer, session: Session, lang: str
+) -> None:
+    """Five menu items, the e-mail address and "sign out" fit one row at 1280 px in every
+    language, so every page starts at the top (French used to wrap to a second row)."""
+    scheme = make_scheme(session)
+    email = make_user(session, scheme, Role.MUNICIPALITY_ADMIN).email
+    session.commit()
+    context = browser.new_context(viewport=DESKTOP, locale=LOCALES[lang])
+    context.add_cookies([{"name": "lang", "value": lang, "url": live_server.url}])
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    desk = Tablet(context, context.new_page(), live_server, lang)
+    try:
+        desk.sign_in(email)
+        desk.goto("/dashboard/audit")
+        links = desk.page.locator("header.bar nav a")
+        expect(links).to_have_count(5)
+        tops = {round(box["y"]) for box in (links.nth(i).bounding_box() for i in range(5)) if box}
+        assert len(tops) == 1, tops
+        bar = desk.page.locator("header.bar").bounding_box()
+        assert bar is not None and bar["height"] < 70, bar
+    finally:
+        context.close()
+    assert not desk.problems(), desk.problems()
