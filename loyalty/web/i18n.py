@@ -97,6 +97,11 @@ def date_range(start: date, end: date) -> str:
     return format_interval(start, end, "yMMMd", locale=_locale())
 
 
+def percent(value: float) -> str:
+    """A share in the locale's percent style: "18%", "18 %"."""
+    return format_percent(value / 100, locale=_locale())
+
+
 def percent_change(value: float) -> str:
     """A change with its sign in the locale's percent style: "+12,5%", "-8,3 %"."""
     pattern = Locale.parse(_locale()).percent_formats[None].pattern.replace("#,##0", "#,##0.0")
@@ -123,6 +128,6 @@ def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(
         euro=euro, number=number, long_date=long_date, short_time=short_time, month=month,
-        day=day, date_range=date_range, percent_change=percent_change,
+        day=day, date_range=date_range, percent_change=percent_change, percent=percent,
     )
     app.jinja_env.globals.update(current_language=lambda: str(get_locale()), LANGUAGES=LANGUAGES)
