@@ -8,6 +8,9 @@ from loyalty.earning.claims import MAX_SALE_CENTS, MAX_TTL_SECONDS
 from loyalty.earning.stamps import MAX_STAMPS_PER_SALE
 from loyalty.spending.redemptions import MAX_POINTS
 
+# A row id in a body: a number beyond any id is a clear 422, not an overflow in the
+# database (PostgreSQL INTEGER; SQLite stops at 2**63). As in the URLs (api.DatabaseIdConverter).
+ID_RANGE = validate.Range(min=1, max=2**31 - 1)
 
 class ErrorBody(Schema):
     code = fields.String(required=True, metadata={"example": "already_claimed"})
@@ -161,7 +164,8 @@ class ClaimCreate(Schema):
         strict=True, load_default=0, validate=validate.Range(min=0, max=MAX_STAMPS_PER_SALE)
     )
     stamp_card_id = fields.Integer(
-        strict=True, metadata={"description": "needed only when the shop has several cards"}
+        strict=True, validate=ID_RANGE,
+        metadata={"description": "needed only when the shop has several cards"},
     )
     ttl_seconds = fields.Integer(
         strict=True,
@@ -200,7 +204,8 @@ class ClaimDone(Schema):
 
 class RedemptionCreate(Schema):
     points = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_POINTS))
-    voucher_id = fields.Integer(strict=True, metadata={"description": "instead of points"})
+    voucher_id = fields.Integer(strict=True, validate=ID_RANGE,
+                                metadata={"description": "instead of points"})
 
     @validates_schema
     def one_of(self, data: dict[str, object], **_kwargs: object) -> None:

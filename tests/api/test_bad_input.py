@@ -262,6 +262,11 @@ VALUE_MOVING: list[Case] = [
          body={"points": 71}, code="insufficient_balance"),
     Case("redemptions-voucher-garbage", "POST", "/api/v1/wallet/redemptions", "wallet",
          body={"voucher_id": "x" * 300}),
+    # Beyond any row id: a 422, not an overflow in the database (the fuzzer found it).
+    Case("redemptions-voucher-huge", "POST", "/api/v1/wallet/redemptions", "wallet",
+         body={"voucher_id": 48255383737081479699263887492775936}),
+    Case("claims-stamp-card-huge", "POST", "/api/v1/claims", "till",
+         body={"amount_cents": 1200, "stamps": 1, "stamp_card_id": 2**63}),
     *path_cases("/api/v1/claims/{claim}/claim", "wallet", "claim", "unknown_claim"),
     *path_cases("/api/v1/claims/{claim}/cancel", "till", "claim", "unknown_claim"),
     *path_cases("/api/v1/redemptions/{code}/confirm", "till", "code", "unknown_code"),

@@ -46,6 +46,8 @@ COMMANDS = [
     ["connect-shop"],
     ["fraud", "check"],
     ["analytics", "refresh"],
+    ["backup"],
+    ["restore"],
 ]
 
 
