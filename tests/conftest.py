@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -88,6 +88,26 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
         _drop_postgres_database(server_url, name)
     else:
         yield f"sqlite:///{tmp_path / 'empty.db'}"
+
+
+@pytest.fixture
+def new_empty_database(tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes as many fresh empty databases of the kind under test as a test needs."""
+    server_url = os.environ.get("TEST_DATABASE_URL", "")
+    made: list[str] = []
+
+    def make() -> str:
+        if server_url.startswith("postgresql"):
+            url, name = _create_postgres_database(server_url)
+            made.append(name)
+            return url
+        made.append("")
+        return f"sqlite:///{tmp_path / f'empty-{len(made)}.db'}"
+
+    yield make
+    for name in made:
+        if name:
+            _drop_postgres_database(server_url, name)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -296,3 +297,25 @@ def _assert_a_believable_year(database_url: str) -> None:
                 assert opening_hours.parse(hours) is not None, hours
     finally:
         engine.dispose()
+
+
+def test_backup_and_restore_commands(tmp_path: Path, new_empty_database: Callable[[], str]) -> None:
+    source = new_empty_database()
+    assert run(["db", "upgrade"], source).returncode == 0
+    made = run(["create-scheme", "--slug", "bron", "--name", "Bron"], source)
+    assert made.returncode == 0, made.stderr
+    target_file = tmp_path / "nightly" / "bron.backup"
+    saved = run(["backup", "--to", str(target_file)], source)
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout.strip().splitlines()[-1].startswith(f"backup written: {target_file}")
+
+    target = new_empty_database()
+    restored = run(["restore", str(target_file)], target)
+    assert restored.returncode == 0, restored.stderr
+    summary = restored.stdout.strip().splitlines()[-1]
+    assert summary.startswith(f"restored {target_file}") and "1 schemes" in summary
+    assert summary.endswith("ledger OK")
+    again = run(["restore", str(target_file)], target)
+    assert again.returncode != 0 and "--force" in again.stderr
+    forced = run(["restore", str(target_file), "--force"], target)
+    assert forced.returncode == 0, forced.stderr
