@@ -428,6 +428,30 @@ def restore(source: Path, force: bool) -> None:
         sys.exit(1)
 
 
+@click.command("check")
+@with_appcontext
+def check() -> None:
+    """Say in plain words what is not ready for production; exit 1 if anything is.
+
+    Looks at PUBLIC_URL (https), SECRET_KEY, the mail server, Stripe's two keys,
+    the database and its migrations, and the age of the last backup in BACKUP_DIR.
+    Example: loyalty check
+    """
+    from datetime import UTC, datetime
+
+    from lokaal_sparen.production_check import run_checks
+
+    findings = run_checks(current_app.config, datetime.now(UTC))
+    for finding in findings:
+        click.echo(f"{'PROBLEM' if finding.problem else 'note   '}  {finding.text}")
+    problems = sum(f.problem for f in findings)
+    notes = len(findings) - problems
+    if problems:
+        click.echo(f"{problems} problems and {notes} notes: not ready for production yet")
+        sys.exit(1)
+    click.echo(f"ready for production ({notes} notes)")
+
+
 @click.command("connect-shop")
 @click.option("--shop", "merchant_id", required=True, type=int, help="shop id")
 @click.option("--account", required=True, help="its Stripe connected account, acct_...")
@@ -696,7 +720,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 COMMANDS = [
     db_group, create_scheme, create_user, ledger_group, redemptions_group, expire, settle,
-    scheme_bank, connect_shop, fraud_group, analytics_group, serve, demo, backup, restore,
+    scheme_bank, connect_shop, fraud_group, analytics_group, serve, demo, backup, restore, check,
 ]
 
 

@@ -67,6 +67,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # headers then give the client's address and scheme. 0 (the default)
         # trusts none, so a client cannot pick the address the throttle sees.
         "TRUSTED_PROXIES": _count("TRUSTED_PROXIES"),
+        # Where the nightly backups go (loyalty backup, loyalty check looks there).
+        "BACKUP_DIR": os.environ.get("BACKUP_DIR") or None,
     }
 
 

@@ -49,6 +49,7 @@ COMMANDS = [
     ["analytics", "refresh"],
     ["backup"],
     ["restore"],
+    ["check"],
 ]
 
 

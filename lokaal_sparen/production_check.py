@@ -1,0 +1,131 @@
+"""`loyalty check`: what is not ready for production, in plain words.
+
+A town without an IT department runs this after installing or changing the
+settings; each finding says what is wrong and what to do. Problems make the
+command fail (exit 1); notes are advice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from loyalty.infra.db import make_engine
+from loyalty.infra.migrate import alembic_config
+
+# The nightly backup, with a few hours to spare for a slow night.
+BACKUP_MAX_AGE = timedelta(hours=26)
+MIN_SECRET_LENGTH = 32
+WEAK_SECRETS = frozenset({"secret", "changeme", "dev", "development", "x", "test", "password"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    problem: bool  # False: a note
+    text: str
+
+
+def _public_url(config: Mapping[str, Any]) -> list[Finding]:
+    url = config.get("PUBLIC_URL") or ""
+    if not url:
+        return [Finding(True, "PUBLIC_URL is not set: QR codes and e-mails need the site's "
+                              "address, such as https://sparen.sint-gillis-waas.be.")]
+    if not url.startswith("https://"):
+        return [Finding(True, f"PUBLIC_URL ({url}) is not https: shoppers' phones and staff "
+                              "passwords would travel unencrypted. Put Caddy in front "
+                              "(scripts/install-server.sh does) and use https://.")]
+    found = []
+    if not config.get("TRUSTED_PROXIES"):
+        found.append(Finding(False, "TRUSTED_PROXIES is 0: if a reverse proxy such as Caddy "
+                                    "stands in front, set it to 1, or every client looks like "
+                                    "the proxy to the sign-in throttle."))
+    return found
+
+
+def _secret_key(config: Mapping[str, Any]) -> list[Finding]:
+    key = str(config.get("SECRET_KEY") or "")
+    if (len(key) < MIN_SECRET_LENGTH or key.lower() in WEAK_SECRETS
+            or len(set(key)) < MIN_SECRET_LENGTH // 3):
+        return [Finding(True, "SECRET_KEY is weak: anyone who guesses it can forge sessions. "
+                              "Leave it unset (a strong one is generated and kept in the "
+                              "instance folder) or set 32 random characters or more.")]
+    return []
+
+
+def _mail(config: Mapping[str, Any]) -> list[Finding]:
+    if not config.get("MAIL_SERVER"):
+        return [Finding(True, "MAIL_SERVER is not set: sign-in links, password resets, "
+                              "invitations and payment requests are printed on the console "
+                              "instead of sent.")]
+    return []
+
+
+def _stripe(config: Mapping[str, Any]) -> list[Finding]:
+    key, hook = config.get("STRIPE_SECRET_KEY"), config.get("STRIPE_WEBHOOK_SECRET")
+    if key and not hook:
+        return [Finding(True, "STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: "
+                              "shops could pay by Stripe, and no payment would ever be "
+                              "credited.")]
+    if hook and not key:
+        return [Finding(True, "STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not: "
+                              "set both, or neither (bank transfer only).")]
+    if key and str(key).startswith("sk_test_"):
+        return [Finding(True, "STRIPE_SECRET_KEY is a test key: no real payment goes "
+                              "through.")]
+    return []
+
+
+def _database(config: Mapping[str, Any]) -> list[Finding]:
+    url = str(config["DATABASE_URL"])
+    found = []
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except Exception as error:  # noqa: BLE001  (any failure is the finding)
+        return [Finding(True, f"The database does not answer: {str(error).splitlines()[0]}")]
+    finally:
+        engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    if current is None:
+        found.append(Finding(True, "The database has no tables yet: run loyalty db upgrade."))
+    elif current != head:
+        found.append(Finding(True, f"The database is at migration {current}, not {head}: "
+                                   "run loyalty db upgrade."))
+    if url.startswith("sqlite"):
+        found.append(Finding(False, "The database is SQLite: right for one town on one "
+                                    "server; a region of several towns wants PostgreSQL."))
+    return found
+
+
+def _backups(config: Mapping[str, Any], now: datetime) -> list[Finding]:
+    folder = config.get("BACKUP_DIR")
+    if not folder:
+        return [Finding(True, "BACKUP_DIR is not set: there are no backups. Set it to a "
+                              "folder and make one a night with loyalty backup.")]
+    files = [p for p in Path(folder).glob("*") if p.is_file()] if Path(folder).is_dir() else []
+    if not files:
+        return [Finding(True, f"There is no backup in {folder} yet: run loyalty backup "
+                              f"--to {folder}/first.backup.")]
+    newest = max(files, key=lambda p: p.stat().st_mtime)
+    age = now - datetime.fromtimestamp(newest.stat().st_mtime, tz=now.tzinfo)
+    if age > BACKUP_MAX_AGE:
+        hours = int(age.total_seconds() // 3600)
+        return [Finding(True, f"The last backup ({newest.name}) is {hours} hours old: the "
+                              "nightly backup did not run.")]
+    return []
+
+
+def run_checks(config: Mapping[str, Any], now: datetime) -> list[Finding]:
+    """Every finding, problems first."""
+    found = [
+        *_public_url(config), *_secret_key(config), *_mail(config), *_stripe(config),
+        *_database(config), *_backups(config, now),
+    ]
+    return sorted(found, key=lambda f: not f.problem)
