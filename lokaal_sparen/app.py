@@ -19,7 +19,7 @@ from lokaal_sparen import cli, config
 from loyalty import api, web
 from loyalty.api import stripe_webhook
 from loyalty.infra.db import make_engine, make_session_factory
-from loyalty.web import i18n
+from loyalty.web import health, i18n
 from loyalty.web.signin import views as signin_pages
 
 # Macros every front end's forms use (forms.html).
@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(consumer_web.bp)
     app.register_blueprint(merchant_portal.bp)
     app.register_blueprint(municipality_dashboard.bp)
+    health.init_app(app)
     cli.register(app)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies:

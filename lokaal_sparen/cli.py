@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -610,12 +611,23 @@ def run_gunicorn(app: str | Callable[[], Flask], host: str, port: int, workers: 
     from gunicorn.app.base import BaseApplication
     from gunicorn.util import import_app
 
+    # Each worker writes its metrics into this folder (loyalty.web.health), fresh
+    # for every start so that no dead worker's figures linger.
+    metrics_dir = Path(tempfile.mkdtemp(prefix="lokaal-sparen-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
     class Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", os.environ.get("ACCESS_LOG"))
             self.cfg.set("errorlog", "-")
+            self.cfg.set("child_exit", child_exit)
 
         def load(self) -> Flask:
             # Each worker builds its own app and engine after the fork, so no

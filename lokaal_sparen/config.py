@@ -69,6 +69,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "TRUSTED_PROXIES": _count("TRUSTED_PROXIES"),
         # Where the nightly backups go (loyalty backup, loyalty check looks there).
         "BACKUP_DIR": os.environ.get("BACKUP_DIR") or None,
+        # Lets a monitor on another machine read /metrics (Authorization: Bearer ...).
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
     }
 
 
@@ -90,6 +92,8 @@ def host_settings(public_url: str | None) -> dict[str, Any]:
     if not parts.hostname:
         return {}
     return {
-        "TRUSTED_HOSTS": [parts.hostname],
+        # The machine itself too: a local monitor asks 127.0.0.1 for /healthz and
+        # /metrics (every link is still built from PUBLIC_URL, never from Host).
+        "TRUSTED_HOSTS": [parts.hostname, "127.0.0.1", "localhost", "::1"],
         "SERVER_NAME": parts.netloc,
     }
