@@ -19,7 +19,7 @@ from lokaal_sparen import cli, config
 from loyalty import api, web
 from loyalty.api import stripe_webhook
 from loyalty.infra.db import make_engine, make_session_factory
-from loyalty.web import health, i18n
+from loyalty.web import health, i18n, request_log
 from loyalty.web.signin import views as signin_pages
 
 # Macros every front end's forms use (forms.html).
@@ -33,6 +33,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     app.config.from_mapping(config.host_settings(app.config.get("PUBLIC_URL")))
+    # First: the JSON log handler must be in place before Flask's logger is made.
+    request_log.init_app(app)
 
     # Set the ORM's mappers up now, not in the first request that touches
     # one (a third of a second; the earn path may not touch one for a while).

@@ -625,7 +625,8 @@ def run_gunicorn(app: str | Callable[[], Flask], host: str, port: int, workers: 
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", os.environ.get("ACCESS_LOG"))
+            # The app writes its own access log (ACCESS_LOG; loyalty.web.request_log):
+            # JSON lines with the request id, properly escaped.
             self.cfg.set("errorlog", "-")
             self.cfg.set("child_exit", child_exit)
 

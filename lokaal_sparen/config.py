@@ -71,6 +71,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "BACKUP_DIR": os.environ.get("BACKUP_DIR") or None,
         # Lets a monitor on another machine read /metrics (Authorization: Bearer ...).
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        # A JSON line for every request (method, path, status, time, request id).
+        "ACCESS_LOG": bool(os.environ.get("ACCESS_LOG")),
     }
 
 
