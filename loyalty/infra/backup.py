@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess  # nosec B404  (pg_dump and pg_restore, with argument lists)
+# pg_dump and pg_restore, run with argument lists (no shell).
+import subprocess  # nosec B404
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
