@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-# pg_dump and pg_restore, run with argument lists (no shell).
 import subprocess  # nosec B404
 import tempfile
 from dataclasses import dataclass
@@ -71,6 +70,7 @@ def _libpq(url: str) -> str:
 
 
 def _run(command: list[str]) -> None:
+    """pg_dump or pg_restore, from an argument list (no shell)."""
     # Argument lists, no shell: the URL and paths reach the tools as they are.
     done = subprocess.run(  # noqa: S603  # nosec B603
         command, capture_output=True, text=True, check=False
