@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from typing import Any
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
-from flask import abort, redirect, url_for
-from flask_babel import format_date, get_locale, gettext
+from flask import abort, current_app, redirect, request, url_for
+from flask_babel import force_locale, format_date, get_locale, gettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from loyalty.analytics import catalog, periods, report_kit, rollups
 from loyalty.earning import campaigns
+from loyalty.infra import mail
 from loyalty.models import (
     AccountKind,
     FlagStatus,
@@ -25,10 +29,12 @@ from loyalty.models import (
 from loyalty.money import accounts, ledger
 from loyalty.shops import onboarding
 from loyalty.town import sectors
-from loyalty.web import charts, confirm, db, i18n
+from loyalty.web import charts, confirm, db, i18n, public_url
 from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.common import ADMIN, STAFF, bp, current_scheme, render
 from municipality_dashboard.forms import ActionForm
+
+log = logging.getLogger(__name__)
 
 
 @bp.get("/")
@@ -112,6 +118,7 @@ def shops() -> Any:
         merchants=[m for m in merchants if m.status != MerchantStatus.PENDING],
         sector_label=lambda code: sectors.short_label(code, lang),
         form=ActionForm(),
+        done=request.args.get("done"),
     )
 
 
@@ -120,8 +127,8 @@ def _shop_question(decision: str, shop: str) -> confirm.Question:
     if decision == "refuse":
         return confirm.Question(
             _("Refuse %(shop)s?", shop=shop),
-            _("The application is refused: the shop cannot give points. It may apply again "
-              "later."),
+            _("The application is refused: the shop cannot give points and is told by "
+              "e-mail. It may apply again later."),
             _("Yes, refuse"), back)
     return confirm.Question(
         _("Suspend %(shop)s?", shop=shop),
@@ -148,4 +155,46 @@ def decide(merchant_id: int, decision: str) -> Any:
     if decision != "approve" and not confirm.confirmed():
         return confirm.ask(render, _shop_question(decision, merchant.name))
     onboarding.decide(db(), merchant, statuses[decision], current_staff().user)
-    return redirect(url_for("dashboard.shops"), 303)
+    done = None
+    if decision in ("approve", "refuse"):
+        done = "told" if _tell_the_shop(merchant, decision) else "not_told"
+    return redirect(url_for("dashboard.shops", done=done), 303)
+
+
+# The shop's own language is not known yet: the message says it in all three.
+DECISION_MAILS = {
+    "approve": (
+        _l("Your shop is approved on Lokaal Sparen"),
+        _l("Hello,\n\n%(municipality)s approved “%(shop)s” on Lokaal Sparen: from now on "
+           "your shop gives points at its till and takes them as payment. Sign in with the "
+           "e-mail address and password of your application:\n\n%(link)s\n\nThe till is "
+           "the first page you see."),
+    ),
+    "refuse": (
+        _l("Your application on Lokaal Sparen"),
+        _l("Hello,\n\n%(municipality)s did not approve “%(shop)s” on Lokaal Sparen. Do you "
+           "have questions, or is something to be corrected? Contact the municipality; you "
+           "may apply again later."),
+    ),
+}
+
+
+def _tell_the_shop(merchant: Merchant, decision: str) -> bool:
+    """E-mail the shop its municipality's decision, in Dutch, French and English.
+    False (and logged) when the mail server refused: the decision stands."""
+    subject, body = DECISION_MAILS[decision]
+    scheme = current_scheme()
+    link = public_url(url_for("signin.login"))
+    texts, subjects = [], []
+    for lang in ("nl", "fr", "en"):
+        with force_locale(lang):
+            subjects.append(str(subject))
+            texts.append(str(body) % {"municipality": scheme.name, "shop": merchant.name,
+                                      "link": link})
+    try:
+        mail.send(current_app.config, merchant.email, " / ".join(dict.fromkeys(subjects)),
+                  "\n\n".join(texts) + "\n\nLokaal Sparen\n")
+    except (OSError, smtplib.SMTPException):
+        log.warning("the decision e-mail to shop %s was not sent", merchant.id, exc_info=True)
+        return False
+    return True

@@ -48,7 +48,7 @@ def make_merchant(
         name=kw.pop("name", f"Winkel {n}"),
         sector=sector,
         postcode=kw.pop("postcode", "9170"),
-        email=f"shop{n}@example.be",
+        email=kw.pop("email", f"shop{n}@example.be"),
         status=status,
         **kw,
     )
