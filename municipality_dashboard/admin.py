@@ -31,7 +31,14 @@ from loyalty.town import scheme_settings
 from loyalty.web import confirm, db, i18n
 from loyalty.web.signin import current_staff, staff_required
 from loyalty.web.signin.views import RESET_MAX_AGE, password_link
-from municipality_dashboard.common import ADMIN, STAFF, bp, current_scheme, render
+from municipality_dashboard.common import (
+    ADMIN,
+    STAFF,
+    bp,
+    current_scheme,
+    render,
+    suspension_question,
+)
 from municipality_dashboard.forms import (
     ActionForm,
     AuditFilterForm,
@@ -553,13 +560,7 @@ def _fraud_question(action: str, flag: FraudFlag) -> confirm.Question:
             _("The wallet can no longer collect or spend points until an admin unfreezes it. "
               "Its points stay."),
             _("Yes, freeze"), back)
-    shop = db().get_one(Merchant, flag.merchant_id).name
-    return confirm.Question(
-        _("Suspend %(shop)s?", shop=shop),
-        _("The shop can no longer give points or take spend codes: its open sales are "
-          "cancelled and its till keys stop working at once. Points already given stay "
-          "in the shoppers' wallets. You can approve the shop again later."),
-        _("Yes, suspend"), back)
+    return suspension_question(db().get_one(Merchant, flag.merchant_id).name, back)
 
 
 @bp.post("/fraud/<int:flag_id>/<action>")

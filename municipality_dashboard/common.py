@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from loyalty.models import Role, Scheme
-from loyalty.web import db, personal_page
+from loyalty.web import confirm, db, personal_page
 from loyalty.web.navigation import NavGroup, NavItem, visible
 from loyalty.web.signin import current_staff
 
@@ -66,3 +67,13 @@ def _navigation() -> dict[str, Any]:
     admin = getattr(current_user, "role", None) == Role.MUNICIPALITY_ADMIN
     groups = visible(NAV, admin, current_app.view_functions.__contains__)
     return {"nav_groups": groups, "nav_endpoint": request.endpoint or ""}
+
+
+def suspension_question(shop: str, back: str) -> confirm.Question:
+    """What suspending a shop does, asked before it is done (shops page and fraud flags)."""
+    return confirm.Question(
+        _("Suspend %(shop)s?", shop=shop),
+        _("The shop can no longer give points or take spend codes: its open sales are "
+          "cancelled and its till keys stop working at once. Points already given stay "
+          "in the shoppers' wallets. You can approve the shop again later."),
+        _("Yes, suspend"), back)

@@ -31,7 +31,14 @@ from loyalty.shops import onboarding
 from loyalty.town import sectors
 from loyalty.web import charts, confirm, db, i18n, public_url
 from loyalty.web.signin import current_staff, staff_required
-from municipality_dashboard.common import ADMIN, STAFF, bp, current_scheme, render
+from municipality_dashboard.common import (
+    ADMIN,
+    STAFF,
+    bp,
+    current_scheme,
+    render,
+    suspension_question,
+)
 from municipality_dashboard.forms import ActionForm
 
 log = logging.getLogger(__name__)
@@ -130,12 +137,7 @@ def _shop_question(decision: str, shop: str) -> confirm.Question:
             _("The application is refused: the shop cannot give points and is told by "
               "e-mail. It may apply again later."),
             _("Yes, refuse"), back)
-    return confirm.Question(
-        _("Suspend %(shop)s?", shop=shop),
-        _("The shop can no longer give points or take spend codes: its open sales are "
-          "cancelled and its till keys stop working at once. Points already given stay "
-          "in the shoppers' wallets. You can approve the shop again later."),
-        _("Yes, suspend"), back)
+    return suspension_question(shop, back)
 
 
 @bp.post("/shops/<int:merchant_id>/<decision>")
