@@ -8,7 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from babel.dates import format_date
 from babel.numbers import format_decimal
 from flask import abort, redirect, url_for
 from flask_babel import get_locale
@@ -20,7 +19,7 @@ from loyalty.errors import InvalidInput, NotFound
 from loyalty.infra.db import utcnow
 from loyalty.models import Campaign, Merchant, MerchantStatus, Scheme
 from loyalty.town import sectors
-from loyalty.web import db
+from loyalty.web import db, i18n
 from loyalty.web.i18n import BABEL_LOCALES, euro
 from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.campaign_forms import CampaignForm, EventForm
@@ -76,11 +75,6 @@ def _covered(campaign: Campaign, lang: str) -> str:
     return ", ".join(parts)
 
 
-def _day(value: date) -> str:
-    """A date as people read it in this language: "5 oktober 2026"."""
-    return format_date(value, "long", locale=BABEL_LOCALES.get(str(get_locale()), "nl_BE"))
-
-
 def _pct(value: float) -> str:
     return format_decimal(value, "0.#", locale=BABEL_LOCALES.get(str(get_locale()), "nl_BE"))
 
@@ -134,7 +128,7 @@ def campaigns_page() -> Any:
     return render(
         "campaigns.html",
         found=found,
-        day=_day,
+        day=i18n.long_day,
         status_label=_status_label,
         last_day=lambda c: _last_day(c, scheme),
         first_day=lambda c: _local_day(c.starts_at, scheme),
@@ -214,7 +208,7 @@ def campaign_page(campaign_id: int) -> Any:
     try:
         result = evaluation.evaluate_campaign(session, campaign, now)
     except evaluation.NotEvaluable as error:
-        reason = _not_evaluable(error.reason, _day(_last_day(campaign, scheme)))
+        reason = _not_evaluable(error.reason, i18n.long_day(_last_day(campaign, scheme)))
     chart = None
     if result is not None:
         periods = list(result.periods)
@@ -229,7 +223,7 @@ def campaign_page(campaign_id: int) -> Any:
         chart = _bars(groups, [_period_label(p) for p in periods])
     return render(
         "campaign.html",
-        day=_day,
+        day=i18n.long_day,
         pct=_pct,
         scheme=scheme,
         campaign=campaign,
@@ -269,7 +263,7 @@ def events_page() -> Any:
             return redirect(url_for("dashboard.event_page", event_id=event.id), 303)
         status = 422
     return render(
-        "events.html", status, form=form if is_admin else None, day=_day,
+        "events.html", status, form=form if is_admin else None, day=i18n.long_day,
         found=campaigns.list_events(db(), scheme.id),
     )
 
@@ -287,11 +281,10 @@ def event_page(event_id: int) -> Any:
     try:
         result = evaluation.evaluate_event(session, event, utcnow())
     except evaluation.NotEvaluable as error:
-        reason = _not_evaluable(error.reason, _day(event.ends_on))
+        reason = _not_evaluable(error.reason, i18n.long_day(event.ends_on))
     chart = None
     if result is not None:
-        locale = BABEL_LOCALES.get(str(get_locale()), "nl_BE")
-        labels = [format_date(d.day, "EEE d MMM", locale=locale) for d in result.days]
+        labels = [i18n.day(d.day) for d in result.days]
         chart = _bars(
             [
                 [(d.cell.amount_cents, _("Event day"), False),
@@ -302,7 +295,7 @@ def event_page(event_id: int) -> Any:
         )
     return render(
         "event.html",
-        day=_day,
+        day=i18n.long_day,
         k=scheme.k_anonymity,
         event=event,
         result=result,
