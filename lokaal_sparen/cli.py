@@ -6,8 +6,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -16,37 +15,23 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy.orm import Session, sessionmaker
 
+from lokaal_sparen import tasks
+from lokaal_sparen.tasks import Outcome, transaction
 from loyalty.errors import LoyaltyError
 from loyalty.infra.db import utcnow
 from loyalty.models import Role
-
-
-@contextmanager
-def transaction() -> Iterator[Session]:
-    """One database transaction for a command: committed on success, else rolled back."""
-    factory: sessionmaker[Session] = current_app.extensions["loyalty.sessions"]
-    with factory() as session, session.begin():
-        yield session
 
 
 def _fail(error: LoyaltyError) -> NoReturn:
     raise click.ClickException(error.message) from error
 
 
-def _scheme_slugs(slug: str | None) -> list[str]:
-    """The scheme a command's --scheme names (an unknown one fails the command), or all."""
-    from loyalty.models import Scheme
-    from loyalty.town import schemes
-
-    with transaction() as session:
-        if slug:
-            try:
-                return [schemes.get_scheme(session, slug).slug]
-            except LoyaltyError as error:
-                _fail(error)
-        return list(session.scalars(sa.select(Scheme.slug).order_by(Scheme.id)))
+def _finish(outcome: Outcome) -> None:
+    """Print a task's one-line summary; exit 1 when something must be looked at."""
+    click.echo(outcome.summary)
+    if not outcome.ok:
+        sys.exit(1)
 
 
 @click.group("db", help="Database schema.")
@@ -149,37 +134,7 @@ def ledger_verify() -> None:
 
     Example: loyalty ledger verify
     """
-    from loyalty.infra.db import sqlite_begin_mode
-    from loyalty.money import ledger
-
-    # A read-only check: take no write lock on SQLite.
-    token = sqlite_begin_mode.set("DEFERRED")
-    try:
-        with transaction() as session:
-            report = ledger.verify(session)
-    finally:
-        sqlite_begin_mode.reset(token)
-    for aid, cached, computed in report.balance_mismatches:
-        click.echo(f"account {aid}: cached balance {cached}, postings say {computed}", err=True)
-    for tid, asset, total in report.unbalanced_transactions:
-        click.echo(f"transaction {tid}: {asset} postings sum to {total}, not 0", err=True)
-    for pid, aid, asset in report.asset_mismatches:
-        click.echo(f"posting {pid}: asset {asset} differs from account {aid}'s", err=True)
-    for aid, bal in report.negative_accounts:
-        click.echo(f"account {aid}: balance {bal} below zero", err=True)
-    for tid, what in report.euro_mismatches:
-        click.echo(f"transaction {tid}: euro legs ({what}) differ from points x point value",
-                   err=True)
-    for asset, total in report.asset_totals.items():
-        if total:
-            click.echo(f"asset {asset}: all balances sum to {total}, not 0", err=True)
-    status = "OK" if report.ok else "FAILED"
-    click.echo(
-        f"ledger {status}: {report.accounts_checked} accounts, "
-        f"{report.transactions_checked} transactions checked"
-    )
-    if not report.ok:
-        sys.exit(1)
+    _finish(tasks.verify_ledger(lambda line: click.echo(line, err=True), utcnow()))
 
 
 @click.group("redemptions", help="Spend codes and their holds.")
@@ -192,14 +147,10 @@ def redemptions_group() -> None:
 def redemptions_expire() -> None:
     """Return the points of every expired, unconfirmed code to its wallet.
 
-    Run it every few minutes from cron (the server also does it lazily).
+    `loyalty worker` runs it every 5 minutes (the server also does it lazily).
     Example: loyalty redemptions expire
     """
-    from loyalty.spending import redemptions
-
-    with transaction() as session:
-        released = redemptions.release_expired(session, utcnow())
-    click.echo(f"released {released} expired holds")
+    _finish(tasks.release_spend_holds(click.echo, utcnow()))
 
 
 @click.command("expire")
@@ -216,68 +167,14 @@ def expire(slug: str | None, as_of: Any) -> None:
 
     Points go to breakage with their euro value. Shoppers with an e-mail
     address hear 30 days ahead that points will expire (once a month at most).
-    Safe to run twice. Run it daily from cron, e.g. 15 3 * * * loyalty expire
+    Safe to run twice. `loyalty worker` runs it daily at 02:15.
 
     Example: loyalty expire --scheme sint-gillis-waas
     """
-    from zoneinfo import ZoneInfo
-
-    from loyalty.shoppers import expiry
-    from loyalty.town import schemes
-
-    targets = _scheme_slugs(slug)
-    totals = [0, 0, 0]
-    for target in targets:
-        with transaction() as session:
-            scheme = schemes.get_scheme(session, target)
-            now = utcnow()
-            if as_of is not None:
-                now = as_of.replace(tzinfo=ZoneInfo(scheme.timezone))
-            run = expiry.expire_scheme(
-                session, scheme, now, progress=_every_tenth(f"{scheme.slug}: wallets")
-            )
-        # After the commit: a reminder is only sent for a notice that was kept.
-        for reminder in run.reminders:
-            _send_expiry_reminder(reminder)
-        totals[0] += run.points_expired
-        totals[1] += run.wallets_expired
-        totals[2] += len(run.reminders)
-    click.echo(
-        f"expired {totals[0]} points from {totals[1]} wallets in {len(targets)} schemes; "
-        f"{totals[2]} reminders sent"
-    )
-
-
-def _every_tenth(label: str) -> Any:
-    """A progress callback that prints at each further tenth of the work."""
-    shown: set[int] = set()
-
-    def progress(done: int, total: int) -> None:
-        if done * 10 // total not in shown:
-            shown.add(done * 10 // total)
-            click.echo(f"  {label} {done}/{total}")
-
-    return progress
-
-
-def _send_expiry_reminder(reminder: Any) -> None:
-    from flask_babel import force_locale, gettext
-
-    from loyalty.infra import mail
-
-    # Wallets keep no language; the schemes are Flemish towns, so Dutch.
-    with force_locale("nl"):
-        subject = gettext("Your Lokaal Sparen points expire soon")
-        body = gettext(
-            "Hello,\n\n%(points)s of your points expire by %(date)s. Spend them in any "
-            "participating shop before then.\n\nLokaal Sparen",
-            points=reminder.points,
-            date=reminder.expires_by.strftime("%d/%m/%Y"),
-        )
     try:
-        mail.send(current_app.config, reminder.email, subject, body)
-    except OSError as error:
-        click.echo(f"  could not e-mail wallet {reminder.wallet_id}: {error}", err=True)
+        _finish(tasks.expire_points(click.echo, utcnow(), slug, as_of))
+    except LoyaltyError as error:
+        _fail(error)
 
 
 @click.command("settle")
@@ -291,10 +188,8 @@ def settle(scheme_slug: str, period: str) -> None:
 
     Months are settled one by one, in order, from the scheme's first activity:
     if earlier months are still open, each is settled first, on its own.
-    Run it monthly from cron, e.g. on the 2nd at 03:00 for the month before:
-
-    \b
-    0 3 2 * * loyalty settle --scheme sint-gillis-waas --period $(date -d 'last month' +\\%Y-\\%m)
+    `loyalty worker` settles last month of every scheme on the month's
+    SETTLEMENT_DAY (default the 2nd) at 04:00; run it by hand to settle earlier.
 
     Shops with a Stripe connected account are paid by Connect transfer when
     STRIPE_SECRET_KEY is set; the others by the SEPA file (download it from the
@@ -302,76 +197,10 @@ def settle(scheme_slug: str, period: str) -> None:
     summary (and retries transfers and payment requests that failed).
     Example: loyalty settle --scheme sint-gillis-waas --period 2026-11
     """
-    from loyalty.money.settlement import monthly, periods
-    from loyalty.town import schemes
-
     try:
-        periods.parse_period(period)
-        with transaction() as session:
-            scheme = schemes.get_scheme(session, scheme_slug)
-            due = monthly.next_period(session, scheme)
+        _finish(tasks.settle_months(click.echo, utcnow(), scheme_slug, period))
     except LoyaltyError as error:
         _fail(error)
-        return
-    months = [period]
-    if due is not None and due < period:
-        months = [due]
-        while months[-1] < period:
-            months.append(monthly.month_after(months[-1]))
-        click.echo(f"{len(months)} months are due, from {due}: each is settled on its own")
-    failures = sum(not _settle_month(scheme_slug, month) for month in months)
-    if failures:
-        sys.exit(1)
-
-
-def _settle_month(scheme_slug: str, period: str) -> bool:
-    """Settle one month and make its payouts and payment requests; False when
-    something must be retried (the command exits non-zero)."""
-    from loyalty.money.settlement import monthly, payment_requests, payouts, sepa
-    from loyalty.town import schemes
-
-    last: dict[str, int] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        pct = 100 * done // total
-        if last.get(stage) != pct // 10 or done == total:
-            last[stage] = pct // 10
-            click.echo(f"  {stage}: {done}/{total} ({pct}%)")
-
-    try:
-        with transaction() as session:
-            scheme = schemes.get_scheme(session, scheme_slug)
-            click.echo(f"settling {scheme.slug} {period} ...")
-            stripe = payouts.stripe_settings(current_app.config)
-            result = monthly.settle(
-                session, scheme, period, utcnow(), stripe_payouts=stripe is not None,
-                progress=progress,
-            )
-            locked = result.settlement
-        # The period is locked (committed) before any money or e-mail goes out.
-        with transaction() as session:
-            transfers, transfers_failed = payouts.pay_by_stripe(session, locked, stripe)
-        with transaction() as session:
-            sent, failed = payment_requests.request_payments(
-                session, locked, current_app.config, utcnow()
-            )
-        with transaction() as session:
-            lines = monthly.lines_of(session, locked.id)
-    except LoyaltyError as error:
-        _fail(error)
-        return False
-    paid = sum(line.payout_cents for line in lines)
-    owed = sum(line.collect_cents for line in lines)
-    state = "locked now" if result.created else "already locked, unchanged"
-    click.echo(
-        f"{period} {state}: {len(lines)} shops, payouts EUR {sepa.euros(paid)} "
-        f"(SEPA {locked.sepa_transfers} transfers, control sum EUR "
-        f"{sepa.euros(locked.control_sum_cents)}), to collect EUR {sepa.euros(owed)}, "
-        f"{transfers} Stripe transfers made"
-        + (f", {transfers_failed} not made (run again)" if transfers_failed else "")
-        + f", {sent} payment requests sent" + (f", {failed} failed" if failed else "")
-    )
-    return not (failed or transfers_failed)
 
 
 @click.command("backup")
@@ -453,6 +282,36 @@ def check() -> None:
     click.echo(f"ready for production ({notes} notes)")
 
 
+@click.command("worker")
+@click.option("--once", is_flag=True, help="run the jobs that are due now, then stop")
+@click.option("--tick", default=30.0, show_default=True, type=click.FloatRange(1, 3600),
+              help="seconds between looks at the schedule")
+@with_appcontext
+def worker(once: bool, tick: float) -> None:
+    """Run every scheduled job on its schedule, until stopped (SIGTERM or Ctrl+C).
+
+    Spend holds every 5 minutes, reports every 15, then nightly (town time):
+    fraud check 00:15, backup 01:30 (with BACKUP_DIR), point expiry 02:15,
+    ledger check 03:00, and the monthly settlement on SETTLEMENT_DAY at 04:00.
+    Run one on every server if you like: each job runs on one at a time. The
+    dashboard's Operations page shows every run; failures are e-mailed.
+    Example: loyalty worker
+    """
+    from lokaal_sparen.worker import Worker
+
+    runner = Worker(current_app._get_current_object(),  # type: ignore[attr-defined]
+                    echo=click.echo)
+    if once:
+        done = runner.run_pass()
+        failed = [name for name, outcome in done if not outcome.ok]
+        click.echo(f"{len(done)} jobs run, {len(failed)} failed"
+                   + (f" ({', '.join(failed)})" if failed else ""))
+        if failed:
+            sys.exit(1)
+        return
+    runner.run(tick)
+
+
 @click.command("connect-shop")
 @click.option("--shop", "merchant_id", required=True, type=int, help="shop id")
 @click.option("--account", required=True, help="its Stripe connected account, acct_...")
@@ -521,45 +380,15 @@ def fraud_group() -> None:
 def fraud_check(scheme_slug: str | None, day: Any) -> None:
     """Flag the day's suspicious patterns; running it again adds no flag twice.
 
-    Run it daily from cron shortly after midnight (the thresholds are in
-    loyalty/oversight/fraud.py), e.g. this crontab line:
-
-    \b
-    15 0 * * *  loyalty fraud check
+    `loyalty worker` runs it daily at 00:15 for the day before (the thresholds
+    are in loyalty/oversight/fraud.py).
 
     Example: loyalty fraud check --scheme sint-gillis-waas --date 2026-11-26
     """
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
-    from loyalty.oversight import fraud
-    from loyalty.town import schemes
-
-    now = utcnow()
-    created = found = 0
-    chosen = _scheme_slugs(scheme_slug)
     try:
-        for slug in chosen:
-            # One transaction per scheme: a big scheme's check does not hold up the others.
-            with transaction() as session:
-                scheme = schemes.get_scheme(session, slug)
-                when = (
-                    day.date()
-                    if day
-                    else (now.astimezone(ZoneInfo(scheme.timezone)).date() - timedelta(days=1))
-                )
-                result = fraud.check(session, scheme, when, now)
-                click.echo(
-                    f"  {scheme.slug} {when}: {result.found} patterns, "
-                    f"{len(result.created)} new flags"
-                )
-                for flag in result.created:
-                    click.echo(f"    {flag.rule}: {flag.reason}")
-                found += result.found
-                created += len(result.created)
+        _finish(tasks.check_fraud(click.echo, utcnow(), scheme_slug, day.date() if day else None))
     except LoyaltyError as error:
         _fail(error)
-    click.echo(f"fraud check: {len(chosen)} schemes, {found} patterns, {created} new flags")
 
 
 @click.group("analytics", help="Statistics: the rollups behind the reports.")
@@ -576,33 +405,12 @@ def analytics_refresh(scheme_slug: str | None) -> None:
 
     Example: loyalty analytics refresh --scheme sint-gillis-waas
     """
-    import time
-
-    from loyalty.analytics import rollups
-    from loyalty.town import schemes
-
     started = time.monotonic()
-    slugs = _scheme_slugs(scheme_slug)
-    folded = busy = 0
-    for slug in slugs:
-        shown: list[int] = [-1]
-
-        def progress(done: int, total: int, slug: str = slug, shown: list[int] = shown) -> None:
-            pct = 100 * done // max(total, 1)
-            if pct // 10 != shown[0] or done == total:
-                shown[0] = pct // 10
-                click.echo(f"  {slug}: {done}/{total} events ({pct}%)")
-
-        with transaction() as session:
-            result = rollups.refresh(session, schemes.get_scheme(session, slug), progress=progress)
-        folded += result.events
-        if result.busy:
-            busy += 1
-            click.echo(f"  {slug}: another refresh is running; it folds these events")
-    click.echo(
-        f"analytics refreshed: {folded} new events folded for {len(slugs)} scheme(s)"
-        f"{f', {busy} busy' if busy else ''} in {time.monotonic() - started:.1f} s"
-    )
+    try:
+        outcome = tasks.refresh_analytics(click.echo, utcnow(), scheme_slug)
+    except LoyaltyError as error:
+        _fail(error)
+    _finish(Outcome(f"{outcome.summary} in {time.monotonic() - started:.1f} s", outcome.ok))
 
 
 def run_gunicorn(app: str | Callable[[], Flask], host: str, port: int, workers: int) -> None:
@@ -734,6 +542,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 COMMANDS = [
     db_group, create_scheme, create_user, ledger_group, redemptions_group, expire, settle,
     scheme_bank, connect_shop, fraud_group, analytics_group, serve, demo, backup, restore, check,
+    worker,
 ]
 
 

@@ -57,6 +57,7 @@ NAV = (
     NavGroup(_l("Administration"), (
         NavItem("dashboard.staff", _l("Staff"), ("dashboard.staff",)),
         NavItem("dashboard.audit_log", _l("Audit log"), ("dashboard.audit_log",)),
+        NavItem("dashboard.operations", _l("Operations"), ("dashboard.operations",)),
         NavItem("dashboard.settings", _l("Settings"), ("dashboard.settings",)),
     ), restricted=True),
 )

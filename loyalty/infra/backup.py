@@ -17,6 +17,8 @@ import shutil
 import sqlite3
 import subprocess  # nosec B404
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,3 +163,40 @@ def restore(url: str, source: Path, *, force: bool = False) -> str:
         _run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--clean", "--if-exists",
               "--single-transaction", f"--dbname={_libpq(url)}", str(source)])
     return kind
+
+
+@contextmanager
+def scratch_database(url: str, folder: Path) -> Iterator[str]:
+    """A new, empty database of the same kind as ``url``, dropped afterwards: where
+    a backup is restored to prove that it restores.
+
+    SQLite: a file in ``folder``. PostgreSQL: a database on the same server,
+    named after the live one (the role needs CREATEDB, as the install script
+    gives it).
+    """
+    if kind_of_url(url) == "sqlite":
+        handle, name = tempfile.mkstemp(prefix=".restore-check-", suffix=".db", dir=folder)
+        os.close(handle)
+        try:
+            yield f"sqlite:///{name}"
+        finally:
+            for leftover in (name, f"{name}-wal", f"{name}-shm"):
+                Path(leftover).unlink(missing_ok=True)
+        return
+    live = sa.engine.make_url(url)
+    scratch = f"{live.database}_restore_check"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    # Identifiers cannot be bound parameters; the name is the live database's
+    # own name (from the operator's DATABASE_URL) with a fixed suffix, quoted.
+    quoted = admin.dialect.identifier_preparer.quote(scratch)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+            conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        try:
+            yield live.set(database=scratch).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        admin.dispose()

@@ -17,6 +17,7 @@ from loyalty.models.claims import Claim, ClaimStatus, SaleCorrection
 from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
+from loyalty.models.operations import JobLease, JobRun, RunStatus, WorkerHeartbeat
 from loyalty.models.printed_cards import PrintedCard
 from loyalty.models.redemptions import Redemption, RedemptionStatus, SpendCodeMiss
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
@@ -34,6 +35,8 @@ from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletStatus
 
 __all__ = [
+    "RunStatus",
+    "WorkerHeartbeat",
     "Account",
     "AccountKind",
     "Asset",
@@ -48,6 +51,8 @@ __all__ = [
     "FlagStatus",
     "FraudFlag",
     "IdempotencyRecord",
+    "JobLease",
+    "JobRun",
     "LedgerTransaction",
     "LoginFailure",
     "Merchant",

@@ -26,7 +26,15 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
-from loyalty.models import Claim, ClaimStatus, Redemption, RedemptionStatus
+from loyalty.models import (
+    Claim,
+    ClaimStatus,
+    JobRun,
+    Redemption,
+    RedemptionStatus,
+    RunStatus,
+    WorkerHeartbeat,
+)
 
 bp = Blueprint("health", __name__)
 
@@ -66,6 +74,50 @@ def healthz() -> Any:
     return jsonify({"status": "ok"})
 
 
+@lru_cache(maxsize=1)
+def _head_revision(url: str) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    from loyalty.infra.migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+@bp.get("/readyz")
+def readyz() -> Any:
+    """Ready to serve: the database answers, its schema is at the newest migration,
+    and a worker has said it is alive lately (else the nightly jobs are not run)."""
+    from alembic.migration import MigrationContext
+
+    from loyalty.infra.db import utcnow
+    from loyalty.operations import runs
+
+    reasons = []
+    engine = current_app.extensions["loyalty.engine"]
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            beat = conn.scalar(sa.select(sa.func.max(WorkerHeartbeat.seen_at)))
+    except sa.exc.SQLAlchemyError as error:
+        reasons.append(f"the database does not answer: {type(error).__name__}")
+    else:
+        head = _head_revision(current_app.config["DATABASE_URL"])
+        if current != head:
+            reasons.append(f"the database is at migration {current}, not {head}: "
+                           "run loyalty db upgrade")
+        now = utcnow()
+        if beat is None:
+            reasons.append("no worker has ever run: start loyalty worker")
+        elif now - beat > runs.HEARTBEAT_FRESH:
+            reasons.append(f"no worker alive: the last heartbeat is "
+                           f"{int((now - beat).total_seconds())} s old")
+    if reasons:
+        response = jsonify({"status": "not ready", "reasons": reasons})
+        response.status_code = 503
+        return response
+    return jsonify({"status": "ready"})
+
+
 def _allowed() -> bool:
     token = current_app.config.get("METRICS_TOKEN")
     given = request.headers.get("Authorization", "")
@@ -101,6 +153,48 @@ class _DomainFigures:
         yield CounterMetricFamily(
             "lokaal_sparen_redemptions", "Spend codes confirmed at a till", redeemed
         )
+        yield from self._jobs(engine)
+
+    def _jobs(self, engine: Any) -> Iterator[Any]:
+        """Runs of the scheduled jobs by outcome, and the newest finished run's
+        duration, from the run history that every worker writes."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        with engine.connect() as conn:
+            counts = conn.execute(
+                sa.select(JobRun.job, JobRun.status, sa.func.count())
+                .group_by(JobRun.job, JobRun.status)
+            ).all()
+            newest = (
+                sa.select(sa.func.max(JobRun.id)).where(JobRun.finished_at.is_not(None))
+                .group_by(JobRun.job).scalar_subquery()
+            )
+            finished = conn.execute(
+                sa.select(JobRun.job, JobRun.started_at, JobRun.finished_at)
+                .where(JobRun.id.in_(newest))
+            ).all()
+            beat = conn.scalar(sa.select(sa.func.max(WorkerHeartbeat.seen_at)))
+        runs = CounterMetricFamily("lokaal_sparen_job_runs",
+                                   "Runs of each scheduled job by outcome",
+                                   labels=["job", "status"])
+        failures = CounterMetricFamily("lokaal_sparen_job_failures",
+                                       "Runs of each scheduled job that failed", labels=["job"])
+        for job, status, count in counts:
+            runs.add_metric([job, status], count)
+            if status == RunStatus.FAILED:
+                failures.add_metric([job], count)
+        durations = GaugeMetricFamily("lokaal_sparen_job_duration_seconds",
+                                      "How long the newest finished run of each job took",
+                                      labels=["job"])
+        for job, started, ended in finished:
+            durations.add_metric([job], (ended - started).total_seconds())
+        yield runs
+        yield failures
+        yield durations
+        if beat is not None:
+            yield GaugeMetricFamily("lokaal_sparen_worker_heartbeat_timestamp_seconds",
+                                    "When a worker last said it was alive (Unix time)",
+                                    value=beat.timestamp())
 
 
 @bp.get("/metrics")

@@ -1,0 +1,341 @@
+"""The work behind the scheduled jobs, shared by their commands and ``loyalty worker``.
+
+``loyalty expire`` and the worker's nightly point expiry are the same code:
+each task takes the moment to act as of and a function to report progress to
+(the terminal for a command, the log for the worker), runs in the app's
+context, commits its own transactions (one per scheme, or per step where money
+or e-mail leaves the system), and returns an ``Outcome``: a one-line summary,
+and whether anything must be looked at.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session, sessionmaker
+
+Echo = Callable[[str], None]
+log = logging.getLogger("lokaal_sparen.tasks")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    summary: str
+    ok: bool = True
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """One database transaction: committed on success, else rolled back."""
+    factory: sessionmaker[Session] = current_app.extensions["loyalty.sessions"]
+    with factory() as session, session.begin():
+        yield session
+
+
+def scheme_slugs(slug: str | None = None) -> list[str]:
+    """The scheme ``slug`` (LoyaltyError if unknown), or every scheme."""
+    from loyalty.models import Scheme
+    from loyalty.town import schemes
+
+    with transaction() as session:
+        if slug:
+            return [schemes.get_scheme(session, slug).slug]
+        return list(session.scalars(sa.select(Scheme.slug).order_by(Scheme.id)))
+
+
+def every_tenth(echo: Echo, label: str) -> Callable[[int, int], None]:
+    """A progress callback that reports at each further tenth of the work."""
+    shown: set[int] = set()
+
+    def progress(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth not in shown:
+            shown.add(tenth)
+            echo(f"  {label} {done}/{total}")
+
+    return progress
+
+
+def release_spend_holds(echo: Echo, now: datetime) -> Outcome:
+    """Return the points of every expired, unconfirmed spend code to its wallet."""
+    from loyalty.spending import redemptions
+
+    with transaction() as session:
+        released = redemptions.release_expired(session, now)
+    return Outcome(f"released {released} expired holds")
+
+
+def expire_points(echo: Echo, now: datetime, slug: str | None = None,
+                  as_of_day: datetime | None = None) -> Outcome:
+    """Expire points past the validity and e-mail the reminders, scheme by scheme."""
+    from loyalty.shoppers import expiry
+    from loyalty.town import schemes
+
+    targets = scheme_slugs(slug)
+    points = wallets = reminders = 0
+    for target in targets:
+        with transaction() as session:
+            scheme = schemes.get_scheme(session, target)
+            moment = now
+            if as_of_day is not None:
+                moment = as_of_day.replace(tzinfo=ZoneInfo(scheme.timezone))
+            run = expiry.expire_scheme(
+                session, scheme, moment, progress=every_tenth(echo, f"{scheme.slug}: wallets")
+            )
+        # After the commit: a reminder is only sent for a notice that was kept.
+        for reminder in run.reminders:
+            _send_expiry_reminder(echo, reminder)
+        points += run.points_expired
+        wallets += run.wallets_expired
+        reminders += len(run.reminders)
+    return Outcome(f"expired {points} points from {wallets} wallets in {len(targets)} "
+                   f"schemes; {reminders} reminders sent")
+
+
+def _send_expiry_reminder(echo: Echo, reminder: Any) -> None:
+    from flask_babel import force_locale, gettext
+
+    from loyalty.infra import mail
+
+    # Wallets keep no language; the schemes are Flemish towns, so Dutch.
+    with force_locale("nl"):
+        subject = gettext("Your Lokaal Sparen points expire soon")
+        body = gettext(
+            "Hello,\n\n%(points)s of your points expire by %(date)s. Spend them in any "
+            "participating shop before then.\n\nLokaal Sparen",
+            points=reminder.points,
+            date=reminder.expires_by.strftime("%d/%m/%Y"),
+        )
+    try:
+        mail.send(current_app.config, reminder.email, subject, body)
+    except (OSError, smtplib.SMTPException) as error:
+        echo(f"  could not e-mail wallet {reminder.wallet_id}: {error}")
+
+
+def check_fraud(echo: Echo, now: datetime, slug: str | None = None,
+                day: Any = None) -> Outcome:
+    """Flag a day's suspicious patterns (default: yesterday in each scheme's time zone)."""
+    from loyalty.oversight import fraud
+    from loyalty.town import schemes
+
+    created = found = 0
+    chosen = scheme_slugs(slug)
+    for target in chosen:
+        # One transaction per scheme: a big scheme's check does not hold up the others.
+        with transaction() as session:
+            scheme = schemes.get_scheme(session, target)
+            when = day or (now.astimezone(ZoneInfo(scheme.timezone)).date() - timedelta(days=1))
+            result = fraud.check(session, scheme, when, now)
+            echo(f"  {scheme.slug} {when}: {result.found} patterns, "
+                 f"{len(result.created)} new flags")
+            for flag in result.created:
+                echo(f"    {flag.rule}: {flag.reason}")
+            found += result.found
+            created += len(result.created)
+    return Outcome(f"fraud check: {len(chosen)} schemes, {found} patterns, {created} new flags")
+
+
+def refresh_analytics(echo: Echo, now: datetime, slug: str | None = None) -> Outcome:
+    """Fold new purchase events into the report rollups of each scheme."""
+    from loyalty.analytics import rollups
+    from loyalty.town import schemes
+
+    slugs = scheme_slugs(slug)
+    folded = busy = 0
+    for target in slugs:
+        shown: list[int] = [-1]
+
+        def progress(done: int, total: int, target: str = target,
+                     shown: list[int] = shown) -> None:
+            pct = 100 * done // max(total, 1)
+            if pct // 10 != shown[0] or done == total:
+                shown[0] = pct // 10
+                echo(f"  {target}: {done}/{total} events ({pct}%)")
+
+        with transaction() as session:
+            result = rollups.refresh(session, schemes.get_scheme(session, target),
+                                     progress=progress)
+        folded += result.events
+        if result.busy:
+            busy += 1
+            echo(f"  {target}: another refresh is running; it folds these events")
+    return Outcome(f"analytics refreshed: {folded} new events folded for {len(slugs)} "
+                   f"scheme(s){f', {busy} busy' if busy else ''}")
+
+
+def verify_ledger(echo: Echo, now: datetime) -> Outcome:
+    """Recompute every balance and reconcile euros with points; not ok on any mismatch."""
+    from loyalty.infra.db import sqlite_begin_mode
+    from loyalty.money import ledger
+
+    # A read-only check: take no write lock on SQLite.
+    token = sqlite_begin_mode.set("DEFERRED")
+    try:
+        with transaction() as session:
+            report = ledger.verify(session)
+    finally:
+        sqlite_begin_mode.reset(token)
+    for line in describe_mismatches(report):
+        echo(line)
+    status = "OK" if report.ok else "FAILED"
+    return Outcome(f"ledger {status}: {report.accounts_checked} accounts, "
+                   f"{report.transactions_checked} transactions checked", ok=report.ok)
+
+
+def describe_mismatches(report: Any) -> list[str]:
+    """Every mismatch ``ledger.verify`` found, one line each."""
+    lines = [f"account {aid}: cached balance {cached}, postings say {computed}"
+             for aid, cached, computed in report.balance_mismatches]
+    lines += [f"transaction {tid}: {asset} postings sum to {total}, not 0"
+              for tid, asset, total in report.unbalanced_transactions]
+    lines += [f"posting {pid}: asset {asset} differs from account {aid}'s"
+              for pid, aid, asset in report.asset_mismatches]
+    lines += [f"account {aid}: balance {bal} below zero" for aid, bal in report.negative_accounts]
+    lines += [f"transaction {tid}: euro legs ({what}) differ from points x point value"
+              for tid, what in report.euro_mismatches]
+    lines += [f"asset {asset}: all balances sum to {total}, not 0"
+              for asset, total in report.asset_totals.items() if total]
+    return lines
+
+
+def settle_months(echo: Echo, now: datetime, slug: str, period: str) -> Outcome:
+    """Settle every month due up to ``period``, each on its own, in order."""
+    from loyalty.money.settlement import monthly, periods
+    from loyalty.town import schemes
+
+    periods.parse_period(period)
+    with transaction() as session:
+        scheme = schemes.get_scheme(session, slug)
+        due = monthly.next_period(session, scheme)
+    months = [period]
+    if due is not None and due < period:
+        months = [due]
+        while months[-1] < period:
+            months.append(monthly.month_after(months[-1]))
+        echo(f"{len(months)} months are due, from {due}: each is settled on its own")
+    results = [_settle_month(echo, now, slug, month) for month in months]
+    return Outcome("; ".join(r.summary for r in results), ok=all(r.ok for r in results))
+
+
+def _settle_month(echo: Echo, now: datetime, slug: str, period: str) -> Outcome:
+    """Settle one month and make its payouts and payment requests; not ok when
+    something must be retried."""
+    from loyalty.money.settlement import monthly, payment_requests, payouts, sepa
+    from loyalty.town import schemes
+
+    last: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        pct = 100 * done // total
+        if last.get(stage) != pct // 10 or done == total:
+            last[stage] = pct // 10
+            echo(f"  {stage}: {done}/{total} ({pct}%)")
+
+    with transaction() as session:
+        scheme = schemes.get_scheme(session, slug)
+        echo(f"settling {scheme.slug} {period} ...")
+        stripe = payouts.stripe_settings(current_app.config)
+        result = monthly.settle(session, scheme, period, now,
+                                stripe_payouts=stripe is not None, progress=progress)
+        locked = result.settlement
+    # The period is locked (committed) before any money or e-mail goes out.
+    with transaction() as session:
+        transfers, transfers_failed = payouts.pay_by_stripe(session, locked, stripe)
+    with transaction() as session:
+        sent, failed = payment_requests.request_payments(session, locked,
+                                                         current_app.config, now)
+    with transaction() as session:
+        lines = monthly.lines_of(session, locked.id)
+    paid = sum(line.payout_cents for line in lines)
+    owed = sum(line.collect_cents for line in lines)
+    state = "locked now" if result.created else "already locked, unchanged"
+    summary = (
+        f"{slug} {period} {state}: {len(lines)} shops, payouts EUR {sepa.euros(paid)} "
+        f"(SEPA {locked.sepa_transfers} transfers, control sum EUR "
+        f"{sepa.euros(locked.control_sum_cents)}), to collect EUR {sepa.euros(owed)}, "
+        f"{transfers} Stripe transfers made"
+        + (f", {transfers_failed} not made (run again)" if transfers_failed else "")
+        + f", {sent} payment requests sent" + (f", {failed} failed" if failed else "")
+    )
+    echo(summary)
+    return Outcome(summary, ok=not (failed or transfers_failed))
+
+
+def settle_last_month(echo: Echo, now: datetime) -> Outcome:
+    """The monthly job: settle every scheme's months due up to last month."""
+    from loyalty.money.settlement import monthly
+    from loyalty.town import schemes
+
+    outcomes = []
+    for slug in scheme_slugs():
+        with transaction() as session:
+            scheme = schemes.get_scheme(session, slug)
+            local = now.astimezone(ZoneInfo(scheme.timezone)).date()
+            last_month = (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+            due = monthly.next_period(session, scheme)
+        if due is None or due > last_month:
+            outcomes.append(Outcome(f"{slug}: nothing due"))
+            continue
+        outcomes.append(settle_months(echo, now, slug, last_month))
+    return Outcome("; ".join(o.summary for o in outcomes) or "no schemes",
+                   ok=all(o.ok for o in outcomes))
+
+
+def nightly_backup(echo: Echo, now: datetime) -> Outcome:
+    """Back up into BACKUP_DIR, prove the backup restores (into a scratch database,
+    then ``ledger verify``), apply the rotation, and copy it off-site when configured."""
+    from loyalty.infra import backup as backups
+    from loyalty.infra import backup_retention, offsite
+
+    config = current_app.config
+    folder = Path(config["BACKUP_DIR"])
+    zone = ZoneInfo(config.get("WORKER_TIMEZONE") or "Europe/Brussels")
+    target = folder / backup_retention.name_for(now.astimezone(zone))
+    echo(f"backing up to {target} ...")
+    info = backups.backup(config["DATABASE_URL"], target)
+    echo(f"  written ({info.size / 1e6:.1f} MB); restoring it into a scratch database ...")
+    verified = restore_check(target, folder)
+    if not verified.ok:
+        return Outcome(f"backup {target.name} written but {verified.summary}", ok=False)
+    kept, deleted = backup_retention.prune(folder)
+    parts = [f"backup {target.name} ({info.size / 1e6:.1f} MB) {verified.summary}",
+             f"{len(kept)} kept, {len(deleted)} rotated out"]
+    if offsite.configured(config):
+        key = offsite.upload(config, target)
+        stale = [n for n in offsite.names(config)
+                 if backup_retention.moment_of(n) and n not in backup_retention.to_keep(
+                     offsite.names(config))]
+        offsite.delete(config, stale)
+        parts.append(f"copied to s3://{config['BACKUP_S3_BUCKET']}/{key}"
+                     + (f" ({len(stale)} old copies deleted there)" if stale else ""))
+    return Outcome("; ".join(parts))
+
+
+def restore_check(source: Path, folder: Path) -> Outcome:
+    """Restore ``source`` into a scratch database and verify its ledger there."""
+    from loyalty.infra import backup as backups
+    from loyalty.infra.db import make_engine, make_session_factory
+    from loyalty.money import ledger
+
+    with backups.scratch_database(current_app.config["DATABASE_URL"], folder) as scratch:
+        backups.restore(scratch, source)
+        engine = make_engine(scratch)
+        try:
+            with make_session_factory(engine)() as session, session.begin():
+                report = ledger.verify(session)
+        finally:
+            engine.dispose()
+    if not report.ok:
+        return Outcome("restored, but its ledger does not verify: "
+                       + "; ".join(describe_mismatches(report)[:5]), ok=False)
+    return Outcome(f"restored and verified ({report.transactions_checked} ledger transactions)")

@@ -1,0 +1,1 @@
+"""Running the server: the scheduled jobs, their schedules, leases and history."""

@@ -1,0 +1,48 @@
+"""The jobs ``loyalty worker`` runs, and when.
+
+The names are stable: they are in the run history, in the metrics
+(``lokaal_sparen_job_*{job="..."}``) and on the dashboard's Operations page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+from loyalty.operations.schedules import Daily, Every, Monthly, Schedule
+
+SPEND_HOLDS = "spend-holds"
+POINT_EXPIRY = "point-expiry"
+ANALYTICS_REFRESH = "analytics-refresh"
+FRAUD_CHECK = "fraud-check"
+LEDGER_VERIFY = "ledger-verify"
+SETTLEMENT = "settlement"
+BACKUP = "backup"
+
+# The night's order: yesterday's fraud check first, then the backup, expiry (its
+# reminders arrive in the morning), the books' check, and the monthly settlement.
+DEFAULT_SETTLEMENT_DAY = 2
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    schedule: Schedule
+
+
+def catalogue(config: Mapping[str, Any]) -> list[Job]:
+    """Every job of this installation (the backup only with a BACKUP_DIR)."""
+    jobs = [
+        Job(SPEND_HOLDS, Every(5)),
+        Job(ANALYTICS_REFRESH, Every(15)),
+        Job(FRAUD_CHECK, Daily(time(0, 15))),
+        Job(POINT_EXPIRY, Daily(time(2, 15))),
+        Job(LEDGER_VERIFY, Daily(time(3, 0))),
+        Job(SETTLEMENT, Monthly(int(config.get("SETTLEMENT_DAY") or DEFAULT_SETTLEMENT_DAY),
+                                time(4, 0))),
+    ]
+    if config.get("BACKUP_DIR"):
+        jobs.insert(3, Job(BACKUP, Daily(time(1, 30))))
+    return jobs
