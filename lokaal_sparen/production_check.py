@@ -108,7 +108,7 @@ def _backups(config: Mapping[str, Any], now: datetime) -> list[Finding]:
     folder = config.get("BACKUP_DIR")
     if not folder:
         return [Finding(True, "BACKUP_DIR is not set: there are no backups. Set it to a "
-                              "folder and make one a night with loyalty backup.")]
+                              "folder; the worker then makes one every night.")]
     files = [p for p in Path(folder).glob("*") if p.is_file()] if Path(folder).is_dir() else []
     if not files:
         return [Finding(True, f"There is no backup in {folder} yet: run loyalty backup "
@@ -122,10 +122,43 @@ def _backups(config: Mapping[str, Any], now: datetime) -> list[Finding]:
     return []
 
 
+def _worker(config: Mapping[str, Any], now: datetime) -> list[Finding]:
+    """Is a worker alive, and did every job run as it should?"""
+    from zoneinfo import ZoneInfo
+
+    from loyalty.infra.db import make_session_factory
+    from loyalty.operations import jobs, runs
+
+    engine = make_engine(str(config["DATABASE_URL"]))
+    try:
+        with make_session_factory(engine)() as session:
+            beat = runs.last_heartbeat(session)
+            zone = ZoneInfo(config.get("WORKER_TIMEZONE") or "Europe/Brussels")
+            states = runs.states(session, jobs.catalogue(config), now, zone)
+    except Exception:  # noqa: BLE001  (the database finding says why)
+        return []
+    finally:
+        engine.dispose()
+    found = []
+    if beat is None or now - beat > runs.HEARTBEAT_FRESH:
+        found.append(Finding(True, "No worker is running: expired points, reminders, the "
+                                   "nightly backup and the monthly settlement do not happen. "
+                                   "Start loyalty worker (the install script's "
+                                   "lokaal-sparen-worker service)."))
+    for state in states:
+        if state.state == "failed":
+            found.append(Finding(True, f"The job {state.name} failed at its last run: see the "
+                                       "Operations page of the dashboard."))
+        elif state.state == "overdue":
+            found.append(Finding(True, f"The job {state.name} has not run since it was due: "
+                                       "see the Operations page of the dashboard."))
+    return found
+
+
 def run_checks(config: Mapping[str, Any], now: datetime) -> list[Finding]:
     """Every finding, problems first."""
     found = [
         *_public_url(config), *_secret_key(config), *_mail(config), *_stripe(config),
-        *_database(config), *_backups(config, now),
+        *_database(config), *_backups(config, now), *_worker(config, now),
     ]
     return sorted(found, key=lambda f: not f.problem)

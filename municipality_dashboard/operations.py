@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.dates import format_timedelta
 from flask import current_app
-from flask_babel import format_timedelta
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from loyalty.infra.db import utcnow
@@ -36,7 +37,7 @@ def duration(run: JobRun) -> str:
     if run.finished_at is None:
         return ""
     return format_timedelta(run.finished_at - run.started_at, granularity="second",
-                            threshold=1.0, format="short")
+                            threshold=1.0, format="short", locale=str(get_locale()))
 
 
 @bp.get("/operations")

@@ -27,7 +27,7 @@ def describe(schedule: Schedule) -> str:
     """"every 5 minutes", "daily at 02:15", "monthly on day 2 at 04:00"."""
     if isinstance(schedule, Every):
         return ngettext("every minute", "every %(num)d minutes", schedule.minutes)
-    at = format_time(schedule.at, "short")
+    at = format_time(schedule.at, "HH:mm")
     if isinstance(schedule, Daily):
         return str(_l("daily at %(time)s", time=at))
     assert isinstance(schedule, Monthly)

@@ -4,30 +4,57 @@ for a server that is ready."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from lokaal_sparen.production_check import run_checks
+from loyalty.infra.db import make_engine, make_session_factory
+from loyalty.infra.migrate import upgrade
+from loyalty.models import JobRun, RunStatus, WorkerHeartbeat
+from loyalty.operations import jobs, runs
 from tests.lokaal_sparen.helpers import run
 
 NOW = datetime.now(UTC)
 STRONG = "k3J9vQ2mX8pL5wZ1rT7yB4nC6hF0dS2aG9eU3iO"
 
 
+def _worker_did_its_jobs(config: dict[str, Any], now: datetime) -> None:
+    """A worker alive now, and each job run successfully now (as a healthy night leaves it)."""
+    engine = make_engine(config["DATABASE_URL"])
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            runs.beat(session, "server-1:4242", now, now)
+            for job in jobs.catalogue(config):
+                run = runs.start_run(session, job.name, "server-1:4242", now)
+                runs.finish_run(session, run.id, now, ok=True, summary="done")
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
-def ready(database_url: str, tmp_path: Path) -> dict[str, Any]:
+def ready(new_empty_database: Callable[[], str], tmp_path: Path) -> dict[str, Any]:
     backups = tmp_path / "backups"
     backups.mkdir()
     (backups / "last-night.backup").write_bytes(b"PGDMP")
-    return {
+    url = new_empty_database()
+    upgrade(url)
+    config = {
         "PUBLIC_URL": "https://sparen.sint-gillis-waas.be", "TRUSTED_PROXIES": 1,
         "SECRET_KEY": STRONG, "MAIL_SERVER": "smtp.sint-gillis-waas.be",
         "STRIPE_SECRET_KEY": None, "STRIPE_WEBHOOK_SECRET": None,
-        "DATABASE_URL": database_url, "BACKUP_DIR": str(backups),
+        "DATABASE_URL": url, "BACKUP_DIR": str(backups),
     }
+    _worker_did_its_jobs(config, NOW)
+    return config
 
 
 def test_a_server_that_is_ready_has_no_problems(ready: dict[str, Any]) -> None:
@@ -75,7 +102,30 @@ def test_an_old_or_missing_backup_and_an_unmigrated_database(
     assert "The database has no tables yet: run loyalty db upgrade." in problems
 
 
-def test_the_command_fails_until_the_server_is_ready(database_url: str, tmp_path: Path) -> None:
+def test_no_worker_or_a_failed_job_is_a_problem(ready: dict[str, Any]) -> None:
+    problems = [f.text for f in run_checks(ready, NOW + timedelta(minutes=1)) if f.problem]
+    assert problems == [], problems
+    problems = [f.text for f in run_checks(ready, NOW + timedelta(minutes=3))
+                if f.problem and "worker" in f.text]
+    assert problems == ["No worker is running: expired points, reminders, the nightly backup "
+                        "and the monthly settlement do not happen. Start loyalty worker (the "
+                        "install script's lokaal-sparen-worker service)."]
+    engine = make_engine(ready["DATABASE_URL"])
+    with make_session_factory(engine)() as session, session.begin():
+        runs.beat(session, "server-1:4242", NOW, NOW + timedelta(minutes=3))
+        run = runs.start_run(session, jobs.LEDGER_VERIFY, "server-1:4242", NOW)
+        runs.finish_run(session, run.id, NOW, ok=False, summary="ledger FAILED")
+    engine.dispose()
+    problems = [f.text for f in run_checks(ready, NOW + timedelta(minutes=3)) if f.problem]
+    assert problems == ["The job ledger-verify failed at its last run: see the Operations "
+                        "page of the dashboard."]
+
+
+def test_the_command_fails_until_the_server_is_ready(
+    new_empty_database: Callable[[], str], tmp_path: Path
+) -> None:
+    database_url = new_empty_database()
+    upgrade(database_url)
     bad = run(["check"], database_url, extra_env={"PUBLIC_URL": "http://sparen.example.be"})
     assert bad.returncode == 1
     assert "PROBLEM  PUBLIC_URL (http://sparen.example.be) is not https" in bad.stdout
@@ -87,5 +137,47 @@ def test_the_command_fails_until_the_server_is_ready(database_url: str, tmp_path
         "PUBLIC_URL": "https://sparen.example.be", "TRUSTED_PROXIES": "1",
         "SECRET_KEY": STRONG, "MAIL_SERVER": "smtp.example.be", "BACKUP_DIR": str(backups),
     })
-    assert good.returncode == 0, good.stdout + good.stderr
-    assert good.stdout.strip().splitlines()[-1].startswith("ready for production")
+    assert good.returncode == 1
+    assert "PROBLEM  No worker is running" in good.stdout
+    # The worker runs every job at once (none ran before), and says it is alive.
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "lokaal_sparen", "worker", "--tick", "1"],
+        env={**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "cli-test",
+             "BACKUP_DIR": str(backups)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        _wait_for_jobs(database_url, 7)
+        good = run(["check"], database_url, extra_env={
+        "PUBLIC_URL": "https://sparen.example.be", "TRUSTED_PROXIES": "1",
+        "SECRET_KEY": STRONG, "MAIL_SERVER": "smtp.example.be", "BACKUP_DIR": str(backups),
+    })
+        assert good.returncode == 0, good.stdout + good.stderr
+        assert good.stdout.strip().splitlines()[-1].startswith("ready for production")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, output
+    assert output.strip().splitlines()[-1].startswith("worker ")
+    assert output.strip().splitlines()[-1].endswith(" stopped")
+    # It said goodbye: no heartbeat is left behind to look alive.
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(WorkerHeartbeat)) == 0
+    engine.dispose()
+
+
+def _wait_for_jobs(url: str, count: int) -> None:
+    engine = make_engine(url)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                done = conn.scalar(sa.select(sa.func.count()).select_from(JobRun)
+                                   .where(JobRun.status == RunStatus.OK))
+            if done == count:
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"{done} of {count} jobs ran")
+    finally:
+        engine.dispose()
