@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess  # nosec B404
 import sys
 import tempfile
 import time
@@ -536,7 +537,17 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     public = os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
     _require_public_url()
     click.echo(f"\nLokaal Sparen runs on {public}/  (Ctrl+C stops it)")
-    run_gunicorn(SERVED_APP, host, port, 2)
+    # The scheduled jobs run beside it, as in production; last month is left for
+    # the visitor to settle on the dashboard (WORKER_SKIP), as the demo data does.
+    worker_env = {**os.environ, "WORKER_SKIP": os.environ.get("WORKER_SKIP", "settlement")}
+    jobs = subprocess.Popen(  # noqa: S603  # nosec B603
+        [sys.executable, "-m", "lokaal_sparen", "worker"], env=worker_env
+    )
+    try:
+        run_gunicorn(SERVED_APP, host, port, 2)
+    finally:
+        jobs.terminate()
+        jobs.wait(timeout=60)
 
 
 COMMANDS = [

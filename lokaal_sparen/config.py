@@ -67,13 +67,31 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # headers then give the client's address and scheme. 0 (the default)
         # trusts none, so a client cannot pick the address the throttle sees.
         "TRUSTED_PROXIES": _count("TRUSTED_PROXIES"),
-        # Where the nightly backups go (loyalty backup, loyalty check looks there).
+        # Where the worker writes the nightly backups (loyalty check looks there).
         "BACKUP_DIR": os.environ.get("BACKUP_DIR") or None,
+        # An S3-compatible bucket for a copy of each backup off the server (its keys
+        # in boto3's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+        "BACKUP_S3_BUCKET": os.environ.get("BACKUP_S3_BUCKET") or None,
+        "BACKUP_S3_ENDPOINT_URL": os.environ.get("BACKUP_S3_ENDPOINT_URL") or None,
+        "BACKUP_S3_PREFIX": os.environ.get("BACKUP_S3_PREFIX") or None,
+        # The scheduled jobs (loyalty worker): the day of the month the last month
+        # is settled, the town's clock, jobs left to people, and who hears of failures.
+        "SETTLEMENT_DAY": _day("SETTLEMENT_DAY"),
+        "WORKER_TIMEZONE": os.environ.get("WORKER_TIMEZONE") or "Europe/Brussels",
+        "WORKER_SKIP": os.environ.get("WORKER_SKIP") or "",
+        "OPS_EMAIL": os.environ.get("OPS_EMAIL") or "",
         # Lets a monitor on another machine read /metrics (Authorization: Bearer ...).
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         # A JSON line for every request (method, path, status, time, request id).
         "ACCESS_LOG": bool(os.environ.get("ACCESS_LOG")),
     }
+
+
+def _day(name: str) -> int:
+    value = os.environ.get(name, "").strip() or "2"
+    if not value.isdigit() or not 1 <= int(value) <= 28:
+        raise SystemExit(f"{name} must be a day of the month from 1 to 28, not {value!r}")
+    return int(value)
 
 
 def _count(name: str) -> int:

@@ -64,5 +64,6 @@ def operations() -> Any:
         duration=duration,
         run_label=lambda status: str(RUN_LABELS.get(status, status)),
         backups=bool(config.get("BACKUP_DIR")),
+        skipped=[job_names.label(name) for name in jobs.skipped(config)],
         alarms=sum(state.alarming for state in states),
     )

@@ -180,7 +180,9 @@ def scratch_database(url: str, folder: Path) -> Iterator[str]:
         try:
             yield f"sqlite:///{name}"
         finally:
-            for leftover in (name, f"{name}-wal", f"{name}-shm"):
+            # The database, its journal files, and the writers' queue lock file
+            # (loyalty.infra.db.QueuedWriterConnection).
+            for leftover in (name, f"{name}-wal", f"{name}-shm", f"{name}-writers"):
                 Path(leftover).unlink(missing_ok=True)
         return
     live = sa.engine.make_url(url)

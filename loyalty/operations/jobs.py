@@ -32,8 +32,14 @@ class Job:
     schedule: Schedule
 
 
+def skipped(config: Mapping[str, Any]) -> list[str]:
+    """The jobs WORKER_SKIP leaves to people (e.g. "settlement": settled by hand)."""
+    return [n.strip() for n in str(config.get("WORKER_SKIP") or "").split(",") if n.strip()]
+
+
 def catalogue(config: Mapping[str, Any]) -> list[Job]:
-    """Every job of this installation (the backup only with a BACKUP_DIR)."""
+    """Every job the worker runs here (the backup only with a BACKUP_DIR, none that
+    WORKER_SKIP names)."""
     jobs = [
         Job(SPEND_HOLDS, Every(5)),
         Job(ANALYTICS_REFRESH, Every(15)),
@@ -45,4 +51,4 @@ def catalogue(config: Mapping[str, Any]) -> list[Job]:
     ]
     if config.get("BACKUP_DIR"):
         jobs.insert(3, Job(BACKUP, Daily(time(1, 30))))
-    return jobs
+    return [job for job in jobs if job.name not in skipped(config)]

@@ -205,3 +205,38 @@ def test_the_worker_beats_and_stops_beating(ops_app: Flask) -> None:
         assert [w.worker for w in runs.workers_alive(session, NIGHT + timedelta(minutes=1))] == [
             "beating"]
         assert runs.workers_alive(session, NIGHT + timedelta(minutes=3)) == []
+
+
+def test_a_month_runs_itself_without_a_word_to_the_admins(
+    ops_app: Flask, ops_mailbox: Mailbox
+) -> None:
+    """The README's figure: no staff minutes for operations in a healthy month. The
+    worker looks every two hours for 31 days (a sale now and then, a backup a
+    night, the settlement on the 2nd): nothing fails, nothing is missed, nobody
+    is e-mailed, and every job is green at the end."""
+    with ops_app.extensions["loyalty.sessions"]() as session:
+        scheme = make_scheme(session)
+        admin_email = make_user(session, scheme, Role.MUNICIPALITY_ADMIN).email
+    worker = Worker(ops_app, name="w")
+    start = datetime(2026, 11, 28, tzinfo=UTC)
+    ran: dict[str, int] = {}
+    for step in range(31 * 12):
+        for name, outcome in worker.run_pass(start + timedelta(hours=2 * step)):
+            assert outcome.ok, (name, outcome.summary)
+            ran[name] = ran.get(name, 0) + 1
+    # At the first look every job is due (none ran before); then each at its times.
+    assert ran[jobs.SETTLEMENT] == 2  # the first look, and 2 December
+    assert ran[jobs.BACKUP] == ran[jobs.LEDGER_VERIFY] == ran[jobs.POINT_EXPIRY] == 32
+    assert ran[jobs.SPEND_HOLDS] == 31 * 12
+    assert not [m for m in ops_mailbox.messages if m["To"] == admin_email]
+    end = start + timedelta(days=31)
+    with ops_app.app_context(), ops_app.extensions["loyalty.sessions"]() as session:
+        states = runs.states(session, jobs.catalogue(ops_app.config), end,
+                             worker_module.zone_of(ops_app.config))
+    assert {s.state for s in states} == {"ok"}
+    backups = sorted(p.name for p in Path(ops_app.config["BACKUP_DIR"]).iterdir())
+    # The rotation: the last 7 nights, the newest of the 2 weeks before them, and
+    # the last of November (nothing else is left behind, no scratch database).
+    assert backups == [f"lokaal-sparen-2026-{day}-0300.backup" for day in (
+        "11-30", "12-13", "12-20", "12-22", "12-23", "12-24", "12-25", "12-26", "12-27",
+        "12-28")]
