@@ -175,6 +175,10 @@ def scratch_database(url: str, folder: Path) -> Iterator[str]:
     gives it).
     """
     if kind_of_url(url) == "sqlite":
+        # A check cut short (the worker killed) left its file: nobody uses it now,
+        # since one worker at a time runs the backup.
+        for stale in folder.glob(".restore-check-*"):
+            stale.unlink(missing_ok=True)
         handle, name = tempfile.mkstemp(prefix=".restore-check-", suffix=".db", dir=folder)
         os.close(handle)
         try:
