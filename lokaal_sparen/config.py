@@ -80,6 +80,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "WORKER_TIMEZONE": os.environ.get("WORKER_TIMEZONE") or "Europe/Brussels",
         "WORKER_SKIP": os.environ.get("WORKER_SKIP") or "",
         "OPS_EMAIL": os.environ.get("OPS_EMAIL") or "",
+        # How long a job stays a dead worker's before another worker may run it.
+        "WORKER_LEASE_SECONDS": _count("WORKER_LEASE_SECONDS", "seconds") or 120,
         # Lets a monitor on another machine read /metrics (Authorization: Bearer ...).
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         # A JSON line for every request (method, path, status, time, request id).
@@ -94,10 +96,10 @@ def _day(name: str) -> int:
     return int(value)
 
 
-def _count(name: str) -> int:
+def _count(name: str, meaning: str = "the proxies in front") -> int:
     value = os.environ.get(name, "").strip() or "0"
     if not value.isdigit():
-        raise SystemExit(f"{name} must be a whole number (the proxies in front), not {value!r}")
+        raise SystemExit(f"{name} must be a whole number ({meaning}), not {value!r}")
     return int(value)
 
 

@@ -224,7 +224,8 @@ def settle_months(echo: Echo, now: datetime, slug: str, period: str) -> Outcome:
             months.append(monthly.month_after(months[-1]))
         echo(f"{len(months)} months are due, from {due}: each is settled on its own")
     results = [_settle_month(echo, now, slug, month) for month in months]
-    return Outcome("; ".join(r.summary for r in results), ok=all(r.ok for r in results))
+    # One line per month.
+    return Outcome("\n".join(r.summary for r in results), ok=all(r.ok for r in results))
 
 
 def _settle_month(echo: Echo, now: datetime, slug: str, period: str) -> Outcome:
@@ -260,14 +261,13 @@ def _settle_month(echo: Echo, now: datetime, slug: str, period: str) -> Outcome:
     owed = sum(line.collect_cents for line in lines)
     state = "locked now" if result.created else "already locked, unchanged"
     summary = (
-        f"{slug} {period} {state}: {len(lines)} shops, payouts EUR {sepa.euros(paid)} "
+        f"{period} {state}: {len(lines)} shops, payouts EUR {sepa.euros(paid)} "
         f"(SEPA {locked.sepa_transfers} transfers, control sum EUR "
         f"{sepa.euros(locked.control_sum_cents)}), to collect EUR {sepa.euros(owed)}, "
         f"{transfers} Stripe transfers made"
         + (f", {transfers_failed} not made (run again)" if transfers_failed else "")
         + f", {sent} payment requests sent" + (f", {failed} failed" if failed else "")
     )
-    echo(summary)
     return Outcome(summary, ok=not (failed or transfers_failed))
 
 
@@ -286,8 +286,10 @@ def settle_last_month(echo: Echo, now: datetime) -> Outcome:
         if due is None or due > last_month:
             outcomes.append(Outcome(f"{slug}: nothing due"))
             continue
-        outcomes.append(settle_months(echo, now, slug, last_month))
-    return Outcome("; ".join(o.summary for o in outcomes) or "no schemes",
+        settled = settle_months(echo, now, slug, last_month)
+        outcomes.append(Outcome("\n".join(f"{slug} {line}" for line in
+                                           settled.summary.splitlines()), settled.ok))
+    return Outcome("\n".join(o.summary for o in outcomes) or "no schemes",
                    ok=all(o.ok for o in outcomes))
 
 

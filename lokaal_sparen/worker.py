@@ -6,7 +6,7 @@ workers on any number of servers one runs it), run, and its outcome kept in
 the run history that the dashboard's Operations page shows. A second thread
 says every 15 seconds that this worker is alive (``/readyz`` reads it) and
 renews the lease of the job being run, so a long settlement keeps its job and
-a worker that dies loses it within two minutes.
+a worker that dies loses it within two minutes (``WORKER_LEASE_SECONDS``).
 
 A job that fails, or that has not run when it was due, is e-mailed to the
 admins (``OPS_EMAIL``, else every municipality admin) once.
@@ -37,8 +37,9 @@ from loyalty.operations import jobs, runs
 
 log = logging.getLogger("lokaal_sparen.worker")
 
-LEASE = timedelta(minutes=2)
-BEAT_EVERY = 15.0  # seconds
+# A worker renews its job's lease four times per lease (every 30 s by default):
+# a dead worker's job is free again within one lease.
+DEFAULT_LEASE_SECONDS = 120
 TICK = 30.0  # seconds between passes
 
 TASKS: dict[str, Callable[[Echo, datetime], Outcome]] = {
@@ -67,6 +68,8 @@ class Worker:
         self.echo: Echo = echo or log.info
         self.current: str | None = None
         self.stopping = threading.Event()
+        self.lease = timedelta(seconds=int(app.config.get("WORKER_LEASE_SECONDS")
+                                           or DEFAULT_LEASE_SECONDS))
 
     # ------------------------------------------------------------ being alive
     def beat(self, now: datetime | None = None) -> None:
@@ -75,10 +78,10 @@ class Worker:
         with self.app.app_context(), transaction() as session:
             runs.beat(session, self.name, self.started_at, now)
             if self.current is not None:
-                runs.renew_lease(session, self.current, self.name, now, LEASE)
+                runs.renew_lease(session, self.current, self.name, now, self.lease)
 
     def _beat_until_stopped(self) -> None:
-        while not self.stopping.wait(BEAT_EVERY):
+        while not self.stopping.wait(min(15.0, self.lease.total_seconds() / 4)):
             try:
                 self.beat()
             except sa.exc.SQLAlchemyError:
@@ -104,7 +107,7 @@ class Worker:
             if not due:
                 continue
             with transaction() as session:
-                taken = runs.take_lease(session, job.name, self.name, moment, LEASE)
+                taken = runs.take_lease(session, job.name, self.name, moment, self.lease)
             if not taken:
                 continue  # another worker runs it
             try:
