@@ -3,6 +3,8 @@
 # `./scripts/install-server.sh --help` says what it sets up; README.md, "Production".
 set -euo pipefail
 umask 022
+# The installed code runs with the virtualenv's own packages only.
+unset PYTHONPATH PYTHONHOME
 
 NAME=lokaal-sparen
 SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,8 +40,10 @@ Options:
   --database-url URL  use this database instead of making a local PostgreSQL one
                       (postgresql://user@host/db, or sqlite:////path/loyalty.db);
                       a rerun keeps the one it has
-  --port N            port of loyalty serve on 127.0.0.1 (default 8000)
-  --workers N         web server worker processes (default: 2 per CPU, 2 to 8)
+  --port N            port of loyalty serve on 127.0.0.1 (default 8000; a rerun
+                      keeps the one it has)
+  --workers N         web server worker processes (default: 2 per CPU, 2 to 8;
+                      a rerun keeps the number it has)
   --user NAME         the system user of the services (default lokaal-sparen)
   --python PATH       the Python that makes the virtualenv (default /usr/bin/python3)
   --no-proxy          write and check the Caddyfile, but leave Caddy alone
@@ -74,7 +78,7 @@ fail() {
 
 PUBLIC_URL=""
 DATABASE_URL=""
-PORT=8000
+PORT=""
 WORKERS=""
 SERVICE_USER=$NAME
 PYTHON=/usr/bin/python3
@@ -102,17 +106,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if ! [[ $PORT =~ ^[0-9]{1,5}$ ]] || [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then
-  fail "--port must be a port number, not '$PORT'"
-fi
-if [ -z "$WORKERS" ]; then
-  WORKERS=$(($(nproc) * 2))
-  if [ "$WORKERS" -gt 8 ]; then WORKERS=8; fi
-  if [ "$WORKERS" -lt 2 ]; then WORKERS=2; fi
-fi
-if ! [[ $WORKERS =~ ^[0-9]{1,2}$ ]] || [ "$WORKERS" -lt 1 ] || [ "$WORKERS" -gt 64 ]; then
-  fail "--workers must be a number from 1 to 64, not '$WORKERS'"
-fi
+case $DATABASE_URL in
+  '' | postgresql://* | postgresql+psycopg://* | sqlite:///*) ;;
+  *) fail "--database-url must be postgresql://... or sqlite:///..., not '$DATABASE_URL'" ;;
+esac
 # The name becomes a PostgreSQL role and database in SQL below: letters only.
 [[ $SERVICE_USER =~ ^[a-z_][a-z0-9_-]{0,30}$ ]] ||
   fail "--user must be a plain lower-case user name, not '$SERVICE_USER'"
@@ -144,6 +141,26 @@ LOGROTATE_FILE=$PREFIX/etc/logrotate.d/$NAME
 CADDY_HOME=$PREFIX/var/lib/caddy
 WEB_UNIT=$NAME-web.service
 WORKER_UNIT=$NAME-worker.service
+
+# A rerun keeps the port and the number of workers of the web unit it wrote.
+if [ -z "$PORT" ] && [ -f "$UNIT_DIR/$WEB_UNIT" ]; then
+  PORT=$(sed -n 's/^ExecStart=.* --port \([0-9]*\).*/\1/p' "$UNIT_DIR/$WEB_UNIT")
+fi
+if [ -z "$WORKERS" ] && [ -f "$UNIT_DIR/$WEB_UNIT" ]; then
+  WORKERS=$(sed -n 's/^ExecStart=.* --workers \([0-9]*\).*/\1/p' "$UNIT_DIR/$WEB_UNIT")
+fi
+PORT=${PORT:-8000}
+if ! [[ $PORT =~ ^[0-9]{1,5}$ ]] || [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then
+  fail "--port must be a port number, not '$PORT'"
+fi
+if [ -z "$WORKERS" ]; then
+  WORKERS=$(($(nproc) * 2))
+  if [ "$WORKERS" -gt 8 ]; then WORKERS=8; fi
+  if [ "$WORKERS" -lt 2 ]; then WORKERS=2; fi
+fi
+if ! [[ $WORKERS =~ ^[0-9]{1,2}$ ]] || [ "$WORKERS" -lt 1 ] || [ "$WORKERS" -gt 64 ]; then
+  fail "--workers must be a number from 1 to 64, not '$WORKERS'"
+fi
 
 # systemd runs the services only on a real server booted with it; otherwise
 # they are started here as background processes.
@@ -348,10 +365,6 @@ else
   DATABASE_URL="sqlite:///$STATE_DIR/loyalty.db"
   note "no --database-url under --prefix: SQLite in $STATE_DIR"
 fi
-case $DATABASE_URL in
-  postgresql://* | postgresql+psycopg://* | sqlite:///*) ;;
-  *) fail "--database-url must be postgresql://... or sqlite:///..., not '$DATABASE_URL'" ;;
-esac
 
 SECRET_KEY=$(env_value SECRET_KEY)
 if [ -n "$SECRET_KEY" ]; then
@@ -397,9 +410,9 @@ case $DATABASE_URL in
   *@/*host=/var/run/postgresql*) local_postgres=postgresql.service ;;
 esac
 
-unit() { # DESCRIPTION COMMAND...
-  local description=$1
-  shift
+unit() { # NAME DESCRIPTION COMMAND...
+  local name=$1 description=$2
+  shift 2
   cat <<EOF
 # Written by scripts/install-server.sh (a rerun writes it again).
 [Unit]
@@ -418,8 +431,8 @@ ExecStart=$VENV/bin/loyalty $*
 Restart=always
 RestartSec=5
 TimeoutStopSec=40
-# Output goes to the journal (journalctl -u ${WEB_UNIT%.service}), which rotates it.
-SyslogIdentifier=${description%% *}
+# Output goes to the journal (journalctl -u $name), which rotates it.
+SyslogIdentifier=$name
 NoNewPrivileges=yes
 PrivateTmp=yes
 PrivateDevices=yes
@@ -434,9 +447,9 @@ ReadWritePaths=$write_paths
 WantedBy=multi-user.target
 EOF
 }
-unit "lokaal-sparen-web (Lokaal Sparen web server)" \
+unit "${WEB_UNIT%.service}" "Lokaal Sparen web server" \
   serve --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" >"$UNIT_DIR/$WEB_UNIT"
-unit "lokaal-sparen-worker (Lokaal Sparen scheduled jobs and backups)" \
+unit "${WORKER_UNIT%.service}" "Lokaal Sparen scheduled jobs and backups" \
   worker >"$UNIT_DIR/$WORKER_UNIT"
 note "$UNIT_DIR/$WEB_UNIT, $UNIT_DIR/$WORKER_UNIT"
 
@@ -600,12 +613,14 @@ if [ "$SYSTEMD" -eq 1 ]; then
     note "systemctl reload-or-restart caddy"
   fi
 else
-  if [ "$REAL" -eq 1 ]; then
-    note "systemd is not running here (no /run/systemd/system): the units are written but not used;"
+  if [ ! -d /run/systemd/system ]; then
+    note "systemd is not running here (no /run/systemd/system): the units are written and"
+    note "checked but not used; the services are started directly as background processes"
   else
-    note "--prefix: the units are written but not installed into systemd;"
+    note "--prefix: the units are written and checked but not installed into systemd;"
+    note "the services are started directly as background processes"
   fi
-  note "the services run as background processes instead, pid files in $RUN_DIR"
+  note "pid files in $RUN_DIR, logs in $LOG_DIR"
   stop_direct web "$VENV/bin/loyalty"
   stop_direct worker "$VENV/bin/loyalty"
   if [ "$PROXY" -eq 1 ]; then stop_direct caddy "$CADDYFILE"; fi
@@ -661,8 +676,10 @@ else
 fi
 proxy_part="Caddy in front"
 [ "$PROXY" -eq 1 ] || proxy_part="Caddy left alone"
+processes="$WORKERS processes"
+if [ "$WORKERS" -eq 1 ]; then processes="1 process"; fi
 done_word=installed
 [ "$INSTALLED" -eq 1 ] && done_word=upgraded
 echo "Lokaal Sparen $VERSION $done_word for $PUBLIC_URL in $((SECONDS - STARTED)) s:" \
-  "web on 127.0.0.1:$PORT ($WORKERS workers) and worker running $how, $proxy_part," \
+  "web on 127.0.0.1:$PORT ($processes) and worker running $how, $proxy_part," \
   "database ${DATABASE_URL%%:*}, settings in $ENV_FILE"
