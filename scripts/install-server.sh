@@ -46,7 +46,7 @@ Options:
                       a rerun keeps the number it has)
   --user NAME         the system user of the services (default lokaal-sparen)
   --python PATH       the Python that makes the virtualenv (default /usr/bin/python3)
-  --no-proxy          write and check the Caddyfile, but leave Caddy alone
+  --no-caddy          write and check the Caddyfile, but leave Caddy alone
   --prefix DIR        a trial install under DIR (CI, a look before the real thing):
                       every path above lies under DIR; no apt-get, no system user,
                       no database made (SQLite under DIR unless --database-url);
@@ -98,7 +98,7 @@ while [ $# -gt 0 ]; do
     --user=*) SERVICE_USER=${1#*=}; shift ;;
     --python) PYTHON=${2:?--python needs a path}; shift 2 ;;
     --python=*) PYTHON=${1#*=}; shift ;;
-    --no-proxy) PROXY=0; shift ;;
+    --no-caddy) PROXY=0; shift ;;
     --prefix) PREFIX=${2:?--prefix needs a directory}; shift 2 ;;
     --prefix=*) PREFIX=${1#*=}; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -107,8 +107,8 @@ while [ $# -gt 0 ]; do
 done
 
 case $DATABASE_URL in
-  '' | postgresql://* | postgresql+psycopg://* | sqlite:///*) ;;
-  *) fail "--database-url must be postgresql://... or sqlite:///..., not '$DATABASE_URL'" ;;
+  '' | postgresql://* | postgresql+psycopg://* | sqlite:////*) ;;
+  *) fail "--database-url must be postgresql://... or sqlite:////absolute/path, not '$DATABASE_URL'" ;;
 esac
 # The name becomes a PostgreSQL role and database in SQL below: letters only.
 [[ $SERVICE_USER =~ ^[a-z_][a-z0-9_-]{0,30}$ ]] ||
@@ -214,11 +214,12 @@ alive() { # PID: running (not a zombie waiting for its parent to read its end)
   [ "$state" != Z ]
 }
 
-healthy() { # URL: answers 200
+healthy() { # URL: answers 200 (asked directly, never through an HTTP proxy)
   "$VENV/bin/python" -c '
 import sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 try:
-    sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=3).status == 200 else 1)
+    sys.exit(0 if opener.open(sys.argv[1], timeout=3).status == 200 else 1)
 except OSError:
     sys.exit(1)
 ' "$1"
@@ -310,7 +311,7 @@ tar -C "$SOURCE" --exclude-vcs --exclude=./.venv --exclude=./venv --exclude=./bu
   --exclude=./dist --exclude='*.egg-info' --exclude=./instance --exclude=./.env \
   --exclude=__pycache__ --exclude=.pytest_cache --exclude=.mypy_cache --exclude=.ruff_cache \
   --exclude=.hypothesis --exclude=./test-artifacts --exclude=node_modules -cf - . |
-  tar -C "$new_src" -xf -
+  tar -C "$new_src" --no-same-owner --no-same-permissions -xf -
 rm -rf "$APP_DIR/src.old"
 [ -d "$APP_DIR/src" ] && mv "$APP_DIR/src" "$APP_DIR/src.old"
 mv "$new_src" "$APP_DIR/src"
@@ -322,6 +323,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$APP_DIR/src[postgres]"
 "$VENV/bin/pybabel" -q compile -d "$APP_DIR/src/loyalty/translations"
+# Compiled now, as root: the services may not write beside the code.
+"$VENV/bin/python" -m compileall -q -j 0 -x '/(tests|docs|build)/' "$APP_DIR/src" >/dev/null
 VERSION=$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("lokaal-sparen"))')
 note "lokaal-sparen $VERSION installed in $VENV"
 
@@ -620,7 +623,7 @@ else
     note "--prefix: the units are written and checked but not installed into systemd;"
     note "the services are started directly as background processes"
   fi
-  note "pid files in $RUN_DIR, logs in $LOG_DIR"
+  note "pid files in $RUN_DIR, logs in $LOG_DIR; after a reboot, run this script again"
   stop_direct web "$VENV/bin/loyalty"
   stop_direct worker "$VENV/bin/loyalty"
   if [ "$PROXY" -eq 1 ]; then stop_direct caddy "$CADDYFILE"; fi
@@ -651,7 +654,8 @@ if ! healthy "$health_url"; then
 fi
 note "web server answers"
 if [ "$SYSTEMD" -eq 1 ]; then
-  sleep 2
+  # A worker that cannot start stops within a second or two.
+  sleep 3
   systemctl is-active --quiet "$WORKER_UNIT" || {
     journalctl -u "$WORKER_UNIT" -n 30 --no-pager >&2
     fail "$WORKER_UNIT is not running"

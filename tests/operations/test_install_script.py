@@ -250,6 +250,8 @@ def test_install_then_upgrade_in_place(
     (("--public-url", "https://sparen.example.be", "--workers", "0"), "--workers must be"),
     (("--public-url", "https://sparen.example.be", "--database-url", "mysql://x/y"),
      "--database-url must be"),
+    (("--public-url", "https://sparen.example.be", "--database-url", "sqlite:///loyalty.db"),
+     "sqlite:////absolute/path"),
 ])
 def test_bad_arguments_are_refused_in_plain_words(
     tmp_path: Path, args: tuple[str, ...], message: str
