@@ -47,6 +47,7 @@ Options:
   --user NAME         the system user of the services (default lokaal-sparen)
   --python PATH       the Python that makes the virtualenv (default /usr/bin/python3)
   --no-caddy          write and check the Caddyfile, but leave Caddy alone
+                      (on every run: for a server with a proxy of its own)
   --prefix DIR        a trial install under DIR (CI, a look before the real thing):
                       every path above lies under DIR; no apt-get, no system user,
                       no database made (SQLite under DIR unless --database-url);
@@ -369,6 +370,16 @@ else
   note "no --database-url under --prefix: SQLite in $STATE_DIR"
 fi
 
+case $DATABASE_URL in
+  sqlite:///*)
+    sqlite_dir=$(dirname "${DATABASE_URL#sqlite:///}")
+    if [ ! -d "$sqlite_dir" ]; then
+      mkdir -p "$sqlite_dir"
+      if [ "$REAL" -eq 1 ]; then chown "$SERVICE_USER:$SERVICE_USER" "$sqlite_dir"; fi
+    fi
+    ;;
+esac
+
 SECRET_KEY=$(env_value SECRET_KEY)
 if [ -n "$SECRET_KEY" ]; then
   note "SECRET_KEY kept"
@@ -404,7 +415,7 @@ step "systemd units, Caddyfile and the loyalty command"
 write_paths="$STATE_DIR $BACKUP_DIR"
 case $DATABASE_URL in
   sqlite:///*)
-    sqlite_dir=$(dirname "${DATABASE_URL#sqlite:///}")
+    # SQLite writes its journal and the writers' lock file beside the database.
     [ "$sqlite_dir" = "$STATE_DIR" ] || write_paths="$write_paths $sqlite_dir"
     ;;
 esac
