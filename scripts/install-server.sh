@@ -461,17 +461,15 @@ ReadWritePaths=$write_paths
 WantedBy=multi-user.target
 EOF
 }
+# The units and the Caddyfile are written to a scratch folder first and take
+# their places only once their checks pass: a failed check leaves the old ones.
+staged=$(mktemp -d)
+trap 'rm -rf "$staged"' EXIT
 unit "${WEB_UNIT%.service}" "Lokaal Sparen web server" \
-  serve --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" >"$UNIT_DIR/$WEB_UNIT"
+  serve --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" >"$staged/$WEB_UNIT"
 unit "${WORKER_UNIT%.service}" "Lokaal Sparen scheduled jobs and backups" \
-  worker >"$UNIT_DIR/$WORKER_UNIT"
-note "$UNIT_DIR/$WEB_UNIT, $UNIT_DIR/$WORKER_UNIT"
+  worker >"$staged/$WORKER_UNIT"
 
-if [ -f "$CADDYFILE" ] && ! grep -q 'scripts/install-server.sh' "$CADDYFILE" &&
-  [ ! -f "$CADDYFILE.before-$NAME" ]; then
-  cp -p "$CADDYFILE" "$CADDYFILE.before-$NAME"
-  note "the Caddyfile that was there is kept as $CADDYFILE.before-$NAME"
-fi
 {
   echo "# Lokaal Sparen, written by scripts/install-server.sh (a rerun writes it again)."
   echo "# Caddy gets and renews the certificate for the site's name by itself (ports"
@@ -487,8 +485,7 @@ fi
   echo "	encode zstd gzip"
   echo "	reverse_proxy 127.0.0.1:$PORT"
   echo "}"
-} >"$CADDYFILE"
-note "$CADDYFILE"
+} >"$staged/Caddyfile"
 
 cat >"$WRAPPER" <<EOF
 #!/usr/bin/env bash
@@ -533,7 +530,7 @@ step "checking the units and the Caddyfile"
 if command -v systemd-analyze >/dev/null; then
   # Exit 0 with warnings too (an unknown key is ignored): any line about our
   # units counts as a failure.
-  verify_output=$(systemd-analyze verify "$UNIT_DIR/$WEB_UNIT" "$UNIT_DIR/$WORKER_UNIT" 2>&1) ||
+  verify_output=$(systemd-analyze verify "$staged/$WEB_UNIT" "$staged/$WORKER_UNIT" 2>&1) ||
     fail "systemd-analyze verify failed: $verify_output"
   if grep -q "$NAME" <<<"$verify_output"; then
     fail "systemd-analyze verify: $verify_output"
@@ -543,18 +540,28 @@ else
   note "systemd-analyze is not installed: units not checked"
 fi
 if command -v caddy >/dev/null; then
-  caddy_scratch=$(mktemp -d)
-  if ! caddy_output=$(HOME=$caddy_scratch XDG_DATA_HOME=$caddy_scratch XDG_CONFIG_HOME=$caddy_scratch \
-    caddy validate --config "$CADDYFILE" --adapter caddyfile 2>&1); then
-    rm -rf "$caddy_scratch"
-    fail "caddy validate $CADDYFILE failed: $caddy_output"
+  # Its own scratch home: validating writes nothing into root's.
+  if ! caddy_output=$(HOME=$staged XDG_DATA_HOME=$staged XDG_CONFIG_HOME=$staged \
+    caddy validate --config "$staged/Caddyfile" --adapter caddyfile 2>&1); then
+    fail "caddy validate failed: $caddy_output"
   fi
-  rm -rf "$caddy_scratch"
   note "caddy validate: Caddyfile OK"
 else
   [ "$REAL" -eq 1 ] && fail "caddy is not installed"
   note "caddy is not installed: Caddyfile not checked"
 fi
+
+mv "$staged/$WEB_UNIT" "$UNIT_DIR/$WEB_UNIT"
+mv "$staged/$WORKER_UNIT" "$UNIT_DIR/$WORKER_UNIT"
+note "$UNIT_DIR/$WEB_UNIT, $UNIT_DIR/$WORKER_UNIT"
+if [ -f "$CADDYFILE" ] && ! grep -q 'scripts/install-server.sh' "$CADDYFILE" &&
+  [ ! -f "$CADDYFILE.before-$NAME" ]; then
+  cp -p "$CADDYFILE" "$CADDYFILE.before-$NAME"
+  note "the Caddyfile that was there is kept as $CADDYFILE.before-$NAME"
+fi
+mv "$staged/Caddyfile" "$CADDYFILE"
+chmod 0644 "$CADDYFILE" "$UNIT_DIR/$WEB_UNIT" "$UNIT_DIR/$WORKER_UNIT"
+note "$CADDYFILE"
 
 # -- migrations -------------------------------------------------------------------
 
