@@ -359,6 +359,9 @@ elif [ "$REAL" -eq 1 ]; then
     as_postgres createuser "$SERVICE_USER"
     note "PostgreSQL role $SERVICE_USER made"
   fi
+  # The worker proves each nightly backup by restoring it into a scratch database
+  # of its own (BACKUP_DIR), which it creates and drops: the role needs CREATEDB.
+  as_postgres psql -XqAc "ALTER ROLE \"$SERVICE_USER\" CREATEDB"
   if [ "$(as_postgres psql -XtAc "SELECT 1 FROM pg_database WHERE datname = '$SERVICE_USER'")" != 1 ]; then
     as_postgres createdb --owner="$SERVICE_USER" --encoding=UTF8 --template=template0 "$SERVICE_USER"
     note "PostgreSQL database $SERVICE_USER made"
