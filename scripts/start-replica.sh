@@ -106,6 +106,7 @@ if pg_isready -q -h 127.0.0.1 -p "$REPLICA_PORT"; then
   fi
   say "the replica on port $REPLICA_PORT does not stream; making it again"
   pg_ctl -m fast -w stop >/dev/null || true
+  remake=1
 fi
 
 # The primary must take replication connections from 127.0.0.1.
@@ -152,7 +153,7 @@ start() {
   pg_ctl -l "$REPLICA_LOG" -w -t 60 start >/dev/null
 }
 
-if [ -f "$REPLICA_DATA/standby.signal" ]; then
+if [ -z "${remake:-}" ] && [ -f "$REPLICA_DATA/standby.signal" ]; then
   say "starting the replica in $REPLICA_DATA"
   if start && wait_for_streaming; then
     echo "$url"
