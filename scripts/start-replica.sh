@@ -59,6 +59,11 @@ replica_sql() {
 pg_isready -q -h "$PRIMARY_HOST" -p "$PRIMARY_PORT" \
   || die "the primary at $PRIMARY_HOST:$PRIMARY_PORT does not answer"
 
+# One at a time: two test runs starting at once must not both make the replica.
+mkdir -p "$(dirname "$REPLICA_DATA")"
+exec 9>"$REPLICA_DATA.lock"
+flock 9
+
 if [ -z "${PG_BINDIR:-}" ]; then
   major=$(( $(primary_sql "SHOW server_version_num") / 10000 ))
   if [ -x "/usr/lib/postgresql/$major/bin/pg_ctl" ]; then
@@ -69,7 +74,8 @@ if [ -z "${PG_BINDIR:-}" ]; then
 fi
 [ -x "$PG_BINDIR/pg_ctl" ] || die "no pg_ctl in $PG_BINDIR (set PG_BINDIR)"
 
-pg_ctl() { as_server_user "$PG_BINDIR/pg_ctl" -D "$REPLICA_DATA" "$@"; }
+# 9>&-: the server must not inherit (and so hold) this script's lock.
+pg_ctl() { as_server_user "$PG_BINDIR/pg_ctl" -D "$REPLICA_DATA" "$@" 9>&-; }
 
 if [ "${1:-}" = "--stop" ]; then
   if [ -f "$REPLICA_DATA/postmaster.pid" ]; then

@@ -7,11 +7,14 @@ paused. On SQLite it is a read-only connection to the same file.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -178,9 +181,14 @@ def test_every_write_goes_to_the_primary(
 
 @contextmanager
 def paused_replay(replica_url: str) -> Iterator[None]:
-    """The replica replays nothing inside the block (it still receives the WAL)."""
+    """The replica replays nothing inside the block (it still receives the WAL).
+
+    One test run at a time pauses it: another run's resume must not end this pause.
+    """
     engine = make_engine(replica_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
+    lock = Path(tempfile.gettempdir()) / "lokaal-sparen-replica-pause.lock"
+    with lock.open("a") as held, engine.connect() as conn:
+        fcntl.flock(held, fcntl.LOCK_EX)
         conn.exec_driver_sql("SELECT pg_wal_replay_pause()")
         try:
             for _ in range(100):
