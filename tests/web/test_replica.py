@@ -33,6 +33,7 @@ from tests.forms import signed_in
 
 PERIOD = {"from": "2026-09-01", "to": "2026-09-30"}
 BEHIND = "behind: what happened most recently may be missing"
+LAG_NOTICE = 3  # seconds
 
 
 def _app(database_url: str, replica_url: str | None) -> Flask:
@@ -42,8 +43,8 @@ def _app(database_url: str, replica_url: str | None) -> Flask:
         "DATABASE_REPLICA_URL": replica_url,
         "SECRET_KEY": "test-secret-key",
         "PUBLIC_URL": "https://sparen.example.be",
-        # A second of lag is shown (10 by default): the test pauses replay that long.
-        "REPLICA_LAG_NOTICE_SECONDS": 1,
+        # A lag of 3 seconds is shown (10 by default): the test pauses replay longer.
+        "REPLICA_LAG_NOTICE_SECONDS": LAG_NOTICE,
     })
     app.test_client_class = PublicHostClient
     return app
@@ -109,10 +110,9 @@ def test_reports_read_on_the_replica_are_the_primarys_figures(
     token = _analyst_token(app, session, scheme)
     # The first report folds the new sales into the rollups: a write, so on the
     # primary (the replica refuses every write).
-    first = _report(replica_app, token, "sectors")
+    _report(replica_app, token, "sectors")
     assert _watermark(session, scheme) == _newest_event(session, scheme)
     wait_for_replica(database_url, replica_url)
-    assert _report(replica_app, token, "sectors") == first == _report(app, token, "sectors")
     for name in catalog.CATALOG:
         assert _report(replica_app, token, name) == _report(app, token, name), name
     spending = app.test_client().get("/api/v1/reports/spending", headers=token,
@@ -221,16 +221,17 @@ def test_a_lagging_replica_says_so_on_the_page(
         return answer.json["total"]
 
     token = _analyst_token(app, session, scheme)
-    before = figures(behind)
+    before = figures(primary)  # the sales folded in
     wait_for_replica(database_url, replica_url)
+    assert figures(behind) == before
     assert _report(replica_app, token, "sectors")["total"] == before
     with paused_replay(replica_url):
         # More sales in September, committed on the primary while the replica
-        # replays nothing; then more than the notice's second passes.
+        # replays nothing; then more than the notice's seconds pass.
         generate.generate_events(session, scheme, 300, end=date(2026, 9, 30), days=30, seed=8,
                                  shoppers=120)
         session.commit()
-        time.sleep(1.2)
+        time.sleep(LAG_NOTICE + 0.2)
         now = figures(primary)
         assert now != before
         # The replica has not replayed the new sales: the pages and the API read it.
