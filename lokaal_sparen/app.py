@@ -19,7 +19,8 @@ from lokaal_sparen import cli, config
 from loyalty import api, web
 from loyalty.api import stripe_webhook
 from loyalty.infra.db import make_engine, make_session_factory
-from loyalty.web import health, i18n, request_log
+from loyalty.infra.replica import make_replica_engine
+from loyalty.web import health, i18n, replica, request_log
 from loyalty.web.signin import views as signin_pages
 
 # Macros every front end's forms use (forms.html).
@@ -42,6 +43,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["loyalty.engine"] = engine
     web.init_app(app, make_session_factory(engine))
+    replica_url = app.config.get("DATABASE_REPLICA_URL")
+    # An engine connects on first use only: no network here.
+    replica.init_app(app, make_replica_engine(replica_url) if replica_url else None)
     i18n.init_app(app)
     csrf = CSRFProtect(app)
     smorest = api.init_app(app)

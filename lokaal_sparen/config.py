@@ -43,6 +43,8 @@ def secret_key(instance_path: str) -> str:
 def from_environment(instance_path: str) -> dict[str, Any]:
     return {
         "DATABASE_URL": database_url(instance_path),
+        # A streaming replica that reports read from (loyalty.web.replica); never written.
+        "DATABASE_REPLICA_URL": os.environ.get("DATABASE_REPLICA_URL") or None,
         "SECRET_KEY": secret_key(instance_path),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").rstrip("/") or None,
         # Secure cookies when served behind HTTPS (PUBLIC_URL says so).

@@ -29,7 +29,7 @@ from loyalty.models import (
 from loyalty.money import accounts, ledger
 from loyalty.shops import onboarding
 from loyalty.town import sectors
-from loyalty.web import charts, confirm, db, i18n, public_url
+from loyalty.web import charts, confirm, db, i18n, public_url, replica
 from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.common import (
     ADMIN,
@@ -57,11 +57,17 @@ def home() -> Any:
             .group_by(Merchant.status)
         ).all()
     )
-    rollups.refresh_if_pending(session, scheme)
     period = periods.parse(None, None, report_kit.today_local(scheme))
-    # Through the report catalogue, so the privacy rules apply here too.
-    spending = catalog.build(session, scheme, "sectors", period, str(get_locale() or "nl"))
-    trend = _trend(session, scheme, period)
+    lang = str(get_locale() or "nl")
+    # Through the report catalogue, so the privacy rules apply here too; from a
+    # replica when there is one. What needs doing (applications, flags) is read on
+    # the primary, so an admin sees at once what they just did.
+    read = replica.read(
+        lambda reads: (catalog.build(reads, scheme, "sectors", period, lang),
+                       _trend(reads, scheme, period)),
+        refresh=lambda primary: rollups.refresh_if_pending(primary, scheme),
+    )
+    spending, trend = read.value
     liability = accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
     running = [
         figures
@@ -85,6 +91,7 @@ def home() -> Any:
         running=running,
         open_flags=open_flags or 0,
         trend=trend,
+        replica_lag=read.lag_notice,
     )
 
 

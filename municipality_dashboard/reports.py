@@ -28,7 +28,7 @@ from loyalty.analytics import (
 from loyalty.analytics.periods import Period
 from loyalty.errors import InvalidInput
 from loyalty.infra import csv_cells
-from loyalty.web import charts, db, i18n
+from loyalty.web import charts, i18n, replica
 from loyalty.web.signin import staff_required
 from municipality_dashboard.common import STAFF, bp, current_scheme, render
 
@@ -152,7 +152,6 @@ def report_page(name: str) -> Any:
     if name not in catalog.CATALOG:
         abort(404)
     scheme = current_scheme()
-    session = db()
     today = report_kit.today_local(scheme)
     error = None
     try:
@@ -165,9 +164,13 @@ def report_page(name: str) -> Any:
             "'from' is after 'to'": gettext("The start date is after the end date."),
         }.get(exc.message, gettext("A period spans at most three years."))
         period = periods.parse(None, None, today)
-    rollups.refresh_if_pending(session, scheme)
     lang = str(get_locale() or "nl")
-    report = catalog.build(session, scheme, name, period, lang)
+    # New sales are folded in on the primary; the report may then be read from a replica.
+    read = replica.read(
+        lambda reads: catalog.build(reads, scheme, name, period, lang),
+        refresh=lambda primary: rollups.refresh_if_pending(primary, scheme),
+    )
+    report = read.value
 
     if export == ".csv":
         response = current_app.response_class(_spreadsheet(report, lang),
@@ -212,6 +215,7 @@ def report_page(name: str) -> Any:
         "previous": report.period.previous(),
         "last_year": report.period.last_year(),
         "translate_label": _label,
+        "replica_lag": read.lag_notice,
     }
     page = render("report.html", status=400 if error else 200, **context)
     page.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"

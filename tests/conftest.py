@@ -115,6 +115,85 @@ def dialect(database_url: str) -> str:
     return "postgresql" if database_url.startswith("postgresql") else "sqlite"
 
 
+# -- the read replica (DATABASE_REPLICA_URL) -------------------------------------
+
+
+def _start_replica(primary_server_url: str) -> str:
+    """The URL (no database) of a streaming replica of the test server, started by
+    scripts/start-replica.sh when it is not running (.ci/run starts it first)."""
+    primary = sa.engine.make_url(primary_server_url)
+    env = {
+        **os.environ,
+        "PRIMARY_HOST": primary.host or "127.0.0.1",
+        "PRIMARY_PORT": str(primary.port or 5432),
+        "PRIMARY_USER": primary.username or "postgres",
+    }
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "start-replica.sh")],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    lines = result.stdout.split()
+    if result.returncode != 0 or not lines:
+        # A failure, not a skip: on PostgreSQL the replica tests must run.
+        pytest.fail("no read replica of the PostgreSQL test server (set "
+                    "TEST_DATABASE_REPLICA_URL, or make scripts/start-replica.sh work):\n"
+                    + result.stdout + result.stderr)
+    return lines[-1]
+
+
+def wait_for_replica(primary_url: str, replica_url: str, timeout: float = 60) -> None:
+    """Return once the replica has replayed everything the primary committed so far."""
+    if not replica_url.startswith("postgresql"):
+        return  # SQLite: the "replica" is the same file
+    from loyalty.infra.replica import make_replica_engine, primary_position, replica_state
+
+    primary = make_engine(primary_url)
+    replica = make_replica_engine(replica_url)
+    try:
+        with Session(primary) as session:
+            target = primary_position(session)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                # Also waits for a database the primary made a moment ago to appear.
+                if replica_state(replica, target, wait=max(deadline - time.monotonic(), 0)
+                                 ).caught_up:
+                    return
+            except sa.exc.OperationalError as error:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the replica does not answer: {error}") from error
+                time.sleep(0.1)
+                continue
+            raise AssertionError(f"the replica did not catch up with the primary in {timeout} s")
+    finally:
+        primary.dispose()
+        replica.dispose()
+
+
+@pytest.fixture(scope="session")
+def replica_url(database_url: str) -> str:
+    """DATABASE_REPLICA_URL for the test database.
+
+    On PostgreSQL the same database on a real streaming replica of the test server:
+    TEST_DATABASE_REPLICA_URL's server (.ci/run sets it), else the one that
+    scripts/start-replica.sh starts; a physical replica has every database of its
+    primary, so the database this run made is there under its own name. On SQLite
+    a read-only connection to the same file: as unable to write as a standby, but
+    never behind.
+    """
+    url = sa.engine.make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return f"sqlite:///file:{url.database}?mode=ro&uri=true"
+    server = os.environ.get("TEST_DATABASE_REPLICA_URL") or _start_replica(
+        os.environ["TEST_DATABASE_URL"]
+    )
+    replica = sa.engine.make_url(server).set(database=url.database).render_as_string(
+        hide_password=False
+    )
+    wait_for_replica(database_url, replica)
+    return replica
+
+
 _client_addresses = (f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(1))
 
 

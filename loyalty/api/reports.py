@@ -16,7 +16,7 @@ from loyalty.api.common import AUTH
 from loyalty.api.schemas import NamedReport, ReportQuery, SpendingQuery, SpendingReport
 from loyalty.errors import InvalidInput, NotFound
 from loyalty.models import Scheme
-from loyalty.web import db, writes
+from loyalty.web import db, replica, writes
 
 blp = Blueprint("reports", __name__, description="Anonymised spending reports")
 
@@ -32,9 +32,10 @@ class SpendingView(MethodView):
         start, end = query.get("from_"), query.get("to")
         if start and end and start > end:
             raise InvalidInput("'from' is after 'to'", code="invalid_period")
-        session = db()
-        scheme = session.get_one(Scheme, user.scheme_id)
-        cells = reports.spending(session, scheme, query["by"], start, end)
+        scheme = db().get_one(Scheme, user.scheme_id)
+        cells = replica.read(
+            lambda reads: reports.spending(reads, scheme, query["by"], start, end)
+        ).value
         return {
             "rows": [asdict(c) for c in cells],
             "k": scheme.k_anonymity,
@@ -58,11 +59,14 @@ class NamedReportView(MethodView):
         name = name.removesuffix(".csv")
         if name not in catalog.CATALOG:
             raise NotFound(f"no report {name!r}", code="unknown_report")
-        session = db()
-        scheme = session.get_one(Scheme, user.scheme_id)
+        scheme = db().get_one(Scheme, user.scheme_id)
         period = periods.parse(query.get("from_"), query.get("to"), report_kit.today_local(scheme))
-        rollups.refresh_if_pending(session, scheme)
-        report = catalog.build(session, scheme, name, period, str(get_locale() or "nl"))
+        lang = str(get_locale() or "nl")
+        # New sales are folded in on the primary; the report may then be read from a replica.
+        report = replica.read(
+            lambda reads: catalog.build(reads, scheme, name, period, lang),
+            refresh=lambda primary: rollups.refresh_if_pending(primary, scheme),
+        ).value
         if as_csv:
             response: Response = current_app.response_class(
                 exports.as_csv(report), mimetype="text/csv"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_interval, format_time
+from babel.dates import format_date, format_interval, format_time, format_timedelta
 from babel.numbers import format_currency, format_decimal, format_percent
 from flask import Flask, request
 from flask_babel import Babel, get_locale
@@ -118,6 +118,11 @@ def short_time(value: datetime) -> str:
     return format_time(value.astimezone(_tz()), "HH:mm", locale=_locale())
 
 
+def duration(value: timedelta) -> str:
+    """A length of time, rounded as people say it: "12 seconden", "3 minutes", "2 hours"."""
+    return format_timedelta(value, threshold=1, locale=_locale())
+
+
 def _tz() -> ZoneInfo:
     return ZoneInfo("Europe/Brussels")
 
@@ -129,5 +134,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         euro=euro, number=number, long_date=long_date, short_time=short_time, month=month,
         day=day, date_range=date_range, percent_change=percent_change, percent=percent,
+        duration=duration,
     )
     app.jinja_env.globals.update(current_language=lambda: str(get_locale()), LANGUAGES=LANGUAGES)

@@ -62,3 +62,25 @@ def test_postgresql_urls_use_psycopg_3() -> None:
     engine = make_engine("postgresql://postgres@127.0.0.1:5432/test")
     assert engine.dialect.driver == "psycopg"
     engine.dispose()
+
+
+def test_a_read_replica_only_when_database_replica_url_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lokaal_sparen.app import create_app
+
+    monkeypatch.setenv("SECRET_KEY", "test-secret-key")  # none written to the instance folder
+    monkeypatch.delenv("DATABASE_REPLICA_URL", raising=False)
+    assert config.from_environment(str(tmp_path))["DATABASE_REPLICA_URL"] is None
+    plain = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    assert "loyalty.replica" not in plain.extensions
+    replica = "postgresql://reports@replica.internal/loyalty"
+    monkeypatch.setenv("DATABASE_REPLICA_URL", replica)
+    assert config.from_environment(str(tmp_path))["DATABASE_REPLICA_URL"] == replica
+    # Wiring only: the app is made without reaching the replica.
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    engine = app.extensions["loyalty.replica"].engine
+    assert engine.url.host == "replica.internal" and engine.dialect.driver == "psycopg"
+    for made in (plain, app):
+        made.extensions["loyalty.engine"].dispose()
+    engine.dispose()
