@@ -18,6 +18,7 @@ from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
 from loyalty.models.printed_cards import PrintedCard
+from loyalty.models.published_texts import PublishedText
 from loyalty.models.redemptions import Redemption, RedemptionStatus, SpendCodeMiss
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
 from loyalty.models.settlements import PayoutMethod, Settlement, SettlementLine
@@ -57,6 +58,7 @@ __all__ = [
     "Prepayment",
     "PrintedCard",
     "PseudonymKey",
+    "PublishedText",
     "PurchaseEvent",
     "RecoveryCode",
     "Redemption",
