@@ -51,5 +51,4 @@ def published_text(text: str, scheme: str | None = None) -> Response:
         title=title,
         scheme=found,
         shown=shown,
-        language_name=published.LANGUAGE_NAMES[shown.language],
     )

@@ -364,8 +364,8 @@ def _detail_value(key: str, value: Any) -> str:
         return i18n.month(value)
     if key == "text" and value in published.TITLES:
         return published.title(value)
-    if key == "language" and value in published.LANGUAGE_NAMES:
-        return published.LANGUAGE_NAMES[value]
+    if key == "language" and value in published.LANGUAGE_LABELS:
+        return published.language_label(value)
     if key.endswith("_cents") and isinstance(value, int):
         return i18n.euro(value)
     if isinstance(value, bool):

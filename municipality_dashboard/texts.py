@@ -91,7 +91,7 @@ def _editor(
         kind=kind,
         title=published.title(kind),
         language=language,
-        language_name=published.LANGUAGE_NAMES[language],
+        language_name=published.language_label(language),
         languages=published.LANGUAGE_NAMES,
         own=own,
         dutch=dutch,
@@ -132,8 +132,7 @@ def published_text_editor(text: str, language: str) -> Any:
 def _text_error(error: InvalidInput, body: str) -> str:
     if error.code == "text_too_long":
         return _(
-            "At most %(max)s characters; this text has %(count)s. Shorten it, or split it "
-            "into shorter paragraphs that say the same.",
+            "At most %(max)s characters; this text has %(count)s. Shorten it.",
             max=i18n.number(published_texts.MAX_LENGTH),
             count=i18n.number(len(published_texts.clean(body))),
         )
@@ -196,7 +195,7 @@ def published_text_default(text: str, language: str) -> Any:
     if not confirm.confirmed():
         return confirm.ask(render, confirm.Question(
             _("%(text)s in %(language)s: back to the default text?",
-              text=published.title(kind), language=published.LANGUAGE_NAMES[language]),
+              text=published.title(kind), language=published.language_label(language)),
             _("Readers see the text written from the scheme's settings again, and it follows "
               "every change of the settings. Your text stays in the history: you can load it "
               "into the editor and publish it again."),

@@ -26,10 +26,16 @@ TITLES = {
 }
 # Each language in its own words, as the footer's language switch names them.
 LANGUAGE_NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}
+# And in the reader's words, for sentences ("Readers in French see ...").
+LANGUAGE_LABELS = {"nl": _l("Dutch"), "fr": _l("French"), "en": _l("English")}
 
 
 def title(kind: str) -> str:
     return str(TITLES[Kind(kind)])
+
+
+def language_label(language: str) -> str:
+    return str(LANGUAGE_LABELS[language])
 
 
 def default_text(scheme: Scheme, kind: str, language: str) -> str:
