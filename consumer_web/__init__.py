@@ -4,6 +4,13 @@ from consumer_web.common import bp
 
 # The areas add their routes to the blueprint when imported: import them all here,
 # once, so that registering ``bp`` registers every page.
-from consumer_web import account, collect, shell, shops, wallet  # noqa: E402, F401  isort: skip
+from consumer_web import (  # noqa: E402, F401  isort: skip
+    account,
+    collect,
+    published,
+    shell,
+    shops,
+    wallet,
+)
 
 __all__ = ["bp"]

@@ -12,6 +12,7 @@ from municipality_dashboard import (  # noqa: E402, F401  isort: skip
     overview,
     reports,
     settlements,
+    texts,
 )
 
 __all__ = ["bp"]

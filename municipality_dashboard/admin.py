@@ -28,7 +28,7 @@ from loyalty.infra.db import utcnow
 from loyalty.models import FlagStatus, FraudFlag, Merchant, Role, StaffUser
 from loyalty.oversight import audit, fraud
 from loyalty.town import scheme_settings
-from loyalty.web import confirm, db, i18n
+from loyalty.web import confirm, db, i18n, published
 from loyalty.web.signin import current_staff, staff_required
 from loyalty.web.signin.views import RESET_MAX_AGE, password_link
 from municipality_dashboard.common import (
@@ -63,6 +63,7 @@ SETTING_FIELDS = {
     "invalid_inhabitants": "inhabitants",
     "invalid_correction_days": "correction_days",
     "invalid_confirm_above_cents": "confirm_above_euros",
+    "invalid_contact_email": "contact_email",
 }
 
 
@@ -76,6 +77,7 @@ def _setting_error(form: SettingsForm, error: InvalidInput) -> None:
         "invalid_inhabitants": _(
             "Fill in the number of inhabitants to take part in the comparison."
         ),
+        "invalid_contact_email": _("This is not a valid e-mail address."),
     }
     field = getattr(form, SETTING_FIELDS.get(error.code, "villages"))
     field.errors = [messages.get(error.code, _("This value is not possible."))]
@@ -102,6 +104,7 @@ def settings() -> Any:
                 "compare_opt_in": scheme.compare_opt_in,
                 "correction_days": scheme.correction_days,
                 "confirm_above_euros": scheme.confirm_above_cents // 100,
+                "contact_email": scheme.contact_email or "",
             },
         )
     elif form.validate_on_submit():
@@ -117,6 +120,7 @@ def settings() -> Any:
             compare_opt_in=bool(form.compare_opt_in.data),
             correction_days=form.correction_days.data or 0,
             confirm_above_cents=(form.confirm_above_euros.data or 0) * 100,
+            contact_email=(form.contact_email.data or "").strip() or None,
         )
         try:
             scheme_settings.update(db(), scheme, current_staff().user, wanted)
@@ -313,6 +317,8 @@ ACTION_LABELS = {
     "funding.bank_transfer": _l("Bank transfer recorded"),
     "merchant.bank_account": _l("Shop's bank account changed"),
     "sale.correct": _l("Sale corrected by the shop"),
+    "published_text.change": _l("Published text changed"),
+    "published_text.default": _l("Published text back to the default"),
 }
 
 
@@ -323,11 +329,13 @@ DETAIL_LABELS = {
     "budget_cents": _l("budget"),
     "campaign": _l("campaign"),
     "changes": _l("changes"),
+    "characters": _l("characters"),
     "claims_cancelled": _l("open sales cancelled"),
     "control_sum_cents": _l("control sum"),
     "event": _l("event"),
     "flag": _l("flag"),
     "from": _l("from"),
+    "language": _l("language"),
     "name": _l("name"),
     "new_iban": _l("new IBAN"),
     "note": _l("note"),
@@ -342,8 +350,10 @@ DETAIL_LABELS = {
     "sector": _l("sector"),
     "sessions_ended": _l("sessions ended"),
     "shops": _l("shops"),
+    "text": _l("text"),
     "till_keys_revoked": _l("till keys revoked"),
     "to": _l("to"),
+    "version": _l("version"),
 }
 
 
@@ -352,6 +362,10 @@ def _detail_value(key: str, value: Any) -> str:
         return f"#{value}"  # an id, not a quantity: no thousands separator
     if key == "period" and isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value):
         return i18n.month(value)
+    if key == "text" and value in published.TITLES:
+        return published.title(value)
+    if key == "language" and value in published.LANGUAGE_LABELS:
+        return published.language_label(value)
     if key.endswith("_cents") and isinstance(value, int):
         return i18n.euro(value)
     if isinstance(value, bool):

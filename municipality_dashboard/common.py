@@ -35,7 +35,7 @@ def current_scheme() -> Scheme:
     return db().get_one(Scheme, current_staff().user.scheme_id)
 
 
-# Five top-level items (two for an analyst), the pages of the current one as tabs.
+# Five top-level items (three for an analyst), the pages of the current one as tabs.
 NAV = (
     NavGroup(_l("Overview"), (NavItem("dashboard.home", _l("Overview"), ("dashboard.home",)),)),
     NavGroup(_l("Reports"), (
@@ -54,12 +54,18 @@ NAV = (
         NavItem("dashboard.funding", _l("Prepayments"),
                 ("dashboard.funding", "dashboard.record_transfer")),
     ), restricted=True),
+    # An analyst reads the published texts; the rest of it is for admins (owner_only:
+    # the area's managers).
     NavGroup(_l("Administration"), (
-        NavItem("dashboard.staff", _l("Staff"), ("dashboard.staff",)),
-        NavItem("dashboard.audit_log", _l("Audit log"), ("dashboard.audit_log",)),
-        NavItem("dashboard.operations", _l("Operations"), ("dashboard.operations",)),
-        NavItem("dashboard.settings", _l("Settings"), ("dashboard.settings",)),
-    ), restricted=True),
+        NavItem("dashboard.staff", _l("Staff"), ("dashboard.staff",), owner_only=True),
+        NavItem("dashboard.audit_log", _l("Audit log"), ("dashboard.audit_log",),
+                owner_only=True),
+        NavItem("dashboard.operations", _l("Operations"), ("dashboard.operations",),
+                owner_only=True),
+        NavItem("dashboard.settings", _l("Settings"), ("dashboard.settings",), owner_only=True),
+        NavItem("dashboard.published_texts_page", _l("Published texts"),
+                ("dashboard.published_text",)),
+    )),
 )
 
 

@@ -69,6 +69,15 @@ class SettingsForm(FlaskForm):
     compare_opt_in = BooleanField(
         _l("Share our totals per inhabitant with the other municipalities that do the same")
     )
+    contact_email = EmailField(
+        _l("E-mail address for questions about personal data"),
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            Optional(),
+            Email(_l("This is not a valid e-mail address.")),
+            Length(max=limits.MAX_EMAIL_LENGTH, message=_l("This is not a valid e-mail address.")),
+        ],
+    )
 
 
 class InviteForm(FlaskForm):
@@ -118,6 +127,15 @@ class FlagNoteForm(FlaskForm):
     )
 
 
+class PublishedTextForm(FlaskForm):
+    """A published text (loyalty.town.published_texts): its length is checked there,
+    where the limit is, and said in the reader's number format."""
+
+    body = TextAreaField(
+        _l("Text"), validators=[DataRequired(_l("Write the text, or go back to the default text."))]
+    )
+
+
 class PeriodForm(FlaskForm):
     class Meta:
         csrf = False  # a GET form that only reads
@@ -131,6 +149,7 @@ __all__ = [
     "FlagNoteForm",
     "InviteForm",
     "PeriodForm",
+    "PublishedTextForm",
     "RoleForm",
     "SettingsForm",
 ]

@@ -19,6 +19,7 @@ from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
 from loyalty.models.operations import JobLease, JobRun, RunStatus, WorkerHeartbeat
 from loyalty.models.printed_cards import PrintedCard
+from loyalty.models.published_texts import PublishedText
 from loyalty.models.redemptions import Redemption, RedemptionStatus, SpendCodeMiss
 from loyalty.models.schemes import Merchant, MerchantStatus, Scheme
 from loyalty.models.settlements import PayoutMethod, Settlement, SettlementLine
@@ -62,6 +63,7 @@ __all__ = [
     "Prepayment",
     "PrintedCard",
     "PseudonymKey",
+    "PublishedText",
     "PurchaseEvent",
     "RecoveryCode",
     "Redemption",

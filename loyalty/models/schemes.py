@@ -43,6 +43,9 @@ class Scheme(Base):
     inhabitants: Mapped[int | None] = mapped_column()
     # Whether this scheme's totals appear on other opted-in schemes' comparison page.
     compare_opt_in: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Where shoppers and shops write with questions and requests about their data;
+    # the published texts name it. None until the municipality fills it in.
+    contact_email: Mapped[str | None] = mapped_column(sa.String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchants: Mapped[list[Merchant]] = relationship(back_populates="scheme")

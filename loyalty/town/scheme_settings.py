@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -28,6 +29,9 @@ CORRECTION_DAYS = (1, 60)
 CONFIRM_ABOVE_EUROS = (1, 5000)
 MAX_VILLAGES = 50
 MAX_VILLAGE_LENGTH = 100
+# The published texts name it (loyalty.town.published_texts); one address, as typed.
+CONTACT_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_EMAIL_LENGTH = 254
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class SchemeSettings:
     compare_opt_in: bool
     correction_days: int
     confirm_above_cents: int
+    contact_email: str | None
 
     @classmethod
     def of(cls, scheme: Scheme) -> SchemeSettings:
@@ -79,6 +84,11 @@ def validate(settings: SchemeSettings) -> None:
         raise InvalidInput("a village name is too long", code="invalid_villages")
     if len({v.casefold() for v in villages}) != len(villages):
         raise InvalidInput("a village is named twice", code="invalid_villages")
+    contact = settings.contact_email
+    if contact is not None and (
+        len(contact) > MAX_EMAIL_LENGTH or not CONTACT_EMAIL_RE.fullmatch(contact)
+    ):
+        raise InvalidInput("not a valid e-mail address", code="invalid_contact_email")
     if settings.compare_opt_in and settings.inhabitants is None:
         # Figures per inhabitant need the number of inhabitants.
         raise InvalidInput(

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from flask import abort, current_app, g, redirect, url_for
 from flask_login import LoginManager, UserMixin, current_user
 
 from loyalty.access import staff, totp
 from loyalty.errors import Unauthorized
 from loyalty.infra.db import utcnow
-from loyalty.models import Role, StaffSession, StaffUser
+from loyalty.models import Role, Scheme, StaffSession, StaffUser
 from loyalty.web import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +79,19 @@ def _load(secret: str) -> StaffPrincipal | None:
 def current_staff() -> StaffPrincipal:
     principal: StaffPrincipal = current_user._get_current_object()  # noqa: SLF001
     return principal
+
+
+def scheme_slug() -> str | None:
+    """The signed-in staff member's scheme, for the published texts in the footer
+    (loyalty.web.published); None for a visitor."""
+    if not current_user.is_authenticated:
+        return None
+    try:
+        # Mostly from the session's identity map: the page looked its scheme up.
+        return db().get_one(Scheme, current_staff().user.scheme_id).slug
+    except sa.exc.SQLAlchemyError:
+        # An error page after a failed statement: the footer links without the scheme.
+        return None
 
 
 def staff_required(*roles: Role, two_factor: bool = True) -> Callable[[F], F]:

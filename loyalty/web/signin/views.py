@@ -27,6 +27,7 @@ from loyalty.web.signin import (
     current_staff,
     home_for,
     login_manager,
+    scheme_slug,
     staff_required,
 )
 from loyalty.web.signin.forms import (
@@ -319,4 +320,5 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE"))
+    app.jinja_env.globals["staff_scheme_slug"] = scheme_slug
     app.register_blueprint(bp)

@@ -80,7 +80,9 @@ def test_shops_lists_the_wallets_shops_with_search_and_sector(
     collect(phone, make_shop(session, scheme, name="Slagerij Van Hecke", sector="47.22"), 1000)
 
     phone.goto("/shops")
-    expect(page.get_by_role("link", name=w("Shops"))).to_have_attribute("aria-current", "page")
+    # In the menu: the footer also links "Terms for shops".
+    menu = page.get_by_role("navigation", name=w("Main"))
+    expect(menu.get_by_role("link", name=w("Shops"))).to_have_attribute("aria-current", "page")
     names = page.locator("ul.shops h2")
     expect(names).to_have_text(["Bakkerij De Smet", "Boekhandel Het Anker", "Slagerij Van Hecke"])
     found = page.locator("p.hint[role=status]")
