@@ -28,7 +28,7 @@ from loyalty.infra.db import utcnow
 from loyalty.models import FlagStatus, FraudFlag, Merchant, Role, StaffUser
 from loyalty.oversight import audit, fraud
 from loyalty.town import scheme_settings
-from loyalty.web import confirm, db, i18n, published
+from loyalty.web import confirm, db, i18n, published, replica
 from loyalty.web.signin import current_staff, staff_required
 from loyalty.web.signin.views import RESET_MAX_AGE, password_link
 from municipality_dashboard.common import (
@@ -645,7 +645,12 @@ def compare() -> Any:
         last = today - timedelta(days=1)
         first = last - timedelta(days=COMPARISON_DAYS - 1)
     # Sharing is mutual: a municipality that keeps its figures to itself sees no one else's.
-    figures = comparison.compare(db(), first, last) if scheme.compare_opt_in else []
+    figures: list[Any] = []
+    lag = None
+    if scheme.compare_opt_in:
+        # A report of every town: a read replica may answer it (loyalty.web.replica).
+        read = replica.read(lambda reads: comparison.compare(reads, first, last))
+        figures, lag = read.value, read.lag_notice
     return render(
         "compare.html",
         200 if valid else 422,
@@ -656,4 +661,5 @@ def compare() -> Any:
         last=last,
         day=lambda d: format_date(d, "long"),
         is_admin=current_staff().role == Role.MUNICIPALITY_ADMIN,
+        replica_lag=lag,
     )

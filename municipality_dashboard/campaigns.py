@@ -19,7 +19,7 @@ from loyalty.errors import InvalidInput, NotFound
 from loyalty.infra.db import utcnow
 from loyalty.models import Campaign, Merchant, MerchantStatus, Scheme
 from loyalty.town import sectors
-from loyalty.web import db, i18n
+from loyalty.web import db, i18n, replica
 from loyalty.web.i18n import BABEL_LOCALES, euro
 from loyalty.web.signin import current_staff, staff_required
 from municipality_dashboard.campaign_forms import CampaignForm, EventForm
@@ -205,8 +205,11 @@ def campaign_page(campaign_id: int) -> Any:
     now = utcnow()
     figures = campaigns.figures(session, campaign, now)
     result = reason = None
+    lag = None
     try:
-        result = evaluation.evaluate_campaign(session, campaign, now)
+        # The evaluation is a report: a read replica may answer it (loyalty.web.replica).
+        read = replica.read(lambda reads: evaluation.evaluate_campaign(reads, campaign, now))
+        result, lag = read.value, read.lag_notice
     except evaluation.NotEvaluable as error:
         reason = _not_evaluable(error.reason, i18n.long_day(_last_day(campaign, scheme)))
     chart = None
@@ -240,6 +243,7 @@ def campaign_page(campaign_id: int) -> Any:
         chart_size=(CHART_W, CHART_H, BASE_Y),
         period_label=_period_label,
         group_label=_group_label,
+        replica_lag=lag,
     )
 
 
@@ -278,8 +282,10 @@ def event_page(event_id: int) -> Any:
     except NotFound:
         abort(404)
     result = reason = None
+    lag = None
     try:
-        result = evaluation.evaluate_event(session, event, utcnow())
+        read = replica.read(lambda reads: evaluation.evaluate_event(reads, event, utcnow()))
+        result, lag = read.value, read.lag_notice
     except evaluation.NotEvaluable as error:
         reason = _not_evaluable(error.reason, i18n.long_day(event.ends_on))
     chart = None
@@ -306,4 +312,5 @@ def event_page(event_id: int) -> Any:
         ) if result else None,
         chart=chart,
         chart_size=(CHART_W, CHART_H, BASE_Y),
+        replica_lag=lag,
     )

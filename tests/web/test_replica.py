@@ -220,6 +220,8 @@ def test_a_lagging_replica_says_so_on_the_page(
         assert answer.status_code == 200
         return answer.json["total"]
 
+    scheme.compare_opt_in = True  # its figures are shared with the other towns
+    session.commit()
     token = _analyst_token(app, session, scheme)
     before = figures(primary)  # the sales folded in
     wait_for_replica(database_url, replica_url)
@@ -247,6 +249,11 @@ def test_a_lagging_replica_says_so_on_the_page(
         assert "achterloopt" in dutch.get_data(as_text=True)
         overview = behind.get("/dashboard/?lang=en").get_data(as_text=True)
         assert BEHIND in overview
+        # The comparison of towns is a report too (campaign and event evaluations
+        # take the same way, loyalty.web.replica.read).
+        compared = behind.get("/dashboard/compare?lang=en")
+        assert compared.status_code == 200 and BEHIND in compared.get_data(as_text=True)
+        assert BEHIND not in primary.get("/dashboard/compare?lang=en").get_data(as_text=True)
         # The primary itself is never behind.
         assert BEHIND not in primary.get(
             "/dashboard/reports/sectors", query_string={**PERIOD, "lang": "en"}
