@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from loyalty.shoppers.wallets import AGE_BANDS
@@ -48,7 +49,8 @@ class StatisticsForm(FlaskForm):
     )
     village = SelectField(_l("Village"), validators=[Optional()], choices=[])
     age_band = SelectField(
-        _l("Age"), validators=[Optional()], choices=[("", "—"), *((a, a) for a in AGE_BANDS)]
+        _l("Age"), validators=[Optional()],
+        choices=[SelectChoice("", "—"), *(SelectChoice(a, a) for a in AGE_BANDS)]
     )
     consent = BooleanField(
         _l("I agree that my postcode, village and age band are used, without my name, "
