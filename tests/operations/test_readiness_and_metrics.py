@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from lokaal_sparen.app import create_app
 from loyalty.infra.db import make_engine, utcnow
+from loyalty.infra.migrate import alembic_config
 from loyalty.operations import jobs, runs
 from tests.conftest import PublicHostClient
 
@@ -52,8 +54,9 @@ def test_not_ready_when_the_schema_is_behind_or_the_database_is_gone(
     engine.dispose()
     answer = ops_app.test_client().get("/readyz")
     assert answer.status_code == 503
+    head = ScriptDirectory.from_config(alembic_config(own_database)).get_current_head()
     assert answer.json["reasons"] == [
-        "the database is at migration 0017, not 0018: run loyalty db upgrade"]
+        f"the database is at migration 0017, not {head}: run loyalty db upgrade"]
 
     gone = create_app({"TESTING": True, "SECRET_KEY": "x", "PUBLIC_URL": "https://sparen.example.be",
                        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
