@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -33,13 +34,14 @@ class SpendingView(MethodView):
         if start and end and start > end:
             raise InvalidInput("'from' is after 'to'", code="invalid_period")
         scheme = db().get_one(Scheme, user.scheme_id)
-        cells = replica.read(
+        read = replica.read(
             lambda reads: reports.spending(reads, scheme, query["by"], start, end)
-        ).value
+        )
         return {
-            "rows": [asdict(c) for c in cells],
+            "rows": [asdict(c) for c in read.value],
             "k": scheme.k_anonymity,
             "definition": reports.SPENDING_DEFINITION,
+            **_behind(read),
         }
 
 
@@ -63,10 +65,11 @@ class NamedReportView(MethodView):
         period = periods.parse(query.get("from_"), query.get("to"), report_kit.today_local(scheme))
         lang = str(get_locale() or "nl")
         # New sales are folded in on the primary; the report may then be read from a replica.
-        report = replica.read(
+        read = replica.read(
             lambda reads: catalog.build(reads, scheme, name, period, lang),
             refresh=lambda primary: rollups.refresh_if_pending(primary, scheme),
-        ).value
+        )
+        report = read.value
         if as_csv:
             response: Response = current_app.response_class(
                 exports.as_csv(report), mimetype="text/csv"
@@ -77,4 +80,14 @@ class NamedReportView(MethodView):
             return response
         body = exports.as_json(report)
         body["from_"] = body.pop("from")
+        body.update(_behind(read))
         return body
+
+
+def _behind(read: replica.Read[Any]) -> dict[str, int | None]:
+    """``behind_seconds`` when the figures come from a replica that has not caught
+    up: at most that many seconds of the newest sales may be missing (None: unknown)."""
+    if not read.from_replica or read.state.caught_up:
+        return {}
+    lag = read.state.lag
+    return {"behind_seconds": None if lag is None else math.ceil(lag.total_seconds())}

@@ -278,6 +278,12 @@ class SpendingReport(Schema):
     rows = fields.List(fields.Nested(SpendingRow), required=True)
     k = fields.Integer(required=True)
     definition = fields.String()
+    behind_seconds = fields.Integer(
+        allow_none=True,
+        metadata={"description": "present when the figures come from a read replica that "
+                                 "has not caught up: at most this many seconds of the newest "
+                                 "sales may be missing (null: not known)"},
+    )
 
 
 class SettlementCreate(Schema):
@@ -323,6 +329,12 @@ class ReportColumn(Schema):
 
 
 class NamedReport(Schema):
+    behind_seconds = fields.Integer(
+        allow_none=True,
+        metadata={"description": "present when the figures come from a read replica that "
+                                 "has not caught up: at most this many seconds of the newest "
+                                 "sales may be missing (null: not known)"},
+    )
     name = fields.String(required=True)
     title = fields.String(required=True)
     definition = fields.String(required=True)

@@ -238,8 +238,13 @@ def test_a_lagging_replica_says_so_on_the_page(
         assert now != before
         # The replica has not replayed the new sales: the pages and the API read it.
         assert figures(behind) == before
-        assert _report(replica_app, token, "sectors")["total"] == before
-        assert _report(app, token, "sectors")["total"] == now
+        late = _report(replica_app, token, "sectors")
+        assert late["total"] == before and late["behind_seconds"] >= LAG_NOTICE
+        current = _report(app, token, "sectors")
+        assert current["total"] == now and "behind_seconds" not in current
+        spending = replica_app.test_client().get(
+            "/api/v1/reports/spending", headers=token, query_string={"by": "sector", **PERIOD})
+        assert spending.json["behind_seconds"] >= LAG_NOTICE
         page = behind.get("/dashboard/reports/sectors", query_string={**PERIOD, "lang": "en"})
         assert page.status_code == 200
         text = page.get_data(as_text=True)
