@@ -161,6 +161,7 @@ def init_app(app: Flask) -> LoyaltyApi:
         claims,
         merchants,
         redemptions,
+        reference,
         reports,
         settlements,
         tokens,
@@ -197,6 +198,9 @@ def init_app(app: Flask) -> LoyaltyApi:
     ]
     for blueprint in api.blueprints:
         api.register_blueprint(blueprint, url_prefix=PREFIX)
+    # The same description as a page for people (loyalty.api.reference).
+    app.extensions["loyalty.api"] = api
+    app.register_blueprint(reference.bp, url_prefix=PREFIX)
 
     @app.errorhandler(LoyaltyError)
     def _domain_error(error: LoyaltyError) -> Any:
