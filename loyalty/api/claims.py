@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
+from flask_babel import gettext, ngettext
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
@@ -15,9 +17,9 @@ from loyalty.api.idempotency import idempotent
 from loyalty.api.schemas import ClaimCreate, ClaimCreated, ClaimDone, ClaimStatusView
 from loyalty.earning import claims
 from loyalty.errors import NotFound
-from loyalty.infra import qr
+from loyalty.infra import qr, receipts
 from loyalty.infra.db import utcnow
-from loyalty.models import Claim
+from loyalty.models import Claim, Merchant
 from loyalty.web import db, public_url
 
 blp = Blueprint("claims", __name__, description="Earning points on a sale")
@@ -121,6 +123,28 @@ class CancelView(MethodView):
         claim = _own_claim(token)
         claims.cancel_claim(db(), claim, utcnow())
         return _status(claim)
+
+
+@blp.route("/claims/<token>/receipt.escpos")
+class ClaimReceiptView(MethodView):
+    @blp.doc(security=AUTH)
+    @blp.response(200, content_type="application/octet-stream")
+    def get(self, token: str) -> Any:
+        """The claim's QR code with the points, as ESC/POS bytes for a receipt printer.
+
+        Send them to the printer as they are (USB, or TCP port 9100). The text is in
+        the till's language (``Accept-Language`` or ``?lang=``), Dutch by default.
+        """
+        claim = _own_claim(token)
+        body = receipts.claim_receipt(
+            db().get_one(Merchant, claim.merchant_id).name,
+            [ngettext("%(num)d point", "%(num)d points", claim.points),
+             gettext("Scan with your phone's camera to save them.")],
+            public_url(f"/c/{token}"),
+        )
+        response = current_app.response_class(body, mimetype="application/octet-stream")
+        response.headers["Content-Disposition"] = 'attachment; filename="receipt.escpos"'
+        return response
 
 
 @blp.route("/claims/<token>/qr.svg")
