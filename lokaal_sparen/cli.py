@@ -539,9 +539,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"\nLokaal Sparen runs on {public}/  (Ctrl+C stops it)")
     # The scheduled jobs run beside it, as in production; last month is left for
     # the visitor to settle on the dashboard (WORKER_SKIP), as the demo data does.
-    worker_env = {**os.environ, "WORKER_SKIP": os.environ.get("WORKER_SKIP", "settlement")}
+    # Set for the web server's workers too: its Operations page lists the same jobs.
+    os.environ.setdefault("WORKER_SKIP", "settlement")
     jobs = subprocess.Popen(  # noqa: S603  # nosec B603
-        [sys.executable, "-m", "lokaal_sparen", "worker"], env=worker_env
+        [sys.executable, "-m", "lokaal_sparen", "worker"], env=dict(os.environ)
     )
     try:
         run_gunicorn(SERVED_APP, host, port, 2)
