@@ -47,6 +47,7 @@ COMMANDS = [
     ["connect-shop"],
     ["fraud", "check"],
     ["analytics", "refresh"],
+    ["analytics", "release"],
     ["backup"],
     ["restore"],
     ["check"],
