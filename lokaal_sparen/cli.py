@@ -536,6 +536,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             for scheme in session.scalars(sa.select(Scheme)):
                 folded = rollups.refresh(session, scheme).events
                 click.echo(f"  rollups: {folded} purchase events of {scheme.slug} folded in")
+        # And release its closed days, as the worker does each night.
+        click.echo(f"  {tasks.release_statistics(click.echo, utcnow()).summary}")
     with transaction() as session:
         logins = session.execute(
             sa.select(StaffUser.role, StaffUser.email, StaffUser.totp_secret)
