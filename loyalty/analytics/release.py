@@ -42,9 +42,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import areas
+from loyalty.analytics import areas, kinds
 from loyalty.analytics.periods import Period
-from loyalty.analytics.rollups import NO_AGE
+from loyalty.analytics.rollups import GROUP_CHARS, NO_AGE
 from loyalty.models import Merchant, PurchaseEvent, ReleasedCell, ReleasedDay, Scheme
 from loyalty.shoppers.wallets import AGE_BANDS
 
@@ -338,7 +338,7 @@ class Released:
     amount_cents: int
     purchases_margin: int
     amount_margin_cents: int
-    days: int
+    cells: int  # released cells summed
 
 
 def margin(variance: float, cells: int, largest_scale: float) -> int:
@@ -352,9 +352,48 @@ def margin(variance: float, cells: int, largest_scale: float) -> int:
 def released_sums(session: Session, scheme_id: int, table: str,
                   period: Period) -> dict[str, Released]:
     """Per cell of a released table: the sum of its released days in the period."""
-    query: Any = (
+    return released_by(session, scheme_id, table, period)
+
+
+# How each report dimension is a sum of released cells: the table it reads, and
+# the report key of a (day, cell key), or None when it depends on the cell only.
+Fold = Callable[[date, str], str]
+DIMENSIONS: dict[str, tuple[str, Fold | None]] = {
+    "all": ("all", None),
+    "sector": ("sector", None),
+    "sector_group": ("sector", None),  # folded on the key alone, below
+    "kind": ("sector", None),
+    "area": ("area", None),
+    "age_band": ("age_band", None),
+    "hour": ("hour", None),
+    "day": ("all", lambda day, _key: day.isoformat()),
+    "weekday": ("all", lambda day, _key: str(day.weekday())),
+    "month": ("all", lambda day, _key: day.isoformat()[:7]),
+    "weekday_hour": ("hour", lambda day, key: f"{day.weekday()}-{key}"),
+}
+
+
+def _key_fold(dimension: str) -> Callable[[str], str]:
+    if dimension == "sector_group":
+        return lambda key: key[:GROUP_CHARS]
+    if dimension == "kind":
+        return kinds.shopping_kind
+    return lambda key: key
+
+
+def released_by(session: Session, scheme_id: int, dimension: str,
+                period: Period) -> dict[str, Released]:
+    """The period's figures per key of a report dimension (a table name is one too),
+    as sums of released cells with their margins. Raises KeyError for an unknown one."""
+    table, by_day = DIMENSIONS.get(dimension, (dimension, None))
+    if table not in TABLES:
+        raise KeyError(dimension)
+    fold_key = _key_fold(dimension)
+    columns: list[Any] = [ReleasedCell.key] if by_day is None else [ReleasedCell.day,
+                                                                    ReleasedCell.key]
+    query = (
         sa.select(
-            ReleasedCell.key,
+            *columns,
             sa.func.sum(ReleasedCell.purchases),
             sa.func.sum(ReleasedCell.amount_cents),
             # Laplace noise of scale b has variance 2 b^2; independent noises add up.
@@ -366,17 +405,36 @@ def released_sums(session: Session, scheme_id: int, table: str,
         )
         .where(ReleasedCell.scheme_id == scheme_id, ReleasedCell.table == table,
                ReleasedCell.day >= period.start, ReleasedCell.day <= period.end)
-        .group_by(ReleasedCell.key)
+        .group_by(*columns)
     )
-    out = {}
-    for key, purchases, amount, var_p, var_a, top_p, top_a, n in session.execute(query):
-        out[key] = Released(
-            purchases=int(purchases), amount_cents=int(amount),
-            purchases_margin=margin(float(var_p), int(n), float(top_p)),
-            amount_margin_cents=margin(float(var_a), int(n), float(top_a)),
-            days=int(n),
+    sums: dict[str, list[float]] = {}
+    width = len(columns)
+    for row in session.execute(query):
+        key = fold_key(row[0]) if by_day is None else by_day(row[0], row[1])
+        purchases, amount, var_p, var_a, top_p, top_a, n = tuple(row)[width:]
+        entry = sums.setdefault(key, [0, 0, 0.0, 0.0, 0.0, 0.0, 0])
+        entry[0] += int(purchases)
+        entry[1] += int(amount)
+        entry[2] += float(var_p)
+        entry[3] += float(var_a)
+        entry[4] = max(entry[4], float(top_p))
+        entry[5] = max(entry[5], float(top_a))
+        entry[6] += int(n)
+    return {
+        key: Released(
+            purchases=int(p), amount_cents=int(a),
+            purchases_margin=margin(var_p, int(n), top_p),
+            amount_margin_cents=margin(var_a, int(n), top_a),
+            cells=int(n),
         )
-    return out
+        for key, (p, a, var_p, var_a, top_p, top_a, n) in sums.items()
+    }
+
+
+def last_released_day(session: Session, scheme_id: int) -> date | None:
+    """The newest released day: reports on released cells reach up to it."""
+    return session.scalar(
+        sa.select(sa.func.max(ReleasedDay.day)).where(ReleasedDay.scheme_id == scheme_id))
 
 
 # -- the budget, for the privacy page ----------------------------------------------------------

@@ -7,6 +7,8 @@ import math
 import random
 import statistics
 import threading
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -14,6 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from loyalty.analytics import generate, release
+from loyalty.analytics.kinds import shopping_kind
 from loyalty.analytics.periods import Period
 from loyalty.analytics.release import Parameters, Purchase
 from loyalty.models import PurchaseEvent, ReleasedCell, ReleasedDay, Scheme
@@ -286,3 +289,56 @@ def test_concurrent_releases_write_each_day_once(app: Flask, session: Session) -
     cells = session.scalar(sa.select(sa.func.count()).select_from(ReleasedCell).where(
         ReleasedCell.scheme_id == scheme.id))
     assert days == 15 and cells == sum(r.cells for r in results)
+
+
+def test_every_report_dimension_is_a_sum_of_released_cells(app: Flask,
+                                                          session: Session) -> None:
+    """Days, weekdays, months, the heatmap, sector groups and kinds of shopping are
+    sums of the released cells (and nothing else), with margins that grow with the
+    number of cells summed; days not released yet are simply not there."""
+    scheme = _scheme(session)
+    _events(session, scheme, 1_200, days=16)  # 17 November to 2 December
+    release.release(session, scheme, AFTER - timedelta(days=2))  # up to 30 November
+    session.commit()
+    assert release.last_released_day(session, scheme.id) == date(2026, 11, 30)
+    cells = session.execute(sa.select(
+        ReleasedCell.day, ReleasedCell.table, ReleasedCell.key, ReleasedCell.purchases,
+        ReleasedCell.amount_cents).where(ReleasedCell.scheme_id == scheme.id)).all()
+    period = Period(date(2026, 11, 20), date(2026, 12, 2))
+    inside = [c for c in cells if period.start <= c.day <= period.end]
+
+    def expected(table: str, fold: Callable[[date, str], str]) -> dict[str, tuple[int, int]]:
+        out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for c in inside:
+            if c.table == table:
+                out[fold(c.day, c.key)][0] += c.purchases
+                out[fold(c.day, c.key)][1] += c.amount_cents
+        return {k: (p, a) for k, (p, a) in out.items()}
+
+    checks: dict[str, tuple[str, Callable[[date, str], str]]] = {
+        "all": ("all", lambda _d, k: k),
+        "day": ("all", lambda d, _k: d.isoformat()),
+        "weekday": ("all", lambda d, _k: str(d.weekday())),
+        "month": ("all", lambda d, _k: d.isoformat()[:7]),
+        "hour": ("hour", lambda _d, k: k),
+        "weekday_hour": ("hour", lambda d, k: f"{d.weekday()}-{k}"),
+        "sector": ("sector", lambda _d, k: k),
+        "sector_group": ("sector", lambda _d, k: k[:4]),
+        "kind": ("sector", lambda _d, k: shopping_kind(k)),
+        "area": ("area", lambda _d, k: k),
+        "age_band": ("age_band", lambda _d, k: k),
+    }
+    for dimension, (table, fold) in checks.items():
+        got = release.released_by(session, scheme.id, dimension, period)
+        assert {k: (r.purchases, r.amount_cents) for k, r in got.items()} == expected(
+            table, fold), dimension
+    # 11 released days in the period (20 to 30 November): the day cells have the
+    # margin of one cell, the whole period that of 11 summed.
+    days = release.released_by(session, scheme.id, "day", period)
+    assert sorted(days) == [(date(2026, 11, 20) + timedelta(days=n)).isoformat()
+                            for n in range(11)]
+    assert {r.purchases_margin for r in days.values()} == {math.ceil(30 * math.log(20))}
+    total = release.released_by(session, scheme.id, "all", period)["all"]
+    assert total.cells == 11
+    assert total.purchases_margin == math.ceil(1.96 * math.sqrt(11 * 2 * 30 ** 2))
+    assert total.amount_margin_cents == math.ceil(1.96 * math.sqrt(11 * 2 * 100_000 ** 2))
