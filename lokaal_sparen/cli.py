@@ -392,7 +392,8 @@ def fraud_check(scheme_slug: str | None, day: Any) -> None:
         _fail(error)
 
 
-@click.group("analytics", help="Statistics: the rollups behind the reports.")
+@click.group("analytics", help="Statistics: the rollups behind the reports, and the "
+             "released (noisy) tables.")
 def analytics_group() -> None:
     pass
 
@@ -409,6 +410,24 @@ def analytics_refresh(scheme_slug: str | None) -> None:
     started = time.monotonic()
     try:
         outcome = tasks.refresh_analytics(click.echo, utcnow(), scheme_slug)
+    except LoyaltyError as error:
+        _fail(error)
+    _finish(Outcome(f"{outcome.summary} in {time.monotonic() - started:.1f} s", outcome.ok))
+
+
+@analytics_group.command("release")
+@click.option("--scheme", "scheme_slug", help="only this scheme (slug); all schemes without it")
+@with_appcontext
+def analytics_release(scheme_slug: str | None) -> None:
+    """Release the statistics of every closed day not released yet: each day's cells
+    once, with bounded contributions and calibrated noise (docs/privacy.md). A
+    released day never changes; running it again releases only newer days.
+
+    Example: loyalty analytics release --scheme sint-gillis-waas
+    """
+    started = time.monotonic()
+    try:
+        outcome = tasks.release_statistics(click.echo, utcnow(), scheme_slug)
     except LoyaltyError as error:
         _fail(error)
     _finish(Outcome(f"{outcome.summary} in {time.monotonic() - started:.1f} s", outcome.ok))
@@ -517,6 +536,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             for scheme in session.scalars(sa.select(Scheme)):
                 folded = rollups.refresh(session, scheme).events
                 click.echo(f"  rollups: {folded} purchase events of {scheme.slug} folded in")
+        # And release its closed days, as the worker does each night.
+        click.echo(f"  {tasks.release_statistics(click.echo, utcnow()).summary}")
     with transaction() as session:
         logins = session.execute(
             sa.select(StaffUser.role, StaffUser.email, StaffUser.totp_secret)

@@ -173,6 +173,27 @@ def refresh_analytics(echo: Echo, now: datetime, slug: str | None = None) -> Out
                    f"scheme(s){f', {busy} busy' if busy else ''}")
 
 
+def release_statistics(echo: Echo, now: datetime, slug: str | None = None) -> Outcome:
+    """Release each scheme's closed days not released yet: noisy cells, written once."""
+    from loyalty.analytics import release
+    from loyalty.town import schemes
+
+    slugs = scheme_slugs(slug)
+    days = cells = already = 0
+    for target in slugs:
+        with transaction() as session:
+            result = release.release(session, schemes.get_scheme(session, target), now,
+                                     progress=every_tenth(echo, f"  {target}: days"))
+        days += result.days
+        cells += result.cells
+        already += result.already
+        if result.already:
+            echo(f"  {target}: {result.already} day(s) were released by another run; "
+                 "left as they were")
+    return Outcome(f"statistics released: {days} day(s), {cells} cells for {len(slugs)} "
+                   f"scheme(s){f', {already} already released' if already else ''}")
+
+
 def verify_ledger(echo: Echo, now: datetime) -> Outcome:
     """Recompute every balance and reconcile euros with points; not ok on any mismatch."""
     from loyalty.infra.db import sqlite_begin_mode

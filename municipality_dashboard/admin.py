@@ -64,6 +64,9 @@ SETTING_FIELDS = {
     "invalid_correction_days": "correction_days",
     "invalid_confirm_above_cents": "confirm_above_euros",
     "invalid_contact_email": "contact_email",
+    "invalid_release_epsilon_per_day": "release_epsilon_per_day",
+    "invalid_release_max_purchases": "release_max_purchases",
+    "invalid_release_max_cents": "release_max_euros",
 }
 
 
@@ -81,6 +84,13 @@ def _setting_error(form: SettingsForm, error: InvalidInput) -> None:
     }
     field = getattr(form, SETTING_FIELDS.get(error.code, "villages"))
     field.errors = [messages.get(error.code, _("This value is not possible."))]
+
+
+def _epsilon(chosen: str | None) -> float:
+    try:
+        return float(chosen or "")
+    except ValueError:
+        return 0.0  # not one of the choices: update() says so by the field
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -105,6 +115,9 @@ def settings() -> Any:
                 "correction_days": scheme.correction_days,
                 "confirm_above_euros": scheme.confirm_above_cents // 100,
                 "contact_email": scheme.contact_email or "",
+                "release_epsilon_per_day": str(scheme.release_epsilon_per_day),
+                "release_max_purchases": scheme.release_max_purchases,
+                "release_max_euros": scheme.release_max_cents // 100,
             },
         )
     elif form.validate_on_submit():
@@ -121,6 +134,9 @@ def settings() -> Any:
             correction_days=form.correction_days.data or 0,
             confirm_above_cents=(form.confirm_above_euros.data or 0) * 100,
             contact_email=(form.contact_email.data or "").strip() or None,
+            release_epsilon_per_day=_epsilon(form.release_epsilon_per_day.data),
+            release_max_purchases=form.release_max_purchases.data or 0,
+            release_max_cents=(form.release_max_euros.data or 0) * 100,
         )
         try:
             scheme_settings.update(db(), scheme, current_staff().user, wanted)

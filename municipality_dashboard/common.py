@@ -44,6 +44,7 @@ NAV = (
                 ("dashboard.campaign", "dashboard.new_campaign")),
         NavItem("dashboard.events_page", _l("Events"), ("dashboard.event",)),
         NavItem("dashboard.compare", _l("Comparison"), ("dashboard.compare",)),
+        NavItem("dashboard.privacy_page", _l("Privacy"), ("dashboard.privacy_page",)),
     )),
     NavGroup(_l("Shops"), (
         NavItem("dashboard.shops", _l("Shops"), ("dashboard.shops", "dashboard.decide")),

@@ -69,6 +69,19 @@ class SettingsForm(FlaskForm):
     compare_opt_in = BooleanField(
         _l("Share our totals per inhabitant with the other municipalities that do the same")
     )
+    release_epsilon_per_day = SelectField(
+        _l("Privacy budget per day of the released statistics (epsilon)"),
+        choices=[SelectChoice(str(e), str(e)) for e in limits.RELEASE_EPSILONS],
+        validators=[InputRequired(_l("Fill this in."))],
+    )
+    release_max_purchases = CountField(
+        _l("Purchases of one shopper counted per day, at most"),
+        validators=[_required(), _between(limits.RELEASE_MAX_PURCHASES)],
+    )
+    release_max_euros = CountField(
+        _l("Euros of one shopper counted per day, at most"),
+        validators=[_required(), _between(limits.RELEASE_MAX_EUROS)],
+    )
     contact_email = EmailField(
         _l("E-mail address for questions about personal data"),
         filters=[lambda value: value.strip() if isinstance(value, str) else value],

@@ -22,13 +22,14 @@ from loyalty.analytics import (
     periods,
     points_reports,
     privacy,
+    release,
     report_kit,
     rollups,
 )
 from loyalty.analytics.periods import Period
 from loyalty.errors import InvalidInput
 from loyalty.infra import csv_cells
-from loyalty.web import charts, i18n, replica
+from loyalty.web import charts, db, i18n, replica
 from loyalty.web.signin import staff_required
 from municipality_dashboard.common import STAFF, bp, current_scheme, render
 
@@ -128,6 +129,32 @@ def reports_index() -> Any:
     entries = [catalog.CATALOG[name] for name in ORDER if name in catalog.CATALOG]
     return render("reports.html", scheme=scheme, entries=entries,
                    k=scheme.k_anonymity, rules=_rules(scheme.k_anonymity))
+
+
+@bp.get("/privacy")
+@staff_required(*STAFF)
+def privacy_page() -> Any:
+    """How the published figures are protected: the method, the scheme's privacy
+    parameters and what this year's released days spent."""
+    scheme = current_scheme()
+    params = release.parameters(scheme)
+    year = report_kit.today_local(scheme).year
+    spent = release.budget(db(), scheme, year)
+    day_cell = (params.purchases_scale, params.amount_scale)
+    return render(
+        "privacy.html", scheme=scheme, k=scheme.k_anonymity, rules=_rules(scheme.k_anonymity),
+        epsilon_day=_decimal(params.epsilon_per_day),
+        max_purchases=params.max_purchases, max_amount=i18n.euro(params.max_cents),
+        margin_purchases=release.margin(0.0, 1, day_cell[0]),
+        margin_amount=i18n.euro(release.margin(0.0, 1, day_cell[1])),
+        year=spent.year, days_released=spent.days_released,
+        epsilon_spent=_decimal(spent.epsilon_spent), epsilon_year=_decimal(spent.epsilon_year),
+        tables=len(release.TABLES),
+    )
+
+
+def _decimal(value: float) -> str:
+    return i18n.decimal(round(value, 2))
 
 
 def _rules(k: int) -> list[str]:

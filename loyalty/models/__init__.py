@@ -4,6 +4,8 @@ from loyalty.models.admin import AuditEntry, FlagStatus, FraudFlag
 from loyalty.models.analytics import (
     PseudonymKey,
     PurchaseEvent,
+    ReleasedCell,
+    ReleasedDay,
     RollupAreaAge,
     RollupShopDay,
     RollupShopHour,
@@ -69,6 +71,8 @@ __all__ = [
     "Redemption",
     "RedemptionStatus",
     "Role",
+    "ReleasedCell",
+    "ReleasedDay",
     "RollupAreaAge",
     "RollupShopDay",
     "RollupShopHour",

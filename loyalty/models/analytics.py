@@ -189,3 +189,56 @@ class RollupState(Base):
     gaps: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
     events_folded: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- Released statistics: loyalty.analytics.release writes them once, never changes them ------
+#
+# Reports that leave the office read these, not the rollups: each closed day's
+# cells are computed once with every shopper's contribution bounded and
+# calibrated noise added, so two answers over overlapping periods differ only
+# by released (noisy) cells. See docs/privacy.md.
+
+
+class ReleasedDay(Base):
+    """A scheme's released day: the privacy parameters its cells were made with.
+
+    One row per (scheme, day), inserted before the day's cells in the same
+    transaction: a second release of the day (a rerun, or a race with another
+    worker) fails on this key and writes nothing.
+    """
+
+    __tablename__ = "analytics_released_days"
+
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    # What the day's release cost, as the noise library accounts it (the sum
+    # over its tables and figures: pure differential privacy composes by adding).
+    epsilon: Mapped[float] = mapped_column(sa.Float)
+    max_purchases: Mapped[int] = mapped_column()  # per shopper per day
+    max_cents: Mapped[int] = mapped_column()  # per shopper per day
+    cells: Mapped[int] = mapped_column()
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReleasedCell(Base):
+    """One released cell of a day: noisy purchases and amount, with their noise scales.
+
+    The figures are the raw noisy values (they may be below zero, which keeps
+    sums over many cells unbiased); pages show them rounded up to zero. The
+    scale is that of the (discrete) Laplace noise added to each figure.
+    """
+
+    __tablename__ = "analytics_released_cells"
+
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    table: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    purchases: Mapped[int] = mapped_column()
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    purchases_scale: Mapped[float] = mapped_column(sa.Float)
+    amount_scale: Mapped[float] = mapped_column(sa.Float)
+
+    __table_args__ = (
+        sa.Index("ix_analytics_released_cells_scheme_table_day", "scheme_id", "table", "day"),
+    )

@@ -46,6 +46,14 @@ class Scheme(Base):
     # Where shoppers and shops write with questions and requests about their data;
     # the published texts name it. None until the municipality fills it in.
     contact_email: Mapped[str | None] = mapped_column(sa.String(254))
+    # The released statistics (loyalty.analytics.release, docs/privacy.md): the
+    # privacy budget each closed day spends, and how much of one shopper's day
+    # counts at most (purchases, euro cents). A released day keeps the values it
+    # was made with; a change applies to the days released after it.
+    release_epsilon_per_day: Mapped[float] = mapped_column(
+        sa.Float, default=1.0, server_default="1.0")
+    release_max_purchases: Mapped[int] = mapped_column(default=3, server_default="3")
+    release_max_cents: Mapped[int] = mapped_column(default=10_000, server_default="10000")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchants: Mapped[list[Merchant]] = relationship(back_populates="scheme")
@@ -58,6 +66,9 @@ class Scheme(Base):
         sa.CheckConstraint("k_anonymity >= 2", name="k_at_least_two"),
         sa.CheckConstraint("monthly_fee_cents >= 0", name="fee_not_negative"),
         sa.CheckConstraint("inhabitants IS NULL OR inhabitants > 0", name="inhabitants_positive"),
+        sa.CheckConstraint("release_epsilon_per_day > 0", name="release_epsilon_positive"),
+        sa.CheckConstraint("release_max_purchases > 0", name="release_max_purchases_positive"),
+        sa.CheckConstraint("release_max_cents > 0", name="release_max_cents_positive"),
     )
 
 

@@ -16,13 +16,16 @@ from loyalty.operations.schedules import Daily, Every, Monthly, Schedule
 SPEND_HOLDS = "spend-holds"
 POINT_EXPIRY = "point-expiry"
 ANALYTICS_REFRESH = "analytics-refresh"
+RELEASE = "release"
 FRAUD_CHECK = "fraud-check"
 LEDGER_VERIFY = "ledger-verify"
 SETTLEMENT = "settlement"
 BACKUP = "backup"
 
-# The night's order: yesterday's fraud check first, then the backup, expiry (its
-# reminders arrive in the morning), the books' check, and the monthly settlement.
+# The night's order: yesterday's fraud check first, then its statistics released
+# (once the day has been closed for half an hour, loyalty.analytics.release.GRACE),
+# the backup, expiry (its reminders arrive in the morning), the books' check, and
+# the monthly settlement.
 DEFAULT_SETTLEMENT_DAY = 2
 
 
@@ -44,11 +47,12 @@ def catalogue(config: Mapping[str, Any]) -> list[Job]:
         Job(SPEND_HOLDS, Every(5)),
         Job(ANALYTICS_REFRESH, Every(15)),
         Job(FRAUD_CHECK, Daily(time(0, 15))),
+        Job(RELEASE, Daily(time(0, 45))),
         Job(POINT_EXPIRY, Daily(time(2, 15))),
         Job(LEDGER_VERIFY, Daily(time(3, 0))),
         Job(SETTLEMENT, Monthly(int(config.get("SETTLEMENT_DAY") or DEFAULT_SETTLEMENT_DAY),
                                 time(4, 0))),
     ]
     if config.get("BACKUP_DIR"):
-        jobs.insert(3, Job(BACKUP, Daily(time(1, 30))))
+        jobs.insert(4, Job(BACKUP, Daily(time(1, 30))))
     return [job for job in jobs if job.name not in skipped(config)]

@@ -27,6 +27,12 @@ INHABITANTS = (1, 10_000_000)
 CORRECTION_DAYS = (1, 60)
 # The till's "is this right?" above this many euros (the sale limit is 5000).
 CONFIRM_ABOVE_EUROS = (1, 5000)
+# The released statistics (docs/privacy.md): the privacy budget a closed day
+# spends is one of these (smaller protects more, with more noise), and how much
+# of one shopper's day counts at most.
+RELEASE_EPSILONS = (0.25, 0.5, 1.0, 2.0, 4.0)
+RELEASE_MAX_PURCHASES = (1, 20)
+RELEASE_MAX_EUROS = (1, 1000)
 MAX_VILLAGES = 50
 MAX_VILLAGE_LENGTH = 100
 # The published texts name it (loyalty.town.published_texts); one address, as typed.
@@ -48,6 +54,9 @@ class SchemeSettings:
     correction_days: int
     confirm_above_cents: int
     contact_email: str | None
+    release_epsilon_per_day: float = 1.0
+    release_max_purchases: int = 3
+    release_max_cents: int = 10_000
 
     @classmethod
     def of(cls, scheme: Scheme) -> SchemeSettings:
@@ -75,6 +84,11 @@ def validate(settings: SchemeSettings) -> None:
     _within("hold_ttl_seconds", settings.hold_ttl_seconds, HOLD_TTL_MINUTES, 60)
     _within("correction_days", settings.correction_days, CORRECTION_DAYS)
     _within("confirm_above_cents", settings.confirm_above_cents, CONFIRM_ABOVE_EUROS, 100)
+    if settings.release_epsilon_per_day not in RELEASE_EPSILONS:
+        raise InvalidInput("choose one of the privacy budgets offered",
+                           code="invalid_release_epsilon_per_day")
+    _within("release_max_purchases", settings.release_max_purchases, RELEASE_MAX_PURCHASES)
+    _within("release_max_cents", settings.release_max_cents, RELEASE_MAX_EUROS, 100)
     if settings.inhabitants is not None:
         _within("inhabitants", settings.inhabitants, INHABITANTS)
     villages = settings.villages

@@ -70,6 +70,11 @@ def number(value: int) -> str:
     return format_decimal(value, locale=_locale())
 
 
+def decimal(value: float) -> str:
+    """A figure with decimals as the reader writes it: "1,5" in Dutch and French."""
+    return format_decimal(value, format="#,##0.##", locale=_locale())
+
+
 def long_date(value: datetime) -> str:
     return format_date(value.astimezone(_tz()), "long", locale=_locale())
 

@@ -12,6 +12,7 @@ LABELS = {
     jobs.SPEND_HOLDS: _l("Return expired spend codes"),
     jobs.ANALYTICS_REFRESH: _l("Update the reports"),
     jobs.FRAUD_CHECK: _l("Fraud check"),
+    jobs.RELEASE: _l("Release the statistics of closed days"),
     jobs.BACKUP: _l("Backup"),
     jobs.POINT_EXPIRY: _l("Point expiry and reminders"),
     jobs.LEDGER_VERIFY: _l("Check the books"),

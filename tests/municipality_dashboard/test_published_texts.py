@@ -300,6 +300,8 @@ def _settings(**changes: str) -> dict[str, Any]:
         "point_value_cents": "5", "earn_rate": "1", "validity_months": "24",
         "k_anonymity": "10", "claim_ttl_minutes": "10", "hold_ttl_minutes": "5",
         "correction_days": "14", "confirm_above_euros": "500", "villages": "Meerdonk",
+        "release_epsilon_per_day": "1.0", "release_max_purchases": "3",
+        "release_max_euros": "100",
         **changes,
     }
 

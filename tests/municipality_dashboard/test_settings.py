@@ -24,6 +24,9 @@ VALID = {
     "confirm_above_euros": "500",
     "villages": "Sint-Gillis-Waas\nDe Klinge\nMeerdonk\nSint-Pauwels",
     "inhabitants": "",
+    "release_epsilon_per_day": "1.0",
+    "release_max_purchases": "3",
+    "release_max_euros": "100",
 }
 
 
@@ -47,6 +50,9 @@ def _values(scheme: Scheme) -> dict[str, Any]:
         "compare_opt_in": scheme.compare_opt_in,
         "correction_days": scheme.correction_days,
         "confirm_above_cents": scheme.confirm_above_cents,
+        "release_epsilon_per_day": scheme.release_epsilon_per_day,
+        "release_max_purchases": scheme.release_max_purchases,
+        "release_max_cents": scheme.release_max_cents,
     }
 
 
@@ -70,6 +76,8 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
             "villages": " Sint-Gillis-Waas \n\nDe Klinge\nMeerdonk\nSint-Pauwels\n",
             "inhabitants": "20.135",
             "compare_opt_in": "y",
+            "release_epsilon_per_day": "0.5",
+            "release_max_euros": "150",
         },
     )
     assert done.status_code == 303
@@ -90,8 +98,11 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
             "compare_opt_in": [False, True],
             "correction_days": [14, 7],
             "confirm_above_cents": [50_000, 100_000],
+            "release_epsilon_per_day": [1.0, 0.5],
+            "release_max_cents": [10_000, 15_000],
         }
     }
+    assert (scheme.release_epsilon_per_day, scheme.release_max_cents) == (0.5, 15_000)
     # Saving the same values again changes and audits nothing.
     again = post(
         client,
@@ -104,6 +115,8 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
             "confirm_above_euros": "1000",
             "inhabitants": "20135",
             "compare_opt_in": "y",
+            "release_epsilon_per_day": "0.5",
+            "release_max_euros": "150",
         },
     )
     assert again.status_code == 303
@@ -127,6 +140,8 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
         ({"correction_days": "0"}, "Between 1 and 60."),
         ({"confirm_above_euros": "6000"}, "Between 1 and 5000."),
         ({"compare_opt_in": "y"}, "Fill in the number of inhabitants"),
+        ({"release_max_purchases": "0"}, "Between 1 and 20."),
+        ({"release_max_euros": "1001"}, "Between 1 and 1000."),
     ],
 )
 def test_bad_settings_get_a_form_error_and_nothing_is_written(

@@ -120,7 +120,8 @@ def test_a_missed_job_is_e_mailed_once_and_shown(ops_app: Flask, ops_mailbox: Ma
     missed = [m for m in ops_mailbox.messages[before:] if m["To"] == "it@sint-gillis-waas.be"]
     assert sorted(m["Subject"].split(" / ")[-1] for m in missed) == sorted(
         f"Lokaal Sparen: “{label}” did not run" for label in
-        ("Fraud check", "Backup", "Point expiry and reminders", "Check the books")
+        ("Fraud check", "Release the statistics of closed days", "Backup",
+         "Point expiry and reminders", "Check the books")
     )
     assert not [m for m in ops_mailbox.messages[before:] if m["To"] == admin_email]
 

@@ -1,0 +1,43 @@
+"""`loyalty analytics release` as a real process: progress, a summary, each day once."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy.orm import Session
+
+from loyalty.analytics import generate
+from tests.analytics_data import SECTORS, VILLAGES
+from tests.factories import make_merchant, make_scheme
+from tests.lokaal_sparen.helpers import run
+
+
+def test_release_writes_each_closed_day_once_and_says_so(database_url: str,
+                                                         session: Session) -> None:
+    scheme = make_scheme(session, nis_code="46020", villages=VILLAGES)
+    for sector in SECTORS[:6]:
+        make_merchant(session, scheme, sector=sector)
+    # Ten days of sales up to yesterday; today is still open.
+    yesterday = date.today() - timedelta(days=1)
+    generate.generate_events(session, scheme, 400, end=yesterday, days=10, seed=12)
+    slug = scheme.slug
+    session.commit()
+
+    help_text = run(["analytics", "release", "--help"], database_url)
+    assert help_text.returncode == 0 and "Example:" in help_text.stdout
+
+    first = run(["analytics", "release", "--scheme", slug], database_url)
+    assert first.returncode == 0, first.stderr
+    # Near midnight yesterday may still be in its half hour of grace.
+    days = 10 if f"{slug}: days 10/10" in first.stdout else 9
+    assert f"{slug}: days {days}/{days}" in first.stdout
+    summary = first.stdout.strip().splitlines()[-1]
+    assert summary.startswith(f"statistics released: {days} day(s), ")
+    assert "cells for 1 scheme(s) in " in summary
+
+    again = run(["analytics", "release", "--scheme", slug], database_url)
+    assert again.returncode == 0, again.stderr
+    assert "statistics released: 0 day(s), 0 cells for 1 scheme(s)" in again.stdout
+
+    unknown = run(["analytics", "release", "--scheme", "no-such-scheme"], database_url)
+    assert unknown.returncode != 0 and "no-such-scheme" in unknown.stderr

@@ -1,0 +1,47 @@
+"""The dashboard's privacy page: the method, the scheme's privacy parameters, the
+margins they give, and what this year's released days spent."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from loyalty.analytics import generate, release
+from loyalty.infra.db import utcnow
+from loyalty.models import Scheme
+from tests.factories import make_merchant
+from tests.municipality_dashboard.conftest import Municipality, html
+
+
+def test_the_privacy_page_shows_the_parameters_and_the_years_budget(
+        app: Flask, session: Session, town: Municipality) -> None:
+    scheme = session.get_one(Scheme, town.scheme.id)
+    for sector in ("47.24", "47.11", "56.301"):
+        make_merchant(session, scheme, sector=sector)
+    generate.generate_events(session, scheme, 300, end=date.today() - timedelta(days=1),
+                             days=6, seed=5)
+    released = release.release(session, scheme, utcnow())
+    spent = release.budget(session, scheme, date.today().year)
+    session.commit()
+    assert released.days >= 5
+
+    page = html(town.analyst_client.get("/dashboard/privacy"))
+    assert "Privacy of the statistics" in page
+    assert "<th scope=\"row\">Privacy budget per day (epsilon)</th><td>1</td>" in page
+    assert "<td>3</td>" in page and "€100.00" in page
+    # One day's cell: noise of scale 3 / (1/10) = 30 purchases, 95% within 30 x ln 20.
+    assert "± 90 purchases" in page
+    assert f"Days released so far: {spent.days_released}," in page
+    assert ("A whole year at this daily budget: 365." in page
+            or "A whole year at this daily budget: 366." in page)
+
+    dutch = html(town.analyst_client.get("/dashboard/privacy?lang=nl"))
+    assert "Privacybudget per dag (epsilon)" in dutch and "± 90 aankopen" in dutch
+    assert "€\xa0100,00" in dutch
+    french = html(town.analyst_client.get("/dashboard/privacy?lang=fr"))
+    assert "Budget de confidentialité par jour (epsilon)" in french
+
+    index = html(town.analyst_client.get("/dashboard/reports"))
+    assert 'href="/dashboard/privacy"' in index
