@@ -33,7 +33,7 @@ from loyalty.models.staff import (
     TrustedDevice,
 )
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
-from loyalty.models.wallets import ExpiryNotice, Wallet, WalletStatus
+from loyalty.models.wallets import ExpiryNotice, Wallet, WalletGroup, WalletStatus
 
 __all__ = [
     "RunStatus",
@@ -88,6 +88,7 @@ __all__ = [
     "Voucher",
     "VoucherStatus",
     "Wallet",
+    "WalletGroup",
     "WalletStatus",
     "stamp_asset",
 ]
