@@ -27,6 +27,7 @@ from loyalty.errors import LoyaltyError
 from loyalty.infra import qr
 from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Scheme, StampCard, Voucher, Wallet
+from loyalty.shoppers import printed_cards
 from loyalty.shoppers.wallet_view import wallet_summary
 from loyalty.spending import redemptions
 from loyalty.web import db, writes
@@ -77,6 +78,23 @@ def _wallet(wallet: Wallet, status: int, spend_form: SpendForm) -> Response:
         switch=ActionForm(prefix="town"),
         spend=spend_form,
     )
+
+
+@bp.get("/wallet/card")
+@writes  # the phone's card number is made on its first showing
+def card_page() -> Response:
+    """The wallet's card QR for the till's scanner: points without tapping anything."""
+    wallet = wallet_or_home()
+    number = printed_cards.wallet_card_number(db(), wallet)
+    svg = qr.qr_svg(number, title=_("Card number"))
+    response = page(
+        "card.html",
+        number=printed_cards.format_number(number),
+        qr_svg=svg,
+        scheme=db().get_one(Scheme, wallet.scheme_id),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/wallet/town")

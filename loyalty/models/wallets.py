@@ -48,6 +48,9 @@ class Wallet(Base):
     home_postcode: Mapped[str | None] = mapped_column(sa.String(4))
     home_village: Mapped[str | None] = mapped_column(sa.String(100))
     age_band: Mapped[str | None] = mapped_column(sa.String(10))
+    # The number in the card QR a phone's wallet shows the till (12 digits, the
+    # printed cards' kind); made on first use. A printed card's wallet uses its card's.
+    card_number: Mapped[str | None] = mapped_column(sa.String(12), unique=True)
     # The phone's other wallets (other towns); None for a phone with one wallet.
     group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("wallet_groups.id"), index=True)
 

@@ -1,4 +1,4 @@
-"""a phone's wallets of several towns, and the bounds of a shop's own earn rate
+"""a phone's wallets of several towns, a phone's card number, the bounds of a shop's earn rate
 
 Revision ID: 0022
 Revises: 0019
@@ -6,6 +6,8 @@ Create Date: 2026-12-05 18:00:00
 
 A wallet may belong to a group: the wallets one phone keeps, one per scheme,
 so that one recovery code or e-mail address opens them all on a new phone.
+A phone's wallet may get a card number, the kind printed cards carry, for the
+till to scan.
 A scheme gets the highest earn rate a shop owner may choose (the scheme's own
 rate is the lowest).
 """
@@ -30,6 +32,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("wallets", schema=None) as batch_op:
         batch_op.add_column(sa.Column("group_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("card_number", sa.String(length=12), nullable=True))
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_wallets_card_number"), ["card_number"]
+        )
         batch_op.create_index(batch_op.f("ix_wallets_group_id"), ["group_id"], unique=False)
         batch_op.create_foreign_key(
             batch_op.f("fk_wallets_group_id_wallet_groups"), "wallet_groups", ["group_id"], ["id"]
@@ -60,5 +66,7 @@ def downgrade() -> None:
             batch_op.f("fk_wallets_group_id_wallet_groups"), type_="foreignkey"
         )
         batch_op.drop_index(batch_op.f("ix_wallets_group_id"))
+        batch_op.drop_constraint(batch_op.f("uq_wallets_card_number"), type_="unique")
+        batch_op.drop_column("card_number")
         batch_op.drop_column("group_id")
     op.drop_table("wallet_groups")
