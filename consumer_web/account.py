@@ -51,6 +51,8 @@ def _account(status: int = 200, **forms: Any) -> Response:
         "account.html",
         status,
         wallet=wallet,
+        scheme=scheme,
+        several_towns=len(cookie.phone_wallets()) > 1,
         email_form=forms.pop("email_form", None) or EmailForm(),
         restore_email=forms.pop("restore_email", None) or EmailForm(prefix="restore"),
         recovery=forms.pop("recovery", None) or RecoveryForm(),

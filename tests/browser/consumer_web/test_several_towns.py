@@ -136,6 +136,12 @@ def test_deleting_one_towns_wallet_keeps_the_other(
     collect(phone, make_shop(session, town(session, "Temse")), 1500)
     collect(phone, make_shop(session, town(session, "Kruibeke")), 2500)
     phone.goto("/account")
+    expect(page.locator(".town-note")).to_have_text(
+        w(
+            "This page is about your wallet of %(town)s. Choose another town on the wallet page.",
+            town="Kruibeke",
+        )
+    )
     page.get_by_text(w("Delete my wallet"), exact=True).click()
     page.get_by_label(w("I understand that my points are lost and my data is erased.")).check()
     page.get_by_role("button", name=w("Delete my wallet for good")).click()
@@ -144,3 +150,5 @@ def test_deleting_one_towns_wallet_keeps_the_other(
     expect(page.locator(".towns")).to_have_count(0)
     expect(page.locator(".balance-card .town")).to_have_count(0)
     expect_wallet(phone, 15)  # Temse's wallet stays on the phone
+    phone.goto("/account")
+    expect(page.locator(".town-note")).to_have_count(0)
