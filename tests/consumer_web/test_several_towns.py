@@ -96,3 +96,17 @@ def test_two_wallets_of_one_town_are_never_linked(session: Session) -> None:
         assert error.code == "same_scheme"
     else:
         raise AssertionError("linked two wallets of one town")
+
+
+def test_the_export_names_the_other_towns_and_the_card(
+    client: FlaskClient, session: Session
+) -> None:
+    one = make_shop(session, make_scheme(session))
+    two = make_shop(session, make_scheme(session))
+    _collect(client, one)
+    _collect(client, two)
+    client.get("/wallet/card")  # the phone's card number is made
+    data = client.get("/account/export").json
+    assert data is not None
+    assert data["wallet"]["linked_towns"] == [one.scheme.name]  # the export is of town two
+    assert len(data["wallet"]["card_number"]) == 12
