@@ -51,6 +51,8 @@ def _account(status: int = 200, **forms: Any) -> Response:
         "account.html",
         status,
         wallet=wallet,
+        scheme=scheme,
+        several_towns=len(cookie.phone_wallets()) > 1,
         email_form=forms.pop("email_form", None) or EmailForm(),
         restore_email=forms.pop("restore_email", None) or EmailForm(prefix="restore"),
         recovery=forms.pop("recovery", None) or RecoveryForm(),
@@ -166,10 +168,19 @@ def magic_link_apply() -> Response:
             _("This e-mail address belongs to another wallet."),
             409,
         )
-    token = wallets.new_token_for(session, wallet)
     response = redirect(url_for("consumer.account_page", done=data["p"]), 303)
-    cookie.remember(response, token)  # type: ignore[arg-type]
+    if data["p"] == "restore":
+        # A new phone: the wallets of every town the old phone kept come back.
+        opened = wallets.reopen_group(session, wallet)
+    else:
+        opened = [wallets.NewWallet(wallet, wallets.new_token_for(session, wallet), "")]
+    _remember_all(response, opened, show=wallet)  # type: ignore[arg-type]
     return response  # type: ignore[return-value]
+
+
+def _remember_all(response: Response, opened: list[wallets.NewWallet], show: Wallet) -> None:
+    for new in opened:
+        cookie.remember(response, new.wallet.scheme_id, new.token, show=new.wallet.id == show.id)
 
 
 @bp.post("/account/restore")
@@ -178,12 +189,12 @@ def account_restore() -> Response:
     if not form.validate_on_submit():
         return _account(422, recovery=form)
     try:
-        restored = wallets.recover_wallet(db(), form.recovery_code.data)
+        restored = wallets.recover_wallets(db(), form.recovery_code.data)
     except LoyaltyError:
         form.recovery_code.errors = [_("We do not know this recovery code.")]
         return _account(422, recovery=form)
     response = redirect(url_for("consumer.wallet_page"), 303)
-    cookie.remember(response, restored.token)  # type: ignore[arg-type]
+    _remember_all(response, restored, show=restored[0].wallet)  # type: ignore[arg-type]
     return response  # type: ignore[return-value]
 
 
@@ -234,5 +245,5 @@ def account_delete() -> Response:
         return _account(422, delete=form)
     erasure.delete_wallet(db(), wallet, utcnow())
     response = page("deleted.html")
-    cookie.forget(response)
+    cookie.forget(response, wallet.scheme_id)  # the phone's wallets of other towns stay
     return response

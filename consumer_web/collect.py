@@ -71,7 +71,9 @@ def claim_page(token: str) -> Response:
         claim=claim,
         merchant=merchant,
         card=card,
-        wallet=cookie.current_wallet(),
+        wallet=cookie.wallet_for_scheme(claim.scheme_id),
+        other_town=cookie.current_wallet() is not None,
+        town=session.get_one(Scheme, claim.scheme_id).name,
         form=ActionForm(),
     )
 
@@ -87,11 +89,16 @@ def claim_collect(token: str) -> Response:
         claim = claims.get_claim(session, token)
     except LoyaltyError:
         return _unknown_claim()
-    wallet = cookie.current_wallet()
+    # The phone's wallet of this town; a first purchase in another town makes
+    # one more, linked to the phone's others so that one recovery opens all.
+    wallet = cookie.wallet_for_scheme(claim.scheme_id)
     new_wallet = None
-    if wallet is None or wallet.scheme_id != claim.scheme_id:
+    if wallet is None:
+        other = cookie.current_wallet()
         new_wallet = wallets.create_wallet(session, session.get_one(Scheme, claim.scheme_id))
         wallet = new_wallet.wallet
+        if other is not None:
+            wallets.link_wallets(session, wallet, other)
     try:
         result = claims.claim_points(session, token, wallet, utcnow())
     except LoyaltyError as error:
@@ -121,7 +128,10 @@ def claim_collect(token: str) -> Response:
         card=card,
         card_progress=progress,
         recovery_code=new_wallet.recovery_code if new_wallet else None,
+        linked=wallet.group_id is not None,
     )
     if new_wallet is not None:
-        cookie.remember(response, new_wallet.token)
+        cookie.remember(response, wallet.scheme_id, new_wallet.token)
+    else:  # the wallet page now shows the town the shopper just collected in
+        cookie.choose(response, wallet.scheme_id)
     return response

@@ -26,7 +26,8 @@ from consumer_web.forms import (
 from loyalty.errors import LoyaltyError
 from loyalty.infra import qr
 from loyalty.infra.db import utcnow
-from loyalty.models import Merchant, StampCard, Voucher
+from loyalty.models import Merchant, Scheme, StampCard, Voucher, Wallet
+from loyalty.shoppers import printed_cards
 from loyalty.shoppers.wallet_view import wallet_summary
 from loyalty.spending import redemptions
 from loyalty.web import db, writes
@@ -47,7 +48,65 @@ def wallet_page() -> Response:
         return page("no_wallet.html", recovery=RecoveryForm())
     session = db()
     redemptions.release_expired(session, utcnow(), wallet_id=wallet.id)
-    return page("wallet.html", summary=wallet_summary(session, wallet), spend=SpendForm())
+    return _wallet(wallet, 200, SpendForm())
+
+
+def _towns(wallet: Wallet) -> list[dict[str, Any]]:
+    """The phone's wallets by town, for the switch; empty for a phone with one."""
+    here = cookie.phone_wallets()
+    if len(here) < 2:
+        return []
+    names = dict(
+        db().execute(
+            sa.select(Scheme.id, Scheme.name).where(Scheme.id.in_([w.scheme_id for w in here]))
+        ).all()
+    )
+    return [
+        {"scheme_id": w.scheme_id, "name": names[w.scheme_id], "current": w.id == wallet.id}
+        for w in here
+    ]
+
+
+def _wallet(wallet: Wallet, status: int, spend_form: SpendForm) -> Response:
+    session = db()
+    return page(
+        "wallet.html",
+        status,
+        summary=wallet_summary(session, wallet),
+        scheme=session.get_one(Scheme, wallet.scheme_id),
+        towns=_towns(wallet),
+        switch=ActionForm(prefix="town"),
+        spend=spend_form,
+    )
+
+
+@bp.get("/wallet/card")
+@writes  # the phone's card number is made on its first showing
+def card_page() -> Response:
+    """The wallet's card QR for the till's scanner: points without tapping anything."""
+    wallet = wallet_or_home()
+    number = printed_cards.wallet_card_number(db(), wallet)
+    svg = qr.qr_svg(number, title=_("Card number"))
+    response = page(
+        "card.html",
+        number=printed_cards.format_number(number),
+        qr_svg=svg,
+        scheme=db().get_one(Scheme, wallet.scheme_id),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/wallet/town")
+def switch_town() -> Response:
+    """Show the phone's wallet of another town."""
+    if not ActionForm(prefix="town").validate_on_submit():
+        abort(400)
+    response = redirect(url_for("consumer.wallet_page"), 303)
+    scheme = request.form.get("scheme", "")
+    if scheme.isdigit():  # a wallet the phone does not keep changes nothing
+        cookie.choose(response, int(scheme))  # type: ignore[arg-type]
+    return response  # type: ignore[return-value]
 
 
 @bp.post("/wallet/spend")
@@ -70,7 +129,7 @@ def spend() -> Response:
             form.points.errors = [message]
         else:
             return redirect(url_for("consumer.code_page", code=held.code), 303)  # type: ignore[return-value]
-    return page("wallet.html", 422, summary=wallet_summary(session, wallet), spend=form)
+    return _wallet(wallet, 422, form)
 
 
 @bp.post("/wallet/voucher/<int:voucher_id>")

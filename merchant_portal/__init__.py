@@ -8,6 +8,7 @@ from merchant_portal import (  # noqa: E402, F401  isort: skip
     apply,
     cards,
     corrections,
+    earn_rate,
     figures,
     funding,
     owner,

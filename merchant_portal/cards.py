@@ -24,7 +24,8 @@ from merchant_portal.till import own_claim, sale
 @bp.post("/till/sales/<int:claim_id>/card")
 @staff_required(*SHOP_STAFF)
 def sale_to_card(claim_id: int) -> Any:
-    """The shopper has a printed card: the cashier scans or types its number."""
+    """The cashier scans the shopper's card (printed, or on the phone) or types its number:
+    the points go to its wallet without the phone tapping anything."""
     claim = own_claim(claim_id)
     form = CardPointsForm()
     if not form.validate_on_submit():
@@ -33,7 +34,7 @@ def sale_to_card(claim_id: int) -> Any:
         paper.give_points(db(), claim, form.number.data or "", utcnow())
     except LoyaltyError as error:
         form.number.errors = [
-            _("No printed card has this number. Check the digits.")
+            _("No card has this number. Check the digits.")
             if error.code == "unknown_card"
             else _("These points cannot go to this card.")
         ]
@@ -53,8 +54,17 @@ def redeem_card() -> Any:
     try:
         card = paper.card_by_number(session_, merchant.scheme_id, form.number.data or "")
     except LoyaltyError:
-        form.number.errors = [_("No printed card has this number. Check the digits.")]
-        return redeem(card_form=form, http_status=404)
+        try:
+            paper.wallet_by_card(session_, merchant.scheme_id, form.number.data or "")
+        except LoyaltyError:
+            form.number.errors = [_("No printed card has this number. Check the digits.")]
+            return redeem(card_form=form, http_status=404)
+        # A phone's card gives points when scanned; spending needs the shopper's
+        # own confirmation, which on a phone is the spend code it makes.
+        form.number.errors = [
+            _("This card is on the shopper's phone: ask for a spend code from the wallet.")
+        ]
+        return redeem(card_form=form, http_status=409)
     card_id = card.id
     # The attempt is counted in a transaction of its own, before the PIN is
     # checked, so a wrong PIN stays counted when this request rolls back.

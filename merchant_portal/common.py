@@ -46,6 +46,7 @@ NAV = (
         NavItem("portal.profile", _l("Shop profile"), ("portal.profile",)),
         NavItem("portal.team", _l("Team and tills"), ("portal.team",)),
         NavItem("portal.stamp_cards", _l("Stamp cards"), ("portal.stamp_card",)),
+        NavItem("portal.earn_rate_page", _l("Points per euro"), ("portal.earn_rate",)),
     ), restricted=True),
 )
 

@@ -102,7 +102,7 @@ CARD_NUMBER = [
 
 
 class CardPointsForm(FlaskForm):
-    number = StringField(_l("Printed card number"), validators=CARD_NUMBER)
+    number = StringField(_l("Card number"), validators=CARD_NUMBER)
 
 
 class CardSpendForm(FlaskForm):

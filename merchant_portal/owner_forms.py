@@ -154,3 +154,11 @@ class TopUpForm(FlaskForm):
             ),
         ],
     )
+
+
+class EarnRateForm(FlaskForm):
+    # The bounds come from the scheme: the domain checks them (loyalty.shops.earn_rate).
+    rate = CountField(
+        _l("Points per full euro"),
+        validators=[InputRequired(_l("Type how many points a euro gives."))],
+    )

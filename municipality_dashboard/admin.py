@@ -55,6 +55,7 @@ from municipality_dashboard.forms import (
 SETTING_FIELDS = {
     "invalid_point_value_cents": "point_value_cents",
     "invalid_earn_rate": "earn_rate",
+    "invalid_earn_rate_max": "earn_rate_max",
     "invalid_validity_months": "validity_months",
     "invalid_k_anonymity": "k_anonymity",
     "invalid_claim_ttl_seconds": "claim_ttl_minutes",
@@ -81,6 +82,7 @@ def _setting_error(form: SettingsForm, error: InvalidInput) -> None:
             "Fill in the number of inhabitants to take part in the comparison."
         ),
         "invalid_contact_email": _("This is not a valid e-mail address."),
+        "invalid_earn_rate_max": _("At least the points per full euro of the scheme."),
     }
     field = getattr(form, SETTING_FIELDS.get(error.code, "villages"))
     field.errors = [messages.get(error.code, _("This value is not possible."))]
@@ -105,6 +107,7 @@ def settings() -> Any:
             data={
                 "point_value_cents": scheme.point_value_cents,
                 "earn_rate": scheme.earn_rate,
+                "earn_rate_max": scheme.earn_rate_max,
                 "validity_months": scheme.validity_months,
                 "k_anonymity": scheme.k_anonymity,
                 "claim_ttl_minutes": scheme.claim_ttl_seconds // 60,
@@ -124,6 +127,7 @@ def settings() -> Any:
         wanted = scheme_settings.SchemeSettings(
             point_value_cents=form.point_value_cents.data or 0,
             earn_rate=form.earn_rate.data or 0,
+            earn_rate_max=form.earn_rate_max.data or 0,
             validity_months=form.validity_months.data or 0,
             k_anonymity=form.k_anonymity.data or 0,
             claim_ttl_seconds=(form.claim_ttl_minutes.data or 0) * 60,
@@ -332,6 +336,7 @@ ACTION_LABELS = {
     "settlement.lock": _l("Month settled"),
     "funding.bank_transfer": _l("Bank transfer recorded"),
     "merchant.bank_account": _l("Shop's bank account changed"),
+    "merchant.earn_rate": _l("Shop's points per euro changed"),
     "sale.correct": _l("Sale corrected by the shop"),
     "published_text.change": _l("Published text changed"),
     "published_text.default": _l("Published text back to the default"),

@@ -35,6 +35,10 @@ class SettingsForm(FlaskForm):
     earn_rate = CountField(
         _l("Points per full euro spent"), validators=[_required(), _between(limits.EARN_RATE)]
     )
+    earn_rate_max = CountField(
+        _l("Most points per euro a shop may give"),
+        validators=[_required(), _between(limits.EARN_RATE)],
+    )
     validity_months = CountField(
         _l("Points stay valid for (months)"),
         validators=[_required(), _between(limits.VALIDITY_MONTHS)],

@@ -227,7 +227,7 @@ class Till:
 # Every sale starts here: the key and its shop's terms in one query, no ORM objects.
 _TILL = (
     sa.select(TillKey.id, Merchant.id, Merchant.scheme_id, Merchant.status, Merchant.earn_rate,
-              Scheme.earn_rate, Scheme.claim_ttl_seconds)
+              Scheme.earn_rate, Scheme.earn_rate_max, Scheme.claim_ttl_seconds)
     .join(Merchant, Merchant.id == TillKey.merchant_id)
     .join(Scheme, Scheme.id == Merchant.scheme_id)
     .where(TillKey.key_hash == sa.bindparam("key_hash"), TillKey.revoked_at.is_(None))
@@ -240,12 +240,12 @@ def till_by_key(session: Session, key: str) -> Till:
     row = session.connection().execute(_TILL, {"key_hash": security.token_hash(key)}).first()
     if row is None:
         raise Unauthorized("unknown or revoked till key", code="invalid_token")
-    key_id, merchant_id, scheme_id, status, shop_rate, scheme_rate, ttl = row
+    key_id, merchant_id, scheme_id, status, shop_rate, scheme_rate, scheme_max, ttl = row
     if status == MerchantStatus.SUSPENDED:
         # Suspending revokes the shop's keys; a key of a shop suspended before
         # that existed is refused here, as every sale of a shop not approved is.
         raise Forbidden("this shop is suspended", code="merchant_not_approved")
-    rate = effective_earn_rate(scheme_rate, shop_rate)
+    rate = effective_earn_rate(scheme_rate, shop_rate, scheme_max)
     return Till(key_id, SaleTerms(merchant_id, scheme_id, status, rate, ttl))
 
 

@@ -35,7 +35,7 @@ from loyalty.models.staff import (
     TrustedDevice,
 )
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
-from loyalty.models.wallets import ExpiryNotice, Wallet, WalletStatus
+from loyalty.models.wallets import ExpiryNotice, Wallet, WalletGroup, WalletStatus
 
 __all__ = [
     "RunStatus",
@@ -92,6 +92,7 @@ __all__ = [
     "Voucher",
     "VoucherStatus",
     "Wallet",
+    "WalletGroup",
     "WalletStatus",
     "stamp_asset",
 ]

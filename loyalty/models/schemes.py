@@ -24,6 +24,8 @@ class Scheme(Base):
     point_value_cents: Mapped[int] = mapped_column(default=5)
     # Points per full euro of a sale; a shop may give more at its own cost.
     earn_rate: Mapped[int] = mapped_column(default=1)
+    # The most points per euro a shop owner may choose for the own shop.
+    earn_rate_max: Mapped[int] = mapped_column(default=10, server_default="10")
     claim_ttl_seconds: Mapped[int] = mapped_column(default=600)
     hold_ttl_seconds: Mapped[int] = mapped_column(default=300)
     validity_months: Mapped[int] = mapped_column(default=24)
@@ -61,6 +63,7 @@ class Scheme(Base):
     __table_args__ = (
         sa.CheckConstraint("point_value_cents > 0", name="point_value_positive"),
         sa.CheckConstraint("earn_rate > 0", name="earn_rate_positive"),
+        sa.CheckConstraint("earn_rate_max >= earn_rate", name="earn_rate_max_above_min"),
         sa.CheckConstraint("claim_ttl_seconds > 0", name="claim_ttl_positive"),
         sa.CheckConstraint("hold_ttl_seconds > 0", name="hold_ttl_positive"),
         sa.CheckConstraint("k_anonymity >= 2", name="k_at_least_two"),

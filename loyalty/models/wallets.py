@@ -15,6 +15,19 @@ class WalletStatus(enum.StrEnum):
     DELETED = "deleted"
 
 
+class WalletGroup(Base):
+    """The wallets one phone keeps, one per scheme: a recovery code or e-mail
+    address of any of them opens them all on a new phone.
+
+    Only the shopper's own pages read it; no report or municipality sees it.
+    """
+
+    __tablename__ = "wallet_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Wallet(Base):
     """A shopper's wallet: anonymous until its owner adds an e-mail address.
 
@@ -35,6 +48,11 @@ class Wallet(Base):
     home_postcode: Mapped[str | None] = mapped_column(sa.String(4))
     home_village: Mapped[str | None] = mapped_column(sa.String(100))
     age_band: Mapped[str | None] = mapped_column(sa.String(10))
+    # The number in the card QR a phone's wallet shows the till (12 digits, the
+    # printed cards' kind); made on first use. A printed card's wallet uses its card's.
+    card_number: Mapped[str | None] = mapped_column(sa.String(12), unique=True)
+    # The phone's other wallets (other towns); None for a phone with one wallet.
+    group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("wallet_groups.id"), index=True)
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('active', 'frozen', 'deleted')", name="status_known"),

@@ -89,6 +89,9 @@ def delete_wallet(session: Session, wallet: Wallet, now: datetime) -> int:
     wallet.email = None
     wallet.stats_consent = False
     wallet.home_postcode = wallet.home_village = wallet.age_band = None
+    # No longer tied to the phone's wallets of other towns.
+    wallet.group_id = None
+    wallet.card_number = None  # the phone's card QR opens nothing any more
     # Random hashes nobody knows the preimage of: neither secret opens it again.
     wallet.token_hash = security.token_hash(security.new_token())
     wallet.recovery_hash = security.token_hash(security.new_token())

@@ -1,4 +1,10 @@
-"""Printed cards: a wallet on paper, with a PIN for spending."""
+"""Cards: a wallet's number in a QR code that the till scans to give points.
+
+A printed card is a wallet on paper, with a PIN for spending. A phone's wallet
+shows the same kind of card (wallet_card_number); the till gives points to
+either by scanning it, and spending still needs the shopper: the PIN of a
+printed card, a spend code from the phone.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from sqlalchemy.orm import Session
 from loyalty.earning import claims
 from loyalty.errors import NotFound, Unauthorized
 from loyalty.infra import security
-from loyalty.models import Claim, Merchant, PrintedCard, Redemption, Scheme, Wallet
+from loyalty.models import Claim, Merchant, PrintedCard, Redemption, Scheme, Wallet, WalletStatus
 from loyalty.shoppers import wallets
 from loyalty.spending import redemptions
 from loyalty.town import schemes
@@ -45,6 +51,17 @@ def _luhn_digit(body: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+def _unused_number(session: Session) -> str:
+    """A new card number no printed card and no phone's card has."""
+    while True:
+        number = _new_number()
+        taken = session.scalar(sa.select(PrintedCard.id).where(PrintedCard.number == number))
+        if taken is None:
+            taken = session.scalar(sa.select(Wallet.id).where(Wallet.card_number == number))
+        if taken is None:
+            return number
+
+
 def normalise_number(number: str) -> str:
     return "".join(ch for ch in number if ch in NUMBER_ALPHABET)
 
@@ -74,7 +91,7 @@ def issue_cards(
         card = PrintedCard(
             scheme_id=scheme.id,
             wallet_id=wallet.id,
-            number=_new_number(),
+            number=_unused_number(session),
             pin_hash=security.hash_password(pin),
             issued_by_merchant_id=merchant.id if merchant else None,
         )
@@ -99,12 +116,66 @@ def card_by_number(session: Session, scheme_id: int, number: str) -> PrintedCard
     return card
 
 
+def wallet_card_number(session: Session, wallet: Wallet) -> str:
+    """The number in the wallet's card QR: its printed card's, or the phone's own card.
+
+    The phone's number is made on first use, once: of two requests racing,
+    the conditional UPDATE lets one write it and both read the same.
+    """
+    printed = session.scalar(
+        sa.select(PrintedCard.number).where(PrintedCard.wallet_id == wallet.id)
+    )
+    if printed is not None:
+        return printed
+    if wallet.card_number is None:
+        session.execute(
+            sa.update(Wallet)
+            .where(Wallet.id == wallet.id, Wallet.card_number.is_(None))
+            .values(card_number=_unused_number(session))
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(wallet, ["card_number"])
+    return str(wallet.card_number)  # set by this UPDATE or by the one that won the race
+
+
+def wallet_by_card(session: Session, scheme_id: int, number: str) -> tuple[Wallet, bool]:
+    """The wallet of a scanned or typed card number, and whether it is a printed card.
+
+    Raises NotFound for an unknown or mistyped number, a card of another
+    scheme, or a deleted wallet.
+    """
+    digits = normalise_number(number)
+    wallet = None
+    printed = False
+    if is_valid_number(digits):
+        wallet_id = session.scalar(
+            sa.select(PrintedCard.wallet_id).where(
+                PrintedCard.number == digits, PrintedCard.scheme_id == scheme_id
+            )
+        )
+        printed = wallet_id is not None
+        if wallet_id is not None:
+            wallet = session.get(Wallet, wallet_id)
+        else:
+            wallet = session.scalar(
+                sa.select(Wallet).where(
+                    Wallet.card_number == digits, Wallet.scheme_id == scheme_id
+                )
+            )
+    if wallet is None or wallet.status == WalletStatus.DELETED:
+        raise NotFound("no card with this number", code="unknown_card")
+    return wallet, printed
+
+
 def give_points(
     session: Session, claim: Claim, number: str, now: datetime
 ) -> claims.ClaimResult:
-    """The till scanned a printed card: the open claim goes to the card's wallet."""
-    card = card_by_number(session, claim.scheme_id, number)
-    return claims.collect(session, claim, session.get_one(Wallet, card.wallet_id), now)
+    """The till scanned a card (printed or a phone's): the open claim goes to its wallet.
+
+    Raises NotFound (unknown card), and what claims.collect raises.
+    """
+    wallet, _printed = wallet_by_card(session, claim.scheme_id, number)
+    return claims.collect(session, claim, wallet, now)
 
 
 def reserve_pin_attempt(session: Session, card_id: int) -> bool:

@@ -127,6 +127,14 @@ def export_data(session: Session, wallet: Wallet) -> dict[str, Any]:
             "home_postcode": wallet.home_postcode,
             "home_village": wallet.home_village,
             "age_band": wallet.age_band,
+            # The number of the card QR the till scans, once the wallet showed it.
+            "card_number": wallet.card_number,
+            # The same phone's wallets of other towns, which one recovery opens too.
+            "linked_towns": [
+                session.get_one(Scheme, other.scheme_id).name
+                for other in wallets.wallets_of_group(session, wallet)
+                if other.id != wallet.id
+            ],
         },
         "balance": wallets.points_balance(session, wallet),
         "earned": [

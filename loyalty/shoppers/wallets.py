@@ -15,6 +15,7 @@ from loyalty.models import (
     Asset,
     Scheme,
     Wallet,
+    WalletGroup,
     WalletStatus,
 )
 from loyalty.money import ledger
@@ -135,6 +136,61 @@ def recover_wallet(session: Session, recovery_code: str) -> NewWallet:
     wallet.token_hash = security.token_hash(token)
     session.flush()
     return NewWallet(wallet, token, recovery_code)
+
+
+def link_wallets(session: Session, wallet: Wallet, other: Wallet) -> None:
+    """Put ``wallet`` in the group of ``other``, the same phone's wallet of another town.
+
+    From then on the recovery code or e-mail address of either opens both.
+    Raises InvalidInput for two wallets of one scheme (a phone keeps one per town).
+    """
+    if wallet.id == other.id or wallet.group_id is not None and wallet.group_id == other.group_id:
+        return
+    if wallet.scheme_id == other.scheme_id:
+        raise InvalidInput("one wallet per scheme on a phone", code="same_scheme")
+    if other.group_id is None:
+        group = WalletGroup()
+        session.add(group)
+        # Flush for the group's id, which both wallets refer to.
+        session.flush()
+        other.group_id = group.id
+    wallet.group_id = other.group_id
+    session.flush()
+
+
+def wallets_of_group(session: Session, wallet: Wallet) -> list[Wallet]:
+    """The wallet and the other usable wallets of its group (not deleted), oldest first."""
+    if wallet.group_id is None:
+        return [wallet]
+    return list(
+        session.scalars(
+            sa.select(Wallet)
+            .where(Wallet.group_id == wallet.group_id, Wallet.status != WalletStatus.DELETED)
+            .order_by(Wallet.id)
+        )
+    )
+
+
+def reopen_group(session: Session, wallet: Wallet) -> list[NewWallet]:
+    """New tokens for the wallet and every wallet of its group: a new phone opens them all.
+
+    The old tokens stop working. The recovery codes are not known here (only
+    their hashes), so the NewWallets carry an empty one.
+    """
+    opened = []
+    for member in wallets_of_group(session, wallet):
+        opened.append(NewWallet(member, new_token_for(session, member), ""))
+    return opened
+
+
+def recover_wallets(session: Session, recovery_code: str) -> list[NewWallet]:
+    """Open the wallet of a recovery code and the rest of its group, with new tokens.
+
+    Raises Unauthorized for an unknown code.
+    """
+    first = recover_wallet(session, recovery_code)
+    others = [w for w in wallets_of_group(session, first.wallet) if w.id != first.wallet.id]
+    return [first, *(NewWallet(w, new_token_for(session, w), "") for w in others)]
 
 
 class WalletIds(Protocol):

@@ -44,6 +44,7 @@ MAX_EMAIL_LENGTH = 254
 class SchemeSettings:
     point_value_cents: int
     earn_rate: int
+    earn_rate_max: int
     validity_months: int
     k_anonymity: int
     claim_ttl_seconds: int
@@ -78,6 +79,12 @@ def validate(settings: SchemeSettings) -> None:
     """Raises InvalidInput with code invalid_<field> for the first field out of bounds."""
     _within("point_value_cents", settings.point_value_cents, POINT_VALUE_CENTS)
     _within("earn_rate", settings.earn_rate, EARN_RATE)
+    _within("earn_rate_max", settings.earn_rate_max, EARN_RATE)
+    if settings.earn_rate_max < settings.earn_rate:
+        raise InvalidInput(
+            "the most points a shop may give cannot be below the scheme's rate",
+            code="invalid_earn_rate_max",
+        )
     _within("validity_months", settings.validity_months, VALIDITY_MONTHS)
     _within("k_anonymity", settings.k_anonymity, K_ANONYMITY)
     _within("claim_ttl_seconds", settings.claim_ttl_seconds, CLAIM_TTL_MINUTES, 60)

@@ -18,6 +18,9 @@ NACE_RE = re.compile(r"\d{2}(?:\.\d{1,3})?", re.ASCII)
 POSTCODE_RE = re.compile(r"[1-9]\d{3}", re.ASCII)
 
 
+DEFAULT_EARN_RATE_MAX = 10
+
+
 def create_scheme(session: Session, slug: str, name: str, **settings: object) -> Scheme:
     """A new scheme with its scheme-level accounts. Raises InvalidInput, Conflict."""
     if not SLUG_RE.fullmatch(slug) or len(slug) > 60:
@@ -26,6 +29,10 @@ def create_scheme(session: Session, slug: str, name: str, **settings: object) ->
         raise InvalidInput("name must not be empty")
     if session.scalar(sa.select(Scheme.id).where(Scheme.slug == slug)) is not None:
         raise Conflict(f"a scheme with slug {slug!r} exists", code="scheme_exists")
+    rate = settings.get("earn_rate")
+    if "earn_rate_max" not in settings and isinstance(rate, int):
+        # The default maximum (10) never sits below a generous scheme's own rate.
+        settings["earn_rate_max"] = max(DEFAULT_EARN_RATE_MAX, rate)
     scheme = Scheme(slug=slug, name=name.strip(), **settings)
     session.add(scheme)
     # Flush for the scheme id that its accounts refer to.
@@ -65,6 +72,11 @@ def create_merchant(
         raise InvalidInput("postcode must be a Belgian postcode of four digits")
     if earn_rate is not None and earn_rate < scheme.earn_rate:
         raise InvalidInput("a shop may give more points than the scheme's rate, not fewer")
+    if earn_rate is not None and earn_rate > scheme.earn_rate_max:
+        raise InvalidInput(
+            f"a shop may give at most {scheme.earn_rate_max} points per euro in this scheme",
+            code="earn_rate_out_of_range",
+        )
     merchant = Merchant(
         scheme_id=scheme.id,
         name=name.strip(),
@@ -101,9 +113,10 @@ def approved_merchants(session: Session, scheme_id: int | None = None) -> list[M
 
 
 def earn_rate_for(scheme: Scheme, merchant: Merchant) -> int:
-    return effective_earn_rate(scheme.earn_rate, merchant.earn_rate)
+    return effective_earn_rate(scheme.earn_rate, merchant.earn_rate, scheme.earn_rate_max)
 
 
-def effective_earn_rate(scheme_rate: int, shop_rate: int | None) -> int:
-    """Points per full euro: a shop may give more than its scheme, never less."""
-    return max(scheme_rate, shop_rate or 0)
+def effective_earn_rate(scheme_rate: int, shop_rate: int | None, scheme_max: int) -> int:
+    """Points per full euro: a shop may give more than its scheme, never less, and
+    not more than the scheme's maximum (lowered since the owner chose the rate)."""
+    return max(scheme_rate, min(shop_rate or 0, scheme_max))

@@ -40,8 +40,10 @@
           if (data.status === "claimed") p.className = "big-ok";
           p.textContent = state.getAttribute("data-" + data.status + "-text");
           state.replaceChildren(p);
-          // As the page reads when loaded now: no more cancelling or printed card.
-          screen.querySelectorAll(".cancel, .card-form").forEach(function (form) { form.remove(); });
+          // As the page reads when loaded now: no more cancelling, card or camera.
+          var video = screen.querySelector(".scanner video");
+          if (video && video.srcObject) video.srcObject.getTracks().forEach(function (t) { t.stop(); });
+          screen.querySelectorAll(".cancel, .card-form, .scanner").forEach(function (form) { form.remove(); });
           var next = screen.querySelector(".next-sale");
           if (next) next.focus();
         })

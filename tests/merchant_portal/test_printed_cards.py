@@ -70,7 +70,7 @@ def test_printed_card_collects_and_spends_with_its_pin(
         data={"csrf_token": _csrf(till.get_data(as_text=True)), "number": bad},
     )
     assert wrong.status_code == 404
-    assert "No printed card has this number" in wrong.get_data(as_text=True)
+    assert "No card has this number" in wrong.get_data(as_text=True)
 
     # Spending at another shop's till, with the PIN.
     client.post(

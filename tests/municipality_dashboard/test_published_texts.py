@@ -297,7 +297,7 @@ def test_publishing_the_default_unchanged_keeps_it_following_the_settings(
 
 def _settings(**changes: str) -> dict[str, Any]:
     return {
-        "point_value_cents": "5", "earn_rate": "1", "validity_months": "24",
+        "point_value_cents": "5", "earn_rate": "1", "earn_rate_max": "10", "validity_months": "24",
         "k_anonymity": "10", "claim_ttl_minutes": "10", "hold_ttl_minutes": "5",
         "correction_days": "14", "confirm_above_euros": "500", "villages": "Meerdonk",
         "release_epsilon_per_day": "1.0", "release_max_purchases": "3",

@@ -16,6 +16,7 @@ from tests.municipality_dashboard.conftest import Municipality, audit_rows, html
 VALID = {
     "point_value_cents": "5",
     "earn_rate": "1",
+    "earn_rate_max": "10",
     "validity_months": "24",
     "k_anonymity": "10",
     "claim_ttl_minutes": "10",
@@ -41,6 +42,7 @@ def _values(scheme: Scheme) -> dict[str, Any]:
     return {
         "point_value_cents": scheme.point_value_cents,
         "earn_rate": scheme.earn_rate,
+        "earn_rate_max": scheme.earn_rate_max,
         "validity_months": scheme.validity_months,
         "k_anonymity": scheme.k_anonymity,
         "claim_ttl_seconds": scheme.claim_ttl_seconds,
@@ -129,6 +131,8 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
         ({"point_value_cents": "0"}, "Between 1 and 100."),
         ({"point_value_cents": "vijf"}, "Type a whole number"),
         ({"earn_rate": ""}, "Fill this in."),
+        ({"earn_rate_max": "1"}, "At least the points per full euro of the scheme."),
+        ({"earn_rate_max": "101"}, "Between 1 and 100."),
         ({"validity_months": "121"}, "Between 1 and 120."),
         ({"k_anonymity": "3"}, "Between 5 and 1000."),
         ({"claim_ttl_minutes": "-1"}, "Between 1 and 1440."),

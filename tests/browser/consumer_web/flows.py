@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import sqlalchemy as sa
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
 from loyalty.models import Wallet
-from tests.browser.consumer_web.phone import Phone, create_claim
+from tests.browser.consumer_web.phone import Phone, create_claim, link_in, mails_to, new_mail
 from tests.conftest import count
 from tests.factories import Shop
 
@@ -62,3 +63,29 @@ def wallet_count(session: Session) -> int:
     n = count(session, sa.select(Wallet))
     session.rollback()  # never keep a transaction (on SQLite: the write lock) open
     return n
+
+
+def new_address() -> str:
+    """An e-mail address no other test uses."""
+    return f"shopper-{uuid.uuid4().hex[:10]}@example.be"
+
+
+def add_email(phone: Phone, email: str) -> None:
+    """Upgrade the wallet: the e-mailed link, opened and confirmed on this phone."""
+    page, w, mailbox = phone.page, phone.words, phone.server.mailbox
+    phone.goto("/account")
+    seen = mails_to(mailbox, email)
+    page.locator("#email").fill(email)
+    page.get_by_role("button", name=w("Send me a link")).click()
+    expect(page.locator(".notice")).to_have_text(
+        w("We sent you an e-mail. Open the link in it within an hour.")
+    )
+    link = link_in(new_mail(mailbox, email, seen), phone.server)
+    phone.goto(link)
+    expect(page.locator("h1")).to_have_text(w("Add %(email)s to your wallet?", email=email))
+    phone.check("link-nl")
+    page.get_by_role("button", name=w("Confirm")).click()
+    expect(page.locator(".notice")).to_have_text(w("Your e-mail address is added to your wallet."))
+    expect(page.locator("main")).to_contain_text(
+        w("Your wallet is linked to %(email)s.", email=email)
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import requests
@@ -11,35 +10,16 @@ from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
 from tests.browser.consumer_web.conftest import NewPhone
-from tests.browser.consumer_web.flows import RECOVERY_CODE, collect, expect_wallet
+from tests.browser.consumer_web.flows import (
+    RECOVERY_CODE,
+    add_email,
+    collect,
+    expect_wallet,
+)
+from tests.browser.consumer_web.flows import new_address as _address
 from tests.browser.consumer_web.phone import Phone, link_in, mails_to, new_mail
 from tests.conftest import LiveServer
 from tests.factories import make_scheme, make_shop
-
-
-def _address() -> str:
-    return f"shopper-{uuid.uuid4().hex[:10]}@example.be"
-
-
-def add_email(phone: Phone, email: str) -> None:
-    """Upgrade the wallet: the e-mailed link, opened and confirmed on this phone."""
-    page, w, mailbox = phone.page, phone.words, phone.server.mailbox
-    phone.goto("/account")
-    seen = mails_to(mailbox, email)
-    page.locator("#email").fill(email)
-    page.get_by_role("button", name=w("Send me a link")).click()
-    expect(page.locator(".notice")).to_have_text(
-        w("We sent you an e-mail. Open the link in it within an hour.")
-    )
-    link = link_in(new_mail(mailbox, email, seen), phone.server)
-    phone.goto(link)
-    expect(page.locator("h1")).to_have_text(w("Add %(email)s to your wallet?", email=email))
-    phone.check("link-nl")
-    page.get_by_role("button", name=w("Confirm")).click()
-    expect(page.locator(".notice")).to_have_text(w("Your e-mail address is added to your wallet."))
-    expect(page.locator("main")).to_contain_text(
-        w("Your wallet is linked to %(email)s.", email=email)
-    )
 
 
 def test_magic_link_adds_the_email_address_that_restores_on_a_new_phone(

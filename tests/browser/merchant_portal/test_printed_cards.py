@@ -39,8 +39,8 @@ def test_printed_card_locks_after_five_wrong_pins(
     owner.goto("/portal/till")
     page.get_by_label("Amount of the sale (€)").fill("30,00")
     owner.submit(page.get_by_role("button", name="Give points"))
-    page.get_by_label("Printed card number").fill(number)
-    owner.submit(page.get_by_role("button", name="Give to printed card"))
+    page.get_by_label("Card number").fill(number)
+    owner.submit(page.get_by_role("button", name="Give to the card"))
     expect(page.locator(".sale-screen")).to_have_attribute("data-state", "claimed")
 
     # At the cashier's till, someone who does not know the PIN tries five times.

@@ -83,7 +83,7 @@ def test_sale_shows_a_qr_code_that_turns_green_when_collected(
     expect(qr).to_be_hidden()
     # The same as the page shows when loaded after the claim: nothing left to do but next.
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
-    expect(page.get_by_role("button", name="Give to printed card")).to_have_count(0)
+    expect(page.get_by_role("button", name="Give to the card")).to_have_count(0)
     expect(page.get_by_role("link", name="Next sale")).to_be_focused()
     tablet.check("claimed")
 
@@ -116,7 +116,7 @@ def test_till_works_without_javascript(
     expect(screen).to_have_attribute("data-state", "claimed")
     expect(screen.locator(".state")).to_have_text(CLAIMED)
     assert screen.evaluate("e => getComputedStyle(e).backgroundColor") == GREEN
-    expect(page.get_by_role("button", name="Give to printed card")).to_have_count(0)
+    expect(page.get_by_role("button", name="Give to the card")).to_have_count(0)
     tablet.screenshot("claimed-nojs")
 
 

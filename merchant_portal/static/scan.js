@@ -1,23 +1,44 @@
-// Scan the shopper's spend code with the tablet's camera: the browser's own
-// BarcodeDetector where it exists, else jsQR served from this server.
+// Scan a QR code with the tablet's camera: the browser's own BarcodeDetector
+// where it exists, else jsQR served from this server. Each input that takes a
+// scan says how many digits it wants (data-scan-digits); with data-scan-submit
+// its form is sent at once, else the field named by data-scan-focus gets the
+// focus (a printed card's spending still needs the points and the PIN).
 (function () {
   "use strict";
   var panel = document.querySelector(".scanner");
-  var form = document.querySelector(".code-form");
-  if (!panel || !form || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+  if (!panel || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+  var targets = document.querySelectorAll("input[data-scan-digits]");
+  if (!targets.length) return;
   panel.hidden = false;
   var video = panel.querySelector("video");
   var status = panel.querySelector(".scan-status");
-  var input = form.querySelector("input[name=code]");
   var script = document.currentScript || document.querySelector("script[data-jsqr]");
   var jsqrUrl = script.getAttribute("data-jsqr");
+  var stream = null;
+
+  function stop() {
+    if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
+    stream = null;
+    video.hidden = true;
+  }
 
   function found(text) {
     var digits = (text || "").replace(/\D/g, "");
-    if (digits.length !== 8) return false;
-    input.value = digits;
-    form.submit();
-    return true;
+    for (var i = 0; i < targets.length; i++) {
+      var input = targets[i];
+      if (String(digits.length) !== input.getAttribute("data-scan-digits")) continue;
+      input.value = digits;
+      stop();
+      if (input.hasAttribute("data-scan-submit")) {
+        input.form.submit();
+      } else {
+        var next = input.form.querySelector(input.getAttribute("data-scan-focus") || "input");
+        status.textContent = status.getAttribute("data-found") || "";
+        (next || input).focus();
+      }
+      return true;
+    }
+    return false;
   }
 
   function loadJsQR() {
@@ -32,8 +53,9 @@
   }
 
   panel.querySelector("[data-start-camera]").addEventListener("click", function () {
-    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
-      video.srcObject = stream;
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (media) {
+      stream = media;
+      video.srcObject = media;
       video.hidden = false;
       video.play();
       var detect;
@@ -58,6 +80,7 @@
         };
       }
       var loop = function () {
+        if (!stream) return;
         detect().then(function (text) {
           if (!found(text)) requestAnimationFrame(loop);
         }).catch(function () { requestAnimationFrame(loop); });
