@@ -139,6 +139,15 @@ class VoucherEntry(Schema):
     expires_at = fields.AwareDateTime(allow_none=True)
 
 
+class EuroPartEntry(Schema):
+    source = fields.String(required=True, metadata={"description": "grant"})
+    name = fields.String(required=True, metadata={"description": "the grant programme's name"})
+    credited_cents = fields.Integer(required=True)
+    left_cents = fields.Integer(required=True)
+    credited_at = fields.AwareDateTime(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+
+
 class WalletView(Schema):
     balance = fields.Integer(required=True)
     balance_value_cents = fields.Integer()
@@ -151,6 +160,14 @@ class WalletView(Schema):
         metadata={"description": "points that expire within 30 days (oldest used first)"}
     )
     history = fields.List(fields.Nested(HistoryEntry), required=True)
+    euro_cents = fields.Integer(
+        required=True, metadata={"description": "spendable euros (town money), in cents"}
+    )
+    euro_parts = fields.List(
+        fields.Nested(EuroPartEntry),
+        metadata={"description": "where the euros came from and when each part expires, "
+                                 "soonest first (euros are spent soonest-expiring first)"},
+    )
 
 
 class ClaimCreate(Schema):

@@ -21,6 +21,7 @@ from loyalty.models import (
     Scheme,
     Wallet,
 )
+from loyalty.money import euros
 from loyalty.shoppers import expiry, wallets
 
 HISTORY_LIMIT = 50
@@ -95,6 +96,8 @@ def wallet_summary(
         ],
         "expiring_soon": expiring_soon(session, wallet, scheme, now),
         "history": history[:HISTORY_LIMIT],
+        "euro_cents": euros.balance(session, wallet),
+        "euro_parts": [asdict(part) for part in euros.parts(session, wallet)],
     }
 
 
