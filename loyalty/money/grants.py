@@ -33,10 +33,11 @@ from loyalty.models import (
     GrantWho,
     Scheme,
     StaffUser,
+    Wallet,
 )
 from loyalty.money import accounts, euros, ledger
 from loyalty.oversight import audit
-from loyalty.shoppers.wallets import WalletIds
+from loyalty.shoppers import wallets
 
 MAX_NAME = 200
 MAX_AMOUNT_CENTS = 100_000  # EUR 1,000 a person
@@ -138,14 +139,15 @@ class Claimed:
     credit: EuroCredit
 
 
-def claim(session: Session, grant: Grant, wallet: WalletIds, now: datetime) -> Claimed:
+def claim(session: Session, grant: Grant, wallet: Wallet, now: datetime) -> Claimed:
     """Put the grant's amount in the wallet's euros, once per wallet.
 
-    Raises NotFound for another scheme's grant, Gone outside its dates,
-    Conflict (already_claimed, budget_spent).
+    Raises NotFound for another scheme's grant, Forbidden for a frozen wallet,
+    Gone outside its dates, Conflict (already_claimed, budget_spent).
     """
     if grant.scheme_id != wallet.scheme_id:
         raise NotFound("no such grant", code="unknown_grant")
+    wallets.ensure_usable(wallet)
     if not grant.starts_at <= now < grant.ends_at:
         raise Gone("this grant cannot be claimed now", code="grant_closed")
     claimed_before = session.scalar(
