@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from loyalty.earning.claims import MAX_SALE_CENTS, MAX_TTL_SECONDS
 from loyalty.earning.stamps import MAX_STAMPS_PER_SALE
-from loyalty.spending.redemptions import MAX_POINTS
+from loyalty.spending.redemptions import MAX_EURO_CENTS, MAX_POINTS
 
 # A row id in a body: a number beyond any id is a clear 422, not an overflow in the
 # database (PostgreSQL INTEGER; SQLite stops at 2**63). As in the URLs (api.DatabaseIdConverter).
@@ -120,6 +120,8 @@ class HistoryEntry(Schema):
 class HoldEntry(Schema):
     code = fields.String(required=True)
     points = fields.Integer(required=True)
+    euro_cents = fields.Integer(metadata={"description": "town money on the code"})
+    discount_cents = fields.Integer()
     expires_at = fields.AwareDateTime(required=True)
 
 
@@ -221,13 +223,18 @@ class ClaimDone(Schema):
 
 class RedemptionCreate(Schema):
     points = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_POINTS))
+    euro_cents = fields.Integer(
+        strict=True, validate=validate.Range(min=1, max=MAX_EURO_CENTS),
+        metadata={"description": "town money (credit) to spend, with or without points"},
+    )
     voucher_id = fields.Integer(strict=True, validate=ID_RANGE,
-                                metadata={"description": "instead of points"})
+                                metadata={"description": "instead of points and euros"})
 
     @validates_schema
     def one_of(self, data: dict[str, object], **_kwargs: object) -> None:
-        if ("points" in data) == ("voucher_id" in data):
-            raise ValidationError("give either points or voucher_id", "points")
+        spends = "points" in data or "euro_cents" in data
+        if spends == ("voucher_id" in data):
+            raise ValidationError("give points, euro_cents or both, or voucher_id", "points")
 
 
 class RedemptionCreated(Schema):
@@ -235,6 +242,7 @@ class RedemptionCreated(Schema):
     qr_svg_url = fields.String(required=True)
     expires_at = fields.AwareDateTime(required=True)
     points = fields.Integer()
+    euro_cents = fields.Integer()
     discount_cents = fields.Integer()
     voucher_id = fields.Integer(allow_none=True)
 
@@ -254,6 +262,7 @@ class RedemptionView(Schema):
 
 class RedemptionConfirmed(Schema):
     points = fields.Integer(required=True)
+    euro_cents = fields.Integer(required=True, metadata={"description": "town money taken"})
     discount_cents = fields.Integer(required=True)
     voucher = fields.String(allow_none=True)
 

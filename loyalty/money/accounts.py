@@ -47,6 +47,7 @@ SCHEME_EURO_ACCOUNTS: tuple[tuple[AccountKind, Asset], ...] = (
     (AccountKind.EUROS_LIABILITY, Asset.EUR_CENTS),
     (AccountKind.EUROS_ISSUED, Asset.EUROS),
     (AccountKind.BREAKAGE, Asset.EUROS),
+    (AccountKind.HOLDS, Asset.EUROS),
 )
 
 

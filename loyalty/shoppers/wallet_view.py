@@ -88,7 +88,11 @@ def wallet_summary(
         "balance_value_cents": balance * scheme.point_value_cents,
         "point_value_cents": scheme.point_value_cents,
         "held_points": sum(h.points for h in holds),
-        "holds": [{"code": h.code, "points": h.points, "expires_at": h.expires_at} for h in holds],
+        "holds": [
+            {"code": h.code, "points": h.points, "euro_cents": h.euro_cents,
+             "discount_cents": h.discount_cents, "expires_at": h.expires_at}
+            for h in holds
+        ],
         "stamp_cards": [asdict(card) for card in stamps.wallet_cards(session, wallet)],
         "vouchers": [
             {"id": v.id, "reward": reward, "merchant": shop, "expires_at": v.expires_at}

@@ -5,9 +5,10 @@ Revises: 0019
 Create Date: 2026-12-05 18:20:00
 
 Opens the accounts of the shoppers' euros (asset "euros") for every scheme
-and shop, lets a grant's budget account never go below zero, and adds grant
-programmes and the parts of a wallet's euros (where each came from, when it
-expires). A wallet's own euro account is opened at its first euro.
+and shop, lets a spend code hold euros beside points, lets a grant's budget
+account never go below zero, and adds grant programmes and the parts of a
+wallet's euros (where each came from, when it expires). A wallet's own euro
+account is opened at its first euro.
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ SCHEME_ACCOUNTS = (
     ("euros_liability", "eur_cents"),
     ("euros_issued", "euros"),
     ("breakage", "euros"),
+    ("holds", "euros"),
+)
+OLD_SPEND_CHECK = (
+    "(points > 0 AND voucher_id IS NULL) OR (points = 0 AND voucher_id IS NOT NULL)"
+)
+NEW_SPEND_CHECK = (
+    "(points >= 0 AND euro_cents >= 0 AND points + euro_cents > 0 AND voucher_id IS NULL)"
+    " OR (points = 0 AND euro_cents = 0 AND voucher_id IS NOT NULL)"
 )
 
 
@@ -102,6 +111,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_euro_credits_grant_id"), ["grant_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_euro_credits_scheme_id"), ["scheme_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_euro_credits_wallet_id"), ["wallet_id"], unique=False)
+    with op.batch_alter_table("redemptions", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("euro_cents", sa.Integer(), server_default="0", nullable=False)
+        )
+        batch_op.drop_constraint(op.f("ck_redemptions_points_or_voucher"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_redemptions_points_or_voucher"),
+                                         NEW_SPEND_CHECK)
     _open_accounts()
 
 
@@ -130,6 +146,11 @@ def _open_accounts() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("redemptions", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_redemptions_points_or_voucher"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_redemptions_points_or_voucher"),
+                                         OLD_SPEND_CHECK)
+        batch_op.drop_column("euro_cents")
     op.execute(sa.text(
         "DELETE FROM postings WHERE account_id IN (SELECT id FROM accounts"
         " WHERE asset = 'euros' OR kind IN ('euros_liability', 'grant_budget'))"

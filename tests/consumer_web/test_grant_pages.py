@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from loyalty.infra.db import utcnow
+from loyalty.models import Wallet
 from loyalty.money import grants
+from loyalty.spending import redemptions
 from tests.factories import make_scheme
 from tests.forms import csrf
 
@@ -46,6 +49,17 @@ def test_a_grant_is_claimed_on_its_page_and_shown_in_the_wallet(
     wallet = _text(client.get("/wallet").get_data(as_text=True))
     assert "Tegoed" in wallet
     assert "€ 12,50 van Dank aan vrijwilligers, geldig tot" in wallet
+
+    # Part of the credit on a spend code: the wallet lists the code with its discount.
+    wallet_row = session.scalars(
+        sa.select(Wallet).where(Wallet.scheme_id == scheme.id).order_by(Wallet.id.desc())
+    ).first()
+    assert wallet_row is not None
+    redemptions.create_redemption(session, wallet_row, 0, utcnow(), euro_cents=250)
+    session.commit()
+    wallet = _text(client.get("/wallet").get_data(as_text=True))
+    assert "€ 2,50 korting, geldig tot" in wallet
+    assert "€ 10,00 van Dank aan vrijwilligers" in wallet
 
     page = client.get(f"/g/{grant.id}").get_data(as_text=True)
     again = client.post(f"/g/{grant.id}", data={"csrf_token": csrf(page)})
