@@ -318,7 +318,11 @@ class SettlementShop(Schema):
     merchant_id = fields.Integer(required=True)
     issued_cents = fields.Integer(required=True, metadata={"description": "value of points given"})
     redeemed_cents = fields.Integer(
-        required=True, metadata={"description": "discounts given with points"}
+        required=True,
+        metadata={"description": "discounts given with points and town money (euros)"},
+    )
+    euros_redeemed_cents = fields.Integer(
+        required=True, metadata={"description": "the town money in redeemed_cents"}
     )
     fees_cents = fields.Integer(required=True)
     net_cents = fields.Integer(

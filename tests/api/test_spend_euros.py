@@ -115,6 +115,8 @@ def test_the_settlement_pays_a_shop_for_the_euros_it_took(
     rows = {row["merchant_id"]: row for row in settled.json["shops"]}
     # 20 points at 5 cents and EUR 10.00 of town money.
     assert rows[taker.merchant.id]["redeemed_cents"] == 1100
+    assert rows[taker.merchant.id]["euros_redeemed_cents"] == 1000
+    assert rows[issuer.merchant.id]["euros_redeemed_cents"] == 0
     assert rows[taker.merchant.id]["net_cents"] == 1100
     assert rows[issuer.merchant.id]["net_cents"] == -200
     session.commit()
