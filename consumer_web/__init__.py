@@ -7,6 +7,7 @@ from consumer_web.common import bp
 from consumer_web import (  # noqa: E402, F401  isort: skip
     account,
     collect,
+    grants,
     published,
     shell,
     shops,

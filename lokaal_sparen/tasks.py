@@ -208,6 +208,10 @@ def verify_ledger(echo: Echo, now: datetime) -> Outcome:
         sqlite_begin_mode.reset(token)
     for line in describe_mismatches(report):
         echo(line)
+    euros = report.town_euros
+    if euros["in"]:
+        echo(f"town money: EUR {euros['in'] / 100:.2f} in = {euros['held'] / 100:.2f} held"
+             f" + {euros['spent'] / 100:.2f} spent + {euros['expired'] / 100:.2f} expired")
     status = "OK" if report.ok else "FAILED"
     return Outcome(f"ledger {status}: {report.accounts_checked} accounts, "
                    f"{report.transactions_checked} transactions checked", ok=report.ok)

@@ -8,6 +8,7 @@ from municipality_dashboard import (  # noqa: E402, F401  isort: skip
     admin,
     campaigns,
     funding,
+    grants,
     operations,
     overview,
     reports,

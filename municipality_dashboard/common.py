@@ -43,6 +43,7 @@ NAV = (
         NavItem("dashboard.campaigns_page", _l("Campaigns"),
                 ("dashboard.campaign", "dashboard.new_campaign")),
         NavItem("dashboard.events_page", _l("Events"), ("dashboard.event",)),
+        NavItem("dashboard.grants_page", _l("Grants"), ("dashboard.grants_page",)),
         NavItem("dashboard.compare", _l("Comparison"), ("dashboard.compare",)),
         NavItem("dashboard.privacy_page", _l("Privacy"), ("dashboard.privacy_page",)),
     )),

@@ -159,6 +159,7 @@ def init_app(app: Flask) -> LoyaltyApi:
     from loyalty.api import (
         campaigns,
         claims,
+        grants,
         merchants,
         redemptions,
         reference,
@@ -193,7 +194,8 @@ def init_app(app: Flask) -> LoyaltyApi:
     api.blueprints = [
         module.blp
         for module in (
-            tokens, merchants, wallets, claims, redemptions, reports, settlements, campaigns
+            tokens, merchants, wallets, claims, redemptions, reports, settlements, campaigns,
+            grants,
         )
     ]
     for blueprint in api.blueprints:

@@ -53,6 +53,7 @@ class ConfirmView(MethodView):
             )
         return {
             "points": redemption.points,
+            "euro_cents": redemption.euro_cents,
             "discount_cents": redemption.discount_cents,
             "voucher": voucher_reward(redemption.voucher_id),
         }

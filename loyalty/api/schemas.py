@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from loyalty.earning.claims import MAX_SALE_CENTS, MAX_TTL_SECONDS
 from loyalty.earning.stamps import MAX_STAMPS_PER_SALE
-from loyalty.spending.redemptions import MAX_POINTS
+from loyalty.spending.redemptions import MAX_EURO_CENTS, MAX_POINTS
 
 # A row id in a body: a number beyond any id is a clear 422, not an overflow in the
 # database (PostgreSQL INTEGER; SQLite stops at 2**63). As in the URLs (api.DatabaseIdConverter).
@@ -120,6 +120,8 @@ class HistoryEntry(Schema):
 class HoldEntry(Schema):
     code = fields.String(required=True)
     points = fields.Integer(required=True)
+    euro_cents = fields.Integer(metadata={"description": "town money on the code"})
+    discount_cents = fields.Integer()
     expires_at = fields.AwareDateTime(required=True)
 
 
@@ -139,6 +141,15 @@ class VoucherEntry(Schema):
     expires_at = fields.AwareDateTime(allow_none=True)
 
 
+class EuroPartEntry(Schema):
+    source = fields.String(required=True, metadata={"description": "grant"})
+    name = fields.String(required=True, metadata={"description": "the grant programme's name"})
+    credited_cents = fields.Integer(required=True)
+    left_cents = fields.Integer(required=True)
+    credited_at = fields.AwareDateTime(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+
+
 class WalletView(Schema):
     balance = fields.Integer(required=True)
     balance_value_cents = fields.Integer()
@@ -151,6 +162,14 @@ class WalletView(Schema):
         metadata={"description": "points that expire within 30 days (oldest used first)"}
     )
     history = fields.List(fields.Nested(HistoryEntry), required=True)
+    euro_cents = fields.Integer(
+        required=True, metadata={"description": "spendable euros (town money), in cents"}
+    )
+    euro_parts = fields.List(
+        fields.Nested(EuroPartEntry),
+        metadata={"description": "where the euros came from and when each part expires, "
+                                 "soonest first (euros are spent soonest-expiring first)"},
+    )
 
 
 class ClaimCreate(Schema):
@@ -204,13 +223,18 @@ class ClaimDone(Schema):
 
 class RedemptionCreate(Schema):
     points = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_POINTS))
+    euro_cents = fields.Integer(
+        strict=True, validate=validate.Range(min=1, max=MAX_EURO_CENTS),
+        metadata={"description": "town money (credit) to spend, with or without points"},
+    )
     voucher_id = fields.Integer(strict=True, validate=ID_RANGE,
-                                metadata={"description": "instead of points"})
+                                metadata={"description": "instead of points and euros"})
 
     @validates_schema
     def one_of(self, data: dict[str, object], **_kwargs: object) -> None:
-        if ("points" in data) == ("voucher_id" in data):
-            raise ValidationError("give either points or voucher_id", "points")
+        spends = "points" in data or "euro_cents" in data
+        if spends == ("voucher_id" in data):
+            raise ValidationError("give points, euro_cents or both, or voucher_id", "points")
 
 
 class RedemptionCreated(Schema):
@@ -218,6 +242,7 @@ class RedemptionCreated(Schema):
     qr_svg_url = fields.String(required=True)
     expires_at = fields.AwareDateTime(required=True)
     points = fields.Integer()
+    euro_cents = fields.Integer()
     discount_cents = fields.Integer()
     voucher_id = fields.Integer(allow_none=True)
 
@@ -237,6 +262,7 @@ class RedemptionView(Schema):
 
 class RedemptionConfirmed(Schema):
     points = fields.Integer(required=True)
+    euro_cents = fields.Integer(required=True, metadata={"description": "town money taken"})
     discount_cents = fields.Integer(required=True)
     voucher = fields.String(allow_none=True)
 
@@ -298,7 +324,11 @@ class SettlementShop(Schema):
     merchant_id = fields.Integer(required=True)
     issued_cents = fields.Integer(required=True, metadata={"description": "value of points given"})
     redeemed_cents = fields.Integer(
-        required=True, metadata={"description": "discounts given with points"}
+        required=True,
+        metadata={"description": "discounts given with points and town money (euros)"},
+    )
+    euros_redeemed_cents = fields.Integer(
+        required=True, metadata={"description": "the town money in redeemed_cents"}
     )
     fees_cents = fields.Integer(required=True)
     net_cents = fields.Integer(

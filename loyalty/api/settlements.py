@@ -24,10 +24,18 @@ blp = Blueprint("settlements", __name__, description="Monthly settlement of the 
 
 def answer(locked: Settlement, user: StaffUser) -> dict[str, Any]:
     """The contract's settlement body; a shop owner gets its own row and no town totals."""
-    lines = monthly.lines_of(db(), locked.id)
+    found = monthly.lines_of(db(), locked.id)
     admin = user.role == Role.MUNICIPALITY_ADMIN
     if not admin:
-        lines = [line for line in lines if line.merchant_id == user.merchant_id]
+        found = [line for line in found if line.merchant_id == user.merchant_id]
+    taken = monthly.euros_redeemed(db(), locked.id)
+    lines = [
+        {"merchant_id": line.merchant_id, "issued_cents": line.issued_cents,
+         "redeemed_cents": line.redeemed_cents,
+         "euros_redeemed_cents": taken.get(line.merchant_id, 0),
+         "fees_cents": line.fees_cents, "net_cents": line.net_cents}
+        for line in found
+    ]
     url = None
     if admin and locked.sepa_xml is not None:
         url = public_url(f"/api/v1/settlements/{locked.period}/sepa.xml")

@@ -81,6 +81,7 @@ def _redemption_body(redemption: Redemption) -> dict[str, Any]:
         "qr_svg_url": public_url(f"/api/v1/redemptions/{redemption.code}/qr.svg"),
         "expires_at": redemption.expires_at,
         "points": redemption.points,
+        "euro_cents": redemption.euro_cents,
         "discount_cents": redemption.discount_cents,
         "voucher_id": redemption.voucher_id,
     }
@@ -101,7 +102,9 @@ class WalletRedemptionsView(MethodView):
                 db(), wallet, body["voucher_id"], utcnow()
             )
         else:
-            redemption = redemptions.create_redemption(db(), wallet, body["points"], utcnow())
+            redemption = redemptions.create_redemption(
+                db(), wallet, body.get("points", 0), utcnow(), euro_cents=body.get("euro_cents", 0)
+            )
         return _redemption_body(redemption)
 
 

@@ -12,6 +12,10 @@ from loyalty.infra.db import Base, UTCDateTime, utcnow
 class Asset(enum.StrEnum):
     POINTS = "points"
     EUR_CENTS = "eur_cents"
+    # Town money: euro cents a shopper holds in the wallet (gift vouchers,
+    # grants). Its own asset, so the shoppers' euros balance among themselves
+    # and their backing (the euros liability, in eur_cents) is reconciled apart.
+    EUROS = "euros"
     # Each stamp card's stamps are an asset of their own: "stamps:<card id>".
 
 
@@ -33,6 +37,12 @@ class AccountKind(enum.StrEnum):
     MUNICIPALITY = "municipality"  # the municipality's contributions (campaign budgets)
     CASH = "cash"  # money in (negative) and out, one per channel: "cash:stripe", "cash:bank"
     FEES = "fees"  # fees the scheme charged its shops at settlement
+    # Town money (see loyalty.money.town_money). Wallets hold it in a wallet
+    # account of asset "euros"; a shop takes it into its merchant_redeemed
+    # account of that asset; expired euros go to the scheme's breakage.
+    EUROS_ISSUED = "euros_issued"  # asset euros, scheme: minus its balance is all euros issued
+    EUROS_LIABILITY = "euros_liability"  # eur_cents: what the scheme owes for euros held
+    GRANT_BUDGET = "grant_budget"  # eur_cents, "grant:<id>": what is left of a grant's budget
 
 
 # Accounts that hold value on behalf of someone can never go negative. The
@@ -43,6 +53,7 @@ NON_NEGATIVE_KINDS = (
     AccountKind.HOLDS,
     AccountKind.MERCHANT_PREPAID,
     AccountKind.CAMPAIGN_BUDGET,
+    AccountKind.GRANT_BUDGET,
 )
 NON_NEGATIVE_CHECK = "kind NOT IN ({}) OR balance >= 0".format(
     ", ".join(f"'{kind.value}'" for kind in NON_NEGATIVE_KINDS)

@@ -16,7 +16,8 @@ class RedemptionStatus(enum.StrEnum):
 
 
 class Redemption(Base):
-    """Points on hold behind a one-time code that any approved shop may confirm."""
+    """Points, euros or both on hold behind a one-time code that any approved shop
+    may confirm (or a voucher, that only its shop may confirm)."""
 
     __tablename__ = "redemptions"
 
@@ -27,6 +28,8 @@ class Redemption(Base):
     # old code can never confirm a new hold.
     code: Mapped[str] = mapped_column(sa.String(12), unique=True)
     points: Mapped[int] = mapped_column()
+    # Town money on the same code (loyalty.money.euros): included in discount_cents.
+    euro_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     discount_cents: Mapped[int] = mapped_column()
     # A voucher instead of points: only the voucher's shop may confirm it.
     voucher_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vouchers.id"), index=True)
@@ -46,7 +49,9 @@ class Redemption(Base):
     __table_args__ = (
         sa.CheckConstraint("status IN ('held', 'confirmed', 'released')", name="status_known"),
         sa.CheckConstraint(
-            "(points > 0 AND voucher_id IS NULL) OR (points = 0 AND voucher_id IS NOT NULL)",
+            "(points >= 0 AND euro_cents >= 0 AND points + euro_cents > 0"
+            " AND voucher_id IS NULL)"
+            " OR (points = 0 AND euro_cents = 0 AND voucher_id IS NOT NULL)",
             name="points_or_voucher",
         ),
         sa.CheckConstraint(

@@ -42,6 +42,13 @@ SCHEME_ACCOUNTS: tuple[tuple[AccountKind, str], ...] = (
     (AccountKind.FEES, ledger.SCHEME_OWNER),
 )
 MERCHANT_ACCOUNTS = (AccountKind.MERCHANT_POSITION, AccountKind.MERCHANT_PREPAID)
+# Town money (loyalty.money.euros): the scheme's accounts of the shoppers' euros.
+SCHEME_EURO_ACCOUNTS: tuple[tuple[AccountKind, Asset], ...] = (
+    (AccountKind.EUROS_LIABILITY, Asset.EUR_CENTS),
+    (AccountKind.EUROS_ISSUED, Asset.EUROS),
+    (AccountKind.BREAKAGE, Asset.EUROS),
+    (AccountKind.HOLDS, Asset.EUROS),
+)
 
 
 def value_of(points: int, point_value_cents: int) -> int:
@@ -52,6 +59,8 @@ def value_of(points: int, point_value_cents: int) -> int:
 def open_scheme_accounts(session: Session, scheme_id: int) -> None:
     for kind, owner in SCHEME_ACCOUNTS:
         ledger.open_account(session, scheme_id, kind, Asset.EUR_CENTS, owner)
+    for kind, asset in SCHEME_EURO_ACCOUNTS:
+        ledger.open_account(session, scheme_id, kind, asset, ledger.SCHEME_OWNER)
 
 
 def open_merchant_accounts(session: Session, scheme_id: int, merchant_id: int) -> None:
@@ -60,6 +69,11 @@ def open_merchant_accounts(session: Session, scheme_id: int, merchant_id: int) -
         ledger.open_account(
             session, scheme_id, kind, Asset.EUR_CENTS, owner, merchant_id=merchant_id
         )
+    # The euros a shop takes from wallets (town money), beside the points it takes.
+    ledger.open_account(
+        session, scheme_id, AccountKind.MERCHANT_REDEEMED, Asset.EUROS, owner,
+        merchant_id=merchant_id,
+    )
 
 
 def scheme_account(

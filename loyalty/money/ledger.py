@@ -263,6 +263,8 @@ class VerifyReport:
     asset_totals: dict[str, int]  # sum of all balances per asset: must be zero
     # Transactions whose euro legs are not their point flows x point value.
     euro_mismatches: list[tuple[int, str]]  # transaction id, what is wrong
+    # The shoppers' euros (town money) in cents: in, held, spent, expired.
+    town_euros: dict[str, int]
 
     @property
     def ok(self) -> bool:
@@ -327,16 +329,37 @@ def verify(session: Session) -> VerifyReport:
         negative_accounts=negative,
         asset_totals=totals,
         euro_mismatches=_euro_mismatches(session),
+        town_euros=town_euro_flows(session),
     )
 
 
+def town_euro_flows(session: Session, scheme_id: int | None = None) -> dict[str, int]:
+    """The shoppers' euros in cents: in (ever issued), held (wallets and holds),
+    spent (taken by shops) and expired; in = held + spent + expired."""
+    query = sa.select(Account.kind, sa.func.sum(Account.balance)).where(
+        Account.asset == "euros"
+    )
+    if scheme_id is not None:
+        query = query.where(Account.scheme_id == scheme_id)
+    by_kind = {str(k): int(v or 0) for k, v in session.execute(query.group_by(Account.kind))}
+    return {
+        "in": -by_kind.get(AccountKind.EUROS_ISSUED.value, 0),
+        "held": by_kind.get(AccountKind.WALLET.value, 0) + by_kind.get(AccountKind.HOLDS.value, 0),
+        "spent": by_kind.get(AccountKind.MERCHANT_REDEEMED.value, 0),
+        "expired": by_kind.get(AccountKind.BREAKAGE.value, 0),
+    }
+
+
 def _euro_mismatches(session: Session) -> list[tuple[int, str]]:
-    """Reconcile the euro side with the points (see loyalty.money.accounts for the flows).
+    """Reconcile the euro side with the points (see loyalty.money.accounts for the
+    flows) and with the shoppers' euros (loyalty.money.euros).
 
     In every transaction, the euro legs on the points liability must equal the
     points entering wallets and holds times the transaction's point value, and
     each shop's position legs must equal its issued and redeemed point legs
-    times that value. A transaction without a point value may move neither.
+    times that value plus the euros it took. A transaction without a point
+    value moves no points. The euros liability legs must equal the euros
+    entering wallets and holds.
     """
     points = Account.asset == "points"
     circulating = points & Account.kind.in_([AccountKind.WALLET, AccountKind.HOLDS])
@@ -348,6 +371,11 @@ def _euro_mismatches(session: Session) -> list[tuple[int, str]]:
         return sa.func.coalesce(
             sa.func.sum(sa.case((condition, Posting.amount), else_=0)), 0
         )
+
+    # Town money (loyalty.money.euros): euros in wallets and holds, and taken by shops.
+    euros = Account.asset == "euros"
+    circulating_euros = euros & Account.kind.in_([AccountKind.WALLET, AccountKind.HOLDS])
+    merchant_euros = euros & (Account.kind == AccountKind.MERCHANT_REDEEMED)
 
     value = LedgerTransaction.point_value_cents
     unpriced = value.is_(None)
@@ -363,16 +391,21 @@ def _euro_mismatches(session: Session) -> list[tuple[int, str]]:
             != total(circulating) * sa.func.coalesce(value, 0),
         )
     )
-    # Per shop: the shop's accounts of both assets share its merchant_id.
-    # Settlement and prepayments move positions without points and without a value.
+    euros_liability = base.group_by(LedgerTransaction.id).having(
+        total(Account.kind == AccountKind.EUROS_LIABILITY) != total(circulating_euros)
+    )
+    # Per shop: the shop's accounts of every asset share its merchant_id.
+    # Settlement and prepayments move positions without points, euros or a value.
+    shop_position = total(Account.kind == AccountKind.MERCHANT_POSITION)
     position = base.group_by(LedgerTransaction.id, value, Account.merchant_id).having(
         sa.or_(
             unpriced & (total(merchant_points) != 0),
+            unpriced & (total(merchant_euros) != 0) & (shop_position != total(merchant_euros)),
             ~unpriced
-            & (total(Account.kind == AccountKind.MERCHANT_POSITION)
-               != total(merchant_points) * value),
+            & (shop_position != total(merchant_points) * value + total(merchant_euros)),
         )
     )
     found = [(tid, "points liability") for tid in session.scalars(liability)]
+    found += [(tid, "euros liability") for tid in session.scalars(euros_liability)]
     found += [(tid, "shop position") for tid in session.scalars(position)]
     return sorted(set(found))

@@ -21,6 +21,7 @@ from loyalty.models import (
     Scheme,
     Wallet,
 )
+from loyalty.money import euros
 from loyalty.shoppers import expiry, wallets
 
 HISTORY_LIMIT = 50
@@ -87,7 +88,11 @@ def wallet_summary(
         "balance_value_cents": balance * scheme.point_value_cents,
         "point_value_cents": scheme.point_value_cents,
         "held_points": sum(h.points for h in holds),
-        "holds": [{"code": h.code, "points": h.points, "expires_at": h.expires_at} for h in holds],
+        "holds": [
+            {"code": h.code, "points": h.points, "euro_cents": h.euro_cents,
+             "discount_cents": h.discount_cents, "expires_at": h.expires_at}
+            for h in holds
+        ],
         "stamp_cards": [asdict(card) for card in stamps.wallet_cards(session, wallet)],
         "vouchers": [
             {"id": v.id, "reward": reward, "merchant": shop, "expires_at": v.expires_at}
@@ -95,6 +100,8 @@ def wallet_summary(
         ],
         "expiring_soon": expiring_soon(session, wallet, scheme, now),
         "history": history[:HISTORY_LIMIT],
+        "euro_cents": euros.balance(session, wallet),
+        "euro_parts": [asdict(part) for part in euros.parts(session, wallet)],
     }
 
 

@@ -15,6 +15,7 @@ from loyalty.errors import (
     Conflict,
     Forbidden,
     Gone,
+    InsufficientBalance,
     InvalidInput,
     NotFound,
     TooManyAttempts,
@@ -31,12 +32,13 @@ from loyalty.models import (
     Voucher,
     Wallet,
 )
-from loyalty.money import accounts, ledger
+from loyalty.money import accounts, euros, ledger
 from loyalty.oversight import fraud
 from loyalty.shoppers import wallets
 
 CODE_DIGITS = 8
 MAX_POINTS = 1_000_000
+MAX_EURO_CENTS = 100_000_000
 # A cashier mistypes a code now and then; dozens of codes that do not exist in
 # ten minutes are a till guessing live ones (one in 10^8 per held code). The
 # shop's limit covers all its tills and its portal page together.
@@ -51,6 +53,12 @@ def _holds_account(session: Session, scheme_id: int) -> ledger.AccountRef:
     )
 
 
+def _euro_holds_account(session: Session, scheme_id: int) -> ledger.AccountRef:
+    return ledger.account(
+        session, scheme_id, AccountKind.HOLDS, Asset.EUROS, ledger.SCHEME_OWNER
+    )
+
+
 def new_code() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
 
@@ -60,32 +68,43 @@ def normalise_code(code: str) -> str:
     return "".join(ch for ch in code if ch in "0123456789")
 
 
-def create_redemption(session: Session, wallet: Wallet, points: int, now: datetime) -> Redemption:
-    """Move points from the wallet to a hold behind a new code.
+def create_redemption(
+    session: Session, wallet: Wallet, points: int, now: datetime, *, euro_cents: int = 0
+) -> Redemption:
+    """Move points, euros (town money) or both from the wallet to a hold behind a new code.
 
     Raises InvalidInput, InsufficientBalance (409), Forbidden (frozen wallet).
     """
     wallets.ensure_usable(wallet)
-    if not 0 < points <= MAX_POINTS:
-        raise InvalidInput(f"points must be between 1 and {MAX_POINTS}")
+    if not 0 <= points <= MAX_POINTS or not 0 <= euro_cents <= MAX_EURO_CENTS:
+        raise InvalidInput(f"points must be between 1 and {MAX_POINTS}, euro_cents between "
+                           f"1 and {MAX_EURO_CENTS}")
+    if not points and not euro_cents:
+        raise InvalidInput("give points, euro_cents or both")
     release_expired(session, now, wallet_id=wallet.id)
     scheme = session.get_one(Scheme, wallet.scheme_id)
-    txn_id = ledger.post(
-        session,
-        scheme.id,
-        "hold",
-        [
+    legs = []
+    if points:
+        legs += [
             ledger.Leg(wallets.points_account(session, wallet), -points),
             ledger.Leg(_holds_account(session, scheme.id), points),
-        ],
-        at=now,
-    )
+        ]
+    if euro_cents:
+        found = euros.find_wallet_account(session, wallet)
+        if found is None:
+            raise InsufficientBalance("not enough euros")
+        legs += [
+            ledger.Leg(found, -euro_cents),
+            ledger.Leg(_euro_holds_account(session, scheme.id), euro_cents),
+        ]
+    txn_id = ledger.post(session, scheme.id, "hold", legs, at=now)
     return _insert_with_code(
         session,
         scheme_id=scheme.id,
         wallet_id=wallet.id,
         points=points,
-        discount_cents=points * scheme.point_value_cents,
+        euro_cents=euro_cents,
+        discount_cents=points * scheme.point_value_cents + euro_cents,
         status=RedemptionStatus.HELD,
         created_at=now,
         expires_at=now + timedelta(seconds=scheme.hold_ttl_seconds),
@@ -277,28 +296,38 @@ def confirm_redemption(
         stamps.finish_voucher(session, redemption.voucher_id, merchant, now)
         session.refresh(redemption)
         return redemption
-    redeemed = ledger.account(
-        session,
-        merchant.scheme_id,
-        AccountKind.MERCHANT_REDEEMED,
-        Asset.POINTS,
-        ledger.merchant_owner(merchant.id),
-    )
+    legs: list[ledger.Leg] = []
+    point_value: int | None = None
+    if redemption.points:
+        redeemed = ledger.account(
+            session,
+            merchant.scheme_id,
+            AccountKind.MERCHANT_REDEEMED,
+            Asset.POINTS,
+            ledger.merchant_owner(merchant.id),
+        )
+        points_discount = redemption.discount_cents - redemption.euro_cents
+        legs += [
+            ledger.Leg(_holds_account(session, merchant.scheme_id), -redemption.points),
+            ledger.Leg(redeemed, redemption.points),
+            *accounts.redeem_legs(session, merchant.scheme_id, merchant.id, points_discount),
+        ]
+        # The discount was fixed when the code was made: price the points at it.
+        point_value = points_discount // redemption.points
+    if redemption.euro_cents:
+        # The held euros become the shop's: the scheme owes it their value.
+        legs += euros.spend_legs(
+            session, merchant.scheme_id, merchant.id,
+            _euro_holds_account(session, merchant.scheme_id), redemption.euro_cents,
+        )
     txn_id = ledger.post(
         session,
         merchant.scheme_id,
         "redeem",
-        [
-            ledger.Leg(_holds_account(session, merchant.scheme_id), -redemption.points),
-            ledger.Leg(redeemed, redemption.points),
-            *accounts.redeem_legs(
-                session, merchant.scheme_id, merchant.id, redemption.discount_cents
-            ),
-        ],
+        legs,
         memo=f"redemption #{redemption.id}",
         at=now,
-        # The discount was fixed when the code was made: price the points at it.
-        point_value_cents=redemption.discount_cents // redemption.points,
+        point_value_cents=point_value,
     )
     _set_finish_transaction(session, redemption, txn_id)
     return redemption
@@ -330,21 +359,33 @@ def _release(session: Session, redemption: Redemption, reason: str, now: datetim
         stamps.release_voucher(session, redemption.voucher_id)
         session.refresh(redemption)
         return True
-    wallet_account = ledger.account(
-        session,
-        redemption.scheme_id,
-        AccountKind.WALLET,
-        Asset.POINTS,
-        ledger.wallet_owner(redemption.wallet_id),
-    )
+    legs: list[ledger.Leg] = []
+    if redemption.points:
+        wallet_account = ledger.account(
+            session,
+            redemption.scheme_id,
+            AccountKind.WALLET,
+            Asset.POINTS,
+            ledger.wallet_owner(redemption.wallet_id),
+        )
+        legs += [
+            ledger.Leg(_holds_account(session, redemption.scheme_id), -redemption.points),
+            ledger.Leg(wallet_account, redemption.points),
+        ]
+    if redemption.euro_cents:
+        euro_account = ledger.account(
+            session, redemption.scheme_id, AccountKind.WALLET, Asset.EUROS,
+            ledger.wallet_owner(redemption.wallet_id),
+        )
+        legs += [
+            ledger.Leg(_euro_holds_account(session, redemption.scheme_id), -redemption.euro_cents),
+            ledger.Leg(euro_account, redemption.euro_cents),
+        ]
     txn_id = ledger.post(
         session,
         redemption.scheme_id,
         "release",
-        [
-            ledger.Leg(_holds_account(session, redemption.scheme_id), -redemption.points),
-            ledger.Leg(wallet_account, redemption.points),
-        ],
+        legs,
         memo=f"redemption #{redemption.id} {reason}",
         at=now,
     )

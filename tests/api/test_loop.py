@@ -81,7 +81,8 @@ def test_earn_and_spend_through_the_api(
     assert preview.json["status"] == "held" and preview.json["discount_cents"] == 200
     confirmed = client.post(f"/api/v1/redemptions/{code}/confirm", headers=butcher.headers)
     assert confirmed.status_code == 200
-    assert confirmed.json == {"points": 40, "discount_cents": 200, "voucher": None}
+    assert confirmed.json == {"points": 40, "euro_cents": 0, "discount_cents": 200,
+                              "voucher": None}
 
     view = client.get("/api/v1/wallet", headers=shopper).json
     assert view["balance"] == 24 and view["held_points"] == 0

@@ -52,7 +52,8 @@ def test_settle_then_replay_roles_and_files(
     body = first.json
     rows = {row["merchant_id"]: row for row in body["shops"]}
     assert rows[taker.id] == {"merchant_id": taker.id, "issued_cents": 0,
-                              "redeemed_cents": 1150, "fees_cents": 0, "net_cents": 1150}
+                              "redeemed_cents": 1150, "euros_redeemed_cents": 0,
+                              "fees_cents": 0, "net_cents": 1150}
     assert rows[issuer.id]["net_cents"] == -1000
     assert rows[other.id]["net_cents"] == -150
     assert body["locked"] is True and body["period"] == PERIOD

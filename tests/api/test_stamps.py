@@ -93,7 +93,8 @@ def test_a_full_card_becomes_a_voucher_for_its_own_shop(
     assert elsewhere.json["error"]["code"] == "wrong_shop"
     confirmed = client.post(f"/api/v1/redemptions/{code}/confirm", headers=cafe.headers)
     assert confirmed.status_code == 200
-    assert confirmed.json == {"points": 0, "discount_cents": 0, "voucher": "Gratis koffie"}
+    assert confirmed.json == {
+        "points": 0, "euro_cents": 0, "discount_cents": 0, "voucher": "Gratis koffie"}
     assert client.get("/api/v1/wallet", headers=wallet).json["vouchers"] == []
     status = session.scalar(sa.select(Voucher.status).where(Voucher.id == voucher["id"]))
     assert status == "used"

@@ -53,6 +53,7 @@ from loyalty.errors import Conflict, InvalidInput, NotFound
 from loyalty.models import (
     Account,
     AccountKind,
+    Asset,
     LedgerTransaction,
     Merchant,
     MerchantStatus,
@@ -114,6 +115,23 @@ def lines_of(session: Session, settlement_id: int) -> list[SettlementLine]:
             .order_by(SettlementLine.merchant_id)
         )
     )
+
+
+def euros_redeemed(session: Session, settlement_id: int) -> dict[int, int]:
+    """Per shop, the town money (euros) it took in the transactions this settlement
+    took: part of its redeemed_cents, read from its merchant_redeemed euros account."""
+    rows = session.execute(
+        sa.select(Account.merchant_id, sa.func.sum(Posting.amount))
+        .join(Posting, Posting.account_id == Account.id)
+        .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+        .where(
+            LedgerTransaction.settlement_id == settlement_id,
+            Account.kind == AccountKind.MERCHANT_REDEEMED,
+            Account.asset == Asset.EUROS,
+        )
+        .group_by(Account.merchant_id)
+    ).all()
+    return {int(mid): int(total) for mid, total in rows if mid is not None}
 
 
 def month_of(scheme: Scheme, at: datetime) -> str:
