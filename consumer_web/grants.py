@@ -45,7 +45,8 @@ def grant_page(grant_id: int) -> Response:
         return _unknown()
     if (closed := _closed(grant)) is not None:
         return closed
-    return page("grant.html", grant=grant, wallet=cookie.current_wallet(), form=ActionForm())
+    return page("grant.html", grant=grant, wallet=cookie.wallet_for_scheme(grant.scheme_id),
+                form=ActionForm())
 
 
 @bp.post("/g/<int:grant_id>")
@@ -60,11 +61,16 @@ def grant_claim(grant_id: int) -> Response:
         return _unknown()
     if (closed := _closed(grant)) is not None:
         return closed
-    wallet = cookie.current_wallet()
+    # The phone's wallet of the grant's town; a first one there is made, and linked
+    # to the phone's others (as a first purchase in another town does).
+    wallet = cookie.wallet_for_scheme(grant.scheme_id)
     new_wallet = None
-    if wallet is None or wallet.scheme_id != grant.scheme_id:
+    if wallet is None:
+        other = cookie.current_wallet()
         new_wallet = wallets.create_wallet(session, session.get_one(Scheme, grant.scheme_id))
         wallet = new_wallet.wallet
+        if other is not None:
+            wallets.link_wallets(session, wallet, other)
     try:
         claimed = grants.claim(session, grant, wallet, utcnow())
     except LoyaltyError as error:
@@ -91,5 +97,5 @@ def grant_claim(grant_id: int) -> Response:
         recovery_code=new_wallet.recovery_code if new_wallet else None,
     )
     if new_wallet is not None:
-        cookie.remember(response, new_wallet.token)
+        cookie.remember(response, wallet.scheme_id, new_wallet.token)
     return response
