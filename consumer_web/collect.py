@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from consumer_web import cookie
-from consumer_web.common import bp, page, problem
+from consumer_web.common import bp, page, problem, town_wallet
 from consumer_web.forms import (
     ActionForm,
 )
@@ -17,7 +17,6 @@ from loyalty.earning import claims
 from loyalty.errors import LoyaltyError
 from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Scheme, StampCard
-from loyalty.shoppers import wallets
 from loyalty.shoppers.wallet_view import wallet_summary
 from loyalty.web import db
 
@@ -91,14 +90,7 @@ def claim_collect(token: str) -> Response:
         return _unknown_claim()
     # The phone's wallet of this town; a first purchase in another town makes
     # one more, linked to the phone's others so that one recovery opens all.
-    wallet = cookie.wallet_for_scheme(claim.scheme_id)
-    new_wallet = None
-    if wallet is None:
-        other = cookie.current_wallet()
-        new_wallet = wallets.create_wallet(session, session.get_one(Scheme, claim.scheme_id))
-        wallet = new_wallet.wallet
-        if other is not None:
-            wallets.link_wallets(session, wallet, other)
+    wallet, new_wallet = town_wallet(session, claim.scheme_id)
     try:
         result = claims.claim_points(session, token, wallet, utcnow())
     except LoyaltyError as error:

@@ -12,9 +12,12 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from sqlalchemy.orm import Session
 
 from consumer_web import cookie
-from loyalty.models import Wallet
+from loyalty.models import Scheme, Wallet
+from loyalty.shoppers import wallets
+from loyalty.shoppers.wallets import NewWallet
 from loyalty.web import personal_page
 
 bp = Blueprint(
@@ -44,3 +47,17 @@ def wallet_or_home() -> Wallet:
 
 def current_language() -> str:
     return str(get_locale())
+
+
+def town_wallet(session: Session, scheme_id: int) -> tuple[Wallet, NewWallet | None]:
+    """The phone's wallet of this town, or a new one (returned second, for its
+    recovery code and the cookie) linked to the phone's others, so that one
+    recovery opens them all: a first sale or grant in another town."""
+    wallet = cookie.wallet_for_scheme(scheme_id)
+    if wallet is not None:
+        return wallet, None
+    other = cookie.current_wallet()
+    made = wallets.create_wallet(session, session.get_one(Scheme, scheme_id))
+    if other is not None:
+        wallets.link_wallets(session, made.wallet, other)
+    return made.wallet, made

@@ -6,13 +6,12 @@ from flask import Response
 from flask_babel import gettext as _
 
 from consumer_web import cookie
-from consumer_web.common import bp, page, problem
+from consumer_web.common import bp, page, problem, town_wallet
 from consumer_web.forms import ActionForm
 from loyalty.errors import LoyaltyError
 from loyalty.infra.db import utcnow
-from loyalty.models import Grant, Scheme
+from loyalty.models import Grant
 from loyalty.money import euros, grants
-from loyalty.shoppers import wallets
 from loyalty.web import db
 from loyalty.web.i18n import long_date
 
@@ -63,14 +62,7 @@ def grant_claim(grant_id: int) -> Response:
         return closed
     # The phone's wallet of the grant's town; a first one there is made, and linked
     # to the phone's others (as a first purchase in another town does).
-    wallet = cookie.wallet_for_scheme(grant.scheme_id)
-    new_wallet = None
-    if wallet is None:
-        other = cookie.current_wallet()
-        new_wallet = wallets.create_wallet(session, session.get_one(Scheme, grant.scheme_id))
-        wallet = new_wallet.wallet
-        if other is not None:
-            wallets.link_wallets(session, wallet, other)
+    wallet, new_wallet = town_wallet(session, grant.scheme_id)
     try:
         claimed = grants.claim(session, grant, wallet, utcnow())
     except LoyaltyError as error:
