@@ -121,6 +121,7 @@ def settings() -> Any:
                 "release_epsilon_per_day": str(scheme.release_epsilon_per_day),
                 "release_max_purchases": scheme.release_max_purchases,
                 "release_max_euros": scheme.release_max_cents // 100,
+                "open_data": scheme.open_data,
             },
         )
     elif form.validate_on_submit():
@@ -141,6 +142,7 @@ def settings() -> Any:
             release_epsilon_per_day=_epsilon(form.release_epsilon_per_day.data),
             release_max_purchases=form.release_max_purchases.data or 0,
             release_max_cents=(form.release_max_euros.data or 0) * 100,
+            open_data=bool(form.open_data.data),
         )
         try:
             scheme_settings.update(db(), scheme, current_staff().user, wanted)

@@ -86,6 +86,9 @@ class SettingsForm(FlaskForm):
         _l("Euros of one shopper counted per day, at most"),
         validators=[_required(), _between(limits.RELEASE_MAX_EUROS)],
     )
+    open_data = BooleanField(
+        _l("Publish the released statistics as open data")
+    )
     contact_email = EmailField(
         _l("E-mail address for questions about personal data"),
         filters=[lambda value: value.strip() if isinstance(value, str) else value],

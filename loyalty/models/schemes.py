@@ -56,6 +56,8 @@ class Scheme(Base):
         sa.Float, default=1.0, server_default="1.0")
     release_max_purchases: Mapped[int] = mapped_column(default=3, server_default="3")
     release_max_cents: Mapped[int] = mapped_column(default=10_000, server_default="10000")
+    # Whether the released statistics are published as open data (/open-data/<slug>).
+    open_data: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchants: Mapped[list[Merchant]] = relationship(back_populates="scheme")

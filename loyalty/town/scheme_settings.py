@@ -58,6 +58,7 @@ class SchemeSettings:
     release_epsilon_per_day: float = 1.0
     release_max_purchases: int = 3
     release_max_cents: int = 10_000
+    open_data: bool = False
 
     @classmethod
     def of(cls, scheme: Scheme) -> SchemeSettings:

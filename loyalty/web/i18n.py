@@ -139,6 +139,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         euro=euro, number=number, long_date=long_date, short_time=short_time, month=month,
         day=day, date_range=date_range, percent_change=percent_change, percent=percent,
-        duration=duration,
+        duration=duration, decimal=decimal,
     )
     app.jinja_env.globals.update(current_language=lambda: str(get_locale()), LANGUAGES=LANGUAGES)

@@ -45,3 +45,13 @@ def test_the_privacy_page_shows_the_parameters_and_the_years_budget(
 
     index = html(town.analyst_client.get("/dashboard/reports"))
     assert 'href="/dashboard/privacy"' in index
+
+
+def test_the_privacy_page_links_the_open_data_once_published(
+        session: Session, town: Municipality) -> None:
+    scheme = session.get_one(Scheme, town.scheme.id)
+    link = f'href="/open-data/{scheme.slug}"'
+    assert link not in html(town.analyst_client.get("/dashboard/privacy"))
+    scheme.open_data = True
+    session.commit()
+    assert link in html(town.analyst_client.get("/dashboard/privacy"))

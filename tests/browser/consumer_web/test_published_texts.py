@@ -4,6 +4,8 @@ screen, and axe-core finds nothing serious."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
@@ -42,3 +44,20 @@ def test_the_rules_and_a_long_privacy_notice_on_a_phone(phone: Phone, session: S
         "Privacy bij <script>alert('x')</script> de gemeente")
     expect(page.locator(".published-text li")).to_have_count(2)
     phone.check("published-privacy-long-nl")
+
+
+def test_the_open_data_page_on_a_phone(phone: Phone, session: Session) -> None:
+    """The open-data page of a publishing town fits a phone and passes axe, before its
+    first month is complete."""
+    scheme = make_scheme(session)
+    scheme.open_data = True
+    session.commit()
+    page, w = phone.page, phone.words
+    phone.goto(f"/open-data/{scheme.slug}")
+    expect(page.locator("h1")).to_have_text(w("Open data of %(municipality)s",
+                                              municipality=scheme.name))
+    # The hidden part of the name is its own box: Chromium names it "CSV : ...".
+    expect(page.get_by_role(
+        "link", name=re.compile(rf"^CSV\s*:\s*{re.escape(w('Per sector group'))}$"))
+    ).to_be_visible()
+    phone.check("open-data-nl")
