@@ -97,8 +97,18 @@ class WalletRecover(Schema):
     recovery_code = fields.String(required=True, validate=validate.Length(min=16, max=40))
 
 
+class RecoveredTownWallet(Schema):
+    scheme = fields.String(required=True, metadata={"description": "the town's scheme (slug)"})
+    wallet_token = fields.String(required=True)
+
+
 class WalletRecovered(Schema):
     wallet_token = fields.String(required=True)
+    wallets = fields.List(
+        fields.Nested(RecoveredTownWallet), required=True,
+        metadata={"description": "every wallet the code opens: one per town the phone "
+                  "collected in, the code's own first"},
+    )
 
 
 class HistoryEntry(Schema):

@@ -57,9 +57,24 @@ class RecoverView(MethodView):
     @blp.arguments(WalletRecover())
     @blp.response(200, WalletRecovered)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Open a wallet on a new phone with its recovery code; the old token stops working."""
-        new = wallets.recover_wallet(db(), body["recovery_code"])
-        return {"wallet_token": new.token}
+        """Open a wallet on a new phone with its recovery code; the old token stops working.
+
+        A phone that collected in several towns has a wallet in each, linked: the
+        code opens them all, each with a new token (``wallets``, the code's own
+        first; ``wallet_token`` is that first one's).
+        """
+        session = db()
+        opened = wallets.recover_wallets(session, body["recovery_code"])
+        names: dict[int, str] = {
+            scheme_id: slug for scheme_id, slug in session.execute(
+                sa.select(Scheme.id, Scheme.slug).where(
+                    Scheme.id.in_({new.wallet.scheme_id for new in opened})))
+        }
+        return {
+            "wallet_token": opened[0].token,
+            "wallets": [{"scheme": names[new.wallet.scheme_id], "wallet_token": new.token}
+                        for new in opened],
+        }
 
 
 @blp.route("/wallet")
