@@ -7,6 +7,7 @@ from municipality_dashboard.common import bp
 from municipality_dashboard import (  # noqa: E402, F401  isort: skip
     admin,
     campaigns,
+    clusters,
     funding,
     grants,
     operations,

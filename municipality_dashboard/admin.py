@@ -343,6 +343,11 @@ ACTION_LABELS = {
     "sale.correct": _l("Sale corrected by the shop"),
     "published_text.change": _l("Published text changed"),
     "published_text.default": _l("Published text back to the default"),
+    "cluster.create": _l("Shopping cluster added"),
+    "cluster.delete": _l("Shopping cluster removed"),
+    "merchant.place": _l("Shop's village and cluster set"),
+    "footfall.counter": _l("Footfall counter assigned"),
+    "footfall.import": _l("Footfall counts uploaded"),
 }
 
 
@@ -355,6 +360,10 @@ DETAIL_LABELS = {
     "changes": _l("changes"),
     "characters": _l("characters"),
     "claims_cancelled": _l("open sales cancelled"),
+    "cluster": _l("shopping cluster"),
+    "counter": _l("counter"),
+    "counters": _l("counters"),
+    "counts": _l("hourly counts"),
     "control_sum_cents": _l("control sum"),
     "event": _l("event"),
     "grant": _l("grant"),
@@ -379,6 +388,7 @@ DETAIL_LABELS = {
     "till_keys_revoked": _l("till keys revoked"),
     "to": _l("to"),
     "version": _l("version"),
+    "village": _l("village"),
 }
 
 

@@ -44,11 +44,17 @@ NAV = (
                 ("dashboard.campaign", "dashboard.new_campaign")),
         NavItem("dashboard.events_page", _l("Events"), ("dashboard.event",)),
         NavItem("dashboard.grants_page", _l("Grants"), ("dashboard.grants_page",)),
+        NavItem("dashboard.cluster_report", _l("Shopping clusters"),
+                ("dashboard.cluster_report",)),
         NavItem("dashboard.compare", _l("Comparison"), ("dashboard.compare",)),
         NavItem("dashboard.privacy_page", _l("Privacy"), ("dashboard.privacy_page",)),
     )),
     NavGroup(_l("Shops"), (
         NavItem("dashboard.shops", _l("Shops"), ("dashboard.shops", "dashboard.decide")),
+        NavItem("dashboard.clusters_page", _l("Clusters and footfall"),
+                ("dashboard.clusters_page", "dashboard.cluster_create", "dashboard.cluster_delete",
+                 "dashboard.cluster_shops", "dashboard.cluster_counters",
+                 "dashboard.footfall_upload")),
         NavItem("dashboard.fraud_flags", _l("Fraud flags"), ("dashboard.fraud",)),
     ), restricted=True),
     NavGroup(_l("Money"), (

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
     SelectField,
+    StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -167,6 +169,8 @@ class PeriodForm(FlaskForm):
 __all__ = [
     "AuditFilterForm",
     "FlagNoteForm",
+    "ClusterForm",
+    "FootfallForm",
     "InviteForm",
     "PeriodForm",
     "PublishedTextForm",
@@ -177,3 +181,17 @@ __all__ = [
 
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
+
+
+class ClusterForm(FlaskForm):
+    name = StringField(
+        _l("Name of the shopping cluster"),
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[DataRequired(_l("Fill this in.")),
+                    Length(max=80, message=_l("Give a name of at most 80 characters."))],
+    )
+
+
+class FootfallForm(FlaskForm):
+    file = FileField(
+        _l("Footfall file (CSV)"), validators=[FileRequired(_l("Choose a CSV file."))])

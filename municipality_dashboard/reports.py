@@ -137,7 +137,7 @@ def privacy_page() -> Any:
     """How the published figures are protected: the method, the scheme's privacy
     parameters and what this year's released days spent."""
     scheme = current_scheme()
-    params = release.parameters(scheme)
+    params = release.current_parameters(db(), scheme)
     year = report_kit.today_local(scheme).year
     spent = release.budget(db(), scheme, year)
     day_cell = (params.purchases_scale, params.amount_scale)
@@ -149,7 +149,7 @@ def privacy_page() -> Any:
         margin_amount=i18n.euro(release.margin(0.0, 1, day_cell[1])),
         year=spent.year, days_released=spent.days_released,
         epsilon_spent=_decimal(spent.epsilon_spent), epsilon_year=_decimal(spent.epsilon_year),
-        tables=len(release.TABLES),
+        tables=params.tables,
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from lokaal_sparen.demo import year as demo_year
 from loyalty.access import staff, totp
+from loyalty.analytics import footfall
 from loyalty.earning import campaigns, claims, corrections
 from loyalty.models import (
     Claim,
@@ -31,7 +32,7 @@ from loyalty.oversight import fraud
 from loyalty.shoppers import wallets
 from loyalty.shops import onboarding
 from loyalty.spending import redemptions
-from loyalty.town import schemes
+from loyalty.town import clusters, schemes
 
 SLUG = "sint-gillis-waas"
 VILLAGES = ["Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"]
@@ -129,6 +130,52 @@ def _latest(candidates: list[tuple[date, date]], first: date, today: date) -> tu
     return max(fitting)
 
 
+# The town's shopping clusters: the centre's streets, and each village's core. The
+# shops on the industrial estate belong to none.
+CLUSTERS = {
+    "Centrum Sint-Gillis": ("Kerkstraat", "Stationsstraat", "Markt"),
+    "Klingedorp": ("Klingedorp", "Kerkplein"),
+    "Dorpskern Meerdonk": ("Dorpsstraat", "Polderstraat"),
+    "Dorpskern Sint-Pauwels": ("Kapelstraat", "Pastorijstraat", "Oude Molenstraat",
+                               "Hofstraat"),
+}
+# Pedestrian counters the town rents in the centre, with their busiest hour's count.
+COUNTERS = {"Markt": 520, "Stationsstraat": 310}
+# Passers-by through the day, as a share of the busiest hour (7:00 to 19:00).
+FOOTFALL_HOURS = [0.15, 0.3, 0.5, 0.7, 0.9, 1.0, 0.95, 0.8, 0.85, 0.9, 0.75, 0.45, 0.25]
+FOOTFALL_DAYS = 120
+
+
+def _clusters_and_footfall(session: Session, scheme: Scheme, merchants: list[Merchant],
+                           first: date, *, end: datetime, rng: random.Random) -> None:
+    """The clusters with their shops (and every shop's village), and the last months'
+    hourly counts of the centre's two counters."""
+    made = {name: clusters.create_cluster(session, scheme, None, name) for name in CLUSTERS}
+    placements = {}
+    for merchant, (_name, _sector, street, village, _typical) in zip(merchants, SHOPS,
+                                                                     strict=True):
+        cluster = next((made[name].id for name, streets in CLUSTERS.items()
+                        if street.rsplit(" ", 1)[0] in streets), None)
+        placements[merchant.id] = clusters.Placement(village, cluster)
+    clusters.place_shops(session, scheme, None, placements)
+    zone = ZoneInfo(scheme.timezone)
+    counts: dict[tuple[str, datetime], int] = {}
+    today = end.astimezone(zone).date()
+    for back in range(FOOTFALL_DAYS, 0, -1):
+        day = today - timedelta(days=back)
+        if day < first:
+            continue
+        weekday = 1.25 if day.weekday() == 5 else 0.35 if day.weekday() == 6 else 1.0
+        for name, busiest in COUNTERS.items():
+            for offset, share in enumerate(FOOTFALL_HOURS):
+                hour = datetime.combine(day, time(7 + offset), zone).astimezone(UTC)
+                counts[(name, hour)] = int(busiest * share * weekday * rng.uniform(0.85, 1.15))
+    footfall.store(session, scheme, counts)
+    centre = made["Centrum Sint-Gillis"].id
+    clusters.assign_counters(session, scheme, None, {
+        counter.id: centre for counter in footfall.counters(session, scheme.id)})
+
+
 def load_demo(
     session: Session,
     now: datetime,
@@ -207,6 +254,9 @@ def load_demo(
         email=f"info@{slugify(name)}.example", address=f"{street}, 9170 {village}",
     )
     session.flush()
+    # Its own random numbers: the rest of the demo stays as it was.
+    _clusters_and_footfall(session, scheme, merchants, first, end=now,
+                           rng=random.Random(seed + 1))
 
     # Shoppers: six in ten share their village (or postcode elsewhere) and age band.
     profiles: list[dict[str, object]] = []

@@ -45,13 +45,29 @@ from sqlalchemy.orm import Session
 from loyalty.analytics import areas, kinds
 from loyalty.analytics.periods import Period
 from loyalty.analytics.rollups import GROUP_CHARS, NO_AGE
-from loyalty.models import Merchant, PurchaseEvent, ReleasedCell, ReleasedDay, Scheme
+from loyalty.models import (
+    Merchant,
+    PurchaseEvent,
+    ReleasedCell,
+    ReleasedDay,
+    Scheme,
+    ShoppingCluster,
+)
 from loyalty.shoppers.wallets import AGE_BANDS
 
 # The released tables of a day. Weekdays, days, months and the hour x weekday
 # heatmap are sums of these over days; sector groups and kinds of shopping are
 # sums of sector cells.
 TABLES = ("all", "sector", "area", "age_band", "hour")
+# With shopping clusters (loyalty.town.clusters), two more: the flow from the
+# shopper's home (village, the own municipality without a village, elsewhere) to
+# the cluster of the shop ("<home>|<cluster>"; a cluster's total is the sum over
+# homes), and each cluster's purchases per hour of the day ("<cluster>|<hour>",
+# beside the footfall counts). A scheme without clusters spends nothing on them.
+CLUSTER_TABLES = ("flow", "cluster_hour")
+ALL_TABLES = TABLES + CLUSTER_TABLES
+NO_CLUSTER = "none"
+OWN_MUNICIPALITY = "own"
 # Homes outside the scheme's province (or a postcode of two municipalities).
 OTHER_AREA = "other"
 # A day is released this long after it closed: a sale rung up just before
@@ -70,11 +86,12 @@ class Parameters:
     epsilon_per_day: float
     max_purchases: int
     max_cents: int
+    tables: int = len(TABLES)  # the day's tables share its budget
 
     @property
     def epsilon_per_figure(self) -> float:
         """Each table releases two figures (purchases, amount) with equal shares."""
-        return self.epsilon_per_day / (2 * len(TABLES))
+        return self.epsilon_per_day / (2 * self.tables)
 
     @property
     def purchases_scale(self) -> float:
@@ -85,12 +102,29 @@ class Parameters:
         return self.max_cents / self.epsilon_per_figure
 
 
-def parameters(scheme: Scheme) -> Parameters:
+def parameters(scheme: Scheme, tables: int = len(TABLES)) -> Parameters:
     return Parameters(
         epsilon_per_day=float(scheme.release_epsilon_per_day or 1.0),
         max_purchases=int(scheme.release_max_purchases or 3),
         max_cents=int(scheme.release_max_cents or 10_000),
+        tables=tables,
     )
+
+
+def _cluster_keys(session: Session, scheme_id: int) -> list[str]:
+    return [str(cid) for cid in session.scalars(
+        sa.select(ShoppingCluster.id).where(ShoppingCluster.scheme_id == scheme_id)
+        .order_by(ShoppingCluster.id))]
+
+
+def tables_of(session: Session, scheme: Scheme) -> tuple[str, ...]:
+    """The tables a scheme's days are released in now."""
+    return ALL_TABLES if _cluster_keys(session, scheme.id) else TABLES
+
+
+def current_parameters(session: Session, scheme: Scheme) -> Parameters:
+    """The parameters the next released day is made with."""
+    return parameters(scheme, len(tables_of(session, scheme)))
 
 
 @dataclass(frozen=True)
@@ -104,6 +138,8 @@ class Purchase:
     age_band: str
     hour: int
     amount_cents: int
+    cluster: str = NO_CLUSTER  # the shop's cluster (its id), or none
+    home: str = areas.UNKNOWN  # the flow table's home: a village, own, other or unknown
 
 
 # -- step 1: one shopper's day, bounded ------------------------------------------------------
@@ -149,13 +185,31 @@ def table_keys(session: Session, scheme: Scheme) -> dict[str, list[str]]:
     sectors = sorted(set(session.scalars(
         sa.select(Merchant.sector).where(Merchant.scheme_id == scheme.id))))
     villages = [f"village:{name}" for name in (scheme.villages or [])]
-    return {
+    keys = {
         "all": ["all"],
         "sector": sectors,
         "area": [*villages, *_province_areas(scheme.nis_code), OTHER_AREA, areas.UNKNOWN],
         "age_band": [*AGE_BANDS, NO_AGE],
         "hour": [str(hour) for hour in range(24)],
     }
+    clusters = _cluster_keys(session, scheme.id)
+    if clusters:
+        clusters.append(NO_CLUSTER)
+        homes = [*villages, OWN_MUNICIPALITY, OTHER_AREA, areas.UNKNOWN]
+        keys["flow"] = [f"{home}|{cluster}" for home in homes for cluster in clusters]
+        keys["cluster_hour"] = [f"{cluster}|{hour}" for cluster in clusters
+                                for hour in range(24)]
+    return keys
+
+
+def flow_home(area: str, nis_code: str | None) -> str:
+    """The flow table's home of an area key: the village, the scheme's own municipality
+    (no village given), elsewhere, or unknown."""
+    if area.startswith("village:") or area == areas.UNKNOWN:
+        return area
+    if nis_code and area == f"nis:{nis_code}":
+        return OWN_MUNICIPALITY
+    return OTHER_AREA
 
 
 def key_of(table: str, purchase: Purchase, known: frozenset[str]) -> str | None:
@@ -168,6 +222,12 @@ def key_of(table: str, purchase: Purchase, known: frozenset[str]) -> str | None:
         return purchase.area if purchase.area in known else OTHER_AREA
     if table == "age_band":
         return purchase.age_band if purchase.age_band in known else NO_AGE
+    if table == "flow":
+        key = f"{purchase.home}|{purchase.cluster}"
+        return key if key in known else f"{purchase.home}|{NO_CLUSTER}"
+    if table == "cluster_hour":
+        key = f"{purchase.cluster}|{purchase.hour}"
+        return key if key in known else f"{NO_CLUSTER}|{purchase.hour}"
     return str(purchase.hour)
 
 
@@ -239,20 +299,25 @@ def noisy_cells(exact: dict[str, dict[str, tuple[int, int]]], params: Parameters
 
 def _purchases(session: Session, scheme: Scheme, day: date) -> list[Purchase]:
     villages = list(scheme.villages or [])
+    # The shop's cluster as it is at the release: a released day keeps it.
     rows = session.execute(
         sa.select(PurchaseEvent.id, PurchaseEvent.shopper_key, PurchaseEvent.sector,
                   PurchaseEvent.home_postcode, PurchaseEvent.home_village,
                   PurchaseEvent.age_band, PurchaseEvent.local_hour,
-                  PurchaseEvent.amount_cents)
+                  PurchaseEvent.amount_cents, Merchant.cluster_id)
+        .outerjoin(Merchant, Merchant.id == PurchaseEvent.merchant_id)
         .where(PurchaseEvent.scheme_id == scheme.id, PurchaseEvent.local_date == day)
     )
-    return [
-        Purchase(id=row.id, shopper_key=row.shopper_key, sector=row.sector,
-                 area=areas.home_area(row.home_postcode, row.home_village, villages),
-                 age_band=row.age_band or NO_AGE, hour=row.local_hour,
-                 amount_cents=row.amount_cents)
-        for row in rows
-    ]
+    out = []
+    for row in rows:
+        area = areas.home_area(row.home_postcode, row.home_village, villages)
+        out.append(Purchase(
+            id=row.id, shopper_key=row.shopper_key, sector=row.sector, area=area,
+            age_band=row.age_band or NO_AGE, hour=row.local_hour,
+            amount_cents=row.amount_cents,
+            cluster=str(row.cluster_id) if row.cluster_id is not None else NO_CLUSTER,
+            home=flow_home(area, scheme.nis_code)))
+    return out
 
 
 def release_day(session: Session, scheme: Scheme, day: date,
@@ -261,8 +326,8 @@ def release_day(session: Session, scheme: Scheme, day: date,
     already, by an earlier run or a concurrent one."""
     if session.get(ReleasedDay, (scheme.id, day)) is not None:
         return None
-    params = parameters(scheme)
     keys = keys if keys is not None else table_keys(session, scheme)
+    params = parameters(scheme, len(keys))
     counted = bounded(_purchases(session, scheme, day), params.max_purchases, params.max_cents)
     result = noisy_cells(exact_cells(counted, keys), params)
     rows = [
@@ -370,6 +435,9 @@ DIMENSIONS: dict[str, tuple[str, Fold | None]] = {
     "weekday": ("all", lambda day, _key: str(day.weekday())),
     "month": ("all", lambda day, _key: day.isoformat()[:7]),
     "weekday_hour": ("hour", lambda day, key: f"{day.weekday()}-{key}"),
+    "flow": ("flow", None),
+    "cluster": ("flow", None),  # folded on the key alone, below
+    "cluster_hour": ("cluster_hour", None),
 }
 
 
@@ -378,6 +446,8 @@ def _key_fold(dimension: str) -> Callable[[str], str]:
         return lambda key: key[:GROUP_CHARS]
     if dimension == "kind":
         return kinds.shopping_kind
+    if dimension == "cluster":
+        return lambda key: key.partition("|")[2]
     return lambda key: key
 
 
@@ -386,7 +456,7 @@ def released_by(session: Session, scheme_id: int, dimension: str,
     """The period's figures per key of a report dimension (a table name is one too),
     as sums of released cells with their margins. Raises KeyError for an unknown one."""
     table, by_day = DIMENSIONS.get(dimension, (dimension, None))
-    if table not in TABLES:
+    if table not in ALL_TABLES:
         raise KeyError(dimension)
     fold_key = _key_fold(dimension)
     columns: list[Any] = [ReleasedCell.key] if by_day is None else [ReleasedCell.day,

@@ -112,6 +112,11 @@ class Merchant(Base):
     iban: Mapped[str | None] = mapped_column(sa.String(34))
     bic: Mapped[str | None] = mapped_column(sa.String(11))
     account_holder: Mapped[str | None] = mapped_column(sa.String(70))
+    # The village (deelgemeente) of the scheme's list the shop lies in, and the
+    # shopping cluster the municipality put it in (loyalty.town.clusters).
+    village: Mapped[str | None] = mapped_column(sa.String(100))
+    cluster_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("shopping_clusters.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     scheme: Mapped[Scheme] = relationship(back_populates="merchants")

@@ -20,12 +20,14 @@ from loyalty.earning import campaigns
 from loyalty.infra.db import make_engine, utcnow
 from loyalty.models import (
     AuditEntry,
+    FootfallCount,
     FraudFlag,
     Merchant,
     MerchantStatus,
     PurchaseEvent,
     Redemption,
     Scheme,
+    ShoppingCluster,
     StaffUser,
     Wallet,
 )
@@ -104,6 +106,12 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
             scheme = conn.execute(sa.select(Scheme.name, Scheme.villages)).one()
             shops = conn.execute(sa.select(Merchant.sector, Merchant.status)).all()
             users = conn.scalar(sa.select(sa.func.count()).select_from(StaffUser))
+            # Shopping clusters with their shops and villages, and the centre's footfall.
+            placed = conn.execute(sa.select(ShoppingCluster.name, sa.func.count(Merchant.id))
+                                  .join(Merchant, Merchant.cluster_id == ShoppingCluster.id)
+                                  .group_by(ShoppingCluster.name)).all()
+            villages = set(conn.scalars(sa.select(Merchant.village)))
+            counted = conn.scalar(sa.select(sa.func.count()).select_from(FootfallCount))
     finally:
         engine.dispose()
     assert scheme.name == "Sint-Gillis-Waas"
@@ -112,6 +120,9 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     assert len(approved) == 20
     assert len({s.sector for s in approved}) >= 12  # shops across many sectors
     assert users and users >= 4
+    assert dict(placed)["Centrum Sint-Gillis"] >= 5 and len(placed) == 4
+    assert {"Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"} <= villages
+    assert counted and counted > 2_000
 
     # The evaluation finds the ended campaign's lift (25% in the simulated town)
     # and the Christmas market; the running campaign has paid bonuses already.
