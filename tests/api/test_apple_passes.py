@@ -11,7 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty.models import PassRegistration
+from loyalty.infra.db import utcnow
+from loyalty.models import PassRegistration, Wallet, WalletPass
+from loyalty.shoppers import erasure
 from tests.factories import make_shop
 from tests.wallet_pass_data import PASS_TYPE_ID, collect, open_pkpass
 
@@ -105,3 +107,25 @@ def test_without_keys_the_web_service_knows_no_pass_type(client: FlaskClient) ->
     answer = client.get(f"{BASE}/devices/{DEVICE}/registrations/{PASS_TYPE_ID}")
     assert answer.status_code == 404
     assert answer.json is not None and answer.json["error"]["code"] == "not_found"
+
+
+def test_a_deleted_wallet_forgets_its_devices_and_its_pass(
+    pass_app: Flask, session: Session
+) -> None:
+    phone, wallet_app = pass_app.test_client(), pass_app.test_client()
+    collect(phone, make_shop(session), 1000)
+    pass_json = download(phone)
+    serial, token = pass_json["serialNumber"], pass_json["authenticationToken"]
+    device = uuid.uuid4().hex
+    assert wallet_app.post(f"{BASE}/devices/{device}/registrations/{PASS_TYPE_ID}/{serial}",
+                           json={"pushToken": "push"}, headers=apple(token)).status_code == 201
+    session.rollback()
+    found = session.scalars(sa.select(WalletPass).where(WalletPass.serial == serial)).one()
+    erasure.delete_wallet(session, session.get_one(Wallet, found.wallet_id), utcnow())
+    session.commit()
+    assert session.scalar(sa.select(sa.func.count()).select_from(PassRegistration)
+                          .where(PassRegistration.device_library_id == device)) == 0
+    assert wallet_app.get(f"{BASE}/passes/{PASS_TYPE_ID}/{serial}",
+                          headers=apple(token)).status_code == 404
+    assert wallet_app.get(f"{BASE}/devices/{device}/registrations/{PASS_TYPE_ID}"
+                          ).status_code == 204
