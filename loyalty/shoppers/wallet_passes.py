@@ -23,7 +23,7 @@ import json
 import secrets
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import jwt
 import sqlalchemy as sa
@@ -148,13 +148,9 @@ def updated_at(session: Session, wallet_id: int) -> datetime:
         .join(Account, Account.id == Posting.account_id)
         .where(Account.wallet_id == wallet_id)
     )
-    if newest is None:
-        created = session.scalars(sa.select(Wallet.created_at).where(Wallet.id == wallet_id)).one()
-        return created
-    # max() comes back as the column's raw value on some databases: naive UTC.
-    if isinstance(newest, str):
-        newest = datetime.fromisoformat(newest)
-    return newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+    if newest is None:  # no balance ever moved
+        return session.scalars(sa.select(Wallet.created_at).where(Wallet.id == wallet_id)).one()
+    return newest  # max() keeps the column's type: timezone-aware UTC
 
 
 def update_tag(moment: datetime) -> str:
@@ -184,9 +180,10 @@ def _euros(cents: int) -> float:
 
 
 def pass_json(
-    shown: PassContent, signer: AppleSigner, token: str, web_service_url: str
+    shown: PassContent, signer: AppleSigner, token: str, web_service_url: str | None
 ) -> dict[str, object]:
-    """pass.json of a store card; labels are keys of the pass.strings files."""
+    """pass.json of a store card; labels are keys of the pass.strings files. Without
+    a web service URL the pass has no updates (the Wallet app takes https only)."""
     number = printed_cards.format_number(shown.card_number)
     secondary: list[dict[str, object]] = [
         {"key": "value", "label": "value", "value": _euros(shown.value_cents),
@@ -197,6 +194,10 @@ def pass_json(
                           "currencyCode": "EUR", "changeMessage": "credit_changed"})
     barcode = {"format": "PKBarcodeFormatQR", "message": shown.card_number,
                "messageEncoding": "iso-8859-1", "altText": number}
+    service = (
+        {"authenticationToken": token, "webServiceURL": web_service_url}
+        if web_service_url else {}
+    )
     return {
         "formatVersion": 1,
         "passTypeIdentifier": signer.pass_type_id,
@@ -205,8 +206,7 @@ def pass_json(
         "organizationName": shown.town,
         "description": "description",
         "logoText": shown.town,
-        "authenticationToken": token,
-        "webServiceURL": web_service_url,
+        **service,
         "foregroundColor": "rgb(255, 255, 255)",
         "labelColor": "rgb(220, 236, 226)",
         "backgroundColor": "rgb(21, 101, 62)",
@@ -248,7 +248,7 @@ def pkpass(
     shown: PassContent,
     signer: AppleSigner,
     token: str,
-    web_service_url: str,
+    web_service_url: str | None,
     images: dict[str, bytes],
     labels: dict[str, dict[str, str]],
 ) -> bytes:

@@ -102,10 +102,13 @@ def pkpass_response(session: Session, wallet_pass: WalletPass, signer: AppleSign
     for language in LANGUAGES:
         with force_locale(language):
             labels[language] = _labels(shown.town)
+    service = public_url(WEB_SERVICE_PATH)
     body = wallet_passes.pkpass(
         shown, signer,
         wallet_passes.authentication_token(current_app.config["SECRET_KEY"], wallet_pass.serial),
-        public_url(WEB_SERVICE_PATH), _images(), labels,
+        # The Wallet app talks to https only: an http site's pass simply never updates.
+        service if service.startswith("https://") else None,
+        _images(), labels,
     )
     response = attachment(body, PKPASS_TYPE, "lokaal-sparen.pkpass")
     response.last_modified = shown.updated_at

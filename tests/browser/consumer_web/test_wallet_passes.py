@@ -63,6 +63,7 @@ def test_the_wallet_apps_buttons_on_a_phone(
         phone.goto("/wallet/card")
         shown = page.locator(".card-number").inner_text().replace(" ", "")
         assert pass_json["barcodes"][0]["message"] == shown
+        assert "webServiceURL" not in pass_json  # an http site: the Wallet app would refuse it
     finally:
         context.close()
     assert not phone.problems(), phone.problems()
