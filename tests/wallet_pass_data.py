@@ -22,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from lokaal_sparen.app import create_app
-from tests.conftest import PublicHostClient
+from tests.conftest import LiveServer, Mailbox, PublicHostClient, serve
 from tests.factories import Shop
 from tests.forms import csrf
 
@@ -117,6 +117,20 @@ def pass_keys(tmp_path_factory: pytest.TempPathFactory) -> PassKeys:
     return PassKeys(folder, folder / "ca.pem", folder / "wwdr.pem", folder / "pass.pem",
                     folder / "pass.key", folder / "service-account.json",
                     google_key.public_key())
+
+
+@pytest.fixture(scope="session")
+def pass_server(
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    smtp_server: tuple[str, int, Mailbox],
+    pass_keys: PassKeys,
+) -> Iterator[LiveServer]:
+    """`loyalty serve` with 4 workers and both wallet apps configured (http, as the
+    browser tests' server: its passes carry no web service, the routes still answer)."""
+    with serve(database_url, tmp_path_factory, smtp_server[2], pass_keys.settings(),
+               workers=4) as server:
+        yield server
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from playwright.sync_api import Browser, Page
 
 from tests.browser.consumer_web.phone import LOCALES, PHONE_VIEWPORT, Phone
 from tests.conftest import BROWSER_TIMEOUT_MS, LiveServer
-from tests.wallet_pass_data import pass_keys  # noqa: F401  (the wallet apps' test keys)
 
 TIMEOUT_MS = BROWSER_TIMEOUT_MS
 

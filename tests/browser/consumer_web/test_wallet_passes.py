@@ -5,32 +5,16 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy.orm import Session
 
 from tests.browser.consumer_web.conftest import TIMEOUT_MS
 from tests.browser.consumer_web.flows import collect
 from tests.browser.consumer_web.phone import LOCALES, PHONE_VIEWPORT, Phone
-from tests.conftest import LiveServer, Mailbox, serve
+from tests.conftest import LiveServer
 from tests.factories import make_scheme, make_shop
-from tests.wallet_pass_data import PassKeys
-
-
-@pytest.fixture
-def pass_server(
-    database_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    smtp_server: tuple[str, int, Mailbox],
-    pass_keys: PassKeys,
-) -> Iterator[LiveServer]:
-    """`loyalty serve` with the wallet apps' keys configured."""
-    with serve(database_url, tmp_path_factory, smtp_server[2], pass_keys.settings(),
-               workers=1) as server:
-        yield server
 
 
 def test_the_wallet_apps_buttons_on_a_phone(
