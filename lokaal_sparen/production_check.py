@@ -7,7 +7,6 @@ command fail (exit 1); notes are advice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from alembic.script import ScriptDirectory
 
 from loyalty.infra.db import make_engine
 from loyalty.infra.migrate import alembic_config
-from loyalty.shoppers.wallet_passes import AppleSigner
+from loyalty.shoppers.wallet_passes import AppleSigner, GoogleIssuer
 from loyalty.web.wallet_passes import APPLE_SETTINGS, GOOGLE_SETTINGS
 
 # A pass type certificate lives a year: a month's warning to renew it in time.
@@ -121,9 +120,10 @@ def _wallet_passes(config: Mapping[str, Any], now: datetime) -> list[Finding]:
                                            "developer account, or new passes will not open."))
     if all(config.get(name) for name in GOOGLE_SETTINGS):
         try:
-            key = json.loads(Path(config["GOOGLE_WALLET_SERVICE_ACCOUNT"]).read_text())
-            if not (isinstance(key, dict) and key.get("client_email") and key.get("private_key")):
-                raise ValueError("no client_email and private_key in it")
+            GoogleIssuer.from_key_file(
+                str(config["GOOGLE_WALLET_ISSUER_ID"]),
+                Path(config["GOOGLE_WALLET_SERVICE_ACCOUNT"]).read_text(),
+            )
         except (OSError, ValueError) as error:
             found.append(Finding(True, "The Google Wallet service account key cannot be used "
                                        f"({error}): the button stays hidden."))

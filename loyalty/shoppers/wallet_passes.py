@@ -86,6 +86,21 @@ class GoogleIssuer:
     client_email: str
     private_key: str  # PEM, as in the service account's JSON key file
 
+    @classmethod
+    def from_key_file(cls, issuer_id: str, key_file: str) -> GoogleIssuer:
+        """From the service account's JSON key file. Raises ValueError when it is
+        not one (no client_email, no RSA private key)."""
+        key = json.loads(key_file)
+        if not isinstance(key, dict) or not isinstance(key.get("client_email"), str):
+            raise ValueError("no client_email in the service account key file")
+        pem = key.get("private_key")
+        if not isinstance(pem, str):
+            raise ValueError("no private_key in the service account key file")
+        if not isinstance(serialization.load_pem_private_key(pem.encode(), None),
+                          rsa.RSAPrivateKey):
+            raise ValueError("the service account key is no RSA key")
+        return cls(issuer_id, key["client_email"], pem)
+
 
 @dataclass(frozen=True)
 class PassContent:

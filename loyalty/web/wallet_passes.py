@@ -7,7 +7,6 @@ not shown and its routes answer 404.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -34,8 +33,9 @@ GOOGLE_SETTINGS = ("GOOGLE_WALLET_ISSUER_ID", "GOOGLE_WALLET_SERVICE_ACCOUNT")
 
 
 def apple_signer() -> AppleSigner | None:
-    """The pass type's certificate and key, read once; None when not configured
-    (or unreadable: logged, and the button stays hidden rather than failing)."""
+    """The pass type's certificate and key, read once per process (a renewed
+    certificate needs a restart); None when not configured, or unreadable: then
+    logged once, and the button stays hidden rather than failing."""
     config = current_app.config
     if not all(config.get(name) for name in APPLE_SETTINGS):
         return None
@@ -52,28 +52,29 @@ def apple_signer() -> AppleSigner | None:
             )
         except (OSError, ValueError, TypeError):
             log.exception("Apple Wallet passes are off: the certificate or key cannot be read")
-            return None
+            cached = False
         current_app.extensions["loyalty.apple_signer"] = cached
-    return cached
+    return cached if isinstance(cached, AppleSigner) else None
 
 
 def google_issuer() -> GoogleIssuer | None:
-    """The Google Wallet issuer and service account key; None when not configured."""
+    """The Google Wallet issuer and service account key, read once per process;
+    None when not configured, or unusable (logged once)."""
     config = current_app.config
     if not all(config.get(name) for name in GOOGLE_SETTINGS):
         return None
     cached = current_app.extensions.get("loyalty.google_issuer")
     if cached is None:
         try:
-            key = json.loads(Path(config["GOOGLE_WALLET_SERVICE_ACCOUNT"]).read_text())
-            cached = GoogleIssuer(
-                str(config["GOOGLE_WALLET_ISSUER_ID"]), key["client_email"], key["private_key"]
+            cached = GoogleIssuer.from_key_file(
+                str(config["GOOGLE_WALLET_ISSUER_ID"]),
+                Path(config["GOOGLE_WALLET_SERVICE_ACCOUNT"]).read_text(),
             )
-        except (OSError, ValueError, KeyError, TypeError):
-            log.exception("Google Wallet is off: the service account key cannot be read")
-            return None
+        except (OSError, ValueError):
+            log.exception("Google Wallet is off: the service account key cannot be used")
+            cached = False
         current_app.extensions["loyalty.google_issuer"] = cached
-    return cached
+    return cached if isinstance(cached, GoogleIssuer) else None
 
 
 def _labels(town: str) -> dict[str, str]:
