@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from loyalty.models import Wallet, WalletPass
+from loyalty.shoppers.wallet_passes import LABEL_KEYS
 from tests.factories import make_shop
 from tests.wallet_pass_data import (
     ISSUER_ID,
@@ -100,6 +101,9 @@ def test_the_pass_is_signed_and_carries_the_card_and_balances(
     assert value["currencyCode"] == "EUR"
     assert value["value"] == points * shop.scheme.point_value_cents / 100
     assert fields["auxiliaryFields"][0]["value"] == shop.scheme.name
+    for language in ("nl", "fr", "en"):  # every label the pass names, in each language
+        strings = files[f"{language}.lproj/pass.strings"].decode()
+        assert {line.split('"')[1] for line in strings.splitlines()} == set(LABEL_KEYS)
     assert '"points" = "Punten";' in files["nl.lproj/pass.strings"].decode()
     assert '"town" = "Commune";' in files["fr.lproj/pass.strings"].decode()
 
