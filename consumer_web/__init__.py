@@ -9,6 +9,7 @@ from consumer_web import (  # noqa: E402, F401  isort: skip
     collect,
     grants,
     open_data,
+    passes,
     published,
     shell,
     shops,

@@ -31,6 +31,7 @@ from loyalty.shoppers import printed_cards
 from loyalty.shoppers.wallet_view import wallet_summary
 from loyalty.spending import redemptions
 from loyalty.web import db, writes
+from loyalty.web.wallet_passes import apple_signer, google_issuer
 
 
 @bp.get("/")
@@ -77,6 +78,9 @@ def _wallet(wallet: Wallet, status: int, spend_form: SpendForm) -> Response:
         towns=_towns(wallet),
         switch=ActionForm(prefix="town"),
         spend=spend_form,
+        # The wallet apps' buttons, only where their keys are configured.
+        apple_wallet=apple_signer() is not None,
+        google_wallet=google_issuer() is not None,
     )
 
 

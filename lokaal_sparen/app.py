@@ -17,7 +17,7 @@ import merchant_portal
 import municipality_dashboard
 from lokaal_sparen import cli, config
 from loyalty import api, web
-from loyalty.api import stripe_webhook
+from loyalty.api import apple_passes, stripe_webhook
 from loyalty.infra.db import make_engine, make_session_factory
 from loyalty.infra.replica import make_replica_engine
 from loyalty.web import health, i18n, replica, request_log
@@ -55,6 +55,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Stripe signs its webhook deliveries instead (loyalty.api.stripe_webhook).
     app.register_blueprint(stripe_webhook.bp)
     csrf.exempt(stripe_webhook.bp)
+    # The Wallet app authenticates with its pass's ApplePass token, never cookies.
+    app.register_blueprint(apple_passes.bp)
+    csrf.exempt(apple_passes.bp)
     signin_pages.init_app(app)
     app.register_blueprint(consumer_web.bp)
     app.register_blueprint(merchant_portal.bp)

@@ -86,6 +86,19 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "WORKER_LEASE_SECONDS": _count("WORKER_LEASE_SECONDS", "seconds") or 120,
         # Lets a monitor on another machine read /metrics (Authorization: Bearer ...).
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        # Wallet passes. Apple Wallet: the pass type id and team id of the Apple
+        # developer account, the pass type certificate and its key (PEM files, the
+        # key perhaps with a password) and Apple's WWDR intermediate certificate.
+        # Google Wallet: the issuer id and the service account's JSON key file.
+        # Without all of one app's settings its button is not shown.
+        "APPLE_PASS_TYPE_ID": os.environ.get("APPLE_PASS_TYPE_ID") or None,
+        "APPLE_TEAM_ID": os.environ.get("APPLE_TEAM_ID") or None,
+        "APPLE_PASS_CERT": os.environ.get("APPLE_PASS_CERT") or None,
+        "APPLE_PASS_KEY": os.environ.get("APPLE_PASS_KEY") or None,
+        "APPLE_PASS_KEY_PASSWORD": os.environ.get("APPLE_PASS_KEY_PASSWORD") or None,
+        "APPLE_WWDR_CERT": os.environ.get("APPLE_WWDR_CERT") or None,
+        "GOOGLE_WALLET_ISSUER_ID": os.environ.get("GOOGLE_WALLET_ISSUER_ID") or None,
+        "GOOGLE_WALLET_SERVICE_ACCOUNT": os.environ.get("GOOGLE_WALLET_SERVICE_ACCOUNT") or None,
         # A JSON line for every request (method, path, status, time, request id).
         "ACCESS_LOG": bool(os.environ.get("ACCESS_LOG")),
     }

@@ -18,7 +18,11 @@ from alembic.script import ScriptDirectory
 
 from loyalty.infra.db import make_engine
 from loyalty.infra.migrate import alembic_config
+from loyalty.shoppers.wallet_passes import AppleSigner, GoogleIssuer
+from loyalty.web.wallet_passes import APPLE_SETTINGS, GOOGLE_SETTINGS
 
+# A pass type certificate lives a year: a month's warning to renew it in time.
+CERTIFICATE_WARNING = timedelta(days=30)
 # The nightly backup, with a few hours to spare for a slow night.
 BACKUP_MAX_AGE = timedelta(hours=26)
 MIN_SECRET_LENGTH = 32
@@ -79,6 +83,51 @@ def _stripe(config: Mapping[str, Any]) -> list[Finding]:
         return [Finding(True, "STRIPE_SECRET_KEY is a test key: no real payment goes "
                               "through.")]
     return []
+
+
+def _missing(config: Mapping[str, Any], names: tuple[str, ...], app: str) -> list[Finding]:
+    given = [name for name in names if config.get(name)]
+    if not given or len(given) == len(names):
+        return []
+    missing = ", ".join(name for name in names if name not in given)
+    return [Finding(True, f"{app} is half set up: {missing} missing. Its button stays hidden "
+                          "until every one of its settings is there.")]
+
+
+def _wallet_passes(config: Mapping[str, Any], now: datetime) -> list[Finding]:
+    found = _missing(config, APPLE_SETTINGS, "Apple Wallet")
+    found += _missing(config, GOOGLE_SETTINGS, "Google Wallet")
+    if found:
+        return found
+    if all(config.get(name) for name in APPLE_SETTINGS):
+        password = config.get("APPLE_PASS_KEY_PASSWORD")
+        try:
+            signer = AppleSigner.from_pem(
+                config["APPLE_PASS_TYPE_ID"], config["APPLE_TEAM_ID"],
+                Path(config["APPLE_PASS_CERT"]).read_bytes(),
+                Path(config["APPLE_PASS_KEY"]).read_bytes(),
+                Path(config["APPLE_WWDR_CERT"]).read_bytes(),
+                password.encode() if password else None,
+            )
+        except (OSError, ValueError, TypeError) as error:
+            found.append(Finding(True, "The Apple Wallet certificate, key or WWDR certificate "
+                                       f"cannot be read ({error}): the button stays hidden."))
+        else:
+            ends = signer.certificate.not_valid_after_utc
+            if ends < now + CERTIFICATE_WARNING:
+                found.append(Finding(True, "The Apple pass type certificate ends on "
+                                           f"{ends:%Y-%m-%d}: make a new one in the Apple "
+                                           "developer account, or new passes will not open."))
+    if all(config.get(name) for name in GOOGLE_SETTINGS):
+        try:
+            GoogleIssuer.from_key_file(
+                str(config["GOOGLE_WALLET_ISSUER_ID"]),
+                Path(config["GOOGLE_WALLET_SERVICE_ACCOUNT"]).read_text(),
+            )
+        except (OSError, ValueError) as error:
+            found.append(Finding(True, "The Google Wallet service account key cannot be used "
+                                       f"({error}): the button stays hidden."))
+    return found
 
 
 def _database(config: Mapping[str, Any]) -> list[Finding]:
@@ -159,6 +208,7 @@ def run_checks(config: Mapping[str, Any], now: datetime) -> list[Finding]:
     """Every finding, problems first."""
     found = [
         *_public_url(config), *_secret_key(config), *_mail(config), *_stripe(config),
+        *_wallet_passes(config, now),
         *_database(config), *_backups(config, now), *_worker(config, now),
     ]
     return sorted(found, key=lambda f: not f.problem)

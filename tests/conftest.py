@@ -38,6 +38,10 @@ from loyalty.infra import security
 from loyalty.infra.db import make_engine, sqlite_begin_mode
 from loyalty.infra.migrate import upgrade
 
+# Fixtures kept beside their test data, shared by every folder (one session-scoped
+# server for the wallet passes, however many folders use it).
+pytest_plugins = ["tests.wallet_pass_data"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Cheap argon2id for the hundreds of sign-ins of the suite; the live server

@@ -37,12 +37,15 @@ from loyalty.models.staff import (
 )
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
 from loyalty.models.town_money import EuroCredit, EuroSource, Grant, GrantWho
+from loyalty.models.wallet_passes import PassRegistration, WalletPass
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletGroup, WalletStatus
 
 __all__ = [
     "FootfallCount",
     "FootfallCounter",
     "ShoppingCluster",
+    "PassRegistration",
+    "WalletPass",
     "EuroCredit",
     "EuroSource",
     "Grant",

@@ -25,7 +25,7 @@ from loyalty.models import (
     WalletStatus,
 )
 from loyalty.money import accounts, ledger
-from loyalty.shoppers import wallets
+from loyalty.shoppers import wallet_passes, wallets
 from loyalty.spending import redemptions
 
 
@@ -92,6 +92,9 @@ def delete_wallet(session: Session, wallet: Wallet, now: datetime) -> int:
     # No longer tied to the phone's wallets of other towns.
     wallet.group_id = None
     wallet.card_number = None  # the phone's card QR opens nothing any more
+    # The devices that kept its pass (their push tokens are personal data); the
+    # pass itself then answers 404 to the Wallet app (a deleted wallet's).
+    wallet_passes.forget_pass_devices(session, wallet.id)
     # Random hashes nobody knows the preimage of: neither secret opens it again.
     wallet.token_hash = security.token_hash(security.new_token())
     wallet.recovery_hash = security.token_hash(security.new_token())

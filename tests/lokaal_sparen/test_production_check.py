@@ -22,6 +22,7 @@ from loyalty.infra.migrate import upgrade
 from loyalty.models import JobRun, RunStatus, WorkerHeartbeat
 from loyalty.operations import jobs, runs
 from tests.lokaal_sparen.helpers import run
+from tests.wallet_pass_data import PassKeys
 
 NOW = datetime.now(UTC)
 STRONG = "k3J9vQ2mX8pL5wZ1rT7yB4nC6hF0dS2aG9eU3iO"
@@ -182,3 +183,26 @@ def _wait_for_jobs(url: str, count: int) -> None:
         raise AssertionError(f"{done} of {count} jobs ran")
     finally:
         engine.dispose()
+
+
+def test_the_wallet_apps_settings_are_checked(ready: dict[str, Any], pass_keys: PassKeys) -> None:
+    def problems(config: dict[str, Any], now: datetime = NOW) -> list[str]:
+        return [f.text for f in run_checks(config, now)
+                if f.problem and ("Wallet" in f.text or "pass type certificate" in f.text)]
+
+    settings = pass_keys.settings()
+    assert problems({**ready, **settings}) == []
+    half = {**ready, **settings, "APPLE_WWDR_CERT": None, "GOOGLE_WALLET_ISSUER_ID": None}
+    said = problems(half)
+    assert len(said) == 2
+    assert "Apple Wallet is half set up: APPLE_WWDR_CERT missing" in said[0]
+    assert "Google Wallet is half set up: GOOGLE_WALLET_ISSUER_ID missing" in said[1]
+    wrong = {**ready, **settings, "APPLE_PASS_KEY": settings["APPLE_PASS_CERT"],
+             "GOOGLE_WALLET_SERVICE_ACCOUNT": str(pass_keys.ca)}
+    said = problems(wrong)
+    assert len(said) == 2
+    assert "Apple Wallet certificate, key or WWDR certificate cannot be read" in said[0]
+    assert "Google Wallet service account key cannot be used" in said[1]
+    # The pass type certificate ends within a year (the test one does): a month ahead, said.
+    said = problems({**ready, **settings}, NOW + timedelta(days=350))
+    assert len(said) == 1 and "The Apple pass type certificate ends on" in said[0]
