@@ -86,6 +86,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "WORKER_LEASE_SECONDS": _count("WORKER_LEASE_SECONDS", "seconds") or 120,
         # Lets a monitor on another machine read /metrics (Authorization: Bearer ...).
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        # Shops' webhooks may go to http://localhost and private networks (a
+        # receiver on the same machine or LAN); otherwise https to public addresses only.
+        "WEBHOOKS_ALLOW_LOCAL": os.environ.get("WEBHOOKS_ALLOW_LOCAL", "").lower()
+        in ("1", "true", "yes"),
         # A JSON line for every request (method, path, status, time, request id).
         "ACCESS_LOG": bool(os.environ.get("ACCESS_LOG")),
     }

@@ -37,8 +37,18 @@ from loyalty.models.staff import (
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
 from loyalty.models.town_money import EuroCredit, EuroSource, Grant, GrantWho
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletGroup, WalletStatus
+from loyalty.models.webhooks import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
+    "DeliveryStatus",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "EuroCredit",
     "EuroSource",
     "Grant",
