@@ -4,7 +4,10 @@ move, delivered signed to a real receiver, retried with backoff, given up after 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +34,18 @@ from tests.factories import (
 from tests.webhook_receiver import receiver, verify
 
 ALL = ["claim.collected", "redemption.confirmed", "sale.reversed"]
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "till-integration.md"
+
+
+def _docs_verify() -> Callable[[str, str, bytes], bool]:
+    """verify_signature of the till guide's webhook section, as a shop would copy it."""
+    section = DOCS.read_text().split("## Webhooks", 1)[1]
+    example = re.search(r"```python\n(.*?)```", section, re.S)
+    assert example, "no Python example in the guide's webhook section"
+    found: dict[str, Any] = {}
+    exec(compile(example.group(1), str(DOCS), "exec"), found)  # noqa: S102  (our own docs)
+    verify_signature: Callable[[str, str, bytes], bool] = found["verify_signature"]
+    return verify_signature
 
 
 def _owner(client: FlaskClient, session: Session, shop: Shop) -> tuple[StaffUser, dict[str, str]]:
@@ -86,6 +101,10 @@ def test_each_event_reaches_the_shop_signed_with_its_secret(
         got = hook.received[0]
         assert verify(created["secret"], got.headers["Lokaal-Signature"], got.body)
         assert not verify("lswh_another", got.headers["Lokaal-Signature"], got.body)
+        docs_verify = _docs_verify()
+        assert docs_verify(created["secret"], got.headers["Lokaal-Signature"], got.body)
+        assert not docs_verify(created["secret"], got.headers["Lokaal-Signature"],
+                               got.body.replace(b"4000", b"9000"))
         event = json.loads(got.body)
         assert set(event) == {"id", "type", "created_at", "data"}
         assert event["type"] == "claim.collected"
