@@ -53,9 +53,14 @@ def receiver(*statuses: int, delay: float = 0.0) -> Iterator[Receiver]:
                 state.received.append(Received(dict(self.headers.items()), body))
                 status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", "/elsewhere")
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
+
+        # A followed redirect would come back as a GET (or a POST): kept too.
+        do_GET = do_POST  # noqa: N815
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass

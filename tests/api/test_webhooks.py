@@ -21,7 +21,7 @@ from loyalty.earning import corrections
 from loyalty.errors import InvalidInput
 from loyalty.infra.db import utcnow
 from loyalty.models import Claim, Merchant, Role, StaffUser, WebhookDelivery
-from loyalty.shops import webhooks
+from loyalty.shops import webhook_delivery, webhooks
 from tests.api.helpers import assert_error
 from tests.factories import (
     Shop,
@@ -262,3 +262,18 @@ def test_outside_tests_only_public_https_addresses_are_allowed() -> None:
     assert webhooks.check_url("http://localhost:8080/", allow_local=True)
     assert webhooks.allows_local({"TESTING": True})
     assert not webhooks.allows_local({"TESTING": False, "DEBUG": False})
+
+
+def test_the_sender_refuses_a_local_address_and_never_follows_a_redirect() -> None:
+    now = utcnow()
+    with receiver(302) as hook:
+        outgoing = webhook_delivery.Outgoing(1, hook.url, "lswh_x", '{"id":"evt_1"}', 0, now,
+                                             now)
+        # Outside tests the address is checked after DNS, at the moment of sending.
+        blocked = webhook_delivery.send(outgoing, now, allow_local=False)
+        assert not blocked.ok and blocked.status_code is None
+        assert "non-public address (127.0.0.1)" in (blocked.error or "")
+        assert hook.received == []
+        redirected = webhook_delivery.send(outgoing, now, allow_local=True)
+        assert (redirected.ok, redirected.status_code) == (False, 302)
+        assert len(hook.received) == 1
