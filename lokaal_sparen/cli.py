@@ -154,6 +154,22 @@ def redemptions_expire() -> None:
     _finish(tasks.release_spend_holds(click.echo, utcnow()))
 
 
+@click.group("webhooks", help="The shops' webhooks.")
+def webhooks_group() -> None:
+    pass
+
+
+@webhooks_group.command("deliver")
+@with_appcontext
+def webhooks_deliver() -> None:
+    """Send the due webhook deliveries now (signed; failures retried with backoff).
+
+    `loyalty worker` runs it every minute; running it beside the worker is safe
+    (each delivery is taken by one sender). Example: loyalty webhooks deliver
+    """
+    _finish(tasks.deliver_webhooks(click.echo, utcnow()))
+
+
 @click.command("expire")
 @click.option("--scheme", "slug", help="Only this scheme (slug); default: every scheme.")
 @click.option(
@@ -573,7 +589,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 
 COMMANDS = [
-    db_group, create_scheme, create_user, ledger_group, redemptions_group, expire, settle,
+    db_group, create_scheme, create_user, ledger_group, redemptions_group, webhooks_group,
+    expire, settle,
     scheme_bank, connect_shop, fraud_group, analytics_group, serve, demo, backup, restore, check,
     worker,
 ]

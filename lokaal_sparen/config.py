@@ -99,6 +99,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "APPLE_WWDR_CERT": os.environ.get("APPLE_WWDR_CERT") or None,
         "GOOGLE_WALLET_ISSUER_ID": os.environ.get("GOOGLE_WALLET_ISSUER_ID") or None,
         "GOOGLE_WALLET_SERVICE_ACCOUNT": os.environ.get("GOOGLE_WALLET_SERVICE_ACCOUNT") or None,
+        # Shops' webhooks may go to http://localhost and private networks (a
+        # receiver on the same machine or LAN); otherwise https to public addresses only.
+        "WEBHOOKS_ALLOW_LOCAL": os.environ.get("WEBHOOKS_ALLOW_LOCAL", "").lower()
+        in ("1", "true", "yes"),
         # A JSON line for every request (method, path, status, time, request id).
         "ACCESS_LOG": bool(os.environ.get("ACCESS_LOG")),
     }

@@ -366,3 +366,44 @@ def restore_check(source: Path, folder: Path) -> Outcome:
         return Outcome("restored, but its ledger does not verify: "
                        + "; ".join(describe_mismatches(report)[:5]), ok=False)
     return Outcome(f"restored and verified ({report.transactions_checked} ledger transactions)")
+
+
+# A run sends for at most this long, then leaves the rest to the next minute's run.
+WEBHOOK_RUN_SECONDS = 45.0
+
+
+def deliver_webhooks(echo: Echo, now: datetime) -> Outcome:
+    """Send the due webhook deliveries: each taken by a lease, sent signed outside any
+    transaction, its answer recorded (delivered, retry later, or given up after a day)."""
+    import time
+
+    from loyalty.shops import webhook_delivery, webhooks
+
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        # The run's moment plus the time spent sending: each lease starts when
+        # its delivery is taken, however long the ones before it took.
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    allow_local = webhooks.allows_local(current_app.config)
+    with transaction() as session:
+        due = webhook_delivery.due(session, clock())
+    counts = {"delivered": 0, "pending": 0, "failed": 0, "taken elsewhere": 0}
+    for delivery_id in due:
+        if time.monotonic() - started > WEBHOOK_RUN_SECONDS:
+            break
+        with transaction() as session:
+            outgoing = webhook_delivery.take(session, delivery_id, clock())
+        if outgoing is None:
+            counts["taken elsewhere"] += 1
+            continue
+        answer = webhook_delivery.send(outgoing, clock(), allow_local=allow_local)
+        with transaction() as session:
+            status = webhook_delivery.record(session, outgoing, answer, clock())
+        counts[status or "taken elsewhere"] += 1
+        if not answer.ok:
+            echo(f"  delivery {delivery_id}: {answer.error or answer.status_code}")
+    sent = counts["delivered"] + counts["pending"] + counts["failed"]
+    return Outcome(f"webhooks: {sent} sent of {len(due)} due, {counts['delivered']} delivered, "
+                   f"{counts['pending']} to retry, {counts['failed']} given up")

@@ -44,6 +44,7 @@ TICK = 30.0  # seconds between passes
 
 TASKS: dict[str, Callable[[Echo, datetime], Outcome]] = {
     jobs.SPEND_HOLDS: tasks.release_spend_holds,
+    jobs.WEBHOOKS: tasks.deliver_webhooks,
     jobs.ANALYTICS_REFRESH: tasks.refresh_analytics,
     jobs.RELEASE: tasks.release_statistics,
     jobs.FRAUD_CHECK: tasks.check_fraud,

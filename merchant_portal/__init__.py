@@ -15,6 +15,7 @@ from merchant_portal import (  # noqa: E402, F401  isort: skip
     redeem,
     statements,
     till,
+    webhooks,
 )
 
 __all__ = ["bp"]

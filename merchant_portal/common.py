@@ -47,6 +47,7 @@ NAV = (
         NavItem("portal.team", _l("Team and tills"), ("portal.team",)),
         NavItem("portal.stamp_cards", _l("Stamp cards"), ("portal.stamp_card",)),
         NavItem("portal.earn_rate_page", _l("Points per euro"), ("portal.earn_rate",)),
+        NavItem("portal.webhooks_page", _l("Webhooks"), ("portal.webhook",)),
     ), restricted=True),
 )
 

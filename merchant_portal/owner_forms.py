@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     EmailField,
     PasswordField,
     SelectField,
@@ -162,3 +163,25 @@ class EarnRateForm(FlaskForm):
         _l("Points per full euro"),
         validators=[InputRequired(_l("Type how many points a euro gives."))],
     )
+
+
+class WebhookForm(FlaskForm):
+    address = StringField(
+        _l("Address (URL)"),
+        validators=[
+            DataRequired(_l("Type the address your system receives events on.")),
+            Length(max=500, message=_l("At most %(max)d characters.")),
+        ],
+    )
+    claim_collected = BooleanField(_l("A shopper collected the points of a sale"))
+    redemption_confirmed = BooleanField(_l("A spend code was accepted in your shop"))
+    sale_reversed = BooleanField(_l("A sale was corrected"))
+
+    EVENTS = {
+        "claim_collected": "claim.collected",
+        "redemption_confirmed": "redemption.confirmed",
+        "sale_reversed": "sale.reversed",
+    }
+
+    def chosen_events(self) -> list[str]:
+        return [event for name, event in self.EVENTS.items() if self[name].data]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -20,12 +21,27 @@ from loyalty.api.schemas import (
     MerchantSummary,
     StampCardCreate,
     StampCardView,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookDeliveryView,
+    WebhookView,
 )
 from loyalty.earning import stamps
 from loyalty.errors import Forbidden, NotFound
 from loyalty.infra.db import utcnow
-from loyalty.models import Merchant, MerchantStatus, Role, Scheme, StaffUser, StampCard
+from loyalty.models import (
+    DeliveryStatus,
+    Merchant,
+    MerchantStatus,
+    Role,
+    Scheme,
+    StaffUser,
+    StampCard,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from loyalty.oversight import audit
+from loyalty.shops import webhooks
 from loyalty.town import schemes
 from loyalty.web import db
 
@@ -124,3 +140,70 @@ class StampCardsView(MethodView):
         card = stamps.create_card(db(), merchant, **body)
         _audit_if_admin(user, "stamp_card.create", merchant, stamp_card_id=card.id)
         return card
+
+
+def _webhook(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {"id": endpoint.id, "url": endpoint.url, "events": endpoint.event_list,
+            "active": endpoint.active, "created_at": endpoint.created_at}
+
+
+def _delivery(delivery: WebhookDelivery) -> dict[str, Any]:
+    pending = delivery.status == DeliveryStatus.PENDING
+    return {
+        "id": delivery.id, "event": delivery.event_type, "event_id": delivery.event_id,
+        "status": delivery.status, "attempts": delivery.attempts,
+        "delivered_at": delivery.delivered_at, "created_at": delivery.created_at,
+        "next_attempt_at": delivery.next_attempt_at if pending else None,
+        "last_status_code": delivery.last_status_code, "last_error": delivery.last_error,
+    }
+
+
+@blp.route("/merchants/<int:merchant_id>/webhooks")
+class WebhooksView(MethodView):
+    @blp.response(200, WebhookView(many=True))
+    @blp.doc(security=AUTH)
+    def get(self, merchant_id: int) -> list[dict[str, Any]]:
+        """The shop's webhooks (owner or municipality admin), active first."""
+        merchant, _user = _shop_and_manager(merchant_id)
+        return [_webhook(e) for e in webhooks.endpoints_of(db(), merchant.id)]
+
+    @blp.arguments(WebhookCreate())
+    @blp.response(201, WebhookCreated)
+    @blp.alt_response(409, description="the shop has the most active webhooks it may have")
+    @blp.doc(security=AUTH)
+    def post(self, body: dict[str, Any], merchant_id: int) -> dict[str, Any]:
+        """Register a URL of the shop's own system for some events (owner or
+        municipality admin). Each event is POSTed as ``{"id", "type", "created_at",
+        "data"}`` with the header ``Lokaal-Signature: t=<unix seconds>,v1=<hex
+        HMAC-SHA256 of "<t>.<raw body>" keyed with the secret>``; any 2xx ends a
+        delivery, anything else is retried with backoff for a day. The secret is
+        shown in this answer only."""
+        merchant, user = _shop_and_manager(merchant_id)
+        endpoint = webhooks.create_endpoint(
+            db(), merchant, body["url"], body["events"], user, utcnow(),
+            allow_local=webhooks.allows_local(current_app.config),
+        )
+        _audit_if_admin(user, "webhook.create", merchant, webhook_id=endpoint.id)
+        return {"id": endpoint.id, "secret": endpoint.secret}
+
+
+@blp.route("/merchants/<int:merchant_id>/webhooks/<int:webhook_id>")
+class WebhookOne(MethodView):
+    @blp.response(204)
+    @blp.doc(security=AUTH)
+    def delete(self, merchant_id: int, webhook_id: int) -> None:
+        """Deactivate a webhook: no new events, and what is still pending is not sent."""
+        merchant, user = _shop_and_manager(merchant_id)
+        webhooks.deactivate(db(), merchant.id, webhook_id, utcnow())
+        _audit_if_admin(user, "webhook.deactivate", merchant, webhook_id=webhook_id)
+
+
+@blp.route("/merchants/<int:merchant_id>/webhooks/<int:webhook_id>/deliveries")
+class WebhookDeliveries(MethodView):
+    @blp.response(200, WebhookDeliveryView(many=True))
+    @blp.doc(security=AUTH)
+    def get(self, merchant_id: int, webhook_id: int) -> list[dict[str, Any]]:
+        """The webhook's latest 100 deliveries, newest first (owner or municipality admin)."""
+        merchant, _user = _shop_and_manager(merchant_id)
+        endpoint = webhooks.endpoint_of(db(), merchant.id, webhook_id)
+        return [_delivery(d) for d in webhooks.deliveries(db(), endpoint)]

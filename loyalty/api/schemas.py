@@ -390,3 +390,49 @@ class NamedReport(Schema):
     rows = fields.List(fields.Dict(), required=True)
     total = fields.Dict(allow_none=True)
     notes = fields.List(fields.String())
+
+
+class WebhookCreate(Schema):
+    url = fields.String(
+        required=True, validate=validate.Length(min=1, max=500),
+        metadata={"description": "https:// address of the shop's system that receives events",
+                  "example": "https://kassa.example.be/lokaal-sparen"},
+    )
+    events = fields.List(
+        fields.String(validate=validate.OneOf(
+            ["claim.collected", "redemption.confirmed", "sale.reversed"])),
+        required=True, validate=validate.Length(min=1, max=3),
+    )
+
+
+class WebhookCreated(Schema):
+    id = fields.Integer(required=True)
+    secret = fields.String(
+        required=True,
+        metadata={"description": "signs each delivery (Lokaal-Signature header); shown once"},
+    )
+
+
+class WebhookView(Schema):
+    id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    events = fields.List(fields.String(), required=True)
+    active = fields.Boolean(required=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class WebhookDeliveryView(Schema):
+    id = fields.Integer(required=True)
+    event = fields.String(required=True, metadata={"example": "claim.collected"})
+    event_id = fields.String(required=True, metadata={"description": "the body's id"})
+    status = fields.String(
+        required=True, validate=validate.OneOf(["pending", "delivered", "failed"]),
+        metadata={"description": "pending (also while retrying), delivered or failed "
+                                 "(no 2xx within a day)"},
+    )
+    attempts = fields.Integer(required=True)
+    delivered_at = fields.AwareDateTime(allow_none=True, required=True)
+    created_at = fields.AwareDateTime(required=True)
+    next_attempt_at = fields.AwareDateTime(allow_none=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)

@@ -29,9 +29,11 @@ from loyalty.models import (
     Voucher,
     Wallet,
     WalletStatus,
+    WebhookEvent,
 )
 from loyalty.money import accounts, ledger
 from loyalty.shoppers import wallets
+from loyalty.shops import webhooks
 from loyalty.town.schemes import earn_rate_for
 
 # EUR 5,000: a bound well above any local sale that still stops a typo of
@@ -357,6 +359,13 @@ def _collect(
         sale = events.Sale(scheme_id, timezone, merchant_id, sector, amount_cents,
                            points + bonus, campaign_id)
         events.record_purchase(session, sale, wallet, now)
+    # The shop's own systems hear of it, in this transaction (the outbox): only
+    # if the collect commits. Never who collected it.
+    webhooks.enqueue(session, merchant_id, WebhookEvent.CLAIM_COLLECTED, f"claim:{claim_id}", {
+        "claim_id": claim_id, "merchant_id": merchant_id, "amount_cents": amount_cents,
+        "points": points + bonus, "bonus_points": bonus, "stamps": stamps,
+        "collected_at": now.isoformat(),
+    }, now)
     return ClaimResult(
         claim_id=claim_id,
         transaction_id=txn_id,

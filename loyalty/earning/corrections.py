@@ -39,10 +39,12 @@ from loyalty.models import (
     Scheme,
     StaffUser,
     Wallet,
+    WebhookEvent,
 )
 from loyalty.money import accounts, ledger
 from loyalty.oversight import audit
 from loyalty.shoppers import wallets
+from loyalty.shops import webhooks
 
 KIND = "sale_correction"
 MAX_REASON = 200
@@ -141,6 +143,13 @@ def correct_sale(
          "points_not_recovered": total - take, "reason": reason},
         now=now,
     )
+    # The sale's shop hears of it, in this transaction; the unique correction per
+    # claim above already makes it once per sale.
+    webhooks.enqueue(session, merchant.id, WebhookEvent.SALE_REVERSED, f"sale:{claim.id}", {
+        "claim_id": claim.id, "merchant_id": merchant.id, "amount_cents": claim.amount_cents,
+        "points_taken_back": take, "points_not_recovered": total - take,
+        "reason": reason, "reversed_at": now.isoformat(),
+    }, now)
     return correction
 
 

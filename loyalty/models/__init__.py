@@ -39,6 +39,12 @@ from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
 from loyalty.models.town_money import EuroCredit, EuroSource, Grant, GrantWho
 from loyalty.models.wallet_passes import PassRegistration, WalletPass
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletGroup, WalletStatus
+from loyalty.models.webhooks import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "FootfallCount",
@@ -46,6 +52,10 @@ __all__ = [
     "ShoppingCluster",
     "PassRegistration",
     "WalletPass",
+    "DeliveryStatus",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "EuroCredit",
     "EuroSource",
     "Grant",

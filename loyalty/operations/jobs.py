@@ -21,6 +21,7 @@ FRAUD_CHECK = "fraud-check"
 LEDGER_VERIFY = "ledger-verify"
 SETTLEMENT = "settlement"
 BACKUP = "backup"
+WEBHOOKS = "webhooks"
 
 # The night's order: yesterday's fraud check first, then its statistics released
 # (once the day has been closed for half an hour, loyalty.analytics.release.GRACE),
@@ -45,6 +46,8 @@ def catalogue(config: Mapping[str, Any]) -> list[Job]:
     WORKER_SKIP names)."""
     jobs = [
         Job(SPEND_HOLDS, Every(5)),
+        # A shop's systems hear of a sale within a minute or two.
+        Job(WEBHOOKS, Every(1)),
         Job(ANALYTICS_REFRESH, Every(15)),
         Job(FRAUD_CHECK, Daily(time(0, 15))),
         Job(RELEASE, Daily(time(0, 45))),
@@ -54,5 +57,5 @@ def catalogue(config: Mapping[str, Any]) -> list[Job]:
                                 time(4, 0))),
     ]
     if config.get("BACKUP_DIR"):
-        jobs.insert(4, Job(BACKUP, Daily(time(1, 30))))
+        jobs.insert(5, Job(BACKUP, Daily(time(1, 30))))
     return [job for job in jobs if job.name not in skipped(config)]

@@ -31,10 +31,12 @@ from loyalty.models import (
     SpendCodeMiss,
     Voucher,
     Wallet,
+    WebhookEvent,
 )
 from loyalty.money import accounts, euros, ledger
 from loyalty.oversight import fraud
 from loyalty.shoppers import wallets
+from loyalty.shops import webhooks
 
 CODE_DIGITS = 8
 MAX_POINTS = 1_000_000
@@ -295,6 +297,7 @@ def confirm_redemption(
         # The voucher's stamps were retired when the card filled up: no posting.
         stamps.finish_voucher(session, redemption.voucher_id, merchant, now)
         session.refresh(redemption)
+        _tell_the_shop(session, redemption, merchant, now)
         return redemption
     legs: list[ledger.Leg] = []
     point_value: int | None = None
@@ -330,7 +333,21 @@ def confirm_redemption(
         point_value_cents=point_value,
     )
     _set_finish_transaction(session, redemption, txn_id)
+    _tell_the_shop(session, redemption, merchant, now)
     return redemption
+
+
+def _tell_the_shop(session: Session, redemption: Redemption, merchant: Merchant,
+                   now: datetime) -> None:
+    """The confirming shop's webhooks hear of it, in the confirm's transaction."""
+    webhooks.enqueue(
+        session, merchant.id, WebhookEvent.REDEMPTION_CONFIRMED, f"redemption:{redemption.id}",
+        {"redemption_id": redemption.id, "merchant_id": merchant.id,
+         "points": redemption.points, "euro_cents": redemption.euro_cents,
+         "discount_cents": redemption.discount_cents, "voucher_id": redemption.voucher_id,
+         "confirmed_at": now.isoformat()},
+        now,
+    )
 
 
 def _set_finish_transaction(session: Session, redemption: Redemption, txn_id: int) -> None:

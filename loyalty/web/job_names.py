@@ -10,6 +10,7 @@ from loyalty.operations.schedules import Daily, Every, Monthly, Schedule
 
 LABELS = {
     jobs.SPEND_HOLDS: _l("Return expired spend codes"),
+    jobs.WEBHOOKS: _l("Send the shops' webhooks"),
     jobs.ANALYTICS_REFRESH: _l("Update the reports"),
     jobs.FRAUD_CHECK: _l("Fraud check"),
     jobs.RELEASE: _l("Release the statistics of closed days"),

@@ -43,6 +43,7 @@ COMMANDS = [
     ["serve"],
     ["ledger", "verify"],
     ["redemptions", "expire"],
+    ["webhooks", "deliver"],
     ["expire"],
     ["settle"],
     ["scheme-bank"],
@@ -259,6 +260,13 @@ def test_ledger_verify_on_an_empty_database(empty_database_url: str) -> None:
     result = run(["ledger", "verify"], empty_database_url)
     assert result.returncode == 0
     assert "ledger OK: 0 accounts, 0 transactions checked" in result.stdout
+
+
+def test_webhooks_deliver_on_an_empty_database(empty_database_url: str) -> None:
+    assert run(["db", "upgrade"], empty_database_url).returncode == 0
+    result = run(["webhooks", "deliver"], empty_database_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("webhooks: 0 sent of 0 due")
 
 
 def _assert_a_believable_year(database_url: str) -> None:

@@ -175,7 +175,8 @@ def _wait_for_jobs(url: str, count: int) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with engine.connect() as conn:
-                done = conn.scalar(sa.select(sa.func.count()).select_from(JobRun)
+                # Jobs, not runs: the every-minute job may run again meanwhile.
+                done = conn.scalar(sa.select(sa.func.count(sa.distinct(JobRun.job)))
                                    .where(JobRun.status == RunStatus.OK))
             if done == count:
                 return

@@ -44,8 +44,10 @@ def test_every_job_runs_once_when_due_and_again_at_its_next_time(ops_app: Flask)
 
     # The same moment again: nothing is due.
     assert worker.run_pass(NIGHT + timedelta(seconds=20)) == []
-    # Ten minutes on: the five-minute job only. The next night: the nightly ones too.
-    assert [n for n, _ in worker.run_pass(NIGHT + timedelta(minutes=10))] == [jobs.SPEND_HOLDS]
+    # Ten minutes on: the five-minute and one-minute jobs only. The next night: the
+    # nightly ones too.
+    assert [n for n, _ in worker.run_pass(NIGHT + timedelta(minutes=10))] == [
+        jobs.SPEND_HOLDS, jobs.WEBHOOKS]
     next_night = [n for n, _ in worker.run_pass(NIGHT + timedelta(days=1))]
     assert set(next_night) == set(names) - {jobs.SETTLEMENT}
 
