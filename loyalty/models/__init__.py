@@ -15,7 +15,7 @@ from loyalty.models.analytics import (
     ShopperCount,
 )
 from loyalty.models.campaigns import CalendarEvent, Campaign
-from loyalty.models.claims import Claim, ClaimStatus, SaleCorrection
+from loyalty.models.claims import Claim, ClaimStatus, OfflineClaim, SaleCorrection
 from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
@@ -64,6 +64,7 @@ __all__ = [
     "LedgerTransaction",
     "LoginFailure",
     "Merchant",
+    "OfflineClaim",
     "MerchantStatus",
     "PayoutMethod",
     "Posting",
