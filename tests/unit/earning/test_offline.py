@@ -20,6 +20,13 @@ from tests.factories import make_merchant, make_scheme
 TILL = "till-of-the-bakery-0001"
 
 
+def _claims(session: Session, merchant: Merchant) -> int:
+    """The shop's claims (the test database is shared by the run's tests)."""
+    return session.scalar(
+        sa.select(sa.func.count()).select_from(Claim).where(Claim.merchant_id == merchant.id)
+    ) or 0
+
+
 def _sale(token: str, cents: int, at: Any) -> offline.OfflineSale:
     return offline.OfflineSale(token, cents, at)
 
@@ -39,11 +46,13 @@ def test_a_batch_fills_the_till_up_to_its_size(session: Session) -> None:
     assert len(offline.issue_batch(session, merchant, TILL, 0, now)) == left
     assert offline.issue_batch(session, merchant, TILL, 0, now) == []
     # Stored hashed, without an amount, and no claim exists yet.
-    rows = session.scalars(sa.select(OfflineClaim)).all()
+    rows = session.scalars(
+        sa.select(OfflineClaim).where(OfflineClaim.merchant_id == merchant.id)
+    ).all()
     assert len(rows) == offline.MAX_OUTSTANDING
     assert {r.amount_cents for r in rows} == {None}
     assert all(r.token_hash != c.token for r in rows for c in first)
-    assert session.scalar(sa.select(sa.func.count()).select_from(Claim)) == 0
+    assert _claims(session, merchant) == 0
     with pytest.raises(InvalidInput):
         offline.issue_batch(session, merchant, "short", 0, now)
     merchant.status = MerchantStatus.SUSPENDED
@@ -73,7 +82,7 @@ def test_a_sale_is_recorded_once_and_then_collected_once(session: Session) -> No
     # The same code with another amount is refused, not recorded twice.
     [other] = offline.record_sales(session, merchant, TILL, [_sale(code.token, 9900, sold_at)], now)
     assert (other.status, other.code) == (offline.REFUSED, "already_recorded")
-    assert session.scalar(sa.select(sa.func.count()).select_from(Claim)) == 1
+    assert _claims(session, merchant) == 1
     claim = session.get_one(Claim, first.claim_id)
     assert (claim.amount_cents, claim.points, claim.created_at) == (2350, 46, sold_at)
     assert claim.expires_at == now + offline.COLLECT_FOR
@@ -98,7 +107,7 @@ def test_another_shop_or_till_cannot_record_a_code(session: Session) -> None:
                                      utcnow())
     for outcome in (by_other_shop, by_other_till, unknown):
         assert (outcome.status, outcome.code) == (offline.REFUSED, "unknown_claim")
-    assert session.scalar(sa.select(sa.func.count()).select_from(Claim)) == 0
+    assert _claims(session, merchant) == _claims(session, other) == 0
     [own] = offline.record_sales(session, merchant, TILL, [sale], utcnow())
     assert own.status == offline.RECORDED
 
@@ -125,10 +134,10 @@ def test_an_expired_or_odd_sale_never_gives_points(session: Session) -> None:
         (offline.REFUSED, "sold_in_the_future"),
         (offline.REFUSED, "no_points"),
     ]
-    assert session.scalar(sa.select(sa.func.count()).select_from(Claim)) == 0
+    assert _claims(session, merchant) == 0
     assert session.scalar(
         sa.select(sa.func.count()).select_from(OfflineClaim)
-        .where(OfflineClaim.recorded_at.is_not(None))
+        .where(OfflineClaim.merchant_id == merchant.id, OfflineClaim.recorded_at.is_not(None))
     ) == 0
     # An expired, unsent code no longer waits for its sale.
     assert offline.waiting(session, old.token, now) is None
