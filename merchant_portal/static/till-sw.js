@@ -17,6 +17,13 @@ self.addEventListener("fetch", function (event) {
   if (request.method !== "GET") return;
   var url = new URL(request.url);
   if (!keeps(url)) return;
+  var kept = function () {
+    return caches.match(request, { ignoreSearch: true }).then(function (found) {
+      return found || Response.error();
+    });
+  };
+  // No network at all: the copy, without first waiting for a fetch to fail.
+  if (!self.navigator.onLine) { event.respondWith(kept()); return; }
   event.respondWith(
     fetch(request).then(function (response) {
       // A redirect (signed out) or an error page is not the till page to keep.
@@ -25,10 +32,6 @@ self.addEventListener("fetch", function (event) {
         event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.put(request, copy); }));
       }
       return response;
-    }).catch(function () {
-      return caches.match(request, { ignoreSearch: true }).then(function (kept) {
-        return kept || Response.error();
-      });
-    })
+    }).catch(kept)
   );
 });
