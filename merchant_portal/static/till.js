@@ -63,7 +63,7 @@
     if (box && saleForm && window.localStorage && window.fetch) {
       var BATCH = 10;
       var KEY = "lokaalSparen.offlineTill." + box.getAttribute("data-shop");
-      var statusLine = box.querySelector(".offline-status");
+      var statusLine = document.querySelector(".offline-status");
       var screenBox = box.querySelector(".offline-sale");
       var grid = document.querySelector(".till-grid");
       var amountInput = document.getElementById("amount");
