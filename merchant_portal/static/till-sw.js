@@ -18,7 +18,7 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (!keeps(url)) return;
   var kept = function () {
-    return caches.match(request, { ignoreSearch: true }).then(function (found) {
+    return caches.match(request, { ignoreSearch: true, ignoreVary: true }).then(function (found) {
       return found || Response.error();
     });
   };

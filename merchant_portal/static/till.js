@@ -73,6 +73,7 @@
         ? stored : { till: null, codes: [], queue: [] };
       var reachable = navigator.onLine;
       var busy = false;
+      var confirming = null;
       var save = function () { localStorage.setItem(KEY, JSON.stringify(state)); };
       var text = function (name, count) {
         return box.getAttribute("data-" + name + "-text").replace("{count}", String(count));
@@ -157,6 +158,16 @@
         var cents = parseCents(amountInput.value);
         if (cents === null || cents <= 0 || cents > 500000) { sayError(box.getAttribute("data-amount-text")); return; }
         if (cents < 100) { sayError(box.getAttribute("data-too-small-text")); return; }
+        var stampsInput = document.getElementById("stamps");
+        if (stampsInput && Number(stampsInput.value) > 0) { sayError(box.getAttribute("data-no-stamps-text")); return; }
+        // As online: a large amount is confirmed by giving points a second time
+        // for the same amount ("450000" for 4.500,00 is the classic slip of a till).
+        if (cents > Number(box.getAttribute("data-confirm-above")) && confirming !== cents) {
+          confirming = cents;
+          sayError(box.getAttribute("data-confirm-text").replace("{amount}", formatEuro(cents)));
+          return;
+        }
+        confirming = null;
         dropExpired();
         var code = state.codes.shift();
         if (!code) { sayError(box.getAttribute("data-none-left-text")); return; }
