@@ -130,7 +130,11 @@
           : Promise.resolve();
         sent.then(refill)
           .then(function () { reachable = true; })
-          .catch(function () { /* still offline, or signed out: the queue waits */ })
+          .catch(function (error) {
+            // fetch rejects (a TypeError) only when the server cannot be reached;
+            // an HTTP error (signed out) leaves the till online. The queue waits.
+            if (error instanceof TypeError) reachable = false;
+          })
           .then(function () { busy = false; show(); });
       };
       var parseCents = function (typed) {
