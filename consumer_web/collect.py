@@ -13,7 +13,7 @@ from consumer_web.common import bp, page, problem, town_wallet
 from consumer_web.forms import (
     ActionForm,
 )
-from loyalty.earning import claims
+from loyalty.earning import claims, offline
 from loyalty.errors import LoyaltyError
 from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Scheme, StampCard
@@ -44,7 +44,17 @@ def _claim_problem(status: str) -> Response:
     return problem(str(title), str(text), code)
 
 
-def _unknown_claim() -> Response:
+def _unknown_claim(token: str) -> Response:
+    if offline.waiting(db(), token, utcnow()) is not None:
+        # The till showed a code from its reserve while offline: the sale
+        # becomes collectable when the till sends it. Nothing is kept of this
+        # visit; the shopper opens the link again.
+        return problem(
+            _("Not sent yet"),
+            _("The shop's till was offline and has not sent this sale yet. "
+              "Open this link again later to collect your points."),
+            200,
+        )
     return problem(
         _("Code not found"),
         _("We do not know this code. Scan the QR code at the till again."),
@@ -59,7 +69,7 @@ def claim_page(token: str) -> Response:
     try:
         claim = claims.get_claim(session, token)
     except LoyaltyError:
-        return _unknown_claim()
+        return _unknown_claim(token)
     status = claims.display_status(claim, utcnow())
     if status != "open":
         return _claim_problem(status)
@@ -87,7 +97,7 @@ def claim_collect(token: str) -> Response:
     try:
         claim = claims.get_claim(session, token)
     except LoyaltyError:
-        return _unknown_claim()
+        return _unknown_claim(token)
     # The phone's wallet of this town; a first purchase in another town makes
     # one more, linked to the phone's others so that one recovery opens all.
     wallet, new_wallet = town_wallet(session, claim.scheme_id)

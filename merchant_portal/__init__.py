@@ -11,6 +11,7 @@ from merchant_portal import (  # noqa: E402, F401  isort: skip
     earn_rate,
     figures,
     funding,
+    offline_till,
     owner,
     redeem,
     statements,

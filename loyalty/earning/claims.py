@@ -157,8 +157,14 @@ def create_claim(
     ttl_seconds: int | None = None,
     stamps: int = 0,
     stamp_card_id: int | None = None,
+    token: str | None = None,
+    expires_at: datetime | None = None,
 ) -> NewClaim:
-    """A new open claim for a sale: points, stamps or both. Raises Forbidden, InvalidInput."""
+    """A new open claim for a sale: points, stamps or both. Raises Forbidden, InvalidInput.
+
+    ``token`` and ``expires_at``: a code the till already showed during an outage
+    (earning.offline), collectable for longer than a code shown at the sale.
+    """
     terms = shop if isinstance(shop, SaleTerms) else SaleTerms.of(shop)
     if terms.merchant_status != MerchantStatus.APPROVED:
         raise Forbidden("this shop is not approved to give points", code="merchant_not_approved")
@@ -179,7 +185,8 @@ def create_claim(
     points = points_for(amount_cents, terms.earn_rate)
     if points == 0 and stamps == 0:
         raise InvalidInput("a sale under one euro earns no points", code="no_points")
-    token = security.new_token()
+    if token is None:
+        token = security.new_token()
     values: dict[str, Any] = {
         "scheme_id": terms.scheme_id,
         "merchant_id": terms.merchant_id,
@@ -191,7 +198,7 @@ def create_claim(
         "stamp_card_id": card.id if card else None,
         "status": ClaimStatus.OPEN.value,
         "created_at": now,
-        "expires_at": now + timedelta(seconds=ttl_seconds),
+        "expires_at": expires_at or now + timedelta(seconds=ttl_seconds),
     }
     session.flush()  # the shop, stamp card or till key may be new in this transaction
     claim_id = session.connection().execute(_INSERT_CLAIM, values).scalar_one()

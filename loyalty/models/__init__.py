@@ -15,7 +15,7 @@ from loyalty.models.analytics import (
     ShopperCount,
 )
 from loyalty.models.campaigns import CalendarEvent, Campaign
-from loyalty.models.claims import Claim, ClaimStatus, SaleCorrection
+from loyalty.models.claims import Claim, ClaimStatus, OfflineClaim, SaleCorrection
 from loyalty.models.clusters import FootfallCount, FootfallCounter, ShoppingCluster
 from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
@@ -81,6 +81,7 @@ __all__ = [
     "LedgerTransaction",
     "LoginFailure",
     "Merchant",
+    "OfflineClaim",
     "MerchantStatus",
     "PayoutMethod",
     "Posting",

@@ -82,3 +82,38 @@ class SaleCorrection(Base):
         sa.CheckConstraint("points_taken_back >= 0", name="taken_back_non_negative"),
         sa.CheckConstraint("points_not_recovered >= 0", name="not_recovered_non_negative"),
     )
+
+
+class OfflineClaim(Base):
+    """A claim code handed to a till in advance, for sales while its internet is down.
+
+    It has no amount until the till sends the sale (``recorded_at``); only then is
+    a real claim made, with the same token hash, for the shopper's phone to
+    collect. Bound to its shop and to the till (a random id the till page keeps)
+    that asked for it, and valid for sales until ``expires_at``.
+    """
+
+    __tablename__ = "offline_claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"))
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
+    till: Mapped[str] = mapped_column(sa.String(64))
+    # SHA-256 of the token in the QR code, as for claims: the table alone claims nothing.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    amount_cents: Mapped[int | None] = mapped_column()
+    sold_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # The one guard of recording sets all three at once, or none.
+        sa.CheckConstraint(
+            "(recorded_at IS NULL) = (amount_cents IS NULL)"
+            " AND (recorded_at IS NULL) = (sold_at IS NULL)",
+            name="recorded_whole",
+        ),
+        sa.CheckConstraint("amount_cents IS NULL OR amount_cents > 0", name="amount_positive"),
+        sa.Index("ix_offline_claims_merchant_id_till", "merchant_id", "till"),
+    )
