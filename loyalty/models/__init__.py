@@ -35,14 +35,23 @@ from loyalty.models.staff import (
     TrustedDevice,
 )
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
-from loyalty.models.town_money import EuroCredit, EuroSource, Grant, GrantWho
+from loyalty.models.town_money import (
+    EuroCredit,
+    EuroSource,
+    Grant,
+    GrantCode,
+    GrantWho,
+    SocialCode,
+)
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletGroup, WalletStatus
 
 __all__ = [
     "EuroCredit",
     "EuroSource",
     "Grant",
+    "GrantCode",
     "GrantWho",
+    "SocialCode",
     "RunStatus",
     "WorkerHeartbeat",
     "Account",
