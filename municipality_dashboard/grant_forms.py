@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, RadioField, SelectMultipleField, StringField
+from wtforms import DateField, RadioField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
@@ -76,7 +76,8 @@ class SocialSettingsForm(FlaskForm):
         _l("Monthly credit per entitled wallet (€)"), places=2,
         validators=[InputRequired(), NumberRange(min=0, max=social.MAX_MONTHLY_CENTS / 100)],
     )
-    multiplier = DecimalField(
+    # A comma as the decimal sign too ("1,5"), as for amounts.
+    multiplier = EuroField(
         _l("Points multiplier"), places=2,
         validators=[InputRequired(), NumberRange(min=1, max=social.MAX_MULTIPLIER_PCT / 100)],
     )
