@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty.earning import claims
+from loyalty.earning import campaigns, claims
 from loyalty.errors import Conflict, Forbidden, Gone
 from loyalty.models import AccountKind, Asset, Claim, PurchaseEvent, Scheme, Wallet
 from loyalty.money import accounts, euros, ledger, social
@@ -157,3 +157,26 @@ def test_take_up_is_shown_only_in_aggregate_of_at_least_k_wallets(session: Sessi
     assert (shown.suppressed, shown.entitled, shown.credited_cents) == (False, 3, 3000)
     # After the entitlements end, the paid wallets alone (3) are still enough.
     assert social.take_up(session, scheme, date(2026, 7, 1)).entitled == 0
+
+
+def test_a_campaign_bonus_and_the_extra_points_are_each_paid_from_their_budget(
+    session: Session,
+) -> None:
+    scheme = make_scheme(session, social_multiplier_pct=150)
+    shop = make_merchant(session, scheme)
+    campaign = campaigns.create_campaign(
+        session, scheme, name="Dubbel", starts_at=NOW - timedelta(days=1),
+        ends_at=NOW + timedelta(days=1), budget_cents=10_000, now=NOW, multiplier_pct=200,
+    )
+    social.fund(session, scheme, 10_000, by=None, now=NOW)
+    wallet = _entitled(session, scheme)
+    result = claims.collect(session, claims.create_claim(session, shop, 2000, NOW).claim,
+                            wallet, NOW)
+    # The extra points multiply the sale's own points, not the campaign's bonus.
+    assert (result.points_credited, result.bonus_points, result.social_points) == (50, 20, 10)
+    position = accounts.merchant_account(session, scheme.id, shop.id,
+                                         AccountKind.MERCHANT_POSITION)
+    assert ledger.balance(session, position.id) == -100
+    assert campaigns.figures(session, campaign, NOW).spent_cents == 100
+    assert ledger.balance(session, social.budget_account(session, scheme.id).id) == 10_000 - 50
+    assert ledger.verify(session).ok
