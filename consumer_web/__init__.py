@@ -13,6 +13,7 @@ from consumer_web import (  # noqa: E402, F401  isort: skip
     published,
     shell,
     shops,
+    social,
     wallet,
 )
 

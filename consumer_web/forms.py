@@ -16,6 +16,23 @@ class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 
 
+class CodeForm(FlaskForm):
+    """A one-time code on paper: of a grant, or of the social service."""
+
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(_l("Fill in the code from your letter.")),
+                    Length(min=16, max=40, message=_l("This is not a code: it has 16 letters "
+                                                      "and digits."))],
+    )
+
+
+class GrantForm(CodeForm):
+    """The claim button; the code is asked only for a grant for holders of a code."""
+
+    code = StringField(_l("Code"), validators=[Optional(), Length(max=40)])
+
+
 class SpendForm(FlaskForm):
     points = CountField(
         _l("Points to spend"),

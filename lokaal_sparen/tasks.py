@@ -318,6 +318,23 @@ def settle_last_month(echo: Echo, now: datetime) -> Outcome:
                    ok=all(o.ok for o in outcomes))
 
 
+def credit_social_tariff(echo: Echo, now: datetime, slug: str | None = None) -> Outcome:
+    """Credit this month's social-tariff amount to every entitled wallet not yet
+    credited this month, scheme by scheme, one transaction each."""
+    from loyalty.money import social
+    from loyalty.town import schemes
+
+    lines = []
+    for target in scheme_slugs(slug):
+        with transaction() as session:
+            scheme = schemes.get_scheme(session, target)
+            today = now.astimezone(ZoneInfo(scheme.timezone)).date()
+            run = social.credit_month(session, scheme, today, today, now)
+        lines.append(f"{target}: {run.credited} wallets credited"
+                     + (", budget spent" if run.budget_spent else ""))
+    return Outcome("\n".join(lines) or "no schemes")
+
+
 def nightly_backup(echo: Echo, now: datetime) -> Outcome:
     """Back up into BACKUP_DIR, prove the backup restores (into a scratch database,
     then ``ledger verify``), apply the rotation, and copy it off-site when configured."""

@@ -52,6 +52,7 @@ TASKS: dict[str, Callable[[Echo, datetime], Outcome]] = {
     jobs.POINT_EXPIRY: tasks.expire_points,
     jobs.LEDGER_VERIFY: tasks.verify_ledger,
     jobs.SETTLEMENT: tasks.settle_last_month,
+    jobs.SOCIAL_TARIFF: tasks.credit_social_tariff,
 }
 
 

@@ -43,7 +43,7 @@ NAV = (
         NavItem("dashboard.campaigns_page", _l("Campaigns"),
                 ("dashboard.campaign", "dashboard.new_campaign")),
         NavItem("dashboard.events_page", _l("Events"), ("dashboard.event",)),
-        NavItem("dashboard.grants_page", _l("Grants"), ("dashboard.grants_page",)),
+        NavItem("dashboard.grants_page", _l("Grants"), ("dashboard.grant", "dashboard.new_grant")),
         NavItem("dashboard.cluster_report", _l("Shopping clusters"),
                 ("dashboard.cluster_report",)),
         NavItem("dashboard.compare", _l("Comparison"), ("dashboard.compare",)),
@@ -61,6 +61,7 @@ NAV = (
         NavItem("dashboard.settlements", _l("Settlement"), ("dashboard.settle",)),
         NavItem("dashboard.funding", _l("Prepayments"),
                 ("dashboard.funding", "dashboard.record_transfer")),
+        NavItem("dashboard.social_page", _l("Social tariff"), ("dashboard.social",)),
     ), restricted=True),
     # An analyst reads the published texts; the rest of it is for admins (owner_only:
     # the area's managers).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -13,7 +14,7 @@ from loyalty.api.common import AUTH
 from loyalty.api.idempotency import idempotent
 from loyalty.infra.db import utcnow
 from loyalty.models import GrantWho, Role, Scheme
-from loyalty.money import grants
+from loyalty.money import grants, social
 from loyalty.web import db, public_url
 
 blp = Blueprint("grants", __name__, description="Grants from the municipality (town money)")
@@ -34,7 +35,14 @@ class GrantCreate(Schema):
     who = fields.String(
         load_default=GrantWho.ANYONE.value,
         validate=validate.OneOf([w.value for w in GrantWho]),
-        metadata={"description": "anyone: anyone with the link"},
+        metadata={"description": "anyone: anyone with the link; code: holders of a one-time "
+                                 "code (POST /grants/{id}/codes); villages: wallets whose home "
+                                 "village is one of `villages`"},
+    )
+    villages = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)),
+        load_default=list, validate=validate.Length(max=100),
+        metadata={"description": "for who \"villages\": villages of the scheme"},
     )
 
 
@@ -50,6 +58,25 @@ class GrantView(Schema):
     budget_cents = fields.Integer(required=True)
     granted_cents = fields.Integer(required=True)
     claims = fields.Integer(required=True)
+    who = fields.String(required=True)
+    villages = fields.List(fields.String(), required=True)
+
+
+class GrantClaim(Schema):
+    code = fields.String(
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "for a grant for holders of a code: the one-time code"},
+    )
+
+
+class CodesRequest(Schema):
+    count = fields.Integer(required=True, strict=True,
+                           validate=validate.Range(1, grants.codes.MAX_CODES))
+
+
+class CodesIssued(Schema):
+    codes = fields.List(fields.String(), required=True,
+                        metadata={"description": "shown once: only their hashes are kept"})
 
 
 class GrantClaimed(Schema):
@@ -80,6 +107,7 @@ class GrantsView(MethodView):
             starts_at=body["starts_at"],
             ends_at=body["ends_at"],
             who=body["who"],
+            villages=body["villages"],
             now=utcnow(),
             created_by=user.id,
         )
@@ -102,20 +130,70 @@ class GrantOne(MethodView):
             "budget_cents": found.grant.budget_cents,
             "granted_cents": found.granted_cents,
             "claims": found.claims,
+            "who": found.grant.who,
+            "villages": list(found.grant.villages or []),
         }
 
 
+@blp.route("/grants/<int:grant_id>/codes")
+class GrantCodes(MethodView):
+    @blp.doc(security=AUTH)
+    @blp.arguments(CodesRequest())
+    @blp.response(201, CodesIssued)
+    def post(self, body: dict[str, Any], grant_id: int) -> dict[str, Any]:
+        """Issue one-time codes of a grant for holders of a code, to print and hand out."""
+        user = require_staff(Role.MUNICIPALITY_ADMIN)
+        session = db()
+        grant = grants.get_grant(session, user.scheme_id, grant_id)
+        return {"codes": grants.issue_codes(session, grant, body["count"], utcnow(),
+                                            issued_by=user)}
+
+
 @blp.route("/grants/<int:grant_id>/claim")
-class GrantClaim(MethodView):
+class GrantClaimOne(MethodView):
+    @blp.arguments(GrantClaim(), required=False)
     @blp.response(200, GrantClaimed)
-    @blp.alt_response(409, description="already claimed by this wallet, or the budget is spent")
+    @blp.alt_response(403, description="the grant is for code holders or residents of villages")
+    @blp.alt_response(409, description="already claimed by this wallet, the budget is spent, "
+                                       "or the code was used")
     @blp.alt_response(410, description="outside the grant's dates")
     @blp.doc(security=AUTH)
-    def post(self, grant_id: int) -> dict[str, Any]:
+    def post(self, body: dict[str, Any] | None, grant_id: int) -> dict[str, Any]:
         """Put the grant's amount in the calling wallet's euros, once per wallet."""
         wallet = require_wallet()
         session = db()
         claimed = grants.claim(
-            session, grants.get_grant(session, wallet.scheme_id, grant_id), wallet, utcnow()
+            session, grants.get_grant(session, wallet.scheme_id, grant_id), wallet, utcnow(),
+            code=(body or {}).get("code"),
         )
         return {"euro_cents_credited": claimed.credited_cents, "euro_cents": claimed.euro_cents}
+
+
+class SocialCodeEntry(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                         metadata={"description": "the one-time code of the social service"})
+
+
+class SocialEntitled(Schema):
+    entitled_until = fields.Date(required=True,
+                                 metadata={"description": "the last day of the entitlement"})
+
+
+@blp.route("/wallet/social-tariff")
+class WalletSocialTariff(MethodView):
+    @blp.arguments(SocialCodeEntry())
+    @blp.response(200, SocialEntitled)
+    @blp.alt_response(403, description="not a code of the social service")
+    @blp.alt_response(409, description="the code was already used")
+    @blp.alt_response(410, description="the code's date has passed")
+    @blp.doc(security=AUTH)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Enter the social service's one-time code: the wallet gets the social tariff
+        until the code's date. Nothing but the code is asked or stored."""
+        wallet = require_wallet()
+        session = db()
+        scheme = session.get_one(Scheme, wallet.scheme_id)
+        now = utcnow()
+        until = social.enter_code(session, wallet, body["code"],
+                                  now.astimezone(ZoneInfo(scheme.timezone)).date(), now)
+        return {"entitled_until": until}

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, Protocol
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,7 +14,15 @@ from sqlalchemy.orm import Session
 from loyalty.analytics import events
 from loyalty.earning import campaigns
 from loyalty.earning import stamps as stamp_cards
-from loyalty.errors import AlreadyUsed, Conflict, Forbidden, Gone, InvalidInput, NotFound
+from loyalty.errors import (
+    AlreadyUsed,
+    Conflict,
+    Forbidden,
+    Gone,
+    InsufficientBalance,
+    InvalidInput,
+    NotFound,
+)
 from loyalty.infra import security
 from loyalty.infra.db import update_loaded
 from loyalty.models import (
@@ -31,7 +40,7 @@ from loyalty.models import (
     WalletStatus,
     WebhookEvent,
 )
-from loyalty.money import accounts, ledger
+from loyalty.money import accounts, ledger, social
 from loyalty.shoppers import wallets
 from loyalty.shops import webhooks
 from loyalty.town.schemes import earn_rate_for
@@ -108,6 +117,9 @@ class ClaimResult:
     vouchers: list[Voucher] = field(default_factory=list)
     # Campaign bonus, included in points_credited.
     bonus_points: int = 0
+    # The social tariff's extra points, included in points_credited and paid by
+    # the scheme; only the shopper's own answer may carry them, never the shop's.
+    social_points: int = 0
 
 
 class WalletLike(events.ShopperWallet, Protocol):
@@ -264,6 +276,7 @@ _COLLECT_BY_ID = _guard(Claim.id)
 _SHOP = (
     sa.select(
         Merchant.name, Merchant.sector, Scheme.timezone, Scheme.point_value_cents,
+        Scheme.social_multiplier_pct,
         sa.exists().where(
             Campaign.scheme_id == Merchant.scheme_id,
             campaigns.running_at(sa.bindparam("sale_at", type_=Campaign.starts_at.type)),
@@ -322,11 +335,11 @@ def _collect(
         _refuse(session, find_claim(), wallet, now)
     claim_id, merchant_id, amount_cents, points, stamps, stamp_card_id, sale_at = row
     scheme_id = wallet.scheme_id
-    name, sector, timezone, point_value, campaigns_running = connection.execute(
+    name, sector, timezone, point_value, social_pct, campaigns_running = connection.execute(
         _SHOP, {"merchant_id": merchant_id, "sale_at": sale_at}
     ).one()
     txn_id: int | None = None
-    bonus, campaign_id = 0, None
+    bonus, campaign_id, extra = 0, None, 0
     if points:
         wallet_account = wallets.points_account(session, wallet)
         legs = [
@@ -339,18 +352,35 @@ def _collect(
             *accounts.earn_legs(session, scheme_id, merchant_id, points, point_value),
         ]
         memo = f"claim #{claim_id}"
-        if campaigns_running:
-            # One transaction for the base points and any campaign bonus; the
-            # campaign's budget decides in the database whether it can still pay.
-            shop = SaleShop(merchant_id, scheme_id, sector)
-            earned = campaigns.post_earn(
-                session, shop, legs, points, wallet_account.id, point_value, sale_at, memo, at=now,
-            )
-            txn_id = earned.transaction_id
-            bonus, campaign_id = earned.bonus_points, earned.campaign_id
-        else:
-            txn_id = ledger.post(session, scheme_id, "earn", legs, memo=memo,
-                                    point_value_cents=point_value, at=now)
+
+        def post(legs: list[ledger.Leg]) -> tuple[int, int, int | None]:
+            if campaigns_running:
+                # One transaction for the base points and any campaign bonus; the
+                # campaign's budget decides in the database whether it can still pay.
+                shop = SaleShop(merchant_id, scheme_id, sector)
+                earned = campaigns.post_earn(
+                    session, shop, legs, points, wallet_account.id, point_value, sale_at, memo,
+                    at=now,
+                )
+                return earned.transaction_id, earned.bonus_points, earned.campaign_id
+            return ledger.post(session, scheme_id, "earn", legs, memo=memo,
+                               point_value_cents=point_value, at=now), 0, None
+
+        if social_pct > 100 and social.entitled_until(
+            session, wallet.id, now.astimezone(ZoneInfo(timezone)).date()
+        ):
+            # The social tariff's extra points ride in the same transaction, paid
+            # from the social budget; when it cannot pay, the sale is posted without.
+            extra = social.extra_points(points, social_pct)
+        if extra:
+            try:
+                with session.begin_nested():
+                    txn_id, bonus, campaign_id = post(legs + social.extra_legs(
+                        session, scheme_id, wallet_account, extra, point_value))
+            except InsufficientBalance:
+                extra = 0
+        if not extra:
+            txn_id, bonus, campaign_id = post(legs)
         connection.execute(_SET_TRANSACTION, {"claim_id": claim_id, "transaction": txn_id})
     # A Claim object the session holds (a till's printed-card sale) learns what
     # the guard wrote behind the ORM's back.
@@ -377,8 +407,9 @@ def _collect(
         claim_id=claim_id,
         transaction_id=txn_id,
         merchant=Shop(merchant_id, name),
-        points_credited=points + bonus,
+        points_credited=points + bonus + extra,
         bonus_points=bonus,
+        social_points=extra,
         balance=wallets.points_balance(session, wallet),
         stamps_credited=stamps,
         vouchers=vouchers,

@@ -36,7 +36,14 @@ from loyalty.models.staff import (
     TrustedDevice,
 )
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
-from loyalty.models.town_money import EuroCredit, EuroSource, Grant, GrantWho
+from loyalty.models.town_money import (
+    EuroCredit,
+    EuroSource,
+    Grant,
+    GrantCode,
+    GrantWho,
+    SocialCode,
+)
 from loyalty.models.wallet_passes import PassRegistration, WalletPass
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletGroup, WalletStatus
 from loyalty.models.webhooks import (
@@ -59,7 +66,9 @@ __all__ = [
     "EuroCredit",
     "EuroSource",
     "Grant",
+    "GrantCode",
     "GrantWho",
+    "SocialCode",
     "RunStatus",
     "WorkerHeartbeat",
     "Account",

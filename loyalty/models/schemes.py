@@ -58,6 +58,11 @@ class Scheme(Base):
     release_max_cents: Mapped[int] = mapped_column(default=10_000, server_default="10000")
     # Whether the released statistics are published as open data (/open-data/<slug>).
     open_data: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The social tariff (loyalty.money.social): euro cents credited each month
+    # to every entitled wallet, and the points multiplier of their sales in
+    # percent (100: none). Both paid from the scheme's social-tariff budget.
+    social_monthly_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    social_multiplier_pct: Mapped[int] = mapped_column(default=100, server_default="100")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchants: Mapped[list[Merchant]] = relationship(back_populates="scheme")
@@ -74,6 +79,8 @@ class Scheme(Base):
         sa.CheckConstraint("release_epsilon_per_day > 0", name="release_epsilon_positive"),
         sa.CheckConstraint("release_max_purchases > 0", name="release_max_purchases_positive"),
         sa.CheckConstraint("release_max_cents > 0", name="release_max_cents_positive"),
+        sa.CheckConstraint("social_monthly_cents >= 0", name="social_monthly_not_negative"),
+        sa.CheckConstraint("social_multiplier_pct >= 100", name="social_multiplier_at_least_one"),
     )
 
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,6 +12,8 @@ from loyalty.infra.db import Base, UTCDateTime, utcnow
 
 class GrantWho(enum.StrEnum):
     ANYONE = "anyone"  # anyone with the link
+    CODE = "code"  # holders of a one-time code the municipality hands out
+    VILLAGES = "villages"  # wallets whose home village is one of the grant's villages
 
 
 class Grant(Base):
@@ -32,6 +35,8 @@ class Grant(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     who: Mapped[str] = mapped_column(sa.String(20), default=GrantWho.ANYONE.value)
+    # For who == "villages": the scheme's villages whose residents may claim.
+    villages: Mapped[list[Any]] = mapped_column(sa.JSON, default=list, server_default="[]")
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -42,15 +47,53 @@ class Grant(Base):
     )
 
 
+class GrantCode(Base):
+    """A one-time code of a grant for holders of a code: only its hash is kept.
+
+    Using it is a conditional UPDATE (``WHERE used_at IS NULL``) in the claim's
+    savepoint, so two wallets typing one code at once get one credit.
+    """
+
+    __tablename__ = "grant_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(sa.ForeignKey("grants.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_by: Mapped[int | None] = mapped_column(sa.ForeignKey("wallets.id"))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SocialCode(Base):
+    """A one-time code of the social service: the wallet that enters it is
+    entitled to the social tariff until ``entitled_until`` (included).
+
+    No name and no reason are stored: only the code's hash, the date, and the
+    wallet once it is used (a conditional UPDATE, so one code entitles one wallet).
+    """
+
+    __tablename__ = "social_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    entitled_until: Mapped[date] = mapped_column(sa.Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_by: Mapped[int | None] = mapped_column(sa.ForeignKey("wallets.id"), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class EuroSource(enum.StrEnum):
     GRANT = "grant"
+    SOCIAL = "social"  # the social tariff's monthly amount
 
 
 class EuroCredit(Base):
     """One part of a wallet's euros: where it came from and when it expires.
 
     The unique (grant, wallet) key makes a grant claimable once per wallet,
-    also when one wallet claims twice at the same moment.
+    also when one wallet claims twice at the same moment; the unique (wallet,
+    social month) key does the same for the social tariff's monthly amount.
     """
 
     __tablename__ = "euro_credits"
@@ -64,9 +107,13 @@ class EuroCredit(Base):
     credited_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
+    # The social tariff's month (its 1st day): unique per wallet, so two runs of
+    # the monthly job credit a wallet once.
+    social_month: Mapped[date | None] = mapped_column(sa.Date)
 
     __table_args__ = (
         sa.UniqueConstraint("grant_id", "wallet_id"),
+        sa.UniqueConstraint("wallet_id", "social_month"),
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
         sa.CheckConstraint("expires_at > credited_at", name="expires_after_credit"),
     )

@@ -22,6 +22,7 @@ LEDGER_VERIFY = "ledger-verify"
 SETTLEMENT = "settlement"
 BACKUP = "backup"
 WEBHOOKS = "webhooks"
+SOCIAL_TARIFF = "social-tariff"
 
 # The night's order: yesterday's fraud check first, then its statistics released
 # (once the day has been closed for half an hour, loyalty.analytics.release.GRACE),
@@ -53,6 +54,9 @@ def catalogue(config: Mapping[str, Any]) -> list[Job]:
         Job(RELEASE, Daily(time(0, 45))),
         Job(POINT_EXPIRY, Daily(time(2, 15))),
         Job(LEDGER_VERIFY, Daily(time(3, 0))),
+        # Daily, not monthly: a wallet entitled in the middle of a month gets that
+        # month's amount the next night; the unique (wallet, month) key credits once.
+        Job(SOCIAL_TARIFF, Daily(time(3, 30))),
         Job(SETTLEMENT, Monthly(int(config.get("SETTLEMENT_DAY") or DEFAULT_SETTLEMENT_DAY),
                                 time(4, 0))),
     ]

@@ -18,6 +18,7 @@ LABELS = {
     jobs.POINT_EXPIRY: _l("Point expiry and reminders"),
     jobs.LEDGER_VERIFY: _l("Check the books"),
     jobs.SETTLEMENT: _l("Monthly settlement"),
+    jobs.SOCIAL_TARIFF: _l("Social tariff: this month's credit"),
 }
 
 

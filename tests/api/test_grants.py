@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from loyalty.infra.db import utcnow
 from loyalty.models import AccountKind, Role, Scheme
 from loyalty.money import accounts, ledger
+from loyalty.shoppers import wallets
 from tests.factories import bearer, make_scheme, make_user, make_wallet_token, staff_token
 
 
@@ -75,6 +76,7 @@ def test_a_grant_is_claimed_once_per_wallet_until_its_budget_is_spent(
     assert figures.json == {
         "id": grant_id, "name": "Geboortepremie", "amount_cents": 2500,
         "budget_cents": 5000, "granted_cents": 5000, "claims": 2,
+        "who": "anyone", "villages": [],
     }
     assert ledger.verify(session).ok
     mine = ledger.town_euro_flows(session, scheme.id)
@@ -123,3 +125,70 @@ def test_grant_input_roles_and_schemes(client: FlaskClient, session: Session) ->
     other_admin = _staff(client, session, other, Role.MUNICIPALITY_ADMIN)
     assert client.get(f"/api/v1/grants/{grant_id}", headers=other_admin).status_code == 404
     assert client.post(f"/api/v1/grants/{grant_id}/claim").status_code == 401
+
+
+def test_a_grant_for_code_holders_takes_each_code_once(
+    client: FlaskClient, session: Session, verify_ledger: Any
+) -> None:
+    scheme = make_scheme(session)
+    admin = _staff(client, session, scheme, Role.MUNICIPALITY_ADMIN)
+    grant_id = client.post("/api/v1/grants", headers=admin,
+                           json=_body(who="code", budget_cents=10_000)).json["id"]
+    analyst = _staff(client, session, scheme, Role.MUNICIPALITY_ANALYST)
+    url = f"/api/v1/grants/{grant_id}/codes"
+    assert client.post(url, json={"count": 2}, headers=analyst).status_code == 403
+    assert client.post(url, json={"count": 0}, headers=admin).status_code == 422
+    issued = client.post(url, json={"count": 2}, headers=admin)
+    assert issued.status_code == 201, issued.json
+    first_code, second_code = issued.json["codes"]
+    assert first_code != second_code and len(first_code) == 19  # XXXX-XXXX-XXXX-XXXX
+
+    first, second, third = (_wallet(session, scheme) for _ in range(3))
+    claim = f"/api/v1/grants/{grant_id}/claim"
+    no_code = client.post(claim, headers=first)
+    assert (no_code.status_code, no_code.json["error"]["code"]) == (403, "code_required")
+    wrong = client.post(claim, headers=first, json={"code": "AAAA-BBBB-CCCC-DDDD"})
+    assert (wrong.status_code, wrong.json["error"]["code"]) == (403, "invalid_code")
+    # Typed in lower case without dashes, it is the same code.
+    typed = first_code.replace("-", "").lower()
+    assert client.post(claim, headers=first, json={"code": typed}).status_code == 200
+    used = client.post(claim, headers=second, json={"code": first_code})
+    assert (used.status_code, used.json["error"]["code"]) == (409, "code_used")
+    # A wallet that claimed keeps the other code unused for someone else.
+    again = client.post(claim, headers=first, json={"code": second_code})
+    assert (again.status_code, again.json["error"]["code"]) == (409, "already_claimed")
+    assert client.post(claim, headers=third, json={"code": second_code}).status_code == 200
+
+    # A grant for anyone has no codes.
+    anyone = client.post("/api/v1/grants", headers=admin, json=_body()).json["id"]
+    refused = client.post(f"/api/v1/grants/{anyone}/codes", json={"count": 1}, headers=admin)
+    assert (refused.status_code, refused.json["error"]["code"]) == (422, "not_a_code_grant")
+    session.commit()
+    verify_ledger()
+
+
+def test_a_grant_for_villages_takes_residents_only(
+    client: FlaskClient, session: Session
+) -> None:
+    scheme = make_scheme(session, villages=["Belsele", "Nieuwkerken", "Sinaai"])
+    admin = _staff(client, session, scheme, Role.MUNICIPALITY_ADMIN)
+    for bad in (_body(who="villages"), _body(who="villages", villages=["Gent"]),
+                _body(villages=["Belsele"])):
+        answer = client.post("/api/v1/grants", json=bad, headers=admin)
+        assert (answer.status_code, answer.json["error"]["code"]) == (422, "invalid_villages")
+    grant_id = client.post("/api/v1/grants", headers=admin, json=_body(
+        who="villages", villages=["Sinaai", "Belsele"])).json["id"]
+    found = client.get(f"/api/v1/grants/{grant_id}", headers=admin).json
+    assert (found["who"], found["villages"]) == ("villages", ["Belsele", "Sinaai"])
+
+    resident, outsider, unknown = (make_wallet_token(session, scheme) for _ in range(3))
+    for token, village in ((resident, "Sinaai"), (outsider, "Nieuwkerken")):
+        wallets.set_statistics(session, wallets.wallet_by_token(session, token), postcode="9111",
+                               village=village, age_band=None, villages=scheme.villages)
+    session.commit()
+    claim = f"/api/v1/grants/{grant_id}/claim"
+    assert client.post(claim, headers=bearer(resident)).status_code == 200
+    for token in (outsider, unknown):
+        refused = client.post(claim, headers=bearer(token))
+        assert (refused.status_code, refused.json["error"]["code"]) == (403, "not_resident")
+        assert "Belsele, Sinaai" in refused.json["error"]["message"]

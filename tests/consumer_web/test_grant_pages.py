@@ -88,3 +88,55 @@ def test_unknown_and_closed_grants_get_a_friendly_page(
     closed = client.get(f"/g/{later.id}")
     assert closed.status_code == 410
     assert "Pas encore" in closed.get_data(as_text=True)
+
+
+def test_a_grant_for_code_holders_asks_the_code_and_one_for_villages_the_village(
+    client: FlaskClient, session: Session
+) -> None:
+    scheme = make_scheme(session, villages=["Belsele", "Sinaai"])
+    now = utcnow()
+    coded = grants.create_grant(
+        session, scheme, name="Met code", amount_cents=800, budget_cents=8000,
+        starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=3), who="code", now=now,
+    )
+    [code] = grants.issue_codes(session, coded, 1, now, issued_by=None)
+    villages = grants.create_grant(
+        session, scheme, name="Voor Sinaai", amount_cents=600, budget_cents=6000,
+        starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=3), who="villages",
+        villages=["Sinaai"], now=now,
+    )
+    session.commit()
+    client.set_cookie("lang", "en")
+
+    page = client.get(f"/g/{coded.id}").get_data(as_text=True)
+    assert 'name="code"' in page
+    wrong = client.post(f"/g/{coded.id}", data={"csrf_token": csrf(page), "code": "nope"})
+    assert wrong.status_code == 403
+    assert "Wrong code" in wrong.get_data(as_text=True)
+    right = client.post(f"/g/{coded.id}", data={"csrf_token": csrf(page), "code": code})
+    assert right.status_code == 200, right.get_data(as_text=True)
+    assert "€8.00" in _text(right.get_data(as_text=True))
+    other = client.application.test_client()
+    other.set_cookie("lang", "en")
+    page = other.get(f"/g/{coded.id}").get_data(as_text=True)
+    used = other.post(f"/g/{coded.id}", data={"csrf_token": csrf(page), "code": code})
+    assert used.status_code == 409
+    assert "Code already used" in used.get_data(as_text=True)
+
+    # The phone's wallet chose no village yet: the page says to choose it first.
+    page = client.get(f"/g/{villages.id}").get_data(as_text=True)
+    assert "For residents of Sinaai." in page
+    assert "Choose your village on your account page first" in page
+    token = csrf(client.get(f"/g/{coded.id}").get_data(as_text=True))  # any form's token
+    refused = client.post(f"/g/{villages.id}", data={"csrf_token": token})
+    assert refused.status_code == 403
+    assert "This grant is for residents of Sinaai." in refused.get_data(as_text=True)
+    wallet = session.scalars(
+        sa.select(Wallet).where(Wallet.scheme_id == scheme.id).order_by(Wallet.id)
+    ).first()
+    assert wallet is not None
+    wallet.home_village = "Sinaai"
+    session.commit()
+    page = client.get(f"/g/{villages.id}").get_data(as_text=True)
+    claimed = client.post(f"/g/{villages.id}", data={"csrf_token": csrf(page)})
+    assert claimed.status_code == 200

@@ -77,3 +77,33 @@ def test_one_wallet_claiming_five_times_at_once_is_credited_once(
     assert euros.balance(db, wallet) == 500
     db.commit()
     verify_ledger()
+
+
+def test_two_wallets_using_one_code_at_once_get_one_credit(
+    live_server: LiveServer, db: Session, verify_ledger: Any
+) -> None:
+    scheme = make_scheme(db)
+    now = utcnow()
+    grant = grants.create_grant(
+        db, scheme, name="Codes", amount_cents=700, budget_cents=7_000,
+        starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(days=1), who="code",
+        now=now,
+    )
+    [code] = grants.issue_codes(db, grant, 1, now, issued_by=None)
+    tokens = [make_wallet_token(db, scheme) for _ in range(2)]
+    wallets_ = [wallet_of(db, t) for t in tokens]
+    db.commit()
+
+    answers = race([
+        post(live_server.api(f"/grants/{grant.id}/claim"), bearer(token), {"code": code})
+        for token in tokens
+    ])
+
+    assert Counter(a.status for a in answers) == {200: 1, 409: 1}, answers
+    assert {a.error_code for a in answers if a.status == 409} == {"code_used"}
+    db.expire_all()
+    assert sorted(euros.balance(db, w) for w in wallets_) == [0, 700]
+    assert grants.code_counts(db, grant) == (1, 1)
+    assert grants.figures(db, grant).claims == 1
+    db.commit()
+    verify_ledger()
