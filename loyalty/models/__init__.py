@@ -35,11 +35,12 @@ from loyalty.models.staff import (
     TrustedDevice,
 )
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
-from loyalty.models.town_money import EuroCredit, EuroSource, Grant, GrantWho
+from loyalty.models.town_money import EuroCredit, EuroCreditNotice, EuroSource, Grant, GrantWho
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletGroup, WalletStatus
 
 __all__ = [
     "EuroCredit",
+    "EuroCreditNotice",
     "EuroSource",
     "Grant",
     "GrantWho",

@@ -110,6 +110,10 @@ class Merchant(Base):
     iban: Mapped[str | None] = mapped_column(sa.String(34))
     bic: Mapped[str | None] = mapped_column(sa.String(11))
     account_holder: Mapped[str | None] = mapped_column(sa.String(70))
+    # A service of the municipality itself (library, swimming pool): it accepts
+    # points and euros like a shop, but is never paid out; the settlement books
+    # what it took as the municipality's own (loyalty.money.settlement.monthly).
+    town_service: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     scheme: Mapped[Scheme] = relationship(back_populates="merchants")
