@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from wtforms import DecimalField, IntegerField
+from wtforms.widgets import TextInput
 
 from loyalty.web import i18n
 
@@ -38,6 +39,9 @@ class ThousandsField(CountField):
 class EuroAmountField(DecimalField):
     """Euro amounts as Belgians type them: "1.234,50", "23,50" as well as "23.50";
     ``cents`` is the amount in cents (None when empty)."""
+
+    # A text box: a number input refuses "7,50" in many browsers.
+    widget = TextInput()
 
     def process_formdata(self, valuelist: list[str]) -> None:
         if not valuelist or not valuelist[0].strip():
