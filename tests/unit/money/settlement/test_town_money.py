@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
+import pypdf
 from babel.support import Translations
 from sqlalchemy.orm import Session
 
@@ -19,10 +20,16 @@ from loyalty.shops import onboarding
 from loyalty.spending import redemptions
 from tests.factories import make_scheme
 from tests.settlement_data import iban_for, make_shops
-from tests.unit.money.settlement.test_statements import LOCALES, TRANSLATIONS, _text
 
+TRANSLATIONS = statements.__file__.split("/loyalty/")[0] + "/loyalty/translations"
+LOCALES = {"nl": "nl_BE", "fr": "fr_BE", "en": "en_IE"}
 AT = datetime(2025, 3, 12, 10, tzinfo=UTC)
 NOW = datetime(2025, 4, 3, 12, tzinfo=UTC)
+
+
+def _text(pdf: bytes) -> tuple[int, str]:
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return len(reader.pages), " ".join(reader.pages[0].extract_text().split())
 
 
 def _wallet_with_credit(session: Session, scheme: Scheme, issuer: Merchant) -> Wallet:
