@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField
@@ -9,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from loyalty.shoppers.wallets import AGE_BANDS
-from loyalty.web.fields import CountField
+from loyalty.web.fields import CountField, EuroAmountField
 
 
 class ActionForm(FlaskForm):
@@ -34,10 +36,19 @@ class GrantForm(CodeForm):
 
 
 class SpendForm(FlaskForm):
+    """Points, credit (euros) or both for one spend code; the view says which is missing."""
+
     points = CountField(
         _l("Points to spend"),
-        validators=[DataRequired(_l("How many points?")),
+        validators=[Optional(),
                     NumberRange(min=1, max=1_000_000, message=_l("At least 1 point."))],
+    )
+    euros = EuroAmountField(
+        _l("Credit to spend (€)"),
+        places=2,
+        validators=[Optional(),
+                    NumberRange(min=Decimal("0.01"), max=Decimal("10000"),
+                                message=_l("At least 0,01 euro."))],
     )
 
 

@@ -27,10 +27,11 @@ from loyalty.errors import LoyaltyError
 from loyalty.infra import qr
 from loyalty.infra.db import utcnow
 from loyalty.models import Merchant, Scheme, StampCard, Voucher, Wallet
-from loyalty.shoppers import printed_cards
+from loyalty.money import euro_expiry, euros
+from loyalty.shoppers import printed_cards, wallets
 from loyalty.shoppers.wallet_view import wallet_summary
 from loyalty.spending import redemptions
-from loyalty.web import db, writes
+from loyalty.web import db, i18n, writes
 from loyalty.web.wallet_passes import apple_signer, google_issuer
 
 
@@ -48,7 +49,10 @@ def wallet_page() -> Response:
     if wallet is None:
         return page("no_wallet.html", recovery=RecoveryForm())
     session = db()
-    redemptions.release_expired(session, utcnow(), wallet_id=wallet.id)
+    now = utcnow()
+    redemptions.release_expired(session, now, wallet_id=wallet.id)
+    # A credit part past its date is not shown as spendable while the nightly job has not run.
+    euro_expiry.expire_wallet(session, session.get_one(Scheme, wallet.scheme_id), wallet, now)
     return _wallet(wallet, 200, SpendForm())
 
 
@@ -122,17 +126,34 @@ def spend() -> Response:
         # A quick-choice button overrides whatever is typed in the field.
         form = SpendForm(formdata=MultiDict({**request.form, "points": request.form["quick"]}))
     if form.validate_on_submit():
-        try:
-            held = redemptions.create_redemption(session, wallet, form.points.data or 0, utcnow())
-        except LoyaltyError as error:
-            message = (
-                _("You do not have that many points.")
-                if error.code == "insufficient_balance"
-                else _("This is not possible right now.")
-            )
-            form.points.errors = [message]
+        now = utcnow()
+        points, cents = form.points.data or 0, form.euros.cents or 0
+        # Past-date credit is gone before the choice is checked against what is left.
+        euro_expiry.expire_wallet(session, session.get_one(Scheme, wallet.scheme_id), wallet,
+                                  now)
+        credit = euros.balance(session, wallet)
+        if not points and not cents:
+            form.points.errors = [
+                _("Choose points, credit or both.") if credit else _("How many points?")
+            ]
+        elif points > wallets.points_balance(session, wallet):
+            form.points.errors = [_("You do not have that many points.")]
+        elif cents > credit:
+            form.euros.errors = [_("You have %(amount)s credit: choose at most that.",
+                                   amount=i18n.euro(credit))]
         else:
-            return redirect(url_for("consumer.code_page", code=held.code), 303)  # type: ignore[return-value]
+            try:
+                held = redemptions.create_redemption(session, wallet, points, now,
+                                                     euro_cents=cents)
+            except LoyaltyError as error:
+                message = (
+                    _("You do not have that many points.")
+                    if error.code == "insufficient_balance"
+                    else _("This is not possible right now.")
+                )
+                form.points.errors = [message]
+            else:
+                return redirect(url_for("consumer.code_page", code=held.code), 303)  # type: ignore[return-value]
     return _wallet(wallet, 422, form)
 
 

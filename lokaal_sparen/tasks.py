@@ -77,12 +77,14 @@ def release_spend_holds(echo: Echo, now: datetime) -> Outcome:
 
 def expire_points(echo: Echo, now: datetime, slug: str | None = None,
                   as_of_day: datetime | None = None) -> Outcome:
-    """Expire points past the validity and e-mail the reminders, scheme by scheme."""
+    """Expire points past the validity and euro parts past their date, and e-mail
+    the reminders, scheme by scheme."""
+    from loyalty.money import euro_expiry
     from loyalty.shoppers import expiry
     from loyalty.town import schemes
 
     targets = scheme_slugs(slug)
-    points = wallets = reminders = 0
+    points = wallets = reminders = euro_cents = euro_parts = 0
     for target in targets:
         with transaction() as session:
             scheme = schemes.get_scheme(session, target)
@@ -92,14 +94,44 @@ def expire_points(echo: Echo, now: datetime, slug: str | None = None,
             run = expiry.expire_scheme(
                 session, scheme, moment, progress=every_tenth(echo, f"{scheme.slug}: wallets")
             )
+            # The euros of the same scheme in the same transaction: one run, one commit.
+            euro_run = euro_expiry.expire_scheme(session, scheme, moment)
         # After the commit: a reminder is only sent for a notice that was kept.
         for reminder in run.reminders:
             _send_expiry_reminder(echo, reminder)
+        for euro_reminder in euro_run.reminders:
+            _send_euro_expiry_reminder(echo, euro_reminder)
         points += run.points_expired
         wallets += run.wallets_expired
-        reminders += len(run.reminders)
+        reminders += len(run.reminders) + len(euro_run.reminders)
+        euro_cents += euro_run.cents_expired
+        euro_parts += euro_run.parts_expired
     return Outcome(f"expired {points} points from {wallets} wallets in {len(targets)} "
-                   f"schemes; {reminders} reminders sent")
+                   f"schemes; {reminders} reminders sent; expired EUR {euro_cents / 100:.2f}"
+                   f" in {euro_parts} credit parts")
+
+
+def _send_euro_expiry_reminder(echo: Echo, reminder: Any) -> None:
+    from flask_babel import force_locale, gettext
+
+    from loyalty.infra import mail
+    from loyalty.web import i18n
+
+    # As for points: wallets keep no language, the schemes are Flemish towns.
+    with force_locale("nl"):
+        subject = gettext("Your Lokaal Sparen credit expires soon")
+        body = gettext(
+            "Hello,\n\n%(amount)s of your credit (%(origin)s) expires on %(date)s. Spend it "
+            "in any participating shop before then: expired credit goes back to the "
+            "municipality.\n\nLokaal Sparen",
+            amount=i18n.euro(reminder.cents),
+            origin=reminder.name,
+            date=i18n.long_date(reminder.expires_at),
+        )
+    try:
+        mail.send(current_app.config, reminder.email, subject, body)
+    except (OSError, smtplib.SMTPException) as error:
+        echo(f"  could not e-mail wallet {reminder.wallet_id}: {error}")
 
 
 def _send_expiry_reminder(echo: Echo, reminder: Any) -> None:
@@ -228,6 +260,8 @@ def describe_mismatches(report: Any) -> list[str]:
     lines += [f"account {aid}: balance {bal} below zero" for aid, bal in report.negative_accounts]
     lines += [f"transaction {tid}: euro legs ({what}) differ from points x point value"
               for tid, what in report.euro_mismatches]
+    lines += [f"scheme {sid}: euros liability {owed} differs from the {held} euro cents held"
+              for sid, owed, held in report.town_mismatches]
     lines += [f"asset {asset}: all balances sum to {total}, not 0"
               for asset, total in report.asset_totals.items() if total]
     return lines

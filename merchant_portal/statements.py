@@ -33,7 +33,13 @@ def statements() -> Any:
         )
         .order_by(Settlement.period.desc())
     ).all()
-    return render("owner_statements.html", rows=rows, reference=periods.format_reference)
+    # The credit (euros) the shop took each month, shown apart from the points' value.
+    taken = {
+        locked.id: monthly.euros_redeemed(db(), locked.id).get(merchant.id, 0)
+        for locked, _line in rows
+    }
+    return render("owner_statements.html", rows=rows, taken=taken,
+                  reference=periods.format_reference)
 
 
 @bp.get("/statements/<period>.<fmt>")

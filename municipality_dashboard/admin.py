@@ -320,6 +320,7 @@ ACTION_LABELS = {
     "merchant.refuse": _l("Shop refused"),
     "merchant.suspend": _l("Shop suspended"),
     "merchant.create": _l("Shop added"),
+    "merchant.town_service": _l("Municipal service changed"),
     "scheme.settings": _l("Settings changed"),
     "staff.invite": _l("Staff member invited"),
     "staff.reactivate": _l("Staff member let back in"),

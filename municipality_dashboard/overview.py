@@ -170,6 +170,20 @@ def decide(merchant_id: int, decision: str) -> Any:
     return redirect(url_for("dashboard.shops", done=done), 303)
 
 
+@bp.post("/shops/<int:merchant_id>/town-service")
+@staff_required(*ADMIN)
+def town_service(merchant_id: int) -> Any:
+    """Mark a shop as a service of the municipality (never paid out), or undo it."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    merchant = db().get(Merchant, merchant_id)
+    if merchant is None or merchant.scheme_id != current_scheme().id:
+        abort(404)
+    onboarding.set_town_service(db(), merchant, request.form.get("town_service") == "1",
+                                current_staff().user)
+    return redirect(url_for("dashboard.shops"), 303)
+
+
 # The shop's own language is not known yet: the message says it in all three.
 DECISION_MAILS = {
     "approve": (

@@ -120,18 +120,19 @@ def _locked(period: str) -> Any:
 def settlement_detail(period: str) -> Any:
     locked = _locked(period)
     lines = monthly.lines_of(db(), locked.id)
-    names = dict(
-        db().execute(
-            sa.select(Merchant.id, Merchant.name).where(
-                Merchant.id.in_([line.merchant_id for line in lines])
-            )
-        ).all()
-    )
+    shops = db().execute(
+        sa.select(Merchant.id, Merchant.name, Merchant.town_service).where(
+            Merchant.id.in_([line.merchant_id for line in lines])
+        )
+    ).all()
     return render(
         "settlement.html",
         settlement=locked,
         lines=lines,
-        names=names,
+        names={mid: name for mid, name, _ in shops},
+        town_services={mid for mid, _, town in shops if town},
+        # The credit (euros) each shop took, shown apart from the points' value.
+        taken=monthly.euros_redeemed(db(), locked.id),
         reference=periods.format_reference,
         done=request.args.get("done"),
     )

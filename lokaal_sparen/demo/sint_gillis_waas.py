@@ -87,6 +87,14 @@ SIZES = {
     "Speelgoed Kadootje": 0.6, "Wijnhandel De Kelder": 0.5, "Bloemen Margriet": 0.6,
     "Fietsen De Klinge": 0.5, "Optiek Waasland": 0.4, "Schoenen Verstraeten": 0.6,
 }
+# The municipality's own services: they accept points and credit, are never paid
+# out, and have no simulated sales (they give no points).
+TOWN_SERVICES = [
+    ("Bibliotheek Sint-Gillis-Waas", "91.011", "Kerkstraat 2", "Sint-Gillis-Waas",
+     "di-vr 14:00-19:00, za 9:00-12:00"),
+    ("Zwembad Sint-Gillis-Waas", "93.110", "Sportlaan 1", "Sint-Gillis-Waas",
+     "ma-vr 7:00-21:00, za-zo 9:00-18:00"),
+]
 PENDING_SHOP = ("Koffiebar Bonen & Co", "56.301", "Stationsstraat 2", "Sint-Gillis-Waas", 8)
 
 
@@ -248,6 +256,16 @@ def load_demo(
             user(Role.MERCHANT_OWNER, f"eigenaar@{domain}", merchant)
             user(Role.CASHIER, f"kassa@{domain}", merchant)
         report("shops", i, len(SHOPS))
+    for j, (name, sector, street, village, hours) in enumerate(TOWN_SERVICES, start=1):
+        service = schemes.create_merchant(
+            session, scheme, name=name, sector=sector, postcode="9170",
+            email=f"info@{slugify(name)}.example", address=f"{street}, 9170 {village}",
+        )
+        onboarding.decide(session, service, MerchantStatus.APPROVED, admin,
+                          now=utc(first) + timedelta(hours=10, minutes=j))
+        onboarding.set_town_service(session, service, True, admin,
+                                    now=utc(first) + timedelta(hours=10, minutes=j))
+        service.opening_hours = hours
     name, sector, street, village, _typical = PENDING_SHOP
     schemes.create_merchant(
         session, scheme, name=name, sector=sector, postcode="9170",
@@ -384,7 +402,7 @@ def load_demo(
                 spends += 1
         report("last days", done, len(recent))
     _history(session, scheme, merchants, admin, today, utc, report, chip_shop)
-    return DemoSummary(len(merchants) + 1, n_wallets, earns, spends, logins)
+    return DemoSummary(len(merchants) + len(TOWN_SERVICES) + 1, n_wallets, earns, spends, logins)
 
 
 def _history(

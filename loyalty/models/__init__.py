@@ -38,6 +38,7 @@ from loyalty.models.staff import (
 from loyalty.models.stamps import StampCard, Voucher, VoucherStatus, stamp_asset
 from loyalty.models.town_money import (
     EuroCredit,
+    EuroCreditNotice,
     EuroSource,
     Grant,
     GrantCode,
@@ -64,6 +65,7 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookEvent",
     "EuroCredit",
+    "EuroCreditNotice",
     "EuroSource",
     "Grant",
     "GrantCode",

@@ -124,6 +124,10 @@ class Merchant(Base):
     village: Mapped[str | None] = mapped_column(sa.String(100))
     cluster_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("shopping_clusters.id", ondelete="SET NULL"), index=True)
+    # A service of the municipality itself (library, swimming pool): it accepts
+    # points and euros like a shop, but is never paid out; the settlement books
+    # what it took as the municipality's own (loyalty.money.settlement.monthly).
+    town_service: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     scheme: Mapped[Scheme] = relationship(back_populates="merchants")

@@ -117,3 +117,31 @@ class EuroCredit(Base):
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
         sa.CheckConstraint("expires_at > credited_at", name="expires_after_credit"),
     )
+
+
+class EuroCreditNotice(Base):
+    """A part of a wallet's euros that expired on a day, or the reminder that it soon will.
+
+    Unique per part, kind and day: the database refuses a second expiry of a
+    part on the same day (two runs of the expiry at once expire it once) and,
+    as a reminder is dated the part's expiry day, a second reminder of a part.
+    A later day can expire what came back to the part meanwhile (a spend code
+    that held its euros and was not used).
+    """
+
+    __tablename__ = "euro_credit_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"))
+    wallet_id: Mapped[int] = mapped_column(sa.ForeignKey("wallets.id"), index=True)
+    credit_id: Mapped[int] = mapped_column(sa.ForeignKey("euro_credits.id"))
+    kind: Mapped[str] = mapped_column(sa.String(10))  # "expired" or "reminder"
+    on_date: Mapped[date] = mapped_column(sa.Date)
+    cents: Mapped[int] = mapped_column()
+    transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("credit_id", "kind", "on_date"),
+        sa.CheckConstraint("cents > 0", name="cents_positive"),
+    )

@@ -150,11 +150,12 @@ class EuroPart:
     expires_at: datetime
 
 
-def parts(session: Session, wallet: WalletIds) -> list[EuroPart]:
-    """The wallet's euro parts that still hold euros, soonest expiry first.
+def lefts(session: Session, wallet: WalletIds) -> list[tuple[EuroCredit, str, int]]:
+    """Every part of the wallet's euros with its grant's name and what is left of it,
+    soonest expiry first.
 
-    Euros leave a wallet soonest-expiring first, so whatever left (spent or
-    expired) is taken from the parts in that order.
+    Euros leave a wallet soonest-expiring first, so whatever left (spent,
+    held by a spend code, or expired) is taken from the parts in that order.
     """
     rows = session.execute(
         sa.select(EuroCredit, Grant.name)
@@ -167,9 +168,15 @@ def parts(session: Session, wallet: WalletIds) -> list[EuroPart]:
     for credit, name in rows:
         taken = min(gone, credit.amount_cents)
         gone -= taken
-        if credit.amount_cents - taken:
-            found.append(EuroPart(
-                credit.source, name or "", credit.amount_cents, credit.amount_cents - taken,
-                credit.credited_at, credit.expires_at,
-            ))
+        found.append((credit, name or "", credit.amount_cents - taken))
     return found
+
+
+def parts(session: Session, wallet: WalletIds) -> list[EuroPart]:
+    """The wallet's euro parts that still hold euros, soonest expiry first."""
+    return [
+        EuroPart(credit.source, name, credit.amount_cents, left, credit.credited_at,
+                 credit.expires_at)
+        for credit, name, left in lefts(session, wallet)
+        if left
+    ]

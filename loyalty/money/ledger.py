@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, cast
 
@@ -265,11 +265,14 @@ class VerifyReport:
     euro_mismatches: list[tuple[int, str]]  # transaction id, what is wrong
     # The shoppers' euros (town money) in cents: in, held, spent, expired.
     town_euros: dict[str, int]
+    # Schemes whose euros liability is not the euros held in wallets and holds.
+    town_mismatches: list[tuple[int, int, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (
             self.euro_mismatches
+            or self.town_mismatches
             or self.balance_mismatches
             or self.unbalanced_transactions
             or self.asset_mismatches
@@ -330,7 +333,30 @@ def verify(session: Session) -> VerifyReport:
         asset_totals=totals,
         euro_mismatches=_euro_mismatches(session),
         town_euros=town_euro_flows(session),
+        town_mismatches=_town_mismatches(session),
     )
+
+
+def _town_mismatches(session: Session) -> list[tuple[int, int, int]]:
+    """(scheme, euros liability, euros held) where the money behind the shoppers'
+    euros is not exactly the euros in their wallets and holds: each euro held,
+    spent or expired must have moved the liability with it."""
+    liability = dict(session.execute(
+        sa.select(Account.scheme_id, sa.func.sum(Account.balance))
+        .where(Account.kind == AccountKind.EUROS_LIABILITY)
+        .group_by(Account.scheme_id)
+    ).all())
+    held = dict(session.execute(
+        sa.select(Account.scheme_id, sa.func.sum(Account.balance))
+        .where(Account.asset == "euros",
+               Account.kind.in_([AccountKind.WALLET, AccountKind.HOLDS]))
+        .group_by(Account.scheme_id)
+    ).all())
+    return [
+        (int(sid), int(liability.get(sid) or 0), int(held.get(sid) or 0))
+        for sid in sorted(set(liability) | set(held))
+        if int(liability.get(sid) or 0) != int(held.get(sid) or 0)
+    ]
 
 
 def town_euro_flows(session: Session, scheme_id: int | None = None) -> dict[str, int]:

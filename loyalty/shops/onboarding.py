@@ -142,6 +142,22 @@ def decide(
     audit.record(session, actor, DECISIONS[status], merchant, details, now=now)
 
 
+def set_town_service(
+    session: Session, merchant: Merchant, town_service: bool, actor: StaffUser | None,
+    *, now: datetime | None = None,
+) -> None:
+    """Mark a merchant as a service of the municipality itself (library, swimming
+    pool) or as an ordinary shop, audited. A town service accepts points and
+    euros like any shop, is listed in the directory as the municipality's, and is
+    never paid out: the settlement books what it took as the municipality's own
+    from the next settled month on."""
+    old = merchant.town_service
+    merchant.town_service = town_service
+    session.flush()
+    audit.record(session, actor, "merchant.town_service", merchant,
+                 {"from": old, "to": town_service}, now=now or utcnow())
+
+
 def _rows(session: Session, stmt: sa.Update) -> int:
     return int(session.execute(stmt.execution_options(synchronize_session=False)).rowcount)  # type: ignore[attr-defined]
 

@@ -33,7 +33,7 @@ from loyalty.models import (
     Wallet,
     WebhookEvent,
 )
-from loyalty.money import accounts, euros, ledger
+from loyalty.money import accounts, euro_expiry, euros, ledger
 from loyalty.oversight import fraud
 from loyalty.shoppers import wallets
 from loyalty.shops import webhooks
@@ -92,6 +92,8 @@ def create_redemption(
             ledger.Leg(_holds_account(session, scheme.id), points),
         ]
     if euro_cents:
+        # A part past its moment is gone even if the daily job has not run yet.
+        euro_expiry.expire_wallet(session, scheme, wallet, now)
         found = euros.find_wallet_account(session, wallet)
         if found is None:
             raise InsufficientBalance("not enough euros")

@@ -93,6 +93,10 @@ SHORT_NAMES: dict[str, tuple[str, str, str]] = {
     "56.2": ("Traiteur", "Traiteur", "Caterer"),
     "56.3": ("Cafés", "Cafés", "Cafés and bars"),
     "56.301": ("Café", "Café", "Café"),
+    # The municipality's own services that accept points and credit (town services).
+    "90.04": ("Cultureel centrum", "Centre culturel", "Cultural centre"),
+    "91.01": ("Bibliotheek", "Bibliothèque", "Library"),
+    "93.11": ("Sportaccommodatie", "Installation sportive", "Sports facility"),
     "95.2": ("Herstellingen", "Réparations", "Repairs"),
     "96": ("Persoonlijke diensten", "Services personnels", "Personal services"),
     "96.0": ("Persoonlijke diensten", "Services personnels", "Personal services"),

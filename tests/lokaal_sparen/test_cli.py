@@ -105,7 +105,9 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     try:
         with engine.connect() as conn:
             scheme = conn.execute(sa.select(Scheme.name, Scheme.villages)).one()
-            shops = conn.execute(sa.select(Merchant.sector, Merchant.status)).all()
+            shops = conn.execute(
+                sa.select(Merchant.sector, Merchant.status, Merchant.town_service)
+            ).all()
             users = conn.scalar(sa.select(sa.func.count()).select_from(StaffUser))
             # Shopping clusters with their shops and villages, and the centre's footfall.
             placed = conn.execute(sa.select(ShoppingCluster.name, sa.func.count(Merchant.id))
@@ -118,7 +120,9 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     assert scheme.name == "Sint-Gillis-Waas"
     assert scheme.villages == ["Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"]
     approved = [s for s in shops if s.status == MerchantStatus.APPROVED]
-    assert len(approved) == 20
+    assert len(approved) == 22
+    # The library and the swimming pool are the municipality's own services.
+    assert sorted(s.sector for s in approved if s.town_service) == ["91.011", "93.110"]
     assert len({s.sector for s in approved}) >= 12  # shops across many sectors
     assert users and users >= 4
     assert dict(placed)["Centrum Sint-Gillis"] >= 5 and len(placed) == 4

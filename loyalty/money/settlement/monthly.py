@@ -23,6 +23,7 @@ later settlement counts them as activity:
     fee                    position -fee, fees +fee
     prepaid applied        prepaid -y, position +y     (y = min(prepaid, owed))
     payout (due > 0)       position -due, cash:bank or cash:stripe +due
+    town service           position -due, municipality +due (no fee, never paid out)
     collection             nothing yet: the position stays negative (a receivable)
                            until the shop pays; the shop is asked by e-mail, its
                            transfer becomes prepaid money, and the next
@@ -72,7 +73,8 @@ from loyalty.oversight import audit
 
 # The settlement's own transactions: never part of a month's activity.
 FEE, PREPAID, PAYOUT = "settlement_fee", "settlement_prepaid", "settlement_payout"
-SETTLEMENT_KINDS = (FEE, PREPAID, PAYOUT)
+TOWN = "settlement_town"  # a town service's month, booked as the municipality's own
+SETTLEMENT_KINDS = (FEE, PREPAID, PAYOUT, TOWN)
 
 Progress = Callable[[str, int, int], None]
 
@@ -240,7 +242,9 @@ def settle(
     ).all()
     for done, merchant in enumerate(merchants, 1):
         issued, redeemed = activity.get(merchant.id, (0, 0))
-        fee = scheme.monthly_fee_cents if merchant.status == MerchantStatus.APPROVED else 0
+        # A town service is the municipality itself: it pays no fee to its own scheme.
+        charged = merchant.status == MerchantStatus.APPROVED and not merchant.town_service
+        fee = scheme.monthly_fee_cents if charged else 0
         session.add(_settle_shop(session, scheme, settlement, merchant, issued, redeemed, fee,
                                  carried.get(merchant.id, 0), stripe_payouts))
         if progress:
@@ -344,7 +348,20 @@ def _settle_shop(
              ledger.Leg(accounts.scheme_account(session, scheme.id, AccountKind.FEES), fee)],
             memo=f"{memo}: monthly fee", settlement_id=settlement.id, at=settlement.created_at,
         )
-    if due < 0:
+    if merchant.town_service:
+        if due:
+            # What the library or the pool took (points' value and euros) is the
+            # municipality's own: no transfer leaves the scheme, the municipality's
+            # account is credited instead (its contributions are netted by it).
+            ledger.post(
+                session, scheme.id, TOWN,
+                [ledger.Leg(position, -due),
+                 ledger.Leg(accounts.scheme_account(session, scheme.id,
+                                                    AccountKind.MUNICIPALITY), due)],
+                memo=f"{memo}: town service, kept by the municipality",
+                settlement_id=settlement.id, at=settlement.created_at,
+            )
+    elif due < 0:
         prepaid = accounts.merchant_account(
             session, scheme.id, merchant.id, AccountKind.MERCHANT_PREPAID
         )

@@ -28,7 +28,7 @@ from loyalty.models import (
     Settlement,
     SettlementLine,
 )
-from loyalty.money.settlement.monthly import SETTLEMENT_KINDS
+from loyalty.money.settlement.monthly import SETTLEMENT_KINDS, euros_redeemed
 from loyalty.money.settlement.periods import format_reference
 from loyalty.money.settlement.sepa import business_day_after, euros
 
@@ -82,6 +82,13 @@ class Statement:
     line: SettlementLine
     merchant: Merchant
     entries: list[StatementEntry]
+    # The town money (euros) the shop took, part of line.redeemed_cents.
+    euros_cents: int = 0
+
+    @property
+    def points_redeemed_cents(self) -> int:
+        """The discount the shop gave for points: redeemed_cents without the euros."""
+        return self.line.redeemed_cents - self.euros_cents
 
 
 def statement(session: Session, settlement: Settlement, merchant_id: int) -> Statement:
@@ -99,6 +106,7 @@ def statement(session: Session, settlement: Settlement, merchant_id: int) -> Sta
         line,
         session.get_one(Merchant, merchant_id),
         statement_entries(session, line),
+        euros_redeemed(session, settlement.id).get(merchant_id, 0),
     )
 
 
@@ -107,12 +115,15 @@ def _summary_rows(st: Statement) -> list[tuple[str, str]]:
     rows = [
         ("issued", euros(line.issued_cents)),
         ("redeemed", euros(line.redeemed_cents)),
+        # Of which: the discount for points, and the credit (euros) spent in the shop.
+        ("redeemed_points", euros(st.points_redeemed_cents)),
+        ("redeemed_euros", euros(st.euros_cents)),
         ("fees", euros(line.fees_cents)),
         ("net", euros(line.net_cents)),
         ("carried", euros(line.carried_cents)),
         ("prepaid_applied", euros(line.prepaid_applied_cents)),
         ("payout", euros(line.payout_cents)),
-        ("payout_method", line.payout_method),
+        ("payout_method", "town_service" if st.merchant.town_service else line.payout_method),
         ("to_collect", euros(line.collect_cents)),
         ("reference", format_reference(line.reference)),
     ]
@@ -152,6 +163,9 @@ EARLIER = _l("This first settlement also takes %(count)s transactions from befor
 SUMMARY = _l("Summary")
 GIVEN = _l("Points you gave (%(points)s points): their value, owed to the scheme")
 REDEEMED = _l("Points redeemed in your shop (%(points)s points): their value, owed to you")
+EUROS_REDEEMED = _l("Credit (euros) spent in your shop: owed to you")
+TOWN_SERVICE = _l("A service of the municipality: what it took is kept by the municipality, "
+                  "nothing is paid out.")
 FEE = _l("Monthly fee")
 NET = _l("Result of the month")
 CARRIED = _l("Still open from earlier months")
@@ -278,7 +292,8 @@ def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -
     para(t(SUMMARY), 12, "B", 8)
     rows = [
         (t(GIVEN, points=points(given)), -line.issued_cents),
-        (t(REDEEMED, points=points(redeemed)), line.redeemed_cents),
+        (t(REDEEMED, points=points(redeemed)), st.points_redeemed_cents),
+        (t(EUROS_REDEEMED), st.euros_cents),
         (t(FEE), -line.fees_cents),
         (t(NET), line.net_cents),
         (t(CARRIED), line.carried_cents),
@@ -297,7 +312,9 @@ def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -
                amount=eur(sum(e.cents for e in corrected))), 9, "I")
     pdf.ln(3)
     due = line.carried_cents + line.net_cents
-    if line.payout_cents and line.payout_method == PayoutMethod.SEPA:
+    if st.merchant.town_service:
+        outcome = t(TOWN_SERVICE)
+    elif line.payout_cents and line.payout_method == PayoutMethod.SEPA:
         outcome = t(PAID_SEPA, amount=eur(line.payout_cents), iban=grouped(line.iban),
                     day=long(business_day_after(st.settlement.created_at.astimezone(zone)
                                                 .date())))
