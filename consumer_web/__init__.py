@@ -8,6 +8,7 @@ from consumer_web import (  # noqa: E402, F401  isort: skip
     account,
     collect,
     grants,
+    news,
     published,
     shell,
     shops,

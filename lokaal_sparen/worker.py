@@ -51,6 +51,8 @@ TASKS: dict[str, Callable[[Echo, datetime], Outcome]] = {
     jobs.POINT_EXPIRY: tasks.expire_points,
     jobs.LEDGER_VERIFY: tasks.verify_ledger,
     jobs.SETTLEMENT: tasks.settle_last_month,
+    jobs.NOTIFICATIONS: tasks.send_notifications,
+    jobs.NEWS_DIGEST: tasks.send_digests,
 }
 
 

@@ -9,6 +9,7 @@ from municipality_dashboard import (  # noqa: E402, F401  isort: skip
     campaigns,
     funding,
     grants,
+    messages,
     operations,
     overview,
     reports,

@@ -44,6 +44,7 @@ NAV = (
                 ("dashboard.campaign", "dashboard.new_campaign")),
         NavItem("dashboard.events_page", _l("Events"), ("dashboard.event",)),
         NavItem("dashboard.grants_page", _l("Grants"), ("dashboard.grants_page",)),
+        NavItem("dashboard.messages_page", _l("Messages"), ("dashboard.messages_page",)),
         NavItem("dashboard.compare", _l("Comparison"), ("dashboard.compare",)),
         NavItem("dashboard.privacy_page", _l("Privacy"), ("dashboard.privacy_page",)),
     )),

@@ -19,6 +19,12 @@ from loyalty.models.claims import Claim, ClaimStatus, SaleCorrection
 from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
+from loyalty.models.notifications import (
+    EmailDigest,
+    Notification,
+    PushSubscription,
+    TownMessage,
+)
 from loyalty.models.operations import JobLease, JobRun, RunStatus, WorkerHeartbeat
 from loyalty.models.printed_cards import PrintedCard
 from loyalty.models.published_texts import PublishedText
@@ -39,6 +45,10 @@ from loyalty.models.town_money import EuroCredit, EuroSource, Grant, GrantWho
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletGroup, WalletStatus
 
 __all__ = [
+    "EmailDigest",
+    "Notification",
+    "PushSubscription",
+    "TownMessage",
     "EuroCredit",
     "EuroSource",
     "Grant",

@@ -21,6 +21,8 @@ FRAUD_CHECK = "fraud-check"
 LEDGER_VERIFY = "ledger-verify"
 SETTLEMENT = "settlement"
 BACKUP = "backup"
+NOTIFICATIONS = "notifications"
+NEWS_DIGEST = "news-digest"
 
 # The night's order: yesterday's fraud check first, then its statistics released
 # (once the day has been closed for half an hour, loyalty.analytics.release.GRACE),
@@ -41,8 +43,8 @@ def skipped(config: Mapping[str, Any]) -> list[str]:
 
 
 def catalogue(config: Mapping[str, Any]) -> list[Job]:
-    """Every job the worker runs here (the backup only with a BACKUP_DIR, none that
-    WORKER_SKIP names)."""
+    """Every job the worker runs here (the backup only with a BACKUP_DIR, pushes only
+    with VAPID keys, none that WORKER_SKIP names)."""
     jobs = [
         Job(SPEND_HOLDS, Every(5)),
         Job(ANALYTICS_REFRESH, Every(15)),
@@ -50,9 +52,14 @@ def catalogue(config: Mapping[str, Any]) -> list[Job]:
         Job(RELEASE, Daily(time(0, 45))),
         Job(POINT_EXPIRY, Daily(time(2, 15))),
         Job(LEDGER_VERIFY, Daily(time(3, 0))),
+        # Mornings: the week's digest arrives with the coffee, not at night.
+        Job(NEWS_DIGEST, Daily(time(8, 0))),
         Job(SETTLEMENT, Monthly(int(config.get("SETTLEMENT_DAY") or DEFAULT_SETTLEMENT_DAY),
                                 time(4, 0))),
     ]
     if config.get("BACKUP_DIR"):
         jobs.insert(4, Job(BACKUP, Daily(time(1, 30))))
+    if config.get("VAPID_PRIVATE_KEY"):
+        # Pushes only where push is set up (the wallet offers it only then).
+        jobs.insert(1, Job(NOTIFICATIONS, Every(5)))
     return [job for job in jobs if job.name not in skipped(config)]

@@ -17,6 +17,8 @@ LABELS = {
     jobs.POINT_EXPIRY: _l("Point expiry and reminders"),
     jobs.LEDGER_VERIFY: _l("Check the books"),
     jobs.SETTLEMENT: _l("Monthly settlement"),
+    jobs.NOTIFICATIONS: _l("Send push notifications"),
+    jobs.NEWS_DIGEST: _l("Weekly news e-mails"),
 }
 
 
