@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,14 +28,14 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from lokaal_sparen import tasks
-from loyalty.earning import campaigns
+from loyalty.earning import campaigns, claims
 from loyalty.infra import webpush
 from loyalty.infra.db import utcnow
 from loyalty.models import EmailDigest, Notification, PushSubscription, Scheme, Wallet
-from loyalty.shoppers import notifications, wallets
+from loyalty.shoppers import expiry, notifications, wallets
 from loyalty.town import messages
 from tests.conftest import Mailbox, free_port
-from tests.factories import Shop, bearer, make_scheme, make_shop
+from tests.factories import Shop, bearer, make_merchant, make_scheme, make_shop
 from tests.forms import csrf
 
 
@@ -295,3 +295,26 @@ def test_the_weekly_digest_needs_consent_and_its_link_unsubscribes(
         later = now + timedelta(days=8)
         assert tasks.send_digests(lambda line: None, later).summary.startswith("0 weekly")
     assert stranger.get("/unsubscribe/not-a-token").status_code == 404
+
+
+def test_an_expiry_reminder_is_pushed_to_a_wallet_without_e_mail(
+    app: Flask, session: Session, push_service: PushService, vapid: webpush.Keys,
+) -> None:
+    t0 = datetime(2024, 11, 27, 10, 0, tzinfo=UTC)
+    scheme = make_scheme(session, validity_months=24)
+    shop = make_merchant(session, scheme)
+    wallet_id, _ = _wallet(session, scheme)
+    wallet = session.get_one(Wallet, wallet_id)
+    new = claims.create_claim(session, shop, 10_000, t0)
+    points = claims.claim_points(session, new.token, wallet, t0).points_credited
+    session.commit()
+    browser = _subscribe(session, wallet_id, f"{push_service.url}/send/e", ["expiry"], "nl")
+    # 28 days before the points are two years old: the reminder, by push only.
+    run = expiry.expire_scheme(session, scheme, datetime(2026, 10, 30, 9, 0, tzinfo=UTC))
+    session.commit()
+    assert run.reminders == []  # no e-mail address: nothing for the mail
+    assert "1 pushes sent" in _send(app)
+    payload = browser.decrypt(push_service.received[0]["body"])
+    assert payload["title"] == "Je punten vervallen binnenkort"
+    assert payload["body"] == (f"{points} punten vervallen op 29 november 2026: ruil ze in bij "
+                               "een deelnemende zaak.")
