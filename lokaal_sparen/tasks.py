@@ -138,6 +138,7 @@ def send_notifications(echo: Echo, now: datetime) -> Outcome:
         return Outcome("push is not set up here (no VAPID keys)")
     with transaction() as session:
         queued = notifications.announce_campaigns(session, now)
+        queued += notifications.remind_vouchers(session, now)
     with transaction() as session:
         waiting = notifications.pending(session)
     sent = failed = gone = 0
@@ -163,8 +164,8 @@ def send_notifications(echo: Echo, now: datetime) -> Outcome:
             else:
                 failed += 1
                 echo(f"  push to subscription of wallet {row.wallet_id}: HTTP {status}")
-    return Outcome(f"{queued} campaign notices queued; {sent} pushes sent, {failed} failed, "
-                   f"{gone} subscriptions gone")
+    return Outcome(f"{queued} campaign and voucher notices queued; {sent} pushes sent, "
+                   f"{failed} failed, {gone} subscriptions gone")
 
 
 def push_payload(session: Session, row: Any, lang: str) -> dict[str, str] | None:
@@ -185,6 +186,12 @@ def push_payload(session: Session, row: Any, lang: str) -> dict[str, str] | None
             body = ngettext("%(num)d point from %(shop)s is in your wallet.",
                             "%(num)d points from %(shop)s are in your wallet.",
                             int(data["points"]), shop=data["shop"])
+        elif row.topic == notifications.EXPIRY and "reward" in data:
+            day = format_date(datetime.fromisoformat(data["date"]).date(), "long",
+                              locale=i18n.babel_locale())
+            title = gettext("Your voucher expires soon")
+            body = gettext("Your voucher “%(reward)s” at %(shop)s can be used until %(date)s.",
+                           reward=data["reward"], shop=data["shop"], date=day)
         elif row.topic == notifications.EXPIRY:
             day = format_date(datetime.fromisoformat(data["date"]).date(), "long",
                               locale=i18n.babel_locale())

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -25,8 +26,13 @@ from loyalty.earning import campaigns
 from loyalty.errors import InvalidInput
 from loyalty.models import (
     EmailDigest,
+    Merchant,
     Notification,
     PushSubscription,
+    Scheme,
+    StampCard,
+    Voucher,
+    VoucherStatus,
     Wallet,
     WalletStatus,
 )
@@ -44,6 +50,8 @@ LANGS = ("nl", "fr", "en")
 DIGEST_EVERY = timedelta(days=7)
 # A campaign is news for a day after it starts; the worker looks every few minutes.
 ANNOUNCE_WITHIN = timedelta(days=1)
+# A voucher's reminder comes this long before it expires (points: 30 days, see expiry).
+VOUCHER_NOTICE = timedelta(days=7)
 
 
 def _key(text: str, size: int, what: str) -> str:
@@ -173,6 +181,40 @@ def announce_campaigns(session: Session, now: datetime) -> int:
         for wallet_id in wallet_ids:
             made += enqueue(session, campaign.scheme_id, wallet_id, CAMPAIGN, str(campaign.id),
                             {"campaign": campaign.id}, now)
+    return made
+
+
+def remind_vouchers(session: Session, now: datetime) -> int:
+    """Outbox rows for vouchers that expire within a week, once per voucher, for the
+    wallets that chose expiry notices."""
+    ref = sa.literal("voucher:") + sa.cast(Voucher.id, sa.String)
+    told = sa.exists().where(
+        Notification.wallet_id == Voucher.wallet_id, Notification.topic == EXPIRY,
+        Notification.ref == ref,
+    )
+    asked = sa.select(PushSubscription.wallet_id).where(PushSubscription.on_expiry)
+    rows = session.execute(
+        sa.select(Voucher.id, Voucher.scheme_id, Voucher.wallet_id, Voucher.expires_at,
+                  StampCard.reward, Merchant.name, Scheme.timezone)
+        .join(StampCard, StampCard.id == Voucher.stamp_card_id)
+        .join(Merchant, Merchant.id == Voucher.merchant_id)
+        .join(Scheme, Scheme.id == Voucher.scheme_id)
+        .where(
+            Voucher.status == VoucherStatus.AVAILABLE,
+            Voucher.expires_at > now,
+            Voucher.expires_at <= now + VOUCHER_NOTICE,
+            Voucher.wallet_id.in_(asked),
+            ~told,
+        )
+        .order_by(Voucher.id)
+    ).all()
+    made = 0
+    for voucher_id, scheme_id, wallet_id, expires_at, reward, shop, zone in rows:
+        assert expires_at is not None  # the query asked for an expiry in the week
+        # The last day it can be used, in the town's calendar.
+        last = (expires_at - timedelta(microseconds=1)).astimezone(ZoneInfo(zone)).date()
+        made += enqueue(session, scheme_id, wallet_id, EXPIRY, f"voucher:{voucher_id}",
+                        {"reward": reward, "shop": shop, "date": last.isoformat()}, now)
     return made
 
 

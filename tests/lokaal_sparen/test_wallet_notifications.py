@@ -16,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import http_ece
 import pytest
 import sqlalchemy as sa
+from babel.dates import format_date
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
@@ -28,7 +30,7 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from lokaal_sparen import tasks
-from loyalty.earning import campaigns, claims
+from loyalty.earning import campaigns, claims, stamps
 from loyalty.infra import webpush
 from loyalty.infra.db import utcnow
 from loyalty.models import EmailDigest, Notification, PushSubscription, Scheme, Wallet
@@ -234,8 +236,8 @@ def test_a_new_campaign_is_announced_once_to_the_wallets_that_asked(
         session, scheme, name="Kerst", starts_at=now - timedelta(minutes=3),
         ends_at=now + timedelta(days=5), budget_cents=50_000, multiplier_pct=200, now=now)
     session.commit()
-    assert _send(app).startswith("1 campaign notices queued; 1 pushes sent")
-    assert _send(app).startswith("0 campaign notices queued; 0 pushes sent")
+    assert _send(app).startswith("1 campaign and voucher notices queued; 1 pushes sent")
+    assert _send(app).startswith("0 campaign and voucher notices queued; 0 pushes sent")
     [push] = push_service.received
     payload = browser.decrypt(push["body"])
     assert payload["title"] == "Nieuwe actie"
@@ -318,3 +320,28 @@ def test_an_expiry_reminder_is_pushed_to_a_wallet_without_e_mail(
     assert payload["title"] == "Je punten vervallen binnenkort"
     assert payload["body"] == (f"{points} punten vervallen op 29 november 2026: ruil ze in bij "
                                "een deelnemende zaak.")
+
+
+def test_a_voucher_about_to_expire_is_pushed_once(
+    app: Flask, session: Session, push_service: PushService, vapid: webpush.Keys,
+) -> None:
+    scheme = make_scheme(session)
+    cafe = make_merchant(session, scheme, name="Café De Roos")
+    card = stamps.create_card(session, cafe, name="Koffiekaart", stamps_needed=2,
+                              reward="Gratis koffie", voucher_valid_days=5)
+    wallet_id, _ = _wallet(session, scheme)
+    browser = _subscribe(session, wallet_id, f"{push_service.url}/send/v", ["expiry"], "nl")
+    now = utcnow()
+    [voucher] = stamps.give_stamps(session, card, session.get_one(Wallet, wallet_id), 2, now)
+    session.commit()
+    assert "1 pushes sent" in _send(app)
+    assert "0 pushes sent" in _send(app)  # once per voucher
+    [push] = push_service.received
+    payload = browser.decrypt(push["body"])
+    assert voucher.expires_at is not None
+    last = (voucher.expires_at - timedelta(microseconds=1)).astimezone(
+        ZoneInfo(scheme.timezone)).date()
+    assert payload["title"] == "Je waardebon vervalt binnenkort"
+    assert payload["body"] == (
+        "Je waardebon “Gratis koffie” bij Café De Roos kun je gebruiken tot "
+        f"{format_date(last, 'long', locale='nl_BE')}.")
