@@ -109,3 +109,14 @@ def digest_unsubscribe(token: str) -> Response:
     return page("unsubscribed.html", done=True)
 
 
+@bp.get("/unsubscribe/reminders/<token>")
+@writes  # the link itself turns the reminders off
+def reminders_unsubscribe(token: str) -> Response:
+    """The expiry reminder's one-click unsubscribe, like the digest's."""
+    wallet_id = unsubscribe.wallet_of(token, unsubscribe.REMINDERS)
+    if wallet_id is None:
+        return page("unsubscribed.html", 404, done=False, reminders=True)
+    notifications.reminder_mail_off(db(), wallet_id, utcnow())
+    return page("unsubscribed.html", done=True, reminders=True)
+
+

@@ -106,6 +106,9 @@ def _send_expiry_reminder(echo: Echo, reminder: Any) -> None:
     from flask_babel import force_locale, gettext
 
     from loyalty.infra import mail
+    from loyalty.web import unsubscribe
+
+    link = unsubscribe.link(reminder.wallet_id, unsubscribe.REMINDERS)
 
     # Wallets keep no language; the schemes are Flemish towns, so Dutch.
     with force_locale("nl"):
@@ -116,8 +119,11 @@ def _send_expiry_reminder(echo: Echo, reminder: Any) -> None:
             points=reminder.points,
             date=reminder.expires_by.strftime("%d/%m/%Y"),
         )
+        body += "\n\n" + gettext("You get this reminder at your wallet's e-mail address. "
+                                  "Stop these reminders with one click: %(url)s", url=link)
     try:
-        mail.send(current_app.config, reminder.email, subject, body)
+        mail.send(current_app.config, reminder.email, subject, body,
+                  headers={"List-Unsubscribe": f"<{link}>"})
     except (OSError, smtplib.SMTPException) as error:
         echo(f"  could not e-mail wallet {reminder.wallet_id}: {error}")
 

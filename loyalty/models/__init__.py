@@ -23,6 +23,7 @@ from loyalty.models.notifications import (
     EmailDigest,
     Notification,
     PushSubscription,
+    ReminderOptOut,
     TownMessage,
 )
 from loyalty.models.operations import JobLease, JobRun, RunStatus, WorkerHeartbeat
@@ -48,6 +49,7 @@ __all__ = [
     "EmailDigest",
     "Notification",
     "PushSubscription",
+    "ReminderOptOut",
     "TownMessage",
     "EuroCredit",
     "EuroSource",

@@ -64,6 +64,16 @@ class EmailDigest(Base):
     last_sent_on: Mapped[date | None] = mapped_column(sa.Date)
 
 
+class ReminderOptOut(Base):
+    """A wallet that no longer wants the e-mailed reminder of points about to expire
+    (its one-click link); the reminder is otherwise sent to a wallet's recovery e-mail."""
+
+    __tablename__ = "reminder_opt_outs"
+
+    wallet_id: Mapped[int] = mapped_column(sa.ForeignKey("wallets.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Notification(Base):
     """The outbox: a push to send, written in the transaction of what it tells.
 

@@ -135,13 +135,14 @@ def expire_scheme(
             run.wallets_expired += 1
             run.points_expired += expired
         push = notifications.wants(session, wallet.id, notifications.EXPIRY)
-        if wallet.email or push:
+        email = wallet.email if wallet.email and notifications.reminders_by_mail(
+            session, wallet.id) else None
+        if email or push:
             soon = old_points(session, wallet, remind_before)
             if soon and _note_reminder(session, scheme, wallet, soon, today):
                 expires_by = datetime.combine(today, time()) + timedelta(days=REMINDER_DAYS)
-                if wallet.email:
-                    run.reminders.append(
-                        Reminder(wallet.id, wallet.email, soon, expires_by.date()))
+                if email:
+                    run.reminders.append(Reminder(wallet.id, email, soon, expires_by.date()))
                 if push:
                     # In the reminder's transaction: kept with its notice, or with neither.
                     notifications.enqueue(

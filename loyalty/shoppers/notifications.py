@@ -29,6 +29,7 @@ from loyalty.models import (
     Merchant,
     Notification,
     PushSubscription,
+    ReminderOptOut,
     Scheme,
     StampCard,
     Voucher,
@@ -306,6 +307,22 @@ def mark_digest_sent(session: Session, wallet_id: int, today: date) -> bool:
         .values(last_sent_on=today)
     )
     return getattr(result, "rowcount", 0) == 1
+
+
+def reminders_by_mail(session: Session, wallet_id: int) -> bool:
+    """False once the wallet used the reminder e-mail's unsubscribe link."""
+    return session.get(ReminderOptOut, wallet_id) is None
+
+
+def reminder_mail_off(session: Session, wallet_id: int, now: datetime) -> None:
+    """No more e-mailed expiry reminders for this wallet (doing it twice changes nothing)."""
+    if session.get(ReminderOptOut, wallet_id) is None:
+        try:
+            with session.begin_nested():
+                session.add(ReminderOptOut(wallet_id=wallet_id, created_at=now))
+                session.flush()
+        except sa.exc.IntegrityError:
+            pass  # a second click at the same moment: already off
 
 
 def forget_wallet(session: Session, wallet_id: int) -> None:

@@ -1,5 +1,5 @@
 """campaigns and news in the wallet: the town's messages, push subscriptions, the e-mail
-digest and the notifications outbox
+digest, opting out of e-mailed expiry reminders and the notifications outbox
 
 Revision ID: 0026
 Revises: 0020
@@ -78,6 +78,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("wallet_id", name=op.f("pk_email_digests")),
     )
     op.create_table(
+        "reminder_opt_outs",
+        sa.Column("wallet_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["wallet_id"], ["wallets.id"], name=op.f("fk_reminder_opt_outs_wallet_id_wallets")
+        ),
+        sa.PrimaryKeyConstraint("wallet_id", name=op.f("pk_reminder_opt_outs")),
+    )
+    op.create_table(
         "notifications",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("scheme_id", sa.Integer(), nullable=False),
@@ -104,6 +113,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notifications")
+    op.drop_table("reminder_opt_outs")
     op.drop_table("email_digests")
     op.drop_table("push_subscriptions")
     op.drop_table("town_messages")

@@ -345,3 +345,39 @@ def test_a_voucher_about_to_expire_is_pushed_once(
     assert payload["body"] == (
         "Je waardebon “Gratis koffie” bij Café De Roos kun je gebruiken tot "
         f"{format_date(last, 'long', locale='nl_BE')}.")
+
+
+def test_the_e_mailed_expiry_reminder_has_a_link_that_stops_it(
+    app: Flask, session: Session, mailbox: Mailbox,
+) -> None:
+    t0 = datetime(2024, 11, 27, 10, 0, tzinfo=UTC)
+    scheme = make_scheme(session, validity_months=24)
+    shop = make_merchant(session, scheme)
+    addresses = []
+    for _n in range(2):  # the second one keeps its reminders: what the first would get
+        wallet_id, _ = _wallet(session, scheme)
+        wallet = session.get_one(Wallet, wallet_id)
+        wallet.email = f"herinnering-{wallet_id}@example.be"
+        addresses.append(wallet.email)
+        for at in (t0, t0 + timedelta(days=40)):
+            new = claims.create_claim(session, shop, 5_000, at)
+            claims.claim_points(session, new.token, wallet, at)
+    session.commit()
+    email, control = addresses
+
+    def remind(day: datetime) -> str:
+        with app.app_context():
+            return tasks.expire_points(lambda line: None, day, scheme.slug).summary
+
+    assert remind(datetime(2026, 10, 30, 9, 0, tzinfo=UTC)).endswith("2 reminders sent")
+    message = mailbox.wait_for(email)
+    link = next(w for w in message.get_content().split() if "/unsubscribe/reminders/" in w)
+    assert message["List-Unsubscribe"].strip() == f"<{link}>"
+    # The digest's link does not take a reminder's token, nor the other way round.
+    token = urlsplit(link).path.rsplit("/", 1)[1]
+    assert app.test_client().get(f"/unsubscribe/{token}").status_code == 404
+    assert app.test_client().get(urlsplit(link).path).status_code == 200
+    # In December the later points are about to expire: only the other wallet is told.
+    assert remind(datetime(2026, 12, 10, 9, 0, tzinfo=UTC)).endswith("1 reminders sent")
+    sent_to = [m["To"] for m in mailbox.messages]
+    assert sent_to.count(email) == 1 and sent_to.count(control) == 2
