@@ -108,7 +108,12 @@ def _send_expiry_reminder(echo: Echo, reminder: Any) -> None:
     from loyalty.infra import mail
     from loyalty.web import unsubscribe
 
-    link = unsubscribe.link(reminder.wallet_id, unsubscribe.REMINDERS)
+    try:
+        link: str | None = unsubscribe.link(reminder.wallet_id, unsubscribe.REMINDERS)
+    except RuntimeError:
+        # No PUBLIC_URL (a command run by hand): the reminder still goes, without a link
+        # that could not open anything.
+        link = None
 
     # Wallets keep no language; the schemes are Flemish towns, so Dutch.
     with force_locale("nl"):
@@ -119,11 +124,12 @@ def _send_expiry_reminder(echo: Echo, reminder: Any) -> None:
             points=reminder.points,
             date=reminder.expires_by.strftime("%d/%m/%Y"),
         )
-        body += "\n\n" + gettext("You get this reminder at your wallet's e-mail address. "
-                                  "Stop these reminders with one click: %(url)s", url=link)
+        if link:
+            body += "\n\n" + gettext("You get this reminder at your wallet's e-mail address. "
+                                      "Stop these reminders with one click: %(url)s", url=link)
     try:
         mail.send(current_app.config, reminder.email, subject, body,
-                  headers={"List-Unsubscribe": f"<{link}>"})
+                  headers={"List-Unsubscribe": f"<{link}>"} if link else None)
     except (OSError, smtplib.SMTPException) as error:
         echo(f"  could not e-mail wallet {reminder.wallet_id}: {error}")
 
