@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -65,6 +66,17 @@ def _key(text: str, size: int, what: str) -> str:
     return text
 
 
+def _internal(host: str) -> bool:
+    """A host name or address that is not on the internet (this machine, a private net)."""
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: push services are public names (no lookup here)
+    return not address.is_global
+
+
 def subscribe(
     session: Session,
     wallet: Wallet,
@@ -89,6 +101,10 @@ def subscribe(
     schemes = ("https", "http") if allow_http else ("https",)
     if url.scheme not in schemes or not url.hostname or len(endpoint) > 1000:
         raise InvalidInput("the endpoint must be an https URL", code="invalid_subscription")
+    if not allow_http and _internal(url.hostname):
+        # The worker posts to this URL: never let a page aim it at our own network.
+        raise InvalidInput("the endpoint must be a public push service",
+                           code="invalid_subscription")
     # The browser's ECDH P-256 public key (uncompressed point) and its 16-byte secret.
     _key(p256dh, 65, "p256dh")
     _key(auth, 16, "auth")

@@ -36,6 +36,10 @@ def _subscribe(session: Session, wallet: Wallet, endpoint: str, **kw: object) ->
 def test_a_subscription_needs_https_real_keys_and_known_topics(session: Session) -> None:
     wallet = _wallet(session)
     for bad in (dict(endpoint="http://push.example.net/x"),
+                dict(endpoint="https://127.0.0.1:8443/x"),
+                dict(endpoint="https://10.0.0.7/x"),
+                dict(endpoint="https://[::1]/x"),
+                dict(endpoint="https://localhost/x"),
                 dict(endpoint="https://push.example.net/x", auth="c2hvcnQ"),
                 dict(endpoint="https://push.example.net/x", p256dh=AUTH),
                 dict(endpoint="https://push.example.net/x", topics=[]),
