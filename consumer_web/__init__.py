@@ -10,6 +10,7 @@ from consumer_web import (  # noqa: E402, F401  isort: skip
     grants,
     open_data,
     passes,
+    news,
     published,
     shell,
     shops,

@@ -10,10 +10,12 @@ from flask import (
 
 from consumer_web import cookie
 from consumer_web.common import bp, current_language, page
+from loyalty.earning import campaigns
+from loyalty.infra.db import utcnow
 from loyalty.models import Merchant
 from loyalty.shops import opening_hours
 from loyalty.town import schemes, sectors
-from loyalty.web import db, i18n
+from loyalty.web import campaign_words, db, i18n
 
 
 @bp.get("/shops")
@@ -33,8 +35,15 @@ def shops_page() -> Response:
         shops = [m for m in shops if q in m.name.casefold() or q in (m.address or "").casefold()]
     if sector:
         shops = [m for m in shops if m.sector == sector]
+    # One rule for which shop a campaign covers: the one that pays the bonus at the till.
+    now = utcnow()
+    running = {sid: campaigns.running_in_scheme(session, sid, now)
+               for sid in {m.scheme_id for m in shops}}
+    badges = {m.id: [campaign_words.bonus(c) for c in running[m.scheme_id]
+                     if campaigns.covers(c, m)] for m in shops}
     return page(
         "shops.html",
+        badges=badges,
         shops=shops,
         query=query,
         sector=sector,

@@ -16,7 +16,7 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from consumer_web import cookie
+from consumer_web import cookie, news
 from consumer_web.common import bp, page, problem, wallet_or_home
 from consumer_web.forms import (
     ActionForm,
@@ -74,11 +74,13 @@ def _towns(wallet: Wallet) -> list[dict[str, Any]]:
 
 def _wallet(wallet: Wallet, status: int, spend_form: SpendForm) -> Response:
     session = db()
+    scheme = session.get_one(Scheme, wallet.scheme_id)
     return page(
         "wallet.html",
         status,
         summary=wallet_summary(session, wallet),
-        scheme=session.get_one(Scheme, wallet.scheme_id),
+        scheme=scheme,
+        **news.wallet_news(wallet, scheme),
         towns=_towns(wallet),
         switch=ActionForm(prefix="town"),
         spend=spend_form,

@@ -58,6 +58,11 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "Lokaal Sparen <noreply@lokaalsparen.invalid>",
+        # Web Push for the wallet (loyalty.infra.webpush); without all three the
+        # wallet offers no push notifications (the e-mail digest still works).
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY") or None,
+        "VAPID_PUBLIC_KEY": os.environ.get("VAPID_PUBLIC_KEY") or None,
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT") or None,
         # Shop funding by Stripe Checkout (card, Bancontact). Without the secret
         # key the portal offers bank transfer only (the demo default); without
         # the webhook secret no Stripe payment is ever credited.

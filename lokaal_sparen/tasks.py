@@ -138,6 +138,14 @@ def _send_expiry_reminder(echo: Echo, reminder: Any) -> None:
     from flask_babel import force_locale, gettext
 
     from loyalty.infra import mail
+    from loyalty.web import unsubscribe
+
+    try:
+        link: str | None = unsubscribe.link(reminder.wallet_id, unsubscribe.REMINDERS)
+    except RuntimeError:
+        # No PUBLIC_URL (a command run by hand): the reminder still goes, without a link
+        # that could not open anything.
+        link = None
 
     # Wallets keep no language; the schemes are Flemish towns, so Dutch.
     with force_locale("nl"):
@@ -148,10 +156,162 @@ def _send_expiry_reminder(echo: Echo, reminder: Any) -> None:
             points=reminder.points,
             date=reminder.expires_by.strftime("%d/%m/%Y"),
         )
+        if link:
+            body += "\n\n" + gettext("You get this reminder at your wallet's e-mail address. "
+                                      "Stop these reminders with one click: %(url)s", url=link)
     try:
-        mail.send(current_app.config, reminder.email, subject, body)
+        mail.send(current_app.config, reminder.email, subject, body,
+                  headers={"List-Unsubscribe": f"<{link}>"} if link else None)
     except (OSError, smtplib.SMTPException) as error:
         echo(f"  could not e-mail wallet {reminder.wallet_id}: {error}")
+
+
+def send_notifications(echo: Echo, now: datetime) -> Outcome:
+    """Queue the news of campaigns that started, then send the outbox by Web Push.
+
+    Each notification is claimed (sent_at set) in its own short transaction
+    before it is sent, so it goes out at most once even beside another run; a
+    push service that fails loses that one message, never a sale. A service
+    answering 404 or 410 has forgotten the subscription: it is deleted.
+    """
+    from loyalty.infra import webpush
+    from loyalty.shoppers import notifications
+
+    keys = webpush.keys_from(current_app.config)
+    if keys is None:
+        return Outcome("push is not set up here (no VAPID keys)")
+    with transaction() as session:
+        queued = notifications.announce_campaigns(session, now)
+        queued += notifications.remind_vouchers(session, now)
+    with transaction() as session:
+        waiting = notifications.pending(session)
+    sent = failed = gone = 0
+    for notification_id in waiting:
+        with transaction() as session:
+            row = notifications.take(session, notification_id, now)
+            if row is None:
+                continue
+            subscribed = notifications.targets(session, row)
+            payloads = {lang: push_payload(session, row, lang)
+                        for lang in {sub.lang for sub in subscribed}}
+            deliveries = [(sub.endpoint, sub.p256dh, sub.auth, payloads[sub.lang])
+                          for sub in subscribed if payloads[sub.lang] is not None]
+        for endpoint, p256dh, auth, payload in deliveries:
+            assert payload is not None
+            status = webpush.send(keys, endpoint, p256dh, auth, payload)
+            if status in webpush.GONE:
+                with transaction() as session:
+                    notifications.forget_endpoint(session, endpoint)
+                gone += 1
+            elif 200 <= status < 300:
+                sent += 1
+            else:
+                failed += 1
+                echo(f"  push to subscription of wallet {row.wallet_id}: HTTP {status}")
+    return Outcome(f"{queued} campaign and voucher notices queued; {sent} pushes sent, "
+                   f"{failed} failed, {gone} subscriptions gone")
+
+
+def push_payload(session: Session, row: Any, lang: str) -> dict[str, str] | None:
+    """A notification's title and text in the subscriber's language, and where it opens.
+
+    It opens the wallet's notification settings, where they are turned off."""
+    from babel.dates import format_date
+    from flask_babel import force_locale, gettext, ngettext
+
+    from loyalty.models import Campaign
+    from loyalty.shoppers import notifications
+    from loyalty.web import campaign_words, i18n
+
+    data = row.data or {}
+    with force_locale(lang):
+        if row.topic == notifications.POINTS:
+            title = gettext("Points collected")
+            body = ngettext("%(num)d point from %(shop)s is in your wallet.",
+                            "%(num)d points from %(shop)s are in your wallet.",
+                            int(data["points"]), shop=data["shop"])
+        elif row.topic == notifications.EXPIRY and "reward" in data:
+            day = format_date(datetime.fromisoformat(data["date"]).date(), "long",
+                              locale=i18n.babel_locale())
+            title = gettext("Your voucher expires soon")
+            body = gettext("Your voucher “%(reward)s” at %(shop)s can be used until %(date)s.",
+                           reward=data["reward"], shop=data["shop"], date=day)
+        elif row.topic == notifications.EXPIRY:
+            day = format_date(datetime.fromisoformat(data["date"]).date(), "long",
+                              locale=i18n.babel_locale())
+            title = gettext("Your points expire soon")
+            body = ngettext(
+                "%(num)d point expires by %(date)s: spend it in any participating shop.",
+                "%(num)d points expire by %(date)s: spend them in any participating shop.",
+                int(data["points"]), date=day)
+        else:
+            campaign = session.get(Campaign, int(data["campaign"]))
+            if campaign is None:
+                return None
+            title = gettext("New campaign")
+            body = campaign_words.sentence(session, campaign)
+    return {"title": title, "body": body, "url": "/wallet#notifications"}
+
+
+def send_digests(echo: Echo, now: datetime) -> Outcome:
+    """The weekly e-mail digest of each wallet that asked for it, with its unsubscribe link.
+
+    The week is claimed by a conditional UPDATE before the e-mail leaves, so a
+    second worker or a rerun sends no second digest that week (a failed send
+    waits for next week). A week with nothing to tell sends nothing.
+    """
+    from loyalty.infra import mail
+    from loyalty.shoppers import digest, notifications
+
+    today = now.astimezone(ZoneInfo(current_app.config.get("WORKER_TIMEZONE")
+                                    or "Europe/Brussels")).date()
+    with transaction() as session:
+        due = notifications.due_digests(session, today)
+    sent = quiet = 0
+    for wanted in due:
+        with transaction() as session:
+            if not notifications.mark_digest_sent(session, wanted.wallet_id, today):
+                continue
+            content = digest.content(session, wanted.wallet_id, now)
+            if content.empty:
+                quiet += 1
+                continue
+            subject, body, link = digest_text(session, content, wanted)
+        try:
+            mail.send(current_app.config, wanted.email, subject, body,
+                      headers={"List-Unsubscribe": f"<{link}>"})
+            sent += 1
+        except (OSError, smtplib.SMTPException) as error:
+            echo(f"  could not e-mail the digest of wallet {wanted.wallet_id}: {error}")
+    return Outcome(f"{sent} weekly digests sent, {quiet} with nothing to tell")
+
+
+def digest_text(session: Session, content: Any, wanted: Any) -> tuple[str, str, str]:
+    from flask_babel import force_locale, gettext, ngettext
+
+    from loyalty.web import campaign_words, public_url, unsubscribe
+
+    link = unsubscribe.link(wanted.wallet_id)
+    zone = content.scheme.timezone
+    with force_locale(wanted.lang):
+        subject = gettext("Lokaal Sparen %(town)s: this week's news", town=content.scheme.name)
+        parts = [gettext("Hello,"), gettext("This week in Lokaal Sparen %(town)s:",
+                                            town=content.scheme.name)]
+        if content.campaigns:
+            parts.append(gettext("Campaigns") + "\n" + "\n".join(
+                f"- {campaign_words.sentence(session, c, zone)}" for c in content.campaigns))
+        if content.messages:
+            parts.append(gettext("Messages from the town") + "\n" + "\n\n".join(
+                f"- {m.title}\n  {m.body}" for m in content.messages))
+        if content.expiring_points:
+            parts.append(ngettext(
+                "%(num)d point of your wallet expires within 30 days: spend it soon.",
+                "%(num)d points of your wallet expire within 30 days: spend them soon.",
+                content.expiring_points))
+        parts.append(gettext("Your wallet: %(url)s", url=public_url("/wallet")))
+        parts.append(gettext("You get this e-mail because you asked for it in your wallet. "
+                             "Stop it with one click: %(url)s", url=link))
+    return subject, "\n\n".join(parts) + "\n", link
 
 
 def check_fraud(echo: Echo, now: datetime, slug: str | None = None,

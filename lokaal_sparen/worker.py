@@ -53,6 +53,8 @@ TASKS: dict[str, Callable[[Echo, datetime], Outcome]] = {
     jobs.LEDGER_VERIFY: tasks.verify_ledger,
     jobs.SETTLEMENT: tasks.settle_last_month,
     jobs.SOCIAL_TARIFF: tasks.credit_social_tariff,
+    jobs.NOTIFICATIONS: tasks.send_notifications,
+    jobs.NEWS_DIGEST: tasks.send_digests,
 }
 
 

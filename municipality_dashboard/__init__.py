@@ -10,6 +10,7 @@ from municipality_dashboard import (  # noqa: E402, F401  isort: skip
     clusters,
     funding,
     grants,
+    messages,
     operations,
     overview,
     reports,

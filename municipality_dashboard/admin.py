@@ -337,6 +337,7 @@ ACTION_LABELS = {
     "campaign.create": _l("Campaign created"),
     "grant.create": _l("Grant created"),
     "event.create": _l("Event marked on the calendar"),
+    "message.create": _l("Message to the shoppers posted"),
     "settlement.lock": _l("Month settled"),
     "funding.bank_transfer": _l("Bank transfer recorded"),
     "merchant.bank_account": _l("Shop's bank account changed"),

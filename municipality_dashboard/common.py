@@ -44,6 +44,7 @@ NAV = (
                 ("dashboard.campaign", "dashboard.new_campaign")),
         NavItem("dashboard.events_page", _l("Events"), ("dashboard.event",)),
         NavItem("dashboard.grants_page", _l("Grants"), ("dashboard.grant", "dashboard.new_grant")),
+        NavItem("dashboard.messages_page", _l("Messages"), ("dashboard.messages_page",)),
         NavItem("dashboard.cluster_report", _l("Shopping clusters"),
                 ("dashboard.cluster_report",)),
         NavItem("dashboard.compare", _l("Comparison"), ("dashboard.compare",)),

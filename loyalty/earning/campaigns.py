@@ -263,6 +263,28 @@ def running_for(session: Session, merchant: CampaignShop, at: datetime) -> list[
     return [c for c in found if covers(c, merchant)]
 
 
+def running_in_scheme(session: Session, scheme_id: int, at: datetime) -> list[Campaign]:
+    """The campaigns a shopper can still earn a bonus from now (the wallet, the shop
+    list, the digest): running by ``running_at`` and with budget for a bonus left."""
+    found = session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.scheme_id == scheme_id, running_at(at))
+        .order_by(Campaign.ends_at, Campaign.id)
+    ).all()
+    return [c for c in found if figures(session, c, at).status == Status.ACTIVE]
+
+
+def started_since(session: Session, since: datetime, at: datetime) -> list[Campaign]:
+    """Campaigns of every scheme that started after ``since`` and run at ``at``."""
+    return list(
+        session.scalars(
+            sa.select(Campaign)
+            .where(Campaign.starts_at > since, running_at(at))
+            .order_by(Campaign.id)
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Earned:
     transaction_id: int

@@ -41,7 +41,7 @@ from loyalty.models import (
     WebhookEvent,
 )
 from loyalty.money import accounts, ledger, social
-from loyalty.shoppers import wallets
+from loyalty.shoppers import notifications, wallets
 from loyalty.shops import webhooks
 from loyalty.town.schemes import earn_rate_for
 
@@ -392,6 +392,11 @@ def _collect(
         vouchers = stamp_cards.give_stamps(
             session, card, session.get_one(Wallet, wallet.id), stamps, now
         )
+    if points + bonus:
+        # Only a wallet that asked to hear of its points gets an outbox row; the
+        # worker sends it after this transaction commits (never inside the sale).
+        notifications.enqueue(session, scheme_id, wallet.id, notifications.POINTS,
+                              str(claim_id), {"points": points + bonus, "shop": name}, now)
     if amount_cents:
         sale = events.Sale(scheme_id, timezone, merchant_id, sector, amount_cents,
                            points + bonus, campaign_id)

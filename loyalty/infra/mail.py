@@ -16,12 +16,17 @@ from typing import Any
 log = logging.getLogger("loyalty.infra.mail")
 
 
-def send(config: Mapping[str, Any], to: str, subject: str, body: str) -> None:
-    """Send a plain-text message; raises OSError/smtplib.SMTPException on failure."""
+def send(config: Mapping[str, Any], to: str, subject: str, body: str,
+         headers: Mapping[str, str] | None = None) -> None:
+    """Send a plain-text message; raises OSError/smtplib.SMTPException on failure.
+
+    ``headers`` adds header lines, e.g. a digest's List-Unsubscribe."""
     message = EmailMessage()
     message["From"] = config.get("MAIL_FROM") or "Lokaal Sparen <noreply@lokaalsparen.invalid>"
     message["To"] = to
     message["Subject"] = subject
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body)
     server = config.get("MAIL_SERVER")
     if not server:

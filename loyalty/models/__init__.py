@@ -20,6 +20,13 @@ from loyalty.models.clusters import FootfallCount, FootfallCounter, ShoppingClus
 from loyalty.models.funding import FundingMethod, Prepayment
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
+from loyalty.models.notifications import (
+    EmailDigest,
+    Notification,
+    PushSubscription,
+    ReminderOptOut,
+    TownMessage,
+)
 from loyalty.models.operations import JobLease, JobRun, RunStatus, WorkerHeartbeat
 from loyalty.models.printed_cards import PrintedCard
 from loyalty.models.published_texts import PublishedText
@@ -64,6 +71,11 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",
+    "EmailDigest",
+    "Notification",
+    "PushSubscription",
+    "ReminderOptOut",
+    "TownMessage",
     "EuroCredit",
     "EuroCreditNotice",
     "EuroSource",

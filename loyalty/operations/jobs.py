@@ -23,6 +23,8 @@ SETTLEMENT = "settlement"
 BACKUP = "backup"
 WEBHOOKS = "webhooks"
 SOCIAL_TARIFF = "social-tariff"
+NOTIFICATIONS = "notifications"
+NEWS_DIGEST = "news-digest"
 
 # The night's order: yesterday's fraud check first, then its statistics released
 # (once the day has been closed for half an hour, loyalty.analytics.release.GRACE),
@@ -43,8 +45,8 @@ def skipped(config: Mapping[str, Any]) -> list[str]:
 
 
 def catalogue(config: Mapping[str, Any]) -> list[Job]:
-    """Every job the worker runs here (the backup only with a BACKUP_DIR, none that
-    WORKER_SKIP names)."""
+    """Every job the worker runs here (the backup only with a BACKUP_DIR, pushes only
+    with VAPID keys, none that WORKER_SKIP names)."""
     jobs = [
         Job(SPEND_HOLDS, Every(5)),
         # A shop's systems hear of a sale within a minute or two.
@@ -57,9 +59,14 @@ def catalogue(config: Mapping[str, Any]) -> list[Job]:
         # Daily, not monthly: a wallet entitled in the middle of a month gets that
         # month's amount the next night; the unique (wallet, month) key credits once.
         Job(SOCIAL_TARIFF, Daily(time(3, 30))),
+        # Mornings: the week's digest arrives with the coffee, not at night.
+        Job(NEWS_DIGEST, Daily(time(8, 0))),
         Job(SETTLEMENT, Monthly(int(config.get("SETTLEMENT_DAY") or DEFAULT_SETTLEMENT_DAY),
                                 time(4, 0))),
     ]
     if config.get("BACKUP_DIR"):
         jobs.insert(5, Job(BACKUP, Daily(time(1, 30))))
+    if config.get("VAPID_PRIVATE_KEY"):
+        # Pushes only where push is set up (the wallet offers it only then).
+        jobs.insert(1, Job(NOTIFICATIONS, Every(5)))
     return [job for job in jobs if job.name not in skipped(config)]

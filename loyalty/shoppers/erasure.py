@@ -25,7 +25,7 @@ from loyalty.models import (
     WalletStatus,
 )
 from loyalty.money import accounts, ledger
-from loyalty.shoppers import wallet_passes, wallets
+from loyalty.shoppers import notifications, wallet_passes, wallets
 from loyalty.spending import redemptions
 
 
@@ -86,6 +86,7 @@ def delete_wallet(session: Session, wallet: Wallet, now: datetime) -> int:
             point_value_cents=point_value,
         )
     _scrub_events(session, wallet)
+    notifications.forget_wallet(session, wallet.id)
     wallet.email = None
     wallet.stats_consent = False
     wallet.home_postcode = wallet.home_village = wallet.age_band = None

@@ -39,7 +39,7 @@ from loyalty.models import (
     WalletStatus,
 )
 from loyalty.money import accounts, ledger
-from loyalty.shoppers import wallets
+from loyalty.shoppers import notifications, wallets
 
 REMINDER_DAYS = 30
 # A hold returned to the wallet is the same points coming back, not new ones.
@@ -94,7 +94,7 @@ def _candidates(session: Session, scheme: Scheme) -> Iterator[Wallet]:
 @dataclass(frozen=True)
 class Reminder:
     wallet_id: int
-    email: str
+    email: str | None  # None: a push reminder only
     points: int
     expires_by: date
 
@@ -134,11 +134,21 @@ def expire_scheme(
         if expired and _expire_wallet(session, scheme, wallet, expired, today, now):
             run.wallets_expired += 1
             run.points_expired += expired
-        if wallet.email:
+        push = notifications.wants(session, wallet.id, notifications.EXPIRY)
+        email = wallet.email if wallet.email and notifications.reminders_by_mail(
+            session, wallet.id) else None
+        if email or push:
             soon = old_points(session, wallet, remind_before)
             if soon and _note_reminder(session, scheme, wallet, soon, today):
                 expires_by = datetime.combine(today, time()) + timedelta(days=REMINDER_DAYS)
-                run.reminders.append(Reminder(wallet.id, wallet.email, soon, expires_by.date()))
+                if email:
+                    run.reminders.append(Reminder(wallet.id, email, soon, expires_by.date()))
+                if push:
+                    # In the reminder's transaction: kept with its notice, or with neither.
+                    notifications.enqueue(
+                        session, scheme.id, wallet.id, notifications.EXPIRY,
+                        today.replace(day=1).isoformat(),
+                        {"points": soon, "date": expires_by.date().isoformat()}, now)
         if progress is not None:
             progress(run.wallets_checked, len(candidates))
     return run

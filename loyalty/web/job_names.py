@@ -19,6 +19,8 @@ LABELS = {
     jobs.LEDGER_VERIFY: _l("Check the books"),
     jobs.SETTLEMENT: _l("Monthly settlement"),
     jobs.SOCIAL_TARIFF: _l("Social tariff: this month's credit"),
+    jobs.NOTIFICATIONS: _l("Send push notifications"),
+    jobs.NEWS_DIGEST: _l("Weekly news e-mails"),
 }
 
 

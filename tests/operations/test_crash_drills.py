@@ -49,7 +49,7 @@ from tests.settlement_data import generate_month, make_shops
 MONTHS = [f"2026-{m:02d}" for m in range(1, 7)]
 ALL_JOBS = [jobs.SPEND_HOLDS, jobs.WEBHOOKS, jobs.ANALYTICS_REFRESH, jobs.FRAUD_CHECK, jobs.RELEASE,
             jobs.BACKUP, jobs.POINT_EXPIRY, jobs.LEDGER_VERIFY, jobs.SOCIAL_TARIFF,
-            jobs.SETTLEMENT]
+            jobs.SETTLEMENT, jobs.NEWS_DIGEST, jobs.NOTIFICATIONS]
 
 
 class Town:

@@ -123,7 +123,8 @@ def test_a_missed_job_is_e_mailed_once_and_shown(ops_app: Flask, ops_mailbox: Ma
     assert sorted(m["Subject"].split(" / ")[-1] for m in missed) == sorted(
         f"Lokaal Sparen: “{label}” did not run" for label in
         ("Fraud check", "Release the statistics of closed days", "Backup",
-         "Point expiry and reminders", "Check the books", "Social tariff: this month's credit")
+         "Point expiry and reminders", "Check the books", "Social tariff: this month's credit",
+         "Weekly news e-mails")
     )
     assert not [m for m in ops_mailbox.messages[before:] if m["To"] == admin_email]
 
