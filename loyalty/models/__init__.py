@@ -17,6 +17,7 @@ from loyalty.models.analytics import (
 from loyalty.models.campaigns import CalendarEvent, Campaign
 from loyalty.models.claims import Claim, ClaimStatus, SaleCorrection
 from loyalty.models.funding import FundingMethod, Prepayment
+from loyalty.models.gift_vouchers import GiftVoucher, GiftVoucherOrder, GiftVoucherSource
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
 from loyalty.models.operations import JobLease, JobRun, RunStatus, WorkerHeartbeat
@@ -39,6 +40,9 @@ from loyalty.models.town_money import EuroCredit, EuroSource, Grant, GrantWho
 from loyalty.models.wallets import ExpiryNotice, Wallet, WalletGroup, WalletStatus
 
 __all__ = [
+    "GiftVoucher",
+    "GiftVoucherOrder",
+    "GiftVoucherSource",
     "EuroCredit",
     "EuroSource",
     "Grant",

@@ -43,6 +43,8 @@ class AccountKind(enum.StrEnum):
     EUROS_ISSUED = "euros_issued"  # asset euros, scheme: minus its balance is all euros issued
     EUROS_LIABILITY = "euros_liability"  # eur_cents: what the scheme owes for euros held
     GRANT_BUDGET = "grant_budget"  # eur_cents, "grant:<id>": what is left of a grant's budget
+    # eur_cents, scheme: money paid for gift vouchers whose code nobody redeemed yet.
+    VOUCHERS = "vouchers"
 
 
 # Accounts that hold value on behalf of someone can never go negative. The
@@ -54,6 +56,7 @@ NON_NEGATIVE_KINDS = (
     AccountKind.MERCHANT_PREPAID,
     AccountKind.CAMPAIGN_BUDGET,
     AccountKind.GRANT_BUDGET,
+    AccountKind.VOUCHERS,
 )
 NON_NEGATIVE_CHECK = "kind NOT IN ({}) OR balance >= 0".format(
     ", ".join(f"'{kind.value}'" for kind in NON_NEGATIVE_KINDS)

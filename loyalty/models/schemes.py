@@ -56,6 +56,11 @@ class Scheme(Base):
         sa.Float, default=1.0, server_default="1.0")
     release_max_purchases: Mapped[int] = mapped_column(default=3, server_default="3")
     release_max_cents: Mapped[int] = mapped_column(default=10_000, server_default="10000")
+    # The gift voucher amounts shoppers and companies may buy, in euro cents.
+    voucher_amounts_cents: Mapped[list[Any]] = mapped_column(
+        sa.JSON, default=lambda: [1000, 2500, 5000],
+        server_default=sa.text("'[1000, 2500, 5000]'"),
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchants: Mapped[list[Merchant]] = relationship(back_populates="scheme")

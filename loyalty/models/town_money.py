@@ -44,13 +44,16 @@ class Grant(Base):
 
 class EuroSource(enum.StrEnum):
     GRANT = "grant"
+    TOP_UP = "top_up"  # paid into the wallet by Stripe Checkout
+    VOUCHER = "voucher"  # a gift voucher's code redeemed into the wallet
 
 
 class EuroCredit(Base):
     """One part of a wallet's euros: where it came from and when it expires.
 
     The unique (grant, wallet) key makes a grant claimable once per wallet,
-    also when one wallet claims twice at the same moment.
+    also when one wallet claims twice at the same moment; the unique Checkout
+    Session and voucher keys credit a top-up and a voucher once.
     """
 
     __tablename__ = "euro_credits"
@@ -64,6 +67,11 @@ class EuroCredit(Base):
     credited_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
+    # Unique: a top-up's Checkout Session credits once, a voucher is redeemed once.
+    stripe_session_id: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    gift_voucher_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("gift_vouchers.id"), unique=True
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("grant_id", "wallet_id"),
