@@ -11,6 +11,7 @@ from consumer_web import (  # noqa: E402, F401  isort: skip
     published,
     shell,
     shops,
+    vouchers,
     wallet,
 )
 

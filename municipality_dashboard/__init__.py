@@ -14,6 +14,7 @@ from municipality_dashboard import (  # noqa: E402, F401  isort: skip
     reports,
     settlements,
     texts,
+    vouchers,
 )
 
 __all__ = ["bp"]

@@ -55,6 +55,8 @@ NAV = (
         NavItem("dashboard.settlements", _l("Settlement"), ("dashboard.settle",)),
         NavItem("dashboard.funding", _l("Prepayments"),
                 ("dashboard.funding", "dashboard.record_transfer")),
+        NavItem("dashboard.vouchers_page", _l("Gift vouchers"),
+                ("dashboard.vouchers_page", "dashboard.voucher_order_paid")),
     ), restricted=True),
     # An analyst reads the published texts; the rest of it is for admins (owner_only:
     # the area's managers).

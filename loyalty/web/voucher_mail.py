@@ -8,6 +8,7 @@ import smtplib
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from loyalty.infra import mail
 from loyalty.models import GiftVoucher, GiftVoucherOrder, Scheme
@@ -20,6 +21,28 @@ log = logging.getLogger(__name__)
 
 def redeem_link(code: str) -> str:
     return public_url(f"/vouchers/redeem?code={code}")
+
+
+def _orders() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="voucher-order")
+
+
+def order_token(order: GiftVoucherOrder) -> str:
+    """The signed part of an order's links (its invoice, its codes): the company
+    keeps them, no account needed."""
+    return str(_orders().dumps(order.id))
+
+
+def order_of_token(token: str) -> int | None:
+    try:
+        order_id = _orders().loads(token)
+    except BadSignature:
+        return None
+    return order_id if isinstance(order_id, int) else None
+
+
+def order_csv_link(order: GiftVoucherOrder) -> str:
+    return public_url(f"/vouchers/orders/{order_token(order)}/codes.csv")
 
 
 def send_gift(voucher: GiftVoucher, language: str = "nl") -> None:
@@ -48,7 +71,7 @@ def send_gift(voucher: GiftVoucher, language: str = "nl") -> None:
         log.exception("the gift voucher #%d could not be mailed", voucher.id)
 
 
-def send_order_codes(order: GiftVoucherOrder, csv_link: str, language: str = "nl") -> None:
+def send_order_codes(order: GiftVoucherOrder, language: str = "nl") -> None:
     """The company's link to the CSV of its codes, once its transfer is recorded."""
     scheme = db().get_one(Scheme, order.scheme_id)
     with force_locale(language):
@@ -58,7 +81,7 @@ def send_order_codes(order: GiftVoucherOrder, csv_link: str, language: str = "nl
             _("We received your payment of %(amount)s. Your vouchers are ready.",
               amount=euro(order.total_cents)),
             _("Download the codes (a CSV file, one code a line, with the link of its QR "
-              "code): %(link)s", link=csv_link),
+              "code): %(link)s", link=order_csv_link(order)),
         ])
     try:
         mail.send(current_app.config, order.email, subject, body)
