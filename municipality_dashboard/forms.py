@@ -9,6 +9,7 @@ from wtforms import (
     DateField,
     EmailField,
     SelectField,
+    StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -85,6 +86,10 @@ class SettingsForm(FlaskForm):
     release_max_euros = CountField(
         _l("Euros of one shopper counted per day, at most"),
         validators=[_required(), _between(limits.RELEASE_MAX_EUROS)],
+    )
+    voucher_amounts = StringField(
+        _l("Gift voucher amounts on sale (euros)"),
+        validators=[Optional(), Length(max=100)],
     )
     contact_email = EmailField(
         _l("E-mail address for questions about personal data"),

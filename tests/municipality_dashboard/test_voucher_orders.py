@@ -16,6 +16,7 @@ from loyalty.models import GiftVoucherOrder
 from loyalty.money import funding, vouchers
 from tests.forms import csrf
 from tests.municipality_dashboard.conftest import Municipality, html, post
+from tests.municipality_dashboard.test_settings import VALID
 
 
 def _order(app: Flask, scheme_id: int, quantity: int = 3) -> tuple[Any, str]:
@@ -72,3 +73,25 @@ def test_an_order_is_invoiced_paid_once_and_its_codes_downloaded(
     session.rollback()
     assert vouchers.outstanding_cents(session, town.scheme.id) == 75_00
     verify_ledger()
+
+
+def test_the_voucher_amounts_on_sale_are_a_setting(
+    app: Flask, session: Session, town: Municipality
+) -> None:
+    page = html(town.admin_client.get("/dashboard/settings"))
+    assert 'value="10, 25, 50"' in page
+    fields = dict(VALID)
+    wrong = post(town.admin_client, "/dashboard/settings", **{**fields, "voucher_amounts": "7.5"})
+    assert wrong.status_code == 422
+    assert "From 1 to 6 different amounts" in html(wrong)
+    assert post(town.admin_client, "/dashboard/settings",
+                **{**fields, "voucher_amounts": "3"}).status_code == 422  # below 5 euros
+    saved = post(town.admin_client, "/dashboard/settings",
+                 **{**fields, "voucher_amounts": "20, 15"})
+    assert saved.status_code == 303, html(saved)
+    session.expire_all()
+    assert vouchers.allowed_amounts(session.get_one(type(town.scheme), town.scheme.id)) == \
+        [1500, 2000]
+    session.rollback()
+    shop_page = html(app.test_client().get(f"/vouchers/company?town={town.scheme.id}"))
+    assert 'value="1500"' in shop_page and 'value="2500"' not in shop_page
