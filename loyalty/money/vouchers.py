@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty.errors import Conflict, Gone, InvalidInput, NotFound
+from loyalty.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from loyalty.models import (
     AccountKind,
     Asset,
@@ -45,6 +45,7 @@ from loyalty.models import (
     GiftVoucherOrder,
     GiftVoucherSource,
     Merchant,
+    MerchantStatus,
     Scheme,
     StaffUser,
     Wallet,
@@ -385,8 +386,10 @@ def spend_at_till(session: Session, code: str, merchant: Merchant, now: datetime
     """A printed code taken as payment by a shop: its euros, all at once, exactly once.
 
     The shop is paid in the monthly settlement like euros from a wallet.
-    Raises as ``redeem``.
+    Raises as ``redeem``, and Forbidden for a shop that is not approved.
     """
+    if merchant.status != MerchantStatus.APPROVED:
+        raise Forbidden("this shop is not approved", code="merchant_not_approved")
     voucher = find_voucher(session, merchant.scheme_id, code)
     scheme_id = merchant.scheme_id
     with session.begin_nested():
