@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 import stripe
 from flask import Response, current_app, redirect, request, url_for
+from flask_babel import gettext
 from flask_babel import gettext as _
 
 from consumer_web import cookie
@@ -18,9 +19,9 @@ from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.infra import qr
 from loyalty.infra.db import utcnow
 from loyalty.models import GiftVoucherOrder, Scheme
-from loyalty.money import euros, vouchers
+from loyalty.money import euros, voucher_invoice, vouchers
 from loyalty.money.settlement.payouts import stripe_settings
-from loyalty.web import attachment, db, public_url, voucher_mail
+from loyalty.web import attachment, db, i18n, public_url, voucher_mail
 from loyalty.web.i18n import euro
 
 STRIPE_CHECKOUT = "https://checkout.stripe.com"
@@ -271,6 +272,16 @@ def voucher_order(token: str) -> Response:
                 scheme=db().get_one(Scheme, order.scheme_id),
                 communication=vouchers.communication(order),
                 bank=_bank(db().get_one(Scheme, order.scheme_id)), token=token)
+
+
+@bp.get("/vouchers/orders/<token>/invoice.pdf")
+def voucher_order_pdf(token: str) -> Response:
+    order = _order(token)
+    if order is None:
+        return problem(_("Order not found"), _("We do not know this link. Check it."), 404)
+    pdf = voucher_invoice.invoice_pdf(order, db().get_one(Scheme, order.scheme_id), gettext,
+                                      i18n.babel_locale())
+    return attachment(pdf, "application/pdf", f"invoice-{order.reference}.pdf")
 
 
 @bp.get("/vouchers/orders/<token>/codes.csv")

@@ -43,6 +43,9 @@ def test_an_order_is_invoiced_paid_once_and_its_codes_downloaded(
     assert funding.merchant_of_communication(communication[0]) is not None  # mod-97 digits
     assert "€ 75,00" in invoice and "BE0123456789" in invoice
     assert company.get(invoice_url + "/codes.csv").status_code == 404  # not paid yet
+    pdf = company.get(invoice_url + "/invoice.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.data.startswith(b"%PDF")
 
     order = session.query(GiftVoucherOrder).filter_by(scheme_id=town.scheme.id).one()
     session.rollback()
