@@ -16,7 +16,6 @@ from loyalty.models import GiftVoucherOrder
 from loyalty.money import funding, vouchers
 from tests.forms import csrf
 from tests.municipality_dashboard.conftest import Municipality, html, post
-from tests.municipality_dashboard.test_settings import VALID
 
 
 def _order(app: Flask, scheme_id: int, quantity: int = 3) -> tuple[Any, str]:
@@ -78,12 +77,22 @@ def test_an_order_is_invoiced_paid_once_and_its_codes_downloaded(
     verify_ledger()
 
 
+# The settings form's other fields, valid as they are.
+SETTINGS = {
+    "point_value_cents": "5", "earn_rate": "1", "earn_rate_max": "10", "validity_months": "24",
+    "k_anonymity": "10", "claim_ttl_minutes": "10", "hold_ttl_minutes": "5",
+    "correction_days": "14", "confirm_above_euros": "500", "villages": "Meerdonk",
+    "inhabitants": "", "release_epsilon_per_day": "1.0", "release_max_purchases": "3",
+    "release_max_euros": "100",
+}
+
+
 def test_the_voucher_amounts_on_sale_are_a_setting(
     app: Flask, session: Session, town: Municipality
 ) -> None:
     page = html(town.admin_client.get("/dashboard/settings"))
     assert 'value="10, 25, 50"' in page
-    fields = dict(VALID)
+    fields = dict(SETTINGS)
     wrong = post(town.admin_client, "/dashboard/settings", **{**fields, "voucher_amounts": "7.5"})
     assert wrong.status_code == 422
     assert "From 1 to 6 different amounts" in html(wrong)
