@@ -15,6 +15,7 @@ from consumer_web import (  # noqa: E402, F401  isort: skip
     shell,
     shops,
     social,
+    vouchers,
     wallet,
 )
 

@@ -6,9 +6,17 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 
 from loyalty.shoppers.wallets import AGE_BANDS
 from loyalty.web.fields import CountField, EuroAmountField
@@ -92,3 +100,56 @@ class DeleteForm(FlaskForm):
         _l("I understand that my points are lost and my data is erased."),
         validators=[DataRequired(_l("Tick the box to confirm."))],
     )
+
+
+class BuyVoucherForm(FlaskForm):
+    """A gift voucher: how much, and for whom. The amounts are the scheme's."""
+
+    amount = RadioField(_l("Amount"), choices=[],
+                        validators=[InputRequired(_l("Choose an amount."))])
+    recipient = RadioField(
+        _l("For whom?"),
+        choices=[SelectChoice("me", _l("For myself: add it to my wallet")),
+                 SelectChoice("email", _l("As a gift, sent by e-mail")),
+                 SelectChoice("print", _l("As a gift, to print with a QR code"))],
+        default="me",
+        validators=[InputRequired(_l("Choose for whom."))],
+    )
+    email = EmailField(
+        _l("The recipient's e-mail address"),
+        validators=[Optional(), Email(_l("This is not a valid e-mail address.")),
+                    Length(max=254, message=_l("This is not a valid e-mail address."))],
+    )
+
+
+class RedeemVoucherForm(FlaskForm):
+    code = StringField(
+        _l("Voucher code"),
+        validators=[DataRequired(_l("Type the code of your voucher.")),
+                    Length(max=200, message=_l("This is not a voucher code."))],
+    )
+
+
+class CompanyOrderForm(FlaskForm):
+    company_name = StringField(
+        _l("Company name"),
+        validators=[DataRequired(_l("Fill in the company's name.")), Length(max=200)],
+    )
+    vat_number = StringField(
+        _l("VAT number"),
+        validators=[DataRequired(_l("Fill in the VAT number, e.g. BE0123456789.")),
+                    Length(max=20, message=_l("Fill in the VAT number, e.g. BE0123456789."))],
+    )
+    email = EmailField(
+        _l("E-mail address for the invoice and the codes"),
+        validators=[DataRequired(_l("Fill in your e-mail address.")),
+                    Email(_l("This is not a valid e-mail address.")),
+                    Length(max=254, message=_l("This is not a valid e-mail address."))],
+    )
+    quantity = CountField(
+        _l("Number of vouchers"),
+        validators=[DataRequired(_l("How many vouchers?")),
+                    NumberRange(min=1, max=1000, message=_l("From 1 to 1000 vouchers."))],
+    )
+    amount = RadioField(_l("Amount of each voucher"), choices=[],
+                        validators=[InputRequired(_l("Choose an amount."))])

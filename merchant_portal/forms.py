@@ -91,6 +91,16 @@ class CodeForm(FlaskForm):
     )
 
 
+class GiftVoucherForm(FlaskForm):
+    voucher_code = StringField(
+        _l("Gift voucher code"),
+        validators=[
+            DataRequired(_l("Type or scan the code of the printed gift voucher.")),
+            Length(max=200, message=_l("This is not a gift voucher code.")),
+        ],
+    )
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 

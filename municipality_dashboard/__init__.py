@@ -17,6 +17,7 @@ from municipality_dashboard import (  # noqa: E402, F401  isort: skip
     settlements,
     social,
     texts,
+    vouchers,
 )
 
 __all__ = ["bp"]

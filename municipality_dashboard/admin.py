@@ -68,6 +68,7 @@ SETTING_FIELDS = {
     "invalid_release_epsilon_per_day": "release_epsilon_per_day",
     "invalid_release_max_purchases": "release_max_purchases",
     "invalid_release_max_cents": "release_max_euros",
+    "invalid_voucher_amounts": "voucher_amounts",
 }
 
 
@@ -83,6 +84,11 @@ def _setting_error(form: SettingsForm, error: InvalidInput) -> None:
         ),
         "invalid_contact_email": _("This is not a valid e-mail address."),
         "invalid_earn_rate_max": _("At least the points per full euro of the scheme."),
+        "invalid_voucher_amounts": _(
+            "From 1 to %(max)d different amounts in whole euros, from %(low)d to %(high)d.",
+            max=scheme_settings.MAX_VOUCHER_AMOUNTS, low=scheme_settings.VOUCHER_EUROS[0],
+            high=scheme_settings.VOUCHER_EUROS[1],
+        ),
     }
     field = getattr(form, SETTING_FIELDS.get(error.code, "villages"))
     field.errors = [messages.get(error.code, _("This value is not possible."))]
@@ -122,6 +128,9 @@ def settings() -> Any:
                 "release_max_purchases": scheme.release_max_purchases,
                 "release_max_euros": scheme.release_max_cents // 100,
                 "open_data": scheme.open_data,
+                "voucher_amounts": ", ".join(
+                    str(a // 100) for a in scheme.voucher_amounts_cents or []
+                ),
             },
         )
     elif form.validate_on_submit():
@@ -143,6 +152,12 @@ def settings() -> Any:
             release_max_purchases=form.release_max_purchases.data or 0,
             release_max_cents=(form.release_max_euros.data or 0) * 100,
             open_data=bool(form.open_data.data),
+            # Left empty: the amounts on sale stay as they are.
+            voucher_amounts_cents=(
+                scheme_settings.parse_voucher_amounts(form.voucher_amounts.data or "")
+                if (form.voucher_amounts.data or "").strip()
+                else list(scheme.voucher_amounts_cents or [])
+            ) or [],
         )
         try:
             scheme_settings.update(db(), scheme, current_staff().user, wanted)

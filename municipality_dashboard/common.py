@@ -63,6 +63,8 @@ NAV = (
         NavItem("dashboard.funding", _l("Prepayments"),
                 ("dashboard.funding", "dashboard.record_transfer")),
         NavItem("dashboard.social_page", _l("Social tariff"), ("dashboard.social",)),
+        NavItem("dashboard.vouchers_page", _l("Gift vouchers"),
+                ("dashboard.vouchers_page", "dashboard.voucher_order_paid")),
     ), restricted=True),
     # An analyst reads the published texts; the rest of it is for admins (owner_only:
     # the area's managers).

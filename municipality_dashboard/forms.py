@@ -91,6 +91,10 @@ class SettingsForm(FlaskForm):
     open_data = BooleanField(
         _l("Publish the released statistics as open data")
     )
+    voucher_amounts = StringField(
+        _l("Gift voucher amounts on sale (euros)"),
+        validators=[Optional(), Length(max=100)],
+    )
     contact_email = EmailField(
         _l("E-mail address for questions about personal data"),
         filters=[lambda value: value.strip() if isinstance(value, str) else value],

@@ -166,6 +166,7 @@ def init_app(app: Flask) -> LoyaltyApi:
         reports,
         settlements,
         tokens,
+        vouchers,
         wallets,
     )
 
@@ -195,7 +196,7 @@ def init_app(app: Flask) -> LoyaltyApi:
         module.blp
         for module in (
             tokens, merchants, wallets, claims, redemptions, reports, settlements, campaigns,
-            grants,
+            grants, vouchers,
         )
     ]
     for blueprint in api.blueprints:

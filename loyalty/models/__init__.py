@@ -18,6 +18,7 @@ from loyalty.models.campaigns import CalendarEvent, Campaign
 from loyalty.models.claims import Claim, ClaimStatus, OfflineClaim, SaleCorrection
 from loyalty.models.clusters import FootfallCount, FootfallCounter, ShoppingCluster
 from loyalty.models.funding import FundingMethod, Prepayment
+from loyalty.models.gift_vouchers import GiftVoucher, GiftVoucherOrder, GiftVoucherSource
 from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.ledger import Account, AccountKind, Asset, LedgerTransaction, Posting
 from loyalty.models.notifications import (
@@ -76,6 +77,9 @@ __all__ = [
     "PushSubscription",
     "ReminderOptOut",
     "TownMessage",
+    "GiftVoucher",
+    "GiftVoucherOrder",
+    "GiftVoucherSource",
     "EuroCredit",
     "EuroCreditNotice",
     "EuroSource",

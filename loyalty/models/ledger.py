@@ -47,6 +47,8 @@ class AccountKind(enum.StrEnum):
     # owner "scheme"), and the source of its extra points (points, owner "scheme").
     SOCIAL_BUDGET = "social_budget"
     SOCIAL_ISSUED = "social_issued"
+    # eur_cents, scheme: money paid for gift vouchers whose code nobody redeemed yet.
+    VOUCHERS = "vouchers"
 
 
 # Accounts that hold value on behalf of someone can never go negative. The
@@ -59,6 +61,7 @@ NON_NEGATIVE_KINDS = (
     AccountKind.CAMPAIGN_BUDGET,
     AccountKind.GRANT_BUDGET,
     AccountKind.SOCIAL_BUDGET,
+    AccountKind.VOUCHERS,
 )
 NON_NEGATIVE_CHECK = "kind NOT IN ({}) OR balance >= 0".format(
     ", ".join(f"'{kind.value}'" for kind in NON_NEGATIVE_KINDS)

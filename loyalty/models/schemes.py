@@ -63,6 +63,11 @@ class Scheme(Base):
     # percent (100: none). Both paid from the scheme's social-tariff budget.
     social_monthly_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     social_multiplier_pct: Mapped[int] = mapped_column(default=100, server_default="100")
+    # The gift voucher amounts shoppers and companies may buy, in euro cents.
+    voucher_amounts_cents: Mapped[list[Any]] = mapped_column(
+        sa.JSON, default=lambda: [1000, 2500, 5000],
+        server_default=sa.text("'[1000, 2500, 5000]'"),
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchants: Mapped[list[Merchant]] = relationship(back_populates="scheme")

@@ -86,6 +86,8 @@ class SocialCode(Base):
 class EuroSource(enum.StrEnum):
     GRANT = "grant"
     SOCIAL = "social"  # the social tariff's monthly amount
+    TOP_UP = "top_up"  # paid into the wallet by Stripe Checkout
+    VOUCHER = "voucher"  # a gift voucher's code redeemed into the wallet
 
 
 class EuroCredit(Base):
@@ -93,7 +95,8 @@ class EuroCredit(Base):
 
     The unique (grant, wallet) key makes a grant claimable once per wallet,
     also when one wallet claims twice at the same moment; the unique (wallet,
-    social month) key does the same for the social tariff's monthly amount.
+    social month) key does the same for the social tariff's monthly amount, and
+    the unique Checkout Session and voucher keys credit a top-up and a voucher once.
     """
 
     __tablename__ = "euro_credits"
@@ -110,6 +113,11 @@ class EuroCredit(Base):
     # The social tariff's month (its 1st day): unique per wallet, so two runs of
     # the monthly job credit a wallet once.
     social_month: Mapped[date | None] = mapped_column(sa.Date)
+    # Unique: a top-up's Checkout Session credits once, a voucher is redeemed once.
+    stripe_session_id: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    gift_voucher_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("gift_vouchers.id"), unique=True
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("grant_id", "wallet_id"),

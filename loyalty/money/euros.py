@@ -12,6 +12,8 @@ spent at shop R        wallet -x, R redeemed +x               euros liability -x
 expired                wallet -x, breakage +x                 euros liability -x, breakage +x
 =====================  =====================================  ==================================
 
+Bought euros (top-ups and gift vouchers) are in loyalty.money.vouchers.
+
 The euros liability is what the scheme owes for euros in wallets and holds,
 so ``loyalty ledger verify`` checks in every transaction that its legs equal
 the euros entering wallets and holds, and that a shop's position moves by

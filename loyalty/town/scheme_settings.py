@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -34,6 +34,9 @@ RELEASE_EPSILONS = (0.25, 0.5, 1.0, 2.0, 4.0)
 RELEASE_MAX_PURCHASES = (1, 20)
 RELEASE_MAX_EUROS = (1, 1000)
 MAX_VILLAGES = 50
+# Gift vouchers on sale (loyalty.money.vouchers): a few amounts, in whole euros.
+VOUCHER_EUROS = (5, 500)
+MAX_VOUCHER_AMOUNTS = 6
 MAX_VILLAGE_LENGTH = 100
 # The published texts name it (loyalty.town.published_texts); one address, as typed.
 CONTACT_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -59,6 +62,7 @@ class SchemeSettings:
     release_max_purchases: int = 3
     release_max_cents: int = 10_000
     open_data: bool = False
+    voucher_amounts_cents: list[int] = field(default_factory=lambda: [1000, 2500, 5000])
 
     @classmethod
     def of(cls, scheme: Scheme) -> SchemeSettings:
@@ -68,6 +72,14 @@ class SchemeSettings:
 def parse_villages(text: str) -> list[str]:
     """One village a line; blank lines dropped, spaces trimmed, order kept."""
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def parse_voucher_amounts(text: str) -> list[int] | None:
+    """ "10, 25, 50" (euros, as typed) in cents, smallest first; None if not whole numbers."""
+    parts = [p for p in re.split(r"[\s,;]+", text.replace("€", "")) if p]
+    if not all(p.isdigit() for p in parts):
+        return None
+    return sorted(int(p) * 100 for p in parts)
 
 
 def _within(name: str, value: int, bounds: tuple[int, int], scale: int = 1) -> None:
@@ -97,6 +109,17 @@ def validate(settings: SchemeSettings) -> None:
                            code="invalid_release_epsilon_per_day")
     _within("release_max_purchases", settings.release_max_purchases, RELEASE_MAX_PURCHASES)
     _within("release_max_cents", settings.release_max_cents, RELEASE_MAX_EUROS, 100)
+    amounts = settings.voucher_amounts_cents
+    if (
+        not 1 <= len(amounts) <= MAX_VOUCHER_AMOUNTS
+        or len(set(amounts)) != len(amounts)
+        or any(a % 100 or not VOUCHER_EUROS[0] * 100 <= a <= VOUCHER_EUROS[1] * 100
+               for a in amounts)
+    ):
+        raise InvalidInput(
+            f"1 to {MAX_VOUCHER_AMOUNTS} different voucher amounts of {VOUCHER_EUROS[0]} to "
+            f"{VOUCHER_EUROS[1]} euros", code="invalid_voucher_amounts",
+        )
     if settings.inhabitants is not None:
         _within("inhabitants", settings.inhabitants, INHABITANTS)
     villages = settings.villages

@@ -26,7 +26,9 @@ def new_phone(browser: Browser, live_server: LiveServer) -> Iterator[NewPhone]:
     127.0.0.1, caused no CSP violation or script error, and carried the CSP header."""
     phones: list[Phone] = []
 
-    def make(lang: str = "nl", *, javascript: bool = True) -> Phone:
+    def make(
+        lang: str = "nl", *, javascript: bool = True, server: LiveServer | None = None
+    ) -> Phone:
         context = browser.new_context(
             viewport=PHONE_VIEWPORT,
             screen=PHONE_VIEWPORT,
@@ -39,7 +41,8 @@ def new_phone(browser: Browser, live_server: LiveServer) -> Iterator[NewPhone]:
         )
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
-        phone = Phone(context, context.new_page(), live_server, lang, javascript)
+        # Another server: the one with Stripe turned on (stripe_live_server).
+        phone = Phone(context, context.new_page(), server or live_server, lang, javascript)
         phones.append(phone)
         return phone
 
