@@ -134,7 +134,8 @@ def reports_index() -> Any:
     scheme = current_scheme()
     entries = [catalog.CATALOG[name] for name in ORDER if name in catalog.CATALOG]
     return render("reports.html", scheme=scheme, entries=entries,
-                   k=scheme.k_anonymity, rules=_rules(scheme.k_anonymity))
+                   k=scheme.k_anonymity, rules=_rules(scheme.k_anonymity),
+                   aligned_note=report_kit.ALIGNED_NOTE)
 
 
 @bp.get("/privacy")
@@ -275,7 +276,9 @@ def report_page(name: str) -> Any:
         "total_margins": _total_margins(report),
         "compare_rows": compare_rows,
         "chart": chart,
-        "presets": _presets(today),
+        # An aligned report offers only the whole closed periods it answers for.
+        "presets": [(label, p) for label, p in _presets(today)
+                    if not entry.aligned or (p.grain() is not None and p.end < today)],
         "error": error,
         "rules": _rules(report.k, report.released),
         "previous": report.period.previous(),

@@ -164,6 +164,18 @@ def test_unknown_reports_and_bad_periods(
     assert "The start date is after the end date." in page.get_data(as_text=True)
     assert client.get("/dashboard/reports/sectors",
                       query_string={"from": "30/09/2026"}).status_code == 400
+    # A report on figures no released table holds answers for whole closed calendar
+    # periods only: not for 3 to 30 September, nor for this month (to date).
+    this_month = date.today().replace(day=1).isoformat()
+    for period in ({"from": "2026-09-03", "to": "2026-09-30"}, {"from": this_month}):
+        answer = client.get("/api/v1/reports/frequency", headers=token, query_string=period)
+        assert answer.status_code == 422 and answer.json["error"]["code"] == "period_not_aligned"
+    page = client.get("/dashboard/reports/frequency",
+                      query_string={"from": "2026-09-03", "to": "2026-09-30"})
+    assert page.status_code == 400
+    assert "only for a whole calendar month, quarter or year" in page.get_data(as_text=True)
+    assert client.get("/dashboard/reports/frequency.csv",
+                      query_string={"from": "2026-09-03", "to": "2026-09-30"}).status_code == 400
 
 
 def test_an_analyst_reads_every_report_page_with_its_rules_and_exports(
