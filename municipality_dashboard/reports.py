@@ -25,6 +25,7 @@ from loyalty.analytics import (
     release,
     report_kit,
     rollups,
+    spending_reports,
 )
 from loyalty.analytics.periods import Period
 from loyalty.errors import InvalidInput
@@ -37,7 +38,7 @@ from municipality_dashboard.common import STAFF, bp, current_scheme, render
 # the pages show them translated.
 TRANSLATED_LABELS = frozenset(
     [*report_kit.WEEKDAYS, *kinds.SHOPPING_KINDS.values(), *points_reports.POINTS_LABELS.values(),
-     "Outstanding points today (liability)"]
+     "Outstanding points today (liability)", spending_reports.OTHER_AREA_LABEL]
 )
 ORDER = [
     "sectors", "shops", "heatmap", "weekdays", "busiest-days", "daily", "home-areas",

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
-from loyalty.analytics import areas, cells, privacy
+from loyalty.analytics import areas, cells, privacy, release
 from loyalty.analytics.kinds import SHOPPING_KINDS
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell
@@ -60,8 +60,15 @@ def _weekdays(_ctx: Context) -> Labels:
     return lambda key: WEEKDAYS[int(key)]
 
 
+# The released area table's cell for homes outside the province (or a postcode
+# shared by two municipalities).
+OTHER_AREA_LABEL = _l("Elsewhere (outside the province)")
+
+
 def _areas(ctx: Context) -> Labels:
     def label(area: str) -> str:
+        if area == release.OTHER_AREA:
+            return OTHER_AREA_LABEL
         text = areas.area_label(area, ctx.lang)
         if areas.area_kind(area, ctx.scheme.nis_code) == "own_municipality":
             return f"{text} ({_l('village not given')})"
