@@ -698,11 +698,11 @@ def compare() -> Any:
         first = last - timedelta(days=COMPARISON_DAYS - 1)
     # Sharing is mutual: a municipality that keeps its figures to itself sees no one else's.
     figures: list[Any] = []
-    lag = None
+    lag = until = None
     if scheme.compare_opt_in:
         # A report of every town: a read replica may answer it (loyalty.web.replica).
-        read = replica.read(lambda reads: comparison.compare(reads, first, last))
-        figures, lag = read.value, read.lag_notice
+        read = replica.read(lambda reads: comparison.compare(reads, first, last, today))
+        figures, until, lag = read.value.figures, read.value.released_until, read.lag_notice
     return render(
         "compare.html",
         200 if valid else 422,
@@ -711,6 +711,7 @@ def compare() -> Any:
         figures=figures,
         first=first,
         last=last,
+        released_until=until,
         day=lambda d: format_date(d, "long"),
         is_admin=current_staff().role == Role.MUNICIPALITY_ADMIN,
         replica_lag=lag,

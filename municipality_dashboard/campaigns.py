@@ -53,6 +53,10 @@ def _not_evaluable(reason: str, ends: str) -> str:
         "too_little_history": _(
             "There are not enough earlier weeks with sales to compare with."
         ),
+        "too_noisy": _(
+            "Too few sales for the random noise added to the statistics for privacy: "
+            "there is no evaluation."
+        ),
     }[reason]
 
 

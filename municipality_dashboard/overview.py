@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import catalog, periods, report_kit, rollups
+from loyalty.analytics import catalog, cells, periods, privacy, report_kit, rollups
 from loyalty.earning import campaigns
 from loyalty.infra import mail
 from loyalty.models import (
@@ -64,10 +64,10 @@ def home() -> Any:
     # the primary, so an admin sees at once what they just did.
     read = replica.read(
         lambda reads: (catalog.build(reads, scheme, "sectors", period, lang),
-                       _trend(reads, scheme, period)),
+                       _trend(reads, scheme, period), _shoppers(reads, scheme, period)),
         refresh=lambda primary: rollups.refresh_if_pending(primary, scheme),
     )
-    spending, trend = read.value
+    spending, trend, shoppers = read.value
     liability = accounts.scheme_account(session, scheme.id, AccountKind.POINTS_LIABILITY)
     running = [
         figures
@@ -87,6 +87,7 @@ def home() -> Any:
         month=format_date(period.start, "MMMM y"),
         total=spending.public_total(),
         k=spending.k,
+        shoppers=shoppers,
         liability_cents=ledger.balance(session, liability.id),
         running=running,
         open_flags=open_flags or 0,
@@ -98,20 +99,31 @@ def home() -> Any:
 TREND_MONTHS = 12
 
 
+def _shoppers(session: Session, scheme: Scheme, month: periods.Period) -> int | None:
+    """Distinct shoppers of last month: no released table has them, so only for a whole
+    calendar month that has ended (two such answers never differ by a few days), and
+    hidden below k."""
+    if month.grain() is None or month.end >= report_kit.today_local(scheme):
+        return None
+    found = cells.shoppers(session, scheme.id, "all", month).get("all", 0)
+    return found if found >= (scheme.k_anonymity or privacy.DEFAULT_K) else None
+
+
 def _trend(session: Session, scheme: Scheme, last: periods.Period) -> Markup | None:
     """Spending per month over the last year up to ``last``, as a line (hidden months
-    break it), through the report catalogue so that its privacy rules apply."""
+    break it): sums of released cells with the privacy rules applied."""
     start = last.start - relativedelta(months=TREND_MONTHS - 1)
-    lang = str(get_locale() or "nl")
-    report = catalog.build(session, scheme, "active-shops",
-                           periods.Period(start, last.end), lang)
-    if not report.rows:
+    rows = privacy.suppress(
+        cells.released_cells(session, scheme, "month", periods.Period(start, last.end)),
+        scheme.k_anonymity or privacy.DEFAULT_K)
+    if not rows:
         return None
-    items = [(i18n.short_month(cell.key), cell.amount_cents) for cell in report.rows]
+    items = [(i18n.short_month(cell.key), max(cell.amount_cents, 0)
+              if cell.amount_cents is not None else None) for cell in rows]
     svg = charts.line(
         "chart-trend", gettext("Spending per month"),
         gettext("Spending with points per month, from %(start)s to %(end)s.",
-                start=i18n.month(report.rows[0].key), end=i18n.month(report.rows[-1].key)),
+                start=i18n.month(rows[0].key), end=i18n.month(rows[-1].key)),
         items, lambda value: i18n.euro(int(value)), gettext("hidden for privacy"),
     )
     # charts.py escapes every text it writes.

@@ -12,7 +12,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from flask import abort, current_app, request
-from flask_babel import get_locale, gettext, pgettext
+from flask_babel import get_locale, gettext, ngettext, pgettext
 from markupsafe import Markup
 
 from loyalty.analytics import (
@@ -25,6 +25,7 @@ from loyalty.analytics import (
     release,
     report_kit,
     rollups,
+    spending_reports,
 )
 from loyalty.analytics.periods import Period
 from loyalty.errors import InvalidInput
@@ -37,7 +38,7 @@ from municipality_dashboard.common import STAFF, bp, current_scheme, render
 # the pages show them translated.
 TRANSLATED_LABELS = frozenset(
     [*report_kit.WEEKDAYS, *kinds.SHOPPING_KINDS.values(), *points_reports.POINTS_LABELS.values(),
-     "Outstanding points today (liability)"]
+     "Outstanding points today (liability)", spending_reports.OTHER_AREA_LABEL]
 )
 ORDER = [
     "sectors", "shops", "heatmap", "weekdays", "busiest-days", "daily", "home-areas",
@@ -74,6 +75,8 @@ def _hidden_because(rule: str | None, k: int) -> str:
     """Why a row is hidden, in the words of the privacy rule that hid it."""
     if rule is None:
         return ""
+    if rule == "purchases":
+        return gettext("hidden: fewer than %(k)s purchases (after noise)", k=k)
     if rule == "shops":
         return gettext("hidden: fewer than 3 shops, or one shop holds most of it")
     if rule == "secondary":
@@ -84,6 +87,10 @@ def _hidden_because(rule: str | None, k: int) -> str:
 def _format(kind: str, value: Any) -> str:
     if value is None:
         return "–"
+    if kind in ("count", "cents") and value < 0:
+        # A released figure with its noise may be below zero (sums stay unbiased);
+        # no count or amount can be, so the page shows zero.
+        value = 0
     if kind == "cents":
         return i18n.euro(int(value))
     if kind in ("count", "points"):
@@ -128,7 +135,8 @@ def reports_index() -> Any:
     scheme = current_scheme()
     entries = [catalog.CATALOG[name] for name in ORDER if name in catalog.CATALOG]
     return render("reports.html", scheme=scheme, entries=entries,
-                   k=scheme.k_anonymity, rules=_rules(scheme.k_anonymity))
+                   k=scheme.k_anonymity, rules=_rules(scheme.k_anonymity),
+                   aligned_note=report_kit.ALIGNED_NOTE)
 
 
 @bp.get("/privacy")
@@ -157,9 +165,27 @@ def _decimal(value: float) -> str:
     return i18n.decimal(round(value, 2))
 
 
-def _rules(k: int) -> list[str]:
+def _margin(kind: str, value: Any) -> str:
+    """A released figure's margin in plain words: "± 90 purchases", "± € 1.234,00"."""
+    if value is None:
+        return ""
+    if kind == "cents":
+        return f"± {i18n.euro(int(value))}"
+    return "± " + ngettext("%(figure)s purchase", "%(figure)s purchases", int(value),
+                           figure=i18n.number(int(value)))
+
+
+MARGINS = {"purchases": "purchases_margin", "amount_cents": "amount_margin_cents"}
+
+
+def _rules(k: int, released: bool = False) -> list[str]:
+    first = (
+        gettext("A figure of fewer than %(k)s purchases (after noise) is hidden.", k=k)
+        if released else
+        gettext("A figure from fewer than %(k)s different shoppers is hidden.", k=k)
+    )
     return [
-        gettext("A figure from fewer than %(k)s different shoppers is hidden.", k=k),
+        first,
         gettext("Outside the per-shop report, a figure from fewer than 3 shops, or where one "
                 "shop holds more than half of the amount, is hidden."),
         gettext("When only one figure of a table would be hidden, a second one is hidden too, "
@@ -190,6 +216,15 @@ def report_page(name: str) -> Any:
         error = exc.message if exc.code == "invalid_date" else {
             "'from' is after 'to'": gettext("The start date is after the end date."),
         }.get(exc.message, gettext("A period spans at most three years."))
+        period = periods.parse(None, None, today)
+    entry = catalog.CATALOG[name]
+    try:
+        report_kit.check_aligned(entry, period, today)
+    except InvalidInput:
+        if export:
+            abort(400)
+        error = gettext("This report is shown only for a whole calendar month, quarter or "
+                        "year that has ended; here is last month.")
         period = periods.parse(None, None, today)
     lang = str(get_locale() or "nl")
     # New sales are folded in on the primary; the report may then be read from a replica.
@@ -234,11 +269,19 @@ def report_page(name: str) -> Any:
         "value_label": next((c.label for c in report.columns if c.name == report.value),
                             report.value),
         "fmt": _format,
+        "margin": _margin,
+        "released_until": (i18n.long_day(report.released_until)
+                           if report.released_until else None),
+        "margins": MARGINS,
+        "aligned_note": report_kit.ALIGNED_NOTE,
+        "total_margins": _total_margins(report),
         "compare_rows": compare_rows,
         "chart": chart,
-        "presets": _presets(today),
+        # An aligned report offers only the whole closed periods it answers for.
+        "presets": [(label, p) for label, p in _presets(today)
+                    if not entry.aligned or (p.grain() is not None and p.end < today)],
         "error": error,
-        "rules": _rules(report.k),
+        "rules": _rules(report.k, report.released),
         "previous": report.period.previous(),
         "last_year": report.period.last_year(),
         "translate_label": _label,
@@ -247,6 +290,16 @@ def report_page(name: str) -> Any:
     page = render("report.html", status=400 if error else 200, **context)
     page.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return page
+
+
+def _total_margins(report: catalog.Report) -> str:
+    """The margins of the total (or of the first visible row) in one phrase."""
+    cell = report.total if report.total is not None and not report.total.suppressed else next(
+        (c for c in report.rows if not c.suppressed and c.purchases_margin is not None), None)
+    if cell is None or cell.purchases_margin is None:
+        return ""
+    return (f"{_margin('count', cell.purchases_margin)}, "
+            f"{_margin('cents', cell.amount_margin_cents)}")
 
 
 def _spreadsheet(report: catalog.Report, lang: str) -> str:
@@ -269,10 +322,15 @@ def _spreadsheet(report: catalog.Report, lang: str) -> str:
         return f"{text} (€)" if kind == "cents" else f"{text} (%)" if kind == "pct" else text
 
     change = pgettext("percentage change of a figure", "Change")
+    # Released reports: the 95% margin of each row's noise, beside its figures.
+    margins = (
+        [gettext("Margin of purchases (±)"), f"{gettext('Margin of amount (±)')} (€)"]
+        if report.released else []
+    )
     writer.writerow([
         *(heading(c.label, c.kind) for c in report.columns),
         heading("Previous period", value_kind), f"{change} (%)",
-        heading("Last year", value_kind), f"{change} (%)", gettext("Hidden"),
+        heading("Last year", value_kind), f"{change} (%)", *margins, gettext("Hidden"),
     ])
     public = report.public_rows()
     total = report.public_total()
@@ -288,6 +346,8 @@ def _spreadsheet(report: catalog.Report, lang: str) -> str:
             figure("pct", row.get("change_previous_pct")),
             figure(value_kind, row.get(f"last_year_{report.value}")),
             figure("pct", row.get("change_last_year_pct")),
+            *([figure("count", row.get("purchases_margin")),
+               figure("cents", row.get("amount_margin_cents"))] if report.released else []),
             hidden,
         ])
     return out.getvalue()

@@ -9,7 +9,7 @@ months that are none of those) it times, median of --runs:
 - rollups: the per-sector cells from the day x shop x hour rollup with the
   distinct shoppers from the stored counts (or the per-shopper rollup for the
   unaligned period), through the privacy rules;
-- raw: loyalty.analytics.reports.spending(by="sector"), GROUP BY and
+- raw: loyalty.analytics.reports.events_spending(by="sector"), GROUP BY and
   COUNT(DISTINCT shopper_key) on analytics_purchase_events, same rules;
 
 checks that both give the same rows, and prints ms and the ratio. Then it
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 return privacy.suppress(found, scheme.k_anonymity)
 
             def from_raw(start: date = start, end: date = end) -> list[Any]:
-                return reports.spending(session, scheme, "sector", start, end)
+                return reports.events_spending(session, scheme, "sector", start, end)
 
             rollup_ms, fast = median_ms(from_rollups, args.runs)
             raw_ms, slow = median_ms(from_raw, max(1, args.runs // 2))

@@ -1,5 +1,7 @@
-"""Report cells from the rollups: sums from the additive tables, distinct shoppers
-from the stored counts (whole months, quarters, years) or the per-shopper grain.
+"""Report cells: the released ones (sums of noisy released cells, analytics.release)
+and the exact ones from the rollups (sums from the additive tables, distinct
+shoppers from the stored counts or the per-shopper grain), which only reports
+restricted to whole closed calendar periods show.
 
 The cells come out unsuppressed; reports pass them through analytics.privacy.
 """
@@ -15,7 +17,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import kinds
+from loyalty.analytics import kinds, release
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell
 from loyalty.analytics.rollups import (
@@ -30,6 +32,7 @@ from loyalty.models import (
     RollupShopDay,
     RollupShopHour,
     RollupShopShopper,
+    Scheme,
     ShopperCount,
 )
 
@@ -227,6 +230,64 @@ def cells(
     return out
 
 
+def released_cells(
+    session: Session,
+    scheme: Scheme,
+    dimension: str,
+    period: Period,
+    labels: Callable[[str], str | None] = lambda _k: None,
+    *,
+    exclude: tuple[str, ...] = (),
+) -> list[Cell]:
+    """Unsuppressed cells of one dimension over a period as sums of released cells
+    (days not released yet are simply not in them), ordered by key.
+
+    The figures are the released ones only, so the difference of any two answers
+    is noise on released cells. Rule 2 (three shops, no dominant shop) needs to
+    know how many shops a cell holds and the largest one's share: those come from
+    the exact rollups and decide only whether the noisy figure is shown."""
+    figures = release.released_by(session, scheme.id, dimension, period)
+    if not figures:
+        return []
+    shops = _shops_per_key(session, scheme, dimension, period, set(figures))
+    out = []
+    for key in sorted(figures, key=_sort_key):
+        if key in exclude:
+            continue
+        figure = figures[key]
+        per_shop = shops.get(key, {})
+        exact = sum(per_shop.values())
+        top = max(per_shop.values(), default=0)
+        out.append(
+            Cell(
+                key=key,
+                label=labels(key),
+                purchases=figure.purchases,
+                amount_cents=figure.amount_cents,
+                shoppers=None,  # distinct shoppers are not released
+                shops=len(per_shop),
+                top_shop_amount_cents=top,
+                released=True,
+                purchases_margin=figure.purchases_margin,
+                amount_margin_cents=figure.amount_margin_cents,
+                top_share=top / exact if exact > 0 else 0.0,
+            )
+        )
+    return out
+
+
+def _shops_per_key(session: Session, scheme: Scheme, dimension: str, period: Period,
+                   keys: set[str]) -> dict[str, dict[int, int]]:
+    """Per released key: the exact amount per shop (for rule 2 only)."""
+    out: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for key, (_p, _a, _pts, per_shop) in sums(session, scheme.id, dimension, period).items():
+        # Homes the released area table has no cell for are in its "other" cell.
+        target = key if key in keys or dimension != "area" else release.OTHER_AREA
+        for shop, amount in per_shop.items():
+            out[target][shop] += amount
+    return out
+
+
 def _sort_key(key: str) -> tuple[int, Any]:
     parts = key.split("-")
     if all(p.isdigit() for p in parts):
@@ -234,4 +295,4 @@ def _sort_key(key: str) -> tuple[int, Any]:
     return (1, key)
 
 
-__all__ = ["NO_AGE", "cells", "shoppers", "sums"]
+__all__ = ["NO_AGE", "cells", "released_cells", "shoppers", "sums"]

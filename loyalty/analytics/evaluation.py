@@ -35,18 +35,26 @@ import sqlalchemy as sa
 from babel.numbers import format_decimal
 from sqlalchemy.orm import Session
 
+from loyalty.analytics import release
 from loyalty.analytics.privacy import MIN_SHOPS, Cell, suppress
 from loyalty.earning import campaigns as campaign_rules
-from loyalty.models import CalendarEvent, Campaign, Merchant, PurchaseEvent, Scheme
+from loyalty.models import (
+    CalendarEvent,
+    Campaign,
+    Merchant,
+    PurchaseEvent,
+    ReleasedCell,
+    Scheme,
+)
 
 LEVEL = 0.95
 MIN_BEFORE_DAYS = 28
 BASELINE_WEEKS = 6
 LAST_YEAR_DAYS = 364  # the same weekday a year earlier
 CAMPAIGN_METHOD = (
-    "difference-in-differences of log average daily spending per shop, before vs during, "
-    "shops weighted by their number of sales; 95% interval from shop-clustered (Welch) "
-    "standard errors"
+    "difference-in-differences of log average daily spending of the participating and the "
+    "other shops, before vs during, from the released daily figures per sector (with their "
+    "noise); 95% interval from the spread of the days (Welch)"
 )
 EVENT_METHOD = (
     "log spending of the event days vs the same weekdays of the 6 weeks before; "
@@ -234,10 +242,54 @@ def _days(period: tuple[date, date]) -> int:
     return (period[1] - period[0]).days + 1
 
 
+def _released_days(session: Session, scheme_id: int, table: str, first: date,
+                   last: date) -> dict[date, dict[str, tuple[int, int, float, float]]]:
+    """Released cells of a table by day and key: purchases, amount and the variances
+    of their noise (2 b^2 for Laplace noise of scale b)."""
+    out: dict[date, dict[str, tuple[int, int, float, float]]] = defaultdict(dict)
+    for day, key, purchases, amount, scale_p, scale_a in session.execute(
+        sa.select(ReleasedCell.day, ReleasedCell.key, ReleasedCell.purchases,
+                  ReleasedCell.amount_cents, ReleasedCell.purchases_scale,
+                  ReleasedCell.amount_scale)
+        .where(ReleasedCell.scheme_id == scheme_id, ReleasedCell.table == table,
+               ReleasedCell.day.between(first, last))
+    ):
+        out[day][key] = (int(purchases), int(amount), 2 * scale_p**2, 2 * scale_a**2)
+    return out
+
+
+def _series_log_change(during: list[float], before: list[float]) -> tuple[float, float, float]:
+    """ln(mean during / mean before) of two series of daily totals, its variance (delta
+    method, from each series' own spread: noise and day-to-day variation alike) and
+    the two variance terms' sum of squares over their degrees of freedom (for
+    Welch-Satterthwaite)."""
+    mean_d, mean_b = fmean(during), fmean(before)
+    if mean_d <= 0 or mean_b <= 0:
+        raise NotEvaluable("too_noisy")
+    terms = [variance(during) / (len(during) * mean_d**2),
+             variance(before) / (len(before) * mean_b**2)]
+    squares = (terms[0] ** 2 / (len(during) - 1) + terms[1] ** 2 / (len(before) - 1))
+    return math.log(mean_d / mean_b), sum(terms), squares
+
+
+def released_did(treated: dict[str, list[float]], control: dict[str, list[float]]) -> Estimate:
+    """Difference in differences of the log mean daily spending of two groups, from
+    their daily released totals in the periods "before" and "during"; a Welch t
+    interval from the spread of the days (which holds the released noise)."""
+    change_t, var_t, sq_t = _series_log_change(treated["during"], treated["before"])
+    change_c, var_c, sq_c = _series_log_change(control["during"], control["before"])
+    beta = change_t - change_c
+    se = math.sqrt(var_t + var_c)
+    df = (var_t + var_c) ** 2 / (sq_t + sq_c) if sq_t + sq_c > 0 else 1e9
+    half = t_quantile(0.5 + LEVEL / 2, df) * se
+    return Estimate(_pct(beta), _pct(beta - half), _pct(beta + half), CAMPAIGN_METHOD)
+
+
 def evaluate_campaign(
     session: Session, campaign: Campaign, now: datetime
 ) -> CampaignEvaluation:
-    """The evaluation of an ended campaign. Raises NotEvaluable."""
+    """The evaluation of an ended campaign, from the released sector cells only (so
+    that it reveals nothing the released statistics do not). Raises NotEvaluable."""
     if now < campaign.ends_at:
         raise NotEvaluable("not_ended")
     scheme = session.get_one(Scheme, campaign.scheme_id)
@@ -246,91 +298,80 @@ def evaluate_campaign(
     merchants = session.scalars(
         sa.select(Merchant).where(Merchant.scheme_id == scheme.id)
     ).all()
-    treated_ids = {m.id for m in merchants if campaign_rules.covers(campaign, m)}
-
-    period_of = sa.case(
-        *[
-            (PurchaseEvent.local_date.between(start, end), name)
-            for name, (start, end) in periods.items()
-        ],
-        else_=None,
-    )
+    # A sector's released cell is one group's when all its shops are (mixed sectors
+    # would blur the two groups and are left out).
+    by_sector: dict[str, set[bool]] = defaultdict(set)
+    for merchant in merchants:
+        by_sector[merchant.sector].add(campaign_rules.covers(campaign, merchant))
+    group_of = {sector: ("participating" if covered == {True} else "other")
+                for sector, covered in by_sector.items() if len(covered) == 1}
+    shops = {group: [m.id for m in merchants if group_of.get(m.sector) == group]
+             for group in GROUPS}
+    if len(shops["participating"]) < MIN_SHOPS or len(shops["other"]) < MIN_SHOPS:
+        raise NotEvaluable("too_few_shops")
     window = (min(p[0] for p in periods.values()), max(p[1] for p in periods.values()))
-    in_scheme = [
-        PurchaseEvent.scheme_id == scheme.id,
-        PurchaseEvent.local_date.between(*window),
-    ]
-    # Tag each event once in a subquery: PostgreSQL accepts a GROUP BY on a
-    # CASE only if it is the very same expression, bind parameters included.
-    is_treated = PurchaseEvent.merchant_id.in_(treated_ids) if treated_ids else sa.false()
-    tagged = (
-        sa.select(
-            period_of.label("period"),
-            sa.case((is_treated, 1), else_=0).label("treated"),
-            PurchaseEvent.merchant_id,
-            PurchaseEvent.amount_cents,
-            PurchaseEvent.shopper_key,
-        )
-        .where(*in_scheme)
-        .subquery()
-    )
-    per_shop: dict[tuple[str, int], int] = {}
-    sales: dict[tuple[str, int], int] = {}
-    for period, mid, n, amount in session.execute(
-        sa.select(tagged.c.period, tagged.c.merchant_id, sa.func.count(),
-                  sa.func.sum(tagged.c.amount_cents))
-        .group_by(tagged.c.period, tagged.c.merchant_id)
-    ):
-        if period is not None:
-            per_shop[(str(period), int(mid))] = int(amount)
-            sales[(str(period), int(mid))] = int(n)
-    shoppers = {
-        (str(period), bool(t)): int(n)
-        for period, t, n in session.execute(
-            sa.select(tagged.c.period, tagged.c.treated,
-                      sa.func.count(sa.distinct(tagged.c.shopper_key)))
-            .group_by(tagged.c.period, tagged.c.treated)
-        )
-        if period is not None
-    }
+    last_released = release.last_released_day(session, scheme.id)
+    if last_released is None or last_released < periods["during"][1]:
+        raise NotEvaluable("not_ended")  # its last days are released the night after
+    # Days not released yet (the end of "after") are left out of that period.
+    periods = {name: (start, min(end, last_released)) for name, (start, end) in periods.items()
+               if start <= last_released}
+    cells_by_day = _released_days(session, scheme.id, "sector", *window)
 
-    changes: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
-    shop_ids = {mid for (_p, mid) in per_shop}
-    for mid in sorted(shop_ids):
-        before = per_shop.get(("before", mid), 0)
-        during = per_shop.get(("during", mid), 0)
-        if before > 0 and during > 0:
-            change = math.log(during / _days(periods["during"])) - math.log(
-                before / _days(periods["before"])
-            )
-            weight = 1 / (1 / sales[("before", mid)] + 1 / sales[("during", mid)])
-            changes[mid in treated_ids].append((change, weight))
-    estimate = did_estimate(changes[True], changes[False])
+    daily: dict[str, dict[str, list[float]]] = {group: {} for group in GROUPS}
+    sums: dict[tuple[str, str], list[float]] = {}
+    for name, (start, end) in periods.items():
+        for group in GROUPS:
+            series, total = [], [0.0, 0.0, 0.0, 0.0]
+            for n in range(_days((start, end))):
+                day_cells = cells_by_day.get(start + timedelta(days=n), {})
+                mine = [c for key, c in day_cells.items() if group_of.get(key) == group]
+                series.append(float(sum(c[1] for c in mine)))
+                for i in range(4):
+                    total[i] += sum(c[i] for c in mine)
+            daily[group][name] = series
+            sums[(group, name)] = total
+    estimate = released_did(daily["participating"], daily["other"])
 
+    # Dominance (one shop over half of a group's amount) from the exact sales: it
+    # decides only whether a bar is shown; the bar's figure is the released sum.
+    exact: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    for group in GROUPS:
+        for name, (start, end) in periods.items():
+            exact[(group, name)] = {
+                int(mid): int(amount) for mid, amount in session.execute(
+                    sa.select(PurchaseEvent.merchant_id, sa.func.sum(PurchaseEvent.amount_cents))
+                    .where(PurchaseEvent.scheme_id == scheme.id,
+                           PurchaseEvent.merchant_id.in_(shops[group]),
+                           PurchaseEvent.local_date.between(start, end))
+                    .group_by(PurchaseEvent.merchant_id))
+            }
     cells: list[Cell] = []
     meta: list[tuple[str, str]] = []
     for period in periods:
         for group in GROUPS:
-            mine = [
-                amount for (p, mid), amount in per_shop.items()
-                if p == period and (mid in treated_ids) == (group == "participating")
-            ]
+            purchases, amount, var_p, var_a = sums[(group, period)]
+            per_shop = exact[(group, period)]
+            whole = sum(per_shop.values())
+            n = _days(periods[period]) * sum(1 for g in group_of.values() if g == group)
             cells.append(Cell(
-                key=f"{group}:{period}", label=None, purchases=None,
-                amount_cents=sum(mine),
-                shoppers=shoppers.get((period, group == "participating"), 0),
-                shops=len(mine), top_shop_amount_cents=max(mine, default=0),
+                key=f"{group}:{period}", label=None, purchases=int(purchases),
+                amount_cents=int(amount), shoppers=None, shops=len(shops[group]),
+                top_shop_amount_cents=max(per_shop.values(), default=0), released=True,
+                purchases_margin=release.margin(var_p, n, math.sqrt(var_p / max(n, 1) / 2)),
+                amount_margin_cents=release.margin(var_a, n, math.sqrt(var_a / max(n, 1) / 2)),
+                top_share=max(per_shop.values(), default=0) / whole if whole > 0 else 0.0,
             ))
             meta.append((group, period))
     shown = suppress(cells, scheme.k_anonymity)
     rows = []
     for (group, period), cell in zip(meta, shown, strict=True):
-        daily = None
+        daily_cents = None
         if cell.amount_cents is not None and cell.shops:
-            daily = round(cell.amount_cents / cell.shops / _days(periods[period]))
-        rows.append(Row(group, period, *periods[period], cell, daily))
+            daily_cents = max(0, round(cell.amount_cents / cell.shops / _days(periods[period])))
+        rows.append(Row(group, period, *periods[period], cell, daily_cents))
     return CampaignEvaluation(
-        campaign, periods, rows, estimate, len(changes[True]), len(changes[False])
+        campaign, periods, rows, estimate, len(shops["participating"]), len(shops["other"])
     )
 
 
@@ -369,26 +410,29 @@ def evaluate_event(session: Session, event: CalendarEvent, now: datetime) -> Eve
     wanted = set(days)
     for shift in [*shifts, LAST_YEAR_DAYS]:
         wanted |= {d - timedelta(days=shift) for d in days}
+    last_released = release.last_released_day(session, scheme.id)
+    if last_released is None:
+        raise NotEvaluable("too_little_history")
+    if last_released < event.ends_on:
+        raise NotEvaluable("not_ended")  # its last day is released the night after
+    # The town's day totals are its released "all" cells; the exact sales per shop
+    # decide only whether a day passes the three-shop and dominance rules.
+    released = {day: cells["all"] for day, cells in _released_days(
+        session, scheme.id, "all", min(wanted), max(wanted)).items() if day in wanted}
+    if any(d not in released for d in days):
+        raise NotEvaluable("too_little_history")
     per_shop_day: dict[date, dict[int, int]] = defaultdict(dict)
     for day, mid, amount in session.execute(
         sa.select(PurchaseEvent.local_date, PurchaseEvent.merchant_id,
                   sa.func.sum(PurchaseEvent.amount_cents))
-        .where(PurchaseEvent.scheme_id == scheme.id, PurchaseEvent.local_date.in_(wanted))
+        .where(PurchaseEvent.scheme_id == scheme.id, PurchaseEvent.local_date.in_(days))
         .group_by(PurchaseEvent.local_date, PurchaseEvent.merchant_id)
     ):
         per_shop_day[day][int(mid)] = int(amount)
-    shoppers = dict(
-        session.execute(
-            sa.select(
-                PurchaseEvent.local_date, sa.func.count(sa.distinct(PurchaseEvent.shopper_key))
-            )
-            .where(PurchaseEvent.scheme_id == scheme.id, PurchaseEvent.local_date.in_(days))
-            .group_by(PurchaseEvent.local_date)
-        ).all()
-    )
 
     def total(day: date) -> int:
-        return sum(per_shop_day.get(day, {}).values())
+        found = released.get(day)
+        return found[1] if found else 0
 
     event_total = sum(total(d) for d in days)
     blocks = [sum(total(d - timedelta(days=s)) for d in days) for s in shifts]
@@ -405,11 +449,18 @@ def evaluate_event(session: Session, event: CalendarEvent, now: datetime) -> Eve
     last_year = sum(total(d - timedelta(days=LAST_YEAR_DAYS)) for d in days)
     last_year_pct = _pct(math.log(event_total / last_year)) if last_year > 0 else None
 
+    def share(day: date) -> float:
+        amounts = per_shop_day.get(day, {}).values()
+        return max(amounts, default=0) / sum(amounts) if sum(amounts) > 0 else 0.0
+
     cells = [
         Cell(
-            key=d.isoformat(), label=None, purchases=None, amount_cents=total(d),
-            shoppers=int(shoppers.get(d, 0)), shops=len(per_shop_day.get(d, {})),
+            key=d.isoformat(), label=None, purchases=released[d][0], amount_cents=total(d),
+            shoppers=None, shops=len(per_shop_day.get(d, {})),
             top_shop_amount_cents=max(per_shop_day.get(d, {}).values(), default=0),
+            released=True, purchases_margin=release.margin(0.0, 1, math.sqrt(released[d][2] / 2)),
+            amount_margin_cents=release.margin(0.0, 1, math.sqrt(released[d][3] / 2)),
+            top_share=share(d),
         )
         for d in days
     ]

@@ -28,6 +28,9 @@ def as_json(report: Report) -> dict[str, Any]:
         "rows": report.public_rows(),
         "total": report.public_total(),
         "notes": list(report.notes),
+        "released": report.released,
+        "released_until": (report.released_until.isoformat()
+                           if report.released_until else None),
     }
 
 

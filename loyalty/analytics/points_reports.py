@@ -137,6 +137,7 @@ def _redeemed_by_shop_and_wallet(ctx: Context, period: Period) -> Any:
     _l("Points issued and redeemed in the period (from the ledger), points forfeited to "
        "breakage, and the outstanding points today with their value in euro: the scheme's "
        "liability."),
+    aligned=True,
 )
 def points_economy(ctx: Context) -> Report:
 
@@ -240,6 +241,7 @@ def points_economy(ctx: Context) -> Report:
     _l("Points redeemed in the period, by the sector where they were earned and the sector "
        "where they were spent (each wallet's redemptions shared out over the sectors of its "
        "earnings)."),
+    aligned=True,
 )
 def points_flow(ctx: Context) -> Report:
     # Sector groups, as in spending by sector: a town has one or two shops per

@@ -13,6 +13,11 @@
 4. Comparisons (previous period, same period last year) are cells of their
    own period and pass the same rules; a change is shown only when both sides
    are visible.
+Released figures (sums of released cells with noise, analytics.release) have no
+distinct-shopper count: rule 1 then reads the noisy purchases (a noisy count
+below k is hidden), and rule 2 reads ``top_share``, the largest shop's share of
+the cell's exact amount (the decision to hide only; the figure shown is noisy).
+
 5. Exports carry only the public fields below: no pseudonym, no shop count or
    top-shop amount (that would be a shop's turnover), no event-level row.
 """
@@ -36,6 +41,9 @@ PUBLIC_FIELDS = (
     "shoppers",
     "points",
     "suppressed",
+    # Half-widths of the 95% interval of a released figure's noise (None: exact).
+    "purchases_margin",
+    "amount_margin_cents",
 )
 # Never in an export, whatever a report puts in its extras.
 FORBIDDEN_FIELDS = frozenset(
@@ -65,6 +73,12 @@ class Cell:
     # "shops" (rule 2: fewer than three shops, or one holds most of it) or
     # "secondary" (rule 3). Not exported.
     hidden_by: str | None = None
+    # Released figures: sums of noisy released cells with their 95% margins, and
+    # the largest shop's share of the exact amount (for rule 2 only, never shown).
+    released: bool = False
+    purchases_margin: int | None = None
+    amount_margin_cents: int | None = None
+    top_share: float = 0.0
 
 
 def violates(cell: Cell, k: int, *, per_shop: bool = False) -> bool:
@@ -73,7 +87,14 @@ def violates(cell: Cell, k: int, *, per_shop: bool = False) -> bool:
 
 
 def rule_broken(cell: Cell, k: int, *, per_shop: bool = False) -> str | None:
-    """"shoppers" (rule 1), "shops" (rule 2) or None."""
+    """"shoppers" or "purchases" (rule 1), "shops" (rule 2) or None."""
+    if cell.released:
+        # No distinct shoppers are released: the noisy purchases stand in for them.
+        if (cell.purchases or 0) < k:
+            return "purchases"
+        if per_shop:
+            return None
+        return "shops" if cell.shops < MIN_SHOPS or cell.top_share > MAX_SHOP_SHARE else None
     if (cell.shoppers or 0) < k:
         return "shoppers"
     if per_shop:
@@ -92,6 +113,8 @@ def hide(cell: Cell, why: str = "shoppers") -> Cell:
         amount_cents=None,
         shoppers=None,
         points=None,
+        purchases_margin=None,
+        amount_margin_cents=None,
         extra={name: None for name in cell.extra},
         suppressed=True,
         hidden_by=why,

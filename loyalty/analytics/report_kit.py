@@ -6,6 +6,13 @@ and the declarative ``Dimension`` spec. Each report module lists its reports in
 Every report has a name (its URL), a title and a one-line definition shown
 beside it, a period with the previous period and the same period last year,
 rows of privacy-checked cells, and a chart hint for the pages.
+
+Every report is either *released* (its figures are sums of the released daily
+cells with noise, for any period: any difference of two answers is noise) or
+*aligned* (it needs figures no released table holds, such as distinct shoppers
+or per-shop rows, and is shown only for whole closed calendar months, quarters
+and years, so that no two of its periods differ by a few days). See
+docs/privacy.md for the decision per report.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import cells, privacy
+from loyalty.analytics import cells, privacy, release
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell
+from loyalty.errors import InvalidInput
 from loyalty.models import (
     Scheme,
 )
@@ -35,6 +43,10 @@ def translatable(text: str) -> str:
 
 _l = translatable
 
+
+# Said of every aligned report, after its definition.
+ALIGNED_NOTE = _l("Shown only for whole calendar months, quarters and years that have ended, "
+                  "so that no two periods of this report differ by a few days.")
 
 WEEKDAYS = [_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
             _l("Saturday"), _l("Sunday")]
@@ -64,6 +76,10 @@ class Report:
     value: str = "amount_cents"  # the figure the chart and the comparisons show
     per_shop: bool = False
     notes: tuple[str, ...] = ()
+    # Released reports: their figures reach up to this day (None: none released yet).
+    released: bool = False
+    released_until: date | None = None
+    aligned: bool = False
 
     def public_rows(self) -> list[dict[str, Any]]:
         """The rows as exported (CSV, JSON): public fields and comparisons only."""
@@ -117,6 +133,23 @@ class Entry:
     title: str
     definition: str
     build: Builder
+    # Needs figures no released table holds: whole closed calendar periods only.
+    aligned: bool = False
+
+    @property
+    def full_definition(self) -> str:
+        """The definition with, for an aligned report, the periods it is shown for."""
+        return f"{self.definition} {ALIGNED_NOTE}" if self.aligned else self.definition
+
+
+def check_aligned(entry: Entry, period: Period, today: date) -> None:
+    """An aligned report answers only for a whole calendar month, quarter or year that
+    has ended: its exact figures of two such periods never differ by a few days
+    (the finest grain, a month, is itself published). Raises InvalidInput."""
+    if entry.aligned and (period.grain() is None or period.end >= today):
+        raise InvalidInput(
+            f"the report {entry.name!r} is shown only for a whole calendar month, quarter "
+            "or year that has ended", code="period_not_aligned")
 
 
 # -- the skeleton every report is built on -----------------------------------------------
@@ -136,7 +169,8 @@ def compared(
     return Report(
         name=entry.name,
         title=entry.title,
-        definition=entry.definition,
+        definition=entry.full_definition,
+        aligned=entry.aligned,
         k=ctx.k,
         period=ctx.period,
         columns=columns,
@@ -179,13 +213,13 @@ class Tally:
 
 
 def custom_report(
-    reports: list[Entry], name: str, title: str, definition: str
+    reports: list[Entry], name: str, title: str, definition: str, *, aligned: bool = False
 ) -> Callable[[Builder], Builder]:
     """Adds a report that needs its own queries to a module's ``reports`` (the
     others are Dimension specs)."""
 
     def decorate(report: Builder) -> Builder:
-        reports.append(Entry(name, title, definition, report))
+        reports.append(Entry(name, title, definition, report, aligned))
         return report
 
     return decorate
@@ -199,15 +233,18 @@ SPENDING_COLUMNS = (
     Column("amount_cents", _l("Amount"), "cents"),
     Column("shoppers", _l("Shoppers"), "count"),
 )
+# Released reports: no distinct shoppers (not released for arbitrary periods).
+RELEASED_COLUMNS = SPENDING_COLUMNS[:3]
 Labels = Callable[[str], "str | None"]
 
 
 @dataclass(frozen=True)
 class Dimension:
-    """A report that is one dimension of the rollups (sector, hour, home area ...):
-    purchases, amount and distinct shoppers per key, with a total, compared over
-    three periods. A spec, not code: ``labels`` names the keys, ``arrange``
-    reorders or ranks the checked rows."""
+    """A report that is one dimension (sector, hour, home area ...): purchases and
+    amount per key as sums of released cells, with a total, compared over three
+    periods. A spec, not code: ``labels`` names the keys, ``arrange`` reorders or
+    ranks the checked rows. ``released=False`` (the per-shop report): exact figures
+    with distinct shoppers from the rollups, for aligned periods only."""
 
     name: str
     title: str
@@ -221,38 +258,56 @@ class Dimension:
     with_total: bool = True
     arrange: Callable[[Context, Report], Report] | None = None
     heading: str = SPENDING_COLUMNS[0].label  # what the rows are: "Day", "Shop" ...
+    released: bool = True
 
     def entry(self) -> Entry:
-        return Entry(self.name, self.title, self.definition, self.build)
+        return Entry(self.name, self.title, self.definition, self.build, not self.released)
+
+    def _cells(self, ctx: Context, dimension: str, period: Period,
+               labels: Labels, exclude: tuple[str, ...] = ()) -> list[Cell]:
+        if self.released:
+            return cells.released_cells(ctx.session, ctx.scheme, dimension, period, labels,
+                                        exclude=exclude)
+        return cells.cells(ctx.session, ctx.scheme.id, dimension, period, labels,
+                           exclude=exclude)
 
     def build(self, ctx: Context) -> Report:
         labels = self.labels(ctx)
 
         def checked(period: Period) -> list[Cell]:
-            raw = cells.cells(ctx.session, ctx.scheme.id, self.dimension, period, labels,
-                              exclude=self.exclude)
+            raw = self._cells(ctx, self.dimension, period, labels, self.exclude)
             return privacy.suppress(raw, ctx.k, per_shop=self.per_shop)
 
         def total(period: Period) -> Cell | None:
             if not self.with_total:
                 return None
-            all_cells = cells.cells(ctx.session, ctx.scheme.id, "all", period, lambda _k: None)
+            all_cells = self._cells(ctx, "all", period, lambda _k: None)
             if not all_cells:
                 return None
             return privacy.suppress_total(all_cells[0], ctx.k, per_shop=self.per_shop)
 
+        figures = RELEASED_COLUMNS if self.released else SPENDING_COLUMNS
         report = compared(
             ctx,
             checked,
-            columns=(Column("label", self.heading, "text"), *SPENDING_COLUMNS[1:]),
+            columns=(Column("label", self.heading, "text"), *figures[1:]),
             total=total(ctx.period),
             total_previous=total(ctx.period.previous()),
             total_last_year=total(ctx.period.last_year()),
             chart=self.chart,
             value=self.value,
             per_shop=self.per_shop,
+            **released_extra(ctx, self.released),
         )
         return self.arrange(ctx, report) if self.arrange else report
+
+
+def released_extra(ctx: Context, released: bool = True) -> dict[str, Any]:
+    """The Report fields of a released report: how far its released days reach."""
+    if not released:
+        return {}
+    return {"released": True,
+            "released_until": release.last_released_day(ctx.session, ctx.scheme.id)}
 
 
 

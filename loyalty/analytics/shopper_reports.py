@@ -91,6 +91,7 @@ def _binned(
     _l("Shoppers by number of purchases in the period, and how many of them had also bought "
        "in the period just before, of the same length (returning shoppers). Pseudonyms change "
        "every calendar year, so a period in January does not recognise December's shoppers."),
+    aligned=True,
 )
 def frequency(ctx: Context) -> Report:
 
@@ -132,6 +133,7 @@ def frequency(ctx: Context) -> Report:
     _l("Cross-shopping"),
     _l("Shoppers by the number of different shops they bought at in the period (which sectors "
        "share shoppers: see Sectors sharing shoppers)."),
+    aligned=True,
 )
 def cross_shopping(ctx: Context) -> Report:
 
@@ -156,6 +158,7 @@ def cross_shopping(ctx: Context) -> Report:
     _l("Sectors sharing shoppers"),
     _l("For each pair of sector groups: the shoppers who bought in both during the period, "
        "and what they spent in the two."),
+    aligned=True,
 )
 def sector_pairs(ctx: Context) -> Report:
 

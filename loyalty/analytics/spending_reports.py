@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
-from loyalty.analytics import areas, cells, privacy
-from loyalty.analytics.kinds import SHOPPING_KINDS, shopping_kind
+from loyalty.analytics import areas, cells, privacy, release
+from loyalty.analytics.kinds import SHOPPING_KINDS
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell
 from loyalty.analytics.report_kit import (
@@ -21,7 +21,6 @@ from loyalty.analytics.report_kit import (
     Entry,
     Labels,
     Report,
-    Tally,
     compared,
     custom_report,
 )
@@ -61,8 +60,15 @@ def _weekdays(_ctx: Context) -> Labels:
     return lambda key: WEEKDAYS[int(key)]
 
 
+# The released area table's cell for homes outside the province (or a postcode
+# shared by two municipalities).
+OTHER_AREA_LABEL = _l("Elsewhere (outside the province)")
+
+
 def _areas(ctx: Context) -> Labels:
     def label(area: str) -> str:
+        if area == release.OTHER_AREA:
+            return OTHER_AREA_LABEL
         text = areas.area_label(area, ctx.lang)
         if areas.area_kind(area, ctx.scheme.nis_code) == "own_municipality":
             return f"{text} ({_l('village not given')})"
@@ -95,13 +101,13 @@ def _own_villages_first(ctx: Context, report: Report) -> Report:
     return replace(report, rows=rows)
 
 
-DIMENSIONS = (
+DIMENSIONS: tuple[Dimension, ...] = (
     # Groups rather than classes: a small town has one or two shops per class,
     # which the three-shop rule would hide.
     Dimension(
         "sectors", _l("Spending by sector"),
         _l("Sales that earned points, per NACE-BEL sector group of the shop (e.g. 47.2, food "
-           "shops): purchases, amount and distinct shoppers in the period."),
+           "shops): purchases and amount in the period."),
         "sector_group", labels=_sector_labels, heading=_l("Sector group"),
     ),
     Dimension(
@@ -115,6 +121,8 @@ DIMENSIONS = (
         _l("Sales that earned points, per shop: purchases, amount and distinct shoppers. Only "
            "for the municipality; shops with fewer than k shoppers are hidden."),
         "merchant", labels=_shop_names, per_shop=True, heading=_l("Shop"),
+        # No released table has shops: exact figures, whole closed periods only.
+        released=False,
     ),
     Dimension(
         "heatmap", _l("Hour and weekday"),
@@ -125,19 +133,18 @@ DIMENSIONS = (
     ),
     Dimension(
         "weekdays", _l("Weekday profile"),
-        _l("Sales per day of the week over the period: purchases, amount and distinct shoppers."),
+        _l("Sales per day of the week over the period: purchases and amount."),
         "weekday", labels=_weekdays, heading=_l("Weekday"),
     ),
     Dimension(
         "busiest-days", _l("Busiest days"),
-        _l("The days with the highest amount spent in the period, with purchases and distinct "
-           "shoppers; hidden days are not ranked."),
+        _l("The days with the highest amount spent in the period, with their purchases; "
+           "hidden days are not ranked."),
         "day", arrange=_busiest_first, heading=_l("Day"),
     ),
     Dimension(
         "daily", _l("Spending per day"),
-        _l("Sales that earned points per local day of the period: purchases, amount and distinct "
-           "shoppers."),
+        _l("Sales that earned points per local day of the period: purchases and amount."),
         "day", chart="lines", heading=_l("Day"),
     ),
     Dimension(
@@ -153,6 +160,28 @@ DIMENSIONS = (
         "age_band", exclude=(NO_AGE,), with_total=False, heading=_l("Age band"),
     ),
 )
+
+
+def _kind_labels(_ctx: Context) -> Labels:
+    return SHOPPING_KINDS.get
+
+
+def _kinds_in_order(_ctx: Context, report: Report) -> Report:
+    order = list(SHOPPING_KINDS)
+    return replace(report, rows=sorted(
+        report.rows, key=lambda c: order.index(c.key) if c.key in order else len(order)))
+
+
+DIMENSIONS = (
+    *DIMENSIONS,
+    Dimension(
+        "shopping-kinds", _l("Fun, run and daily shopping"),
+        _l("Sales split into daily shopping (food, pharmacy, drugstore), run shopping (DIY, "
+           "electronics, optician, services) and fun shopping (clothing, books, toys, cafés, "
+           "restaurants), by the shop's NACE-BEL sector."),
+        "kind", labels=_kind_labels, arrange=_kinds_in_order, heading=_l("Group"),
+    ),
+)
 REPORTS: list[Entry] = [spec.entry() for spec in DIMENSIONS]
 
 
@@ -161,48 +190,12 @@ REPORTS: list[Entry] = [spec.entry() for spec in DIMENSIONS]
 
 @custom_report(
     REPORTS,
-    "shopping-kinds",
-    _l("Fun, run and daily shopping"),
-    _l("Sales split into daily shopping (food, pharmacy, drugstore), run shopping (DIY, "
-       "electronics, optician, services) and fun shopping (clothing, books, toys, cafés, "
-       "restaurants), by the shop's NACE-BEL sector."),
-)
-def shopping_kinds(ctx: Context) -> Report:
-
-    def checked(period: Period) -> list[Cell]:
-        figures = cells.sums(ctx.session, ctx.scheme.id, "sector", period)
-        kinds: dict[str, Tally] = {}
-        for sector, (purchases, amount, pts, per_shop) in figures.items():
-            kind = kinds.setdefault(shopping_kind(sector), Tally())
-            kind.purchases += purchases
-            kind.amount_cents += amount
-            kind.points += pts
-            for shop, value in per_shop.items():
-                kind.per_shop[shop] += value
-            kind.sectors.add(sector)
-        # Distinct shoppers per kind: a shopper of two sectors of one kind counts once.
-        members = cells.shoppers(ctx.session, ctx.scheme.id, "kind", period)
-        out = [
-            tally.cell(name, SHOPPING_KINDS[name], shoppers=members.get(name, 0),
-                       points=int(tally.points), extra={"sectors": len(tally.sectors)})
-            for name, tally in sorted(kinds.items(),
-                                      key=lambda kv: list(SHOPPING_KINDS).index(kv[0]))
-        ]
-        return privacy.suppress(out, ctx.k)
-
-    return compared(
-        ctx,
-        checked,
-        columns=(*SPENDING_COLUMNS, Column("sectors", _l("Sectors"), "count")),
-    )
-
-
-@custom_report(
-    REPORTS,
     "active-shops",
     _l("Active shops over time"),
     _l("Per calendar month of the period: shops with at least one sale that earned points, "
        "their purchases and amount."),
+    # How many shops were active is in no released table.
+    aligned=True,
 )
 def active_shops(ctx: Context) -> Report:
 

@@ -138,4 +138,6 @@ NOT_EVALUABLE = {
     "not_ended": "the campaign is evaluated after its end",
     "too_few_shops": "fewer than 3 participating or other shops sold in both periods",
     "too_little_history": "not enough earlier weeks with sales to compare with",
+    "too_noisy": "the released figures of a group average zero or less in a period: "
+                 "too few sales for the noise added for privacy",
 }

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_babel import get_locale
 from flask_smorest import Blueprint
 
-from loyalty.analytics import catalog, exports, periods, report_kit, reports, rollups
+from loyalty.analytics import catalog, exports, periods, release, report_kit, reports, rollups
 from loyalty.api.auth import MUNICIPALITY_STAFF, require_staff
 from loyalty.api.common import AUTH
 from loyalty.api.schemas import NamedReport, ReportQuery, SpendingQuery, SpendingReport
@@ -24,23 +24,33 @@ blp = Blueprint("reports", __name__, description="Anonymised spending reports")
 
 @blp.route("/reports/spending")
 class SpendingView(MethodView):
+    @writes  # folds new events into the rollups first (rule 2 reads them), when there are any
     @blp.arguments(SpendingQuery(), location="query")
     @blp.response(200, SpendingReport)
     @blp.doc(security=AUTH)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Spending by sector, shop, home postcode, hour or weekday, privacy rules applied."""
+        """Spending by sector, shop, home area, hour or weekday, privacy rules applied.
+
+        Sums of released daily cells (with a 95% ``margin``) up to ``released_until``;
+        by=merchant only for a whole calendar month, quarter or year that has ended.
+        """
         user = require_staff(*MUNICIPALITY_STAFF)
         start, end = query.get("from_"), query.get("to")
         if start and end and start > end:
             raise InvalidInput("'from' is after 'to'", code="invalid_period")
         scheme = db().get_one(Scheme, user.scheme_id)
+        today = report_kit.today_local(scheme)
         read = replica.read(
-            lambda reads: reports.spending(reads, scheme, query["by"], start, end)
+            lambda reads: (reports.spending(reads, scheme, query["by"], start, end, today),
+                           release.last_released_day(reads, scheme.id)),
+            refresh=lambda primary: rollups.refresh_if_pending(primary, scheme),
         )
+        rows, until = read.value
         return {
-            "rows": [asdict(c) for c in read.value],
+            "rows": [_spending_row(c) for c in rows],
             "k": scheme.k_anonymity,
             "definition": reports.SPENDING_DEFINITION,
+            "released_until": until.isoformat() if until and query["by"] != "merchant" else None,
             **_behind(read),
         }
 
@@ -82,6 +92,15 @@ class NamedReportView(MethodView):
         body["from_"] = body.pop("from")
         body.update(_behind(read))
         return body
+
+
+def _spending_row(cell: Any) -> dict[str, Any]:
+    row = asdict(cell)
+    row["margin"] = (
+        {"purchases": cell.purchases_margin, "amount_cents": cell.amount_margin_cents}
+        if cell.purchases_margin is not None else None
+    )
+    return row
 
 
 def _behind(read: replica.Read[Any]) -> dict[str, int | None]:

@@ -306,14 +306,29 @@ class SpendingRow(Schema):
     label = fields.String(allow_none=True)
     purchases = fields.Integer(allow_none=True)
     amount_cents = fields.Integer(allow_none=True)
-    shoppers = fields.Integer(allow_none=True)
+    shoppers = fields.Integer(
+        allow_none=True,
+        metadata={"description": "distinct shoppers; null in released rows (not released)"})
     suppressed = fields.Boolean(required=True)
+    margin = fields.Nested(
+        "SpendingMargin", allow_none=True,
+        metadata={"description": "half-widths of the 95% interval of the released figures' "
+                                 "noise; null for exact (by=merchant) or hidden rows"})
+
+
+class SpendingMargin(Schema):
+    purchases = fields.Integer(required=True)
+    amount_cents = fields.Integer(required=True)
 
 
 class SpendingReport(Schema):
     rows = fields.List(fields.Nested(SpendingRow), required=True)
     k = fields.Integer(required=True)
     definition = fields.String()
+    released_until = fields.String(
+        allow_none=True,
+        metadata={"description": "the last released day the figures reach (null: exact "
+                                 "by=merchant figures, or no day released yet)"})
     behind_seconds = fields.Integer(
         allow_none=True,
         metadata={"description": "present when the figures come from a read replica that "
@@ -386,8 +401,14 @@ class NamedReport(Schema):
     value = fields.String(metadata={"description": "the figure that comparisons compare"})
     columns = fields.List(fields.Nested(ReportColumn))
     # Rows are the public fields of analytics.privacy (key, label, purchases,
-    # amount_cents, shoppers, points, suppressed), report extras and comparisons.
+    # amount_cents, shoppers, points, suppressed, purchases_margin,
+    # amount_margin_cents), report extras and comparisons.
     rows = fields.List(fields.Dict(), required=True)
+    released = fields.Boolean(
+        metadata={"description": "true: sums of released daily cells with noise; false: "
+                                 "exact, for whole ended calendar periods only"})
+    released_until = fields.String(
+        allow_none=True, metadata={"description": "the last released day the figures reach"})
     total = fields.Dict(allow_none=True)
     notes = fields.List(fields.String())
 

@@ -129,15 +129,23 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     assert {"Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"} <= villages
     assert counted and counted > 2_000
 
-    # The evaluation finds the ended campaign's lift (25% in the simulated town)
-    # and the Christmas market; the running campaign has paid bonuses already.
+    # The evaluations read the released cells: at the default privacy parameters
+    # their noise (EUR 1,000 a cell and day) is larger than a group of shops' daily
+    # spending in a town of EUR 4,000 a day, so the campaign's 25% lift cannot be
+    # told apart (docs/privacy.md): an honest answer is "too noisy" or a very wide
+    # interval. The running campaign has paid bonuses already.
     engine = make_engine(empty_database_url)
     try:
         with Session(engine) as session:
             found = {f.campaign.name: f for f in campaigns.list_campaigns(session, 1)}
             ended = found["Dubbele punten bij de buurtwinkel"]
             running = found["Winteractie: dubbele punten op vrije tijd"]
-            estimate = evaluation.evaluate_campaign(session, ended.campaign, utcnow()).estimate
+            try:
+                estimate: evaluation.Estimate | None = evaluation.evaluate_campaign(
+                    session, ended.campaign, utcnow()).estimate
+            except evaluation.NotEvaluable as error:
+                assert error.reason == "too_noisy", error.reason
+                estimate = None
             market = next(
                 e for e in campaigns.list_events(session, 1)
                 if e.name == "Kerstmarkt" and e.ends_on < utcnow().date()
@@ -147,11 +155,15 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
         engine.dispose()
     assert (ended.status, running.status) == ("ended", "active")
     assert ended.spent_cents > 0 and running.bonus_points_given > 0
-    # The town is drawn anew for each date the demo is loaded on: the point
-    # estimate is well clear of 5% on any date, the interval depends on the draw.
-    assert estimate.effect_pct > 5, estimate
-    assert estimate.ci_low_pct < estimate.effect_pct < estimate.ci_high_pct
-    assert market_effect.effect_pct > 10, market_effect
+    if estimate is not None:
+        # Each group's daily noise has a standard deviation about twice its spending:
+        # a 95% interval narrower than 100 points would ignore the noise.
+        assert estimate.ci_low_pct < estimate.effect_pct < estimate.ci_high_pct
+        assert estimate.ci_high_pct - estimate.ci_low_pct > 100, estimate
+    # The market's three days: noise of about 20% of the town's spending (standard
+    # deviation), on the event days and on each week it is compared with.
+    assert market_effect.ci_low_pct < market_effect.effect_pct < market_effect.ci_high_pct
+    assert market_effect.ci_high_pct - market_effect.ci_low_pct > 40, market_effect
 
     # Every report shows something for the last full month on first start, but
     # the one per NACE class: a town of 20 shops has at most two per class, which

@@ -107,7 +107,7 @@ def analyst(session: Session) -> StaffUser:
 
 
 def test_report_exports_defuse_shop_names(app: Flask, analyst: StaffUser) -> None:
-    period = {"from": "2026-09-01", "to": "2026-10-31"}
+    period = {"from": "2026-10-01", "to": "2026-10-31"}  # per shop: a whole closed month
     page = new_client(app)
     sign_in_as(page, analyst.email)
     api = app.test_client()

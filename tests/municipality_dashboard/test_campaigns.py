@@ -13,7 +13,14 @@ from loyalty.earning import campaigns
 from loyalty.infra.db import utcnow
 from loyalty.models import AccountKind, CalendarEvent, Campaign, Role, Scheme
 from loyalty.money import accounts, ledger
-from tests.campaign_data import AFTER_END, EVENT, event_data, generate
+from tests.campaign_data import (
+    AFTER_END,
+    EVENT,
+    LEAST_NOISE,
+    event_data,
+    generate,
+    release_seeded,
+)
 from tests.factories import make_merchant, make_scheme, make_user
 from tests.forms import csrf, signed_in
 
@@ -116,8 +123,11 @@ def test_another_municipalitys_campaign_and_event_are_not_found(
 
 
 def test_the_evaluation_page_of_an_ended_campaign(app: Flask, session: Session) -> None:
-    campaign, _sales = generate(session, 0.30, 1)
+    # A doubling: under the released noise a smaller lift is not told apart from
+    # zero (tests/campaign_data.LEAST_NOISE), and this page should say "more".
+    campaign, _sales = generate(session, 1.0, 1)
     scheme = session.get_one(Scheme, campaign.scheme_id)
+    release_seeded(session, scheme, 1, **LEAST_NOISE)
     client = _signed_in(app, session, scheme, Role.MUNICIPALITY_ANALYST)
     assert utcnow() > AFTER_END  # the generated campaign is over
     page = client.get(f"/dashboard/campaigns/{campaign.id}").get_data(as_text=True)
@@ -132,6 +142,7 @@ def test_the_evaluation_page_of_an_ended_campaign(app: Flask, session: Session) 
 
 def test_marking_and_evaluating_an_event(app: Flask, session: Session) -> None:
     scheme, event = event_data(session, 0.30, 7)
+    release_seeded(session, scheme, 7, **LEAST_NOISE)
     admin = _signed_in(app, session, scheme, Role.MUNICIPALITY_ADMIN)
     page = admin.get("/dashboard/events")
     assert "Kermis" in page.get_data(as_text=True)

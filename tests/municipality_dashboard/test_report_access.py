@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+import math
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -14,8 +15,8 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import catalog, generate
-from loyalty.models import PurchaseEvent, Role, Scheme
+from loyalty.analytics import catalog, generate, release
+from loyalty.models import PurchaseEvent, ReleasedCell, Role, Scheme
 from tests.analytics_data import SECTORS, VILLAGES
 from tests.factories import (
     bearer,
@@ -28,6 +29,7 @@ from tests.factories import (
 from tests.forms import signed_in
 
 PERIOD = {"from": "2026-09-01", "to": "2026-09-30"}
+RELEASED_AT = datetime(2026, 11, 1, 3, tzinfo=UTC)
 # Columns of the events that must never reach an export, by name.
 PERSONAL = ("shopper_key", "home_postcode", "home_village", "wallet_id", "merchant_id")
 
@@ -36,10 +38,18 @@ PERSONAL = ("shopper_key", "home_postcode", "home_village", "wallet_id", "mercha
 def scheme(session: Session) -> Scheme:
     scheme = make_scheme(session, nis_code="46020", villages=VILLAGES)
     scheme.k_anonymity = 5
+    # The least noise a municipality may choose (the settings page's bounds): about
+    # 20 sales a day would otherwise be mostly noise, and these tests look at the
+    # plumbing (what pages, API and files show), not at the privacy level.
+    scheme.release_epsilon_per_day = 4.0
+    scheme.release_max_purchases = 1
+    scheme.release_max_cents = 5_000
     for sector in SECTORS:
         make_merchant(session, scheme, sector=sector)
     generate.generate_events(session, scheme, 2500, end=date(2026, 10, 31), days=120, seed=7,
                              shoppers=150)
+    # The nightly release, up to 31 October (the last day with sales).
+    release.release(session, scheme, RELEASED_AT)
     session.commit()
     return scheme
 
@@ -154,6 +164,18 @@ def test_unknown_reports_and_bad_periods(
     assert "The start date is after the end date." in page.get_data(as_text=True)
     assert client.get("/dashboard/reports/sectors",
                       query_string={"from": "30/09/2026"}).status_code == 400
+    # A report on figures no released table holds answers for whole closed calendar
+    # periods only: not for 3 to 30 September, nor for this month (to date).
+    this_month = date.today().replace(day=1).isoformat()
+    for period in ({"from": "2026-09-03", "to": "2026-09-30"}, {"from": this_month}):
+        answer = client.get("/api/v1/reports/frequency", headers=token, query_string=period)
+        assert answer.status_code == 422 and answer.json["error"]["code"] == "period_not_aligned"
+    page = client.get("/dashboard/reports/frequency",
+                      query_string={"from": "2026-09-03", "to": "2026-09-30"})
+    assert page.status_code == 400
+    assert "only for a whole calendar month, quarter or year" in page.get_data(as_text=True)
+    assert client.get("/dashboard/reports/frequency.csv",
+                      query_string={"from": "2026-09-03", "to": "2026-09-30"}).status_code == 400
 
 
 def test_an_analyst_reads_every_report_page_with_its_rules_and_exports(
@@ -201,8 +223,8 @@ def test_a_report_downloads_for_belgian_excel(
     text = answer.get_data(as_text=True)
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
-    assert rows[0][:4] == ["Sectorgroep", "Aankopen", "Bedrag (€)", "Klanten"]
-    assert rows[0][-1] == "Verborgen"
+    assert rows[0][:3] == ["Sectorgroep", "Aankopen", "Bedrag (€)"]
+    assert rows[0][-3:] == ["Foutmarge aankopen (±)", "Foutmarge bedrag (±) (€)", "Verborgen"]
     total = rows[-1]
     assert total[0] == "Totaal"
     api = client.get("/api/v1/reports/sectors", query_string=PERIOD,
@@ -211,5 +233,58 @@ def test_a_report_downloads_for_belgian_excel(
     assert total[2] == f"{cents // 100},{cents % 100:02d}"  # euros, decimal comma, no grouping
     for row in rows[1:]:
         assert len(row) == len(rows[0])
-        if row[-1]:  # a hidden row says why and shows no figures
-            assert row[1:4] == ["", "", ""] and row[-1].startswith("verborgen")
+        if row[-1]:  # a hidden row says why and shows no figures, nor margins
+            assert row[1:3] == ["", ""] and row[-3:-1] == ["", ""]
+            assert row[-1].startswith("verborgen")
+
+
+def test_a_report_for_any_range_is_the_sum_of_its_released_cells(
+    client: FlaskClient, session: Session, scheme: Scheme
+) -> None:
+    """Page, spreadsheet and JSON of an arbitrary range (not a calendar period) show
+    the sums of the released cells of its days, with their margins; days after the
+    last released one are not in it, and the page says so."""
+    first, last = date(2026, 9, 7), date(2026, 11, 12)  # released up to 31 October
+    cells = session.execute(
+        sa.select(ReleasedCell.day, ReleasedCell.purchases, ReleasedCell.amount_cents)
+        .where(ReleasedCell.scheme_id == scheme.id, ReleasedCell.table == "all",
+               ReleasedCell.day.between(first, last))).all()
+    weekdays: dict[str, list[int]] = {}
+    for day, purchases, amount in cells:
+        sums = weekdays.setdefault(str(day.weekday()), [0, 0])
+        sums[0] += purchases
+        sums[1] += amount
+    assert len(cells) == 55  # 7 September to 31 October
+
+    analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
+    signed_in(client, analyst.email)
+    period = {"from": first.isoformat(), "to": last.isoformat()}
+    body = json.loads(client.get("/dashboard/reports/weekdays.json",
+                                 query_string=period).get_data(as_text=True))
+    assert body["released"] and body["released_until"] == "2026-10-31"
+    assert body["total"]["purchases"] == sum(p for _d, p, _a in cells)
+    assert body["total"]["amount_cents"] == sum(a for _d, _p, a in cells)
+    shown = [row for row in body["rows"] if not row["suppressed"]]
+    assert shown
+    for row in body["rows"]:
+        if row["suppressed"]:  # the k rule on the noisy count, or its secondary
+            assert row["purchases"] is None and row["purchases_margin"] is None
+            continue
+        assert [row["purchases"], row["amount_cents"]] == weekdays[row["key"]]
+        assert row["purchases"] >= 5
+        # 7 or 8 days of one cell each: the 95% margin of that many noises.
+        days = sum(1 for day, _p, _a in cells if str(day.weekday()) == row["key"])
+        scale = release.parameters(scheme).purchases_scale
+        assert row["purchases_margin"] == math.ceil(1.96 * math.sqrt(days * 2 * scale**2))
+
+    client.set_cookie("lang", "nl")
+    text = client.get("/dashboard/reports/weekdays.csv",
+                      query_string=period).get_data(as_text=True)
+    lines = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+    total = sum(a for _d, _p, a in cells)
+    assert lines[-1][0] == "Totaal"
+    assert lines[-1][2] == f"{'-' if total < 0 else ''}{abs(total) // 100},{abs(total) % 100:02d}"
+    page = client.get("/dashboard/reports/weekdays", query_string=period)
+    html = page.get_data(as_text=True)
+    assert "Tot en met 31 oktober 2026: latere dagen" in html
+    assert "foutmarge" in html and "± " in html

@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from lokaal_sparen.app import create_app
-from loyalty.analytics import catalog, generate
+from loyalty.analytics import catalog, generate, release
 from loyalty.infra.db import make_engine
 from loyalty.models import LedgerTransaction, PurchaseEvent, Role, RollupState, Scheme
 from tests.analytics_data import SECTORS, VILLAGES
@@ -73,6 +73,12 @@ def scheme(session: Session) -> Scheme:
         make_merchant(session, scheme, sector=sector)
     generate.generate_events(session, scheme, 1500, end=date(2026, 10, 31), days=120, seed=7,
                              shoppers=120)
+    # Released up to 15 September: the reports' figures are sums of released cells
+    # (with the least noise the settings allow: this is about where they are read).
+    scheme.release_epsilon_per_day = 4.0
+    scheme.release_max_purchases = 1
+    scheme.release_max_cents = 5_000
+    release.release(session, scheme, datetime(2026, 9, 16, 3, tzinfo=UTC))
     session.commit()
     return scheme
 
@@ -115,6 +121,7 @@ def test_reports_read_on_the_replica_are_the_primarys_figures(
     wait_for_replica(database_url, replica_url)
     for name in catalog.CATALOG:
         assert _report(replica_app, token, name) == _report(app, token, name), name
+    assert _report(app, token, "sectors")["released_until"] == "2026-09-15"
     spending = app.test_client().get("/api/v1/reports/spending", headers=token,
                                      query_string={"by": "sector", **PERIOD})
     assert replica_app.test_client().get(
@@ -232,6 +239,8 @@ def test_a_lagging_replica_says_so_on_the_page(
         # replays nothing; then more than the notice's seconds pass.
         generate.generate_events(session, scheme, 300, end=date(2026, 9, 30), days=30, seed=8,
                                  shoppers=120)
+        # ... and the release of the rest of September (the nightly job).
+        release.release(session, scheme, datetime(2026, 10, 1, 3, tzinfo=UTC))
         session.commit()
         time.sleep(LAG_NOTICE + 0.2)
         now = figures(primary)

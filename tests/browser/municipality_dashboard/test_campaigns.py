@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Role, Scheme
 from tests.browser.tablet import LOCALES, Tablet
-from tests.campaign_data import event_data, generate
+from tests.campaign_data import LEAST_NOISE, event_data, generate, release_seeded
 from tests.conftest import BROWSER_TIMEOUT_MS, LiveServer
 from tests.factories import make_user
 
@@ -32,10 +32,14 @@ def desktop(browser: Browser, live_server: LiveServer) -> Iterator[Tablet]:
 
 
 def test_campaign_evaluation_page(desktop: Tablet, session: Session) -> None:
-    campaign, _sales = generate(session, 0.15, 2)
+    # A doubling: under the released noise a +15% lift is not told apart from zero
+    # (tests/campaign_data.LEAST_NOISE), and the page should show a clear result.
+    campaign, _sales = generate(session, 1.0, 2)
     scheme = session.get_one(Scheme, campaign.scheme_id)
+    release_seeded(session, scheme, 2, **LEAST_NOISE)
     admin = make_user(session, scheme, Role.MUNICIPALITY_ADMIN)
     _scheme, event = event_data(session, 0.30, 7)
+    release_seeded(session, _scheme, 7, **LEAST_NOISE)
     analyst = make_user(session, _scheme, Role.MUNICIPALITY_ANALYST)
     campaign_id, event_id, admin_email, analyst_email = (
         campaign.id, event.id, admin.email, analyst.email

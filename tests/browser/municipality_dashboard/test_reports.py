@@ -5,13 +5,13 @@ serious, the page keeps to our own host, and the README gets its picture
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from babel.dates import format_interval
 from playwright.sync_api import Browser, ViewportSize, expect
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import generate
+from loyalty.analytics import generate, release
 from loyalty.models import Role
 from tests.browser.tablet import LOCALES, Tablet
 from tests.conftest import BROWSER_TIMEOUT_MS, LiveServer
@@ -44,6 +44,7 @@ def test_a_report_page_on_a_desktop(
     month = f"from={end.replace(day=1).isoformat()}&to={end.isoformat()}"
     generate.generate_events(session, scheme, 6000, end=end, days=120, seed=9170,
                              shoppers=400)
+    release.release(session, scheme, datetime.now(UTC))  # the nightly job, up to yesterday
     analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
     email = analyst.email
     session.commit()
