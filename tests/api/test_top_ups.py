@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +14,18 @@ from sqlalchemy.orm import Session
 
 from loyalty.errors import Conflict
 from loyalty.infra.db import utcnow
-from loyalty.models import AccountKind, Asset, EuroCredit, GiftVoucher
+from loyalty.models import AccountKind, Asset, EuroCredit, GiftVoucher, Role, Scheme
 from loyalty.money import euros, funding, ledger, vouchers
+from loyalty.money.settlement import monthly, periods
 from loyalty.shoppers import wallets
-from tests.factories import bearer, make_scheme, make_shop, make_wallet_token
+from tests.factories import (
+    bearer,
+    make_scheme,
+    make_shop,
+    make_user,
+    make_wallet_token,
+    staff_token,
+)
 from tests.stripe_stub import StripeStub, checkout_session, event
 from tests.voucher_data import SECRET, STRIPE_KEY, deliver, pay
 
@@ -127,4 +136,42 @@ def test_a_printed_code_is_spent_at_a_till_once(
     assert vouchers.outstanding_cents(session, scheme.id) == 0
     assert session.scalar(sa.select(GiftVoucher.redeemed_merchant_id).where(
         GiftVoucher.code == code)) == shop.merchant.id
+    verify_ledger()
+
+
+def test_bought_euros_are_spent_at_another_shop_and_settled_through_the_api(
+    client: FlaskClient, stripe_stub: StripeStub, session: Session, verify_ledger: Any
+) -> None:
+    """The whole flow of town money through the API: a top-up paid by Stripe, the
+    euros on a spend code, confirmed by another shop's till, and that shop paid for
+    them in the month's settlement."""
+    scheme = make_scheme(session)
+    taker = make_shop(session, scheme)
+    token = make_wallet_token(session, scheme)
+    url = client.post("/api/v1/wallet/top-ups", json={"amount_cents": 2500},
+                      headers=bearer(token)).json["checkout_url"]
+    assert deliver(client, pay(stripe_stub, url)).json["credited"] is True
+
+    code = client.post("/api/v1/wallet/redemptions", json={"euro_cents": 1000},
+                       headers=bearer(token))
+    assert code.status_code == 201, code.json
+    confirmed = client.post(f"/api/v1/redemptions/{code.json['code']}/confirm",
+                            headers=taker.headers)
+    assert confirmed.status_code == 200, confirmed.json
+    assert (confirmed.json["euro_cents"], confirmed.json["discount_cents"]) == (1000, 1000)
+    assert client.get("/api/v1/wallet", headers=bearer(token)).json["euro_cents"] == 1500
+
+    # The month is settled once it is over (as of its last moment plus a minute).
+    session.rollback()
+    mine = session.get_one(Scheme, scheme.id)
+    period = monthly.month_of(mine, utcnow())
+    _start, end = periods.period_bounds(mine, period)
+    monthly.settle(session, mine, period, end + timedelta(minutes=1))
+    session.commit()
+    admin = bearer(staff_token(client, make_user(session, mine, Role.MUNICIPALITY_ADMIN)))
+    settled = client.get(f"/api/v1/settlements/{period}", headers=admin)
+    assert settled.status_code == 200, settled.json
+    row = next(r for r in settled.json["shops"] if r["merchant_id"] == taker.merchant.id)
+    assert (row["euros_redeemed_cents"], row["redeemed_cents"], row["net_cents"]) == (
+        1000, 1000, 1000)
     verify_ledger()

@@ -19,6 +19,7 @@ from tests.browser.consumer_web.flows import collect
 from tests.browser.merchant_portal.conftest import NewTablet, make_portal_shop
 from tests.conftest import LiveServer
 from tests.factories import make_scheme, make_shop
+from tests.stripe_stub import StripeStub
 
 
 def test_points_and_credit_on_one_code_are_confirmed_at_another_shop_and_settled(
@@ -78,3 +79,51 @@ def test_points_and_credit_on_one_code_are_confirmed_at_another_shop_and_settled
     owner.check("statements-credit")
     statement = owner.page.request.get(owner.url(f"/portal/statements/{period}.csv")).text()
     assert "redeemed_points,1.00" in statement and "redeemed_euros,7.50" in statement
+
+
+def test_a_voucher_bought_on_the_phone_is_spent_at_another_shop_and_settled(
+    new_phone: NewPhone, new_tablet: NewTablet, session: Session,  # noqa: F811
+    stripe_live_server: tuple[LiveServer, StripeStub],
+) -> None:
+    """Buy -> wallet -> spend at another shop -> settled, all through the pages: a
+    gift voucher for oneself paid through Stripe Checkout (the local stand-in), its
+    credit on a spend code, the code confirmed at another shop's till, the month
+    settled and the shop's statement showing the credit."""
+    server, _stub = stripe_live_server
+    scheme = make_scheme(session)
+    first = make_shop(session, scheme)  # where the phone gets its wallet
+    taker = make_portal_shop(session, scheme)
+    scheme_id = scheme.id
+
+    phone = new_phone("nl", server=server)
+    page = phone.page
+    collect(phone, first, 1000)
+    phone.goto("/vouchers/buy")
+    page.get_by_label("€ 25,00").check()
+    page.get_by_label("Voor mezelf: op mijn spaarkaart zetten").check()
+    page.get_by_role("button", name="Betalen met kaart of Bancontact").click()
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(page.locator("h1")).to_have_text("+€ 25,00")
+    phone.goto("/wallet")
+    page.get_by_label("Tegoed te besteden (€)").fill("12,50")
+    page.get_by_role("button", name="Inruilcode aanvragen").click()
+    expect(page).to_have_url(re.compile(r"/wallet/code/\d+$"))
+    code = page.url.rsplit("/", 1)[1]
+
+    till = new_tablet("nl")
+    till.sign_in(taker.cashier_email)
+    till.goto("/portal/redeem")
+    till.page.get_by_label("Inruilcode").fill(code)
+    till.submit(till.page.get_by_role("button", name="Opzoeken"))
+    till.submit(till.page.get_by_role("button", name="Bevestigen"))
+    expect(till.page.get_by_role("heading", level=1)).to_contain_text("€ 12,50")
+
+    mine = session.get_one(Scheme, scheme_id)
+    period = monthly.month_of(mine, utcnow())
+    _start, end = periods.period_bounds(mine, period)
+    monthly.settle(session, mine, period, end + timedelta(minutes=1))
+    session.commit()
+    owner = new_tablet("en")
+    owner.sign_in(taker.owner_email)
+    statement = owner.page.request.get(owner.url(f"/portal/statements/{period}.csv")).text()
+    assert "redeemed_euros,12.50" in statement
