@@ -48,8 +48,18 @@ class VoucherRedeemed(Schema):
 
 
 class StripeUnavailable(LoyaltyError):
+    """Stripe did not answer: nothing was charged, the shopper may try again later."""
+
     status = 503
     code = "payments_unavailable"
+
+
+class PaymentsNotOffered(LoyaltyError):
+    """This installation takes no card payments (no Stripe keys): a 4xx, since asking
+    again will not help."""
+
+    status = 409
+    code = "payments_not_offered"
 
 
 @blp.route("/wallet/top-ups")
@@ -59,6 +69,7 @@ class TopUps(MethodView):
     @blp.arguments(TopUpCreate())
     @blp.response(201, TopUpCreated)
     @blp.alt_response(422, description="not one of the scheme's voucher amounts")
+    @blp.alt_response(409, description="this installation takes no card payments")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """A Stripe Checkout page paying euros into the calling wallet; Stripe's
         webhook credits them once, when the payment succeeds."""
@@ -68,7 +79,7 @@ class TopUps(MethodView):
         wallets.ensure_usable(wallet)
         settings = stripe_settings(current_app.config)
         if settings is None:
-            raise StripeUnavailable("paying by card is not available here")
+            raise PaymentsNotOffered("paying by card is not offered here")
         scheme = db().get_one(Scheme, wallet.scheme_id)
         try:
             checkout = vouchers.create_checkout(

@@ -18,6 +18,7 @@ from loyalty.analytics.periods import Period
 from loyalty.models import (
     AuditEntry,
     FootfallCount,
+    FootfallCounter,
     Merchant,
     ReleasedCell,
     ReleasedDay,
@@ -185,7 +186,8 @@ def test_a_footfall_file_with_bad_lines_is_refused_with_each_line_named(
     for line in (3, 4, 5, 6):
         assert f"Lijn {line}:" in text
     assert "Lijn 2:" not in text
-    assert session.scalar(sa.select(sa.func.count()).select_from(FootfallCount)) == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(FootfallCount).join(
+        FootfallCounter).where(FootfallCounter.scheme_id == town.scheme.id)) == 0
 
 
 def test_footfall_beside_the_clusters_purchases(session: Session, town: Municipality) -> None:
@@ -224,5 +226,6 @@ def test_footfall_beside_the_clusters_purchases(session: Session, town: Municipa
             assert row.purchases == noisy
             assert row.per_100 == round(100 * noisy / row.passers_by, 1)
     before = datetime(2026, 11, 1, tzinfo=UTC) - timedelta(hours=1)
-    assert session.scalar(sa.select(sa.func.count()).select_from(FootfallCount)
-                          .where(FootfallCount.hour < before)) == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(FootfallCount).join(
+        FootfallCounter).where(FootfallCounter.scheme_id == scheme.id,
+                               FootfallCount.hour < before)) == 0

@@ -46,7 +46,8 @@ def test_one_entitlement_code_typed_by_two_wallets_entitles_one(
     db.expire_all()
     entitled = [social.entitled_until(db, w.id, today) for w in wallets_]
     assert sorted(entitled, key=str) == sorted([None, today + timedelta(days=90)], key=str)
-    assert count(db, sa.select(SocialCode.id).where(SocialCode.used_by.is_not(None))) == 1
+    assert count(db, sa.select(SocialCode.id).where(
+        SocialCode.scheme_id == scheme.id, SocialCode.used_by.is_not(None))) == 1
 
 
 def test_the_monthly_credit_run_several_times_at_once_credits_each_wallet_once(
@@ -81,7 +82,9 @@ def test_the_monthly_credit_run_several_times_at_once_credits_each_wallet_once(
     db.expire_all()
     assert [euros.balance(db, w) for w in entitled] == [2500] * 5
     month = date(today.year, today.month, 1)
-    assert count(db, sa.select(EuroCredit.id).where(EuroCredit.social_month == month)) == 5
+    assert count(db, sa.select(EuroCredit.id).where(
+        EuroCredit.social_month == month,
+        EuroCredit.wallet_id.in_([w.id for w in entitled]))) == 5
     assert ledger.balance(db, social.budget_account(db, scheme_id).id) == 100_000 - 5 * 2500
     db.commit()
     verify_ledger()

@@ -100,7 +100,8 @@ def test_top_up_by_stripe_checkout_from_the_tablet(
     expect(owner.page.locator("#amount")).to_have_text("40.00 EUR")
     (sent,) = [
         r for r in stub.received("POST", "/v1/checkout/sessions")
-        if r.params["metadata"]["merchant_id"] == str(shop.merchant_id)
+        # Other tests' checkouts (gift vouchers) share the stand-in: only this shop's.
+        if r.params["metadata"].get("merchant_id") == str(shop.merchant_id)
     ]
     assert sent.params["payment_method_types"] == ["card", "bancontact"]
 
