@@ -21,13 +21,15 @@ down_revision = "0026"
 branch_labels = None
 depends_on = None
 
+# As the social tariff's migration (0027_grant_eligibility) left it, and the same
+# with the vouchers account.
 OLD_CHECK = (
-    "kind NOT IN ('wallet', 'holds', 'merchant_prepaid', 'campaign_budget', 'grant_budget')"
-    " OR balance >= 0"
+    "kind NOT IN ('wallet', 'holds', 'merchant_prepaid', 'campaign_budget', 'grant_budget',"
+    " 'social_budget') OR balance >= 0"
 )
 NEW_CHECK = (
     "kind NOT IN ('wallet', 'holds', 'merchant_prepaid', 'campaign_budget', 'grant_budget',"
-    " 'vouchers') OR balance >= 0"
+    " 'social_budget', 'vouchers') OR balance >= 0"
 )
 
 

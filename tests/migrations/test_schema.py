@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 
 from loyalty.infra.db import Base, make_engine
 from loyalty.infra.migrate import alembic_config, upgrade
+from loyalty.models.ledger import NON_NEGATIVE_KINDS
 
 
 def test_a_single_head() -> None:
@@ -78,7 +79,12 @@ def test_the_wallet_balance_check_is_in_the_database(database_url: str) -> None:
         checks = {c["name"]: c["sqltext"] for c in inspector.get_check_constraints("accounts")}
     finally:
         engine.dispose()
-    assert "balance >= 0" in checks["ck_accounts_balance_non_negative"]
+    check = checks["ck_accounts_balance_non_negative"]
+    assert "balance >= 0" in check
+    # Every kind the ledger guards is guarded by the database too (two migrations
+    # made on separate branches each rewrite this one check).
+    for kind in NON_NEGATIVE_KINDS:
+        assert f"'{kind.value}'" in check, kind
 
 
 def test_upgrade_is_repeatable(database_url: str) -> None:
