@@ -160,7 +160,8 @@ def test_the_cluster_report_sums_released_cells_under_the_hiding_rules(
         value = flow.purchases[(home, ids["Markt"])]
         noisy = max(0, per_cell[f"{home}|{ids['Markt']}"])
         assert value == (noisy if noisy >= scheme.k_anonymity else None)
-    assert flow.purchases[("village:Sint-Gillis-Waas", ids["Markt"])] is not None
+    # Hundreds of purchases a month reach Markt from its largest homes: some show.
+    assert any(flow.purchases[(home, ids["Markt"])] is not None for home in flow.homes)
 
     town.analyst_client.set_cookie("lang", "nl")
     page = html(town.analyst_client.get(
