@@ -4,7 +4,6 @@ and a JSON file per table, and a DCAT-AP catalogue for the open-data portals."""
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -16,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from consumer_web.common import bp, current_language, page
 from loyalty.analytics import areas, open_data, release
 from loyalty.analytics.rollups import NO_AGE
+from loyalty.infra import csv_cells
 from loyalty.models import Scheme
 from loyalty.town import sectors
 from loyalty.web import db, public_url
@@ -100,12 +100,13 @@ def open_data_csv(slug: str, table: str) -> Response:
     rows, _lang = _rows(_scheme(slug), table)
     out = io.StringIO()
     columns = ["month", "key", "label", *open_data.COLUMNS[2:]]
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    # Formula-safe cells: a village or cluster is named by the municipality.
+    writer = csv_cells.Writer(out, lineterminator="\n")
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow({name: ("" if row[name] is None else
-                                str(row[name]).lower() if isinstance(row[name], bool)
-                                else row[name]) for name in columns})
+        writer.writerow(["" if row[name] is None else
+                         str(row[name]).lower() if isinstance(row[name], bool)
+                         else row[name] for name in columns])
     response = current_app.response_class(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'inline; filename="{slug}-{table}.csv"'
     response.headers["Cache-Control"] = CACHE
