@@ -2,9 +2,10 @@
 
 Amounts are integers (points, euro cents). Each account keeps a cached balance
 that is updated in the same database transaction as its postings, with a
-conditional ``UPDATE ... WHERE balance >= :debit`` for accounts that may not
-go negative. That guard works on SQLite and PostgreSQL alike (unlike
-``SELECT ... FOR UPDATE``, which SQLite ignores) and a CHECK constraint backs it.
+conditional ``UPDATE ... WHERE balance + :move >= 0`` for accounts that may not
+go negative (one UPDATE for all the accounts of a transaction). That guard
+works on SQLite and PostgreSQL alike (unlike ``SELECT ... FOR UPDATE``, which
+SQLite ignores) and a CHECK constraint backs it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol, cast
 
 import sqlalchemy as sa
@@ -100,14 +102,42 @@ _ACCOUNT_ID = sa.select(_ACCOUNTS.c.id).where(
 )
 _INSERT_TRANSACTION = sa.insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id)
 _INSERT_POSTINGS = sa.insert(_POSTINGS)
-_MOVE_BALANCE = (
-    sa.update(_ACCOUNTS)
-    .where(_ACCOUNTS.c.id == sa.bindparam("account_id"))
-    .values(balance=_ACCOUNTS.c.balance + sa.bindparam("amount"))
-    .returning(_ACCOUNTS.c.balance)
-)
-# A debit of a wallet or the holds: only if the balance covers it.
-_MOVE_BALANCE_GUARDED = _MOVE_BALANCE.where(_ACCOUNTS.c.balance >= sa.bindparam("debit"))
+# Below every balance an account can reach: the floor of an account that may go negative.
+_NO_FLOOR = -(2**62)
+
+
+@lru_cache(maxsize=16)
+def _move_balances(accounts: int) -> sa.Update:
+    """One UPDATE that moves the balances of ``accounts`` accounts (named a0, a1, ...)
+    by d0, d1, ..., each only if its new balance stays at or above its floor f0, f1, ...
+
+    One statement per transaction instead of one per leg: a sale moves four
+    accounts. On PostgreSQL the sub-select locks the rows in account-id order
+    before any is changed, so two transactions on the same accounts wait for
+    each other instead of deadlocking (SQLite has one writer and no FOR UPDATE;
+    SQLAlchemy leaves it out there). A row whose floor would be crossed is not
+    updated; the caller sees it missing from RETURNING.
+    """
+    ids = [sa.bindparam(f"a{i}", type_=sa.BigInteger) for i in range(accounts)]
+    delta = sa.case(
+        *[(_ACCOUNTS.c.id == ids[i], sa.bindparam(f"d{i}", type_=sa.BigInteger))
+          for i in range(accounts)],
+    )
+    floor = sa.case(
+        *[(_ACCOUNTS.c.id == ids[i], sa.bindparam(f"f{i}", type_=sa.BigInteger))
+          for i in range(accounts)],
+    )
+    locked = (
+        sa.select(_ACCOUNTS.c.id).where(_ACCOUNTS.c.id.in_(ids))
+        .order_by(_ACCOUNTS.c.id).with_for_update()
+    )
+    return (
+        sa.update(_ACCOUNTS)
+        .where(_ACCOUNTS.c.id.in_(locked.scalar_subquery()), _ACCOUNTS.c.balance + delta >= floor)
+        .values(balance=_ACCOUNTS.c.balance + delta)
+        .returning(_ACCOUNTS.c.id, _ACCOUNTS.c.balance)
+    )
+
 
 # Accounts are never deleted and their keys never change, so a worker may keep
 # the id of an account for good once it has seen it committed.
@@ -174,23 +204,25 @@ def post(
         "point_value_cents": point_value_cents, "created_at": at or utcnow(),
         "settlement_id": settlement_id,
     }).scalar_one()
-    # Update in account-id order so concurrent transactions on PostgreSQL take
-    # row locks in the same order and cannot deadlock.
+    # The net move per account, and the floor a debit may not cross: zero for
+    # the kinds that may not go negative (wallets, holds, budgets).
+    moves: dict[int, int] = defaultdict(int)
+    kinds: dict[int, str] = {}
+    for leg in legs:
+        moves[leg.account.id] += leg.amount
+        kinds[leg.account.id] = leg.account.kind
+    params: dict[str, int] = {}
+    moving = sorted(account_id for account_id, amount in moves.items() if amount)
+    for i, account_id in enumerate(moving):
+        amount = moves[account_id]
+        params[f"a{i}"], params[f"d{i}"] = account_id, amount
+        params[f"f{i}"] = 0 if amount < 0 and kinds[account_id] in NON_NEGATIVE_KINDS else _NO_FLOOR
     balances: dict[int, int] = {}
-    for leg in sorted(legs, key=lambda leg: leg.account.id):
-        account_id, amount = leg.account.id, leg.amount
-        if amount < 0 and leg.account.kind in NON_NEGATIVE_KINDS:
-            moved = connection.execute(
-                _MOVE_BALANCE_GUARDED,
-                {"account_id": account_id, "amount": amount, "debit": -amount},
-            ).scalar()
-        else:
-            moved = connection.execute(
-                _MOVE_BALANCE, {"account_id": account_id, "amount": amount}
-            ).scalar()
-        if moved is None:  # no row matched: the balance does not cover the debit
-            raise InsufficientBalance("not enough points")
-        balances[account_id] = moved
+    if moving:
+        rows = connection.execute(_move_balances(len(moving)), params)
+        balances = {account_id: balance for account_id, balance in rows}
+    if len(balances) != len(moving):  # a floor would be crossed: that row did not move
+        raise InsufficientBalance("not enough points")
     connection.execute(_INSERT_POSTINGS, [
         {"transaction_id": txn_id, "account_id": leg.account.id,
          "asset": leg.account.asset, "amount": leg.amount}
