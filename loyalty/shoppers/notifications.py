@@ -152,22 +152,30 @@ def forget_endpoint(session: Session, endpoint: str) -> None:
     session.execute(sa.delete(PushSubscription).where(PushSubscription.endpoint == endpoint))
 
 
+def wanted(wallet_id: Any, topic: str) -> sa.Exists:
+    """Whether the wallet asked for pushes of this topic, as a clause: a busy
+    statement (a collect's guard) can ask it on its way."""
+    return sa.exists().where(PushSubscription.wallet_id == wallet_id, _COLUMN[topic])
+
+
 def wants(session: Session, wallet_id: int, topic: str) -> bool:
-    return session.scalar(
-        sa.select(sa.exists().where(PushSubscription.wallet_id == wallet_id, _COLUMN[topic]))
-    ) or False
+    return session.scalar(sa.select(wanted(wallet_id, topic))) or False
 
 
 def enqueue(
     session: Session, scheme_id: int, wallet_id: int, topic: str, ref: str,
-    data: dict[str, Any], now: datetime,
+    data: dict[str, Any], now: datetime, *, wanted: bool | None = None,
 ) -> bool:
     """Put a push in the outbox if the wallet chose this topic; False if it did not.
 
+    ``wanted``: whether it did, if the caller already asked (``wanted()`` in its
+    own statement); None asks the database.
     Once per (wallet, topic, ref): the unique key refuses a second one, inside a
     savepoint, so the caller's transaction goes on.
     """
-    if not wants(session, wallet_id, topic):
+    if wanted is None:
+        wanted = wants(session, wallet_id, topic)
+    if not wanted:
         return False
     try:
         with session.begin_nested():

@@ -222,12 +222,27 @@ _ENQUEUE = {
 }
 
 
+def wanted(merchant_id: Any, event: WebhookEvent) -> sa.Exists:
+    """Whether the shop has an active endpoint for this event, as a clause: a busy
+    statement (a collect's guard) can ask it on its way."""
+    return sa.exists().where(
+        WebhookEndpoint.merchant_id == merchant_id,
+        WebhookEndpoint.active.is_(True),
+        WebhookEndpoint.events.like(f"% {event.value} %"),
+    )
+
+
 def enqueue(
     session: Session, merchant_id: int, event: WebhookEvent, key: str,
-    data: dict[str, Any], now: datetime,
+    data: dict[str, Any], now: datetime, *, wanted: bool | None = None,
 ) -> None:
     """Write the event to the outbox of each active endpoint of the shop that wants it,
-    in the caller's transaction. ``key`` names the event once ("claim:12")."""
+    in the caller's transaction. ``key`` names the event once ("claim:12").
+
+    ``wanted=False``: the caller already knows (``wanted()`` in its own statement)
+    that no endpoint wants it, and nothing is written."""
+    if wanted is False:
+        return
     event_id = "evt_" + secrets.token_hex(12)
     body = json.dumps(
         {"id": event_id, "type": event.value, "created_at": now.isoformat(), "data": data},
