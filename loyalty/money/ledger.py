@@ -269,8 +269,8 @@ def post(
         # SQLite has no data-modifying WITH: three statements, in-process.
         txn_id = connection.execute(_INSERT_TRANSACTION, transaction).scalar_one()
         if moving:
-            rows = connection.execute(_move_balances(len(moving)), params)
-            balances = {account_id: balance for account_id, balance in rows}
+            moved_rows = connection.execute(_move_balances(len(moving)), params)
+            balances = {account_id: balance for account_id, balance in moved_rows}
         connection.execute(_INSERT_POSTINGS, [
             {"transaction_id": txn_id, "account_id": leg.account.id,
              "asset": leg.account.asset, "amount": leg.amount}
