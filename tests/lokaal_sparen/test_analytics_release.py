@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -17,8 +18,9 @@ def test_release_writes_each_closed_day_once_and_says_so(database_url: str,
     scheme = make_scheme(session, nis_code="46020", villages=VILLAGES)
     for sector in SECTORS[:6]:
         make_merchant(session, scheme, sector=sector)
-    # Ten days of sales up to yesterday; today is still open.
-    yesterday = date.today() - timedelta(days=1)
+    # Ten days of sales up to yesterday; today is still open. The scheme's days
+    # are its town's: from 23:00 UTC Brussels is a day ahead of the machine.
+    yesterday = datetime.now(ZoneInfo(scheme.timezone)).date() - timedelta(days=1)
     generate.generate_events(session, scheme, 400, end=yesterday, days=10, seed=12)
     slug = scheme.slug
     session.commit()
