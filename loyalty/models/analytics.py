@@ -248,11 +248,11 @@ class ReleasedCell(Base):
 #
 # The campaign evaluation's few aggregates, released once when its windows have
 # closed (loyalty.analytics.campaign_release): per group of shops and day, the
-# bounded purchases and amounts with noise of the scales stored on the release.
+# bounded number of purchases with noise of the scale stored on the release.
 
 
 class CampaignRelease(Base):
-    """A campaign's release: its windows, groups, bounds, noise scales and budget.
+    """A campaign's release: its windows, groups, bound, noise scale and budget.
 
     One row per campaign, inserted before its figures in the same transaction: a
     second release (a rerun, another worker) fails on this key and writes nothing.
@@ -270,15 +270,13 @@ class CampaignRelease(Base):
     # Spent per shopper-day of the windows, as the noise library accounts it.
     epsilon: Mapped[float] = mapped_column(sa.Float)
     max_purchases: Mapped[int] = mapped_column()  # per shopper per day
-    max_cents: Mapped[int] = mapped_column()  # per shopper per day
     purchases_scale: Mapped[float] = mapped_column(sa.Float)
-    amount_scale: Mapped[float] = mapped_column(sa.Float)
     released_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CampaignReleasedDay(Base):
-    """One group's day in a campaign's release: noisy purchases and amount (raw, may be
-    below zero, so that sums stay unbiased)."""
+    """One group's day in a campaign's release: its noisy number of purchases (raw, may
+    be below zero, so that sums stay unbiased)."""
 
     __tablename__ = "analytics_campaign_released_days"
 
@@ -287,4 +285,3 @@ class CampaignReleasedDay(Base):
     group: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     purchases: Mapped[int] = mapped_column()
-    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)

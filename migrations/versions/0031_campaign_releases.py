@@ -6,9 +6,9 @@ Create Date: 2026-12-05 23:45:00
 
 When a campaign's windows (before and during) have closed, its evaluation's
 few aggregates are released once: per group of shops (participating, other)
-and day, bounded purchases and amounts with noise. One row per campaign,
-inserted before its figures, stops a second release. The scheme gets the
-budget such a release spends per shopper-day.
+and day, the number of purchases (each shopper's day counted once) with
+noise. One row per campaign, inserted before its figures, stops a second
+release. The scheme gets the budget such a release spends per shopper-day.
 """
 
 from __future__ import annotations
@@ -40,9 +40,7 @@ def upgrade() -> None:
         sa.Column("other_shops", sa.Integer(), nullable=False),
         sa.Column("epsilon", sa.Float(), nullable=False),
         sa.Column("max_purchases", sa.Integer(), nullable=False),
-        sa.Column("max_cents", sa.Integer(), nullable=False),
         sa.Column("purchases_scale", sa.Float(), nullable=False),
-        sa.Column("amount_scale", sa.Float(), nullable=False),
         sa.Column("released_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"], ["campaigns.id"],
@@ -61,7 +59,6 @@ def upgrade() -> None:
         sa.Column("group", sa.String(length=20), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("purchases", sa.Integer(), nullable=False),
-        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"], ["analytics_campaign_releases.campaign_id"],
             name=op.f("fk_analytics_campaign_released_days_campaign_id_"
