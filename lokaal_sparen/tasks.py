@@ -366,24 +366,32 @@ def refresh_analytics(echo: Echo, now: datetime, slug: str | None = None) -> Out
 
 
 def release_statistics(echo: Echo, now: datetime, slug: str | None = None) -> Outcome:
-    """Release each scheme's closed days not released yet: noisy cells, written once."""
-    from loyalty.analytics import release
+    """Release each scheme's closed days not released yet: noisy cells, written once;
+    and each campaign whose evaluation windows have closed, once."""
+    from loyalty.analytics import campaign_release, release
     from loyalty.town import schemes
 
     slugs = scheme_slugs(slug)
-    days = cells = already = 0
+    days = cells = already = released_campaigns = 0
     for target in slugs:
         with transaction() as session:
-            result = release.release(session, schemes.get_scheme(session, target), now,
+            scheme = schemes.get_scheme(session, target)
+            result = release.release(session, scheme, now,
                                      progress=every_tenth(echo, f"  {target}: days"))
+            by_campaign = campaign_release.release_campaigns(session, scheme, now)
         days += result.days
         cells += result.cells
         already += result.already
+        released_campaigns += by_campaign.campaigns
         if result.already:
             echo(f"  {target}: {result.already} day(s) were released by another run; "
                  "left as they were")
-    return Outcome(f"statistics released: {days} day(s), {cells} cells for {len(slugs)} "
-                   f"scheme(s){f', {already} already released' if already else ''}")
+        if by_campaign.already:
+            echo(f"  {target}: {by_campaign.already} campaign(s) were released by another "
+                 "run; left as they were")
+    campaigns = f", {released_campaigns} campaign(s)" if released_campaigns else ""
+    return Outcome(f"statistics released: {days} day(s), {cells} cells{campaigns} for "
+                   f"{len(slugs)} scheme(s){f', {already} already released' if already else ''}")
 
 
 def verify_ledger(echo: Echo, now: datetime) -> Outcome:

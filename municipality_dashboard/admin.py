@@ -67,6 +67,7 @@ SETTING_FIELDS = {
     "invalid_contact_email": "contact_email",
     "invalid_release_epsilon_per_day": "release_epsilon_per_day",
     "invalid_release_max_purchases": "release_max_purchases",
+    "invalid_release_campaign_epsilon": "release_campaign_epsilon",
     "invalid_release_max_cents": "release_max_euros",
     "invalid_voucher_amounts": "voucher_amounts",
 }
@@ -127,6 +128,7 @@ def settings() -> Any:
                 "release_epsilon_per_day": str(scheme.release_epsilon_per_day),
                 "release_max_purchases": scheme.release_max_purchases,
                 "release_max_euros": scheme.release_max_cents // 100,
+                "release_campaign_epsilon": str(scheme.release_campaign_epsilon),
                 "open_data": scheme.open_data,
                 "voucher_amounts": ", ".join(
                     str(a // 100) for a in scheme.voucher_amounts_cents or []
@@ -151,6 +153,10 @@ def settings() -> Any:
             release_epsilon_per_day=_epsilon(form.release_epsilon_per_day.data),
             release_max_purchases=form.release_max_purchases.data or 0,
             release_max_cents=(form.release_max_euros.data or 0) * 100,
+            release_campaign_epsilon=(
+                _epsilon(form.release_campaign_epsilon.data)
+                if form.release_campaign_epsilon.data else scheme.release_campaign_epsilon
+            ),
             open_data=bool(form.open_data.data),
             # Left empty: the amounts on sale stay as they are.
             voucher_amounts_cents=(

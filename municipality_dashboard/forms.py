@@ -80,6 +80,12 @@ class SettingsForm(FlaskForm):
         choices=[SelectChoice(str(e), str(e)) for e in limits.RELEASE_EPSILONS],
         validators=[InputRequired(_l("Fill this in."))],
     )
+    # Left out of a form posted without it (an older page): the budget stays.
+    release_campaign_epsilon = SelectField(
+        _l("Privacy budget of a campaign evaluation, per day of its weeks (epsilon)"),
+        choices=[SelectChoice(str(e), str(e)) for e in limits.RELEASE_EPSILONS],
+        validators=[Optional()],
+    )
     release_max_purchases = CountField(
         _l("Purchases of one shopper counted per day, at most"),
         validators=[_required(), _between(limits.RELEASE_MAX_PURCHASES)],

@@ -16,6 +16,7 @@ from flask_babel import get_locale, gettext, ngettext, pgettext
 from markupsafe import Markup
 
 from loyalty.analytics import (
+    campaign_release,
     catalog,
     exports,
     kinds,
@@ -148,6 +149,7 @@ def privacy_page() -> Any:
     params = release.current_parameters(db(), scheme)
     year = report_kit.today_local(scheme).year
     spent = release.budget(db(), scheme, year)
+    by_campaigns = campaign_release.budget(db(), scheme.id, year)
     day_cell = (params.purchases_scale, params.amount_scale)
     return render(
         "privacy.html", scheme=scheme, k=scheme.k_anonymity, rules=_rules(scheme.k_anonymity),
@@ -158,6 +160,11 @@ def privacy_page() -> Any:
         year=spent.year, days_released=spent.days_released,
         epsilon_spent=_decimal(spent.epsilon_spent), epsilon_year=_decimal(spent.epsilon_year),
         tables=params.tables,
+        epsilon_campaign=_decimal(float(scheme.release_campaign_epsilon)),
+        campaigns_released=by_campaigns.campaigns,
+        epsilon_campaigns=_decimal(by_campaigns.epsilon_spent),
+        # Both count what someone who shopped every day would have given away.
+        epsilon_total=_decimal(spent.epsilon_spent + by_campaigns.epsilon_spent),
     )
 
 

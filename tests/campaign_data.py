@@ -119,7 +119,8 @@ def event_data(session: Session, lift: float, seed: int) -> tuple[Scheme, Any]:
 # a day on the 9 sector cells of each group: the interval of a three-week
 # campaign is some 45 points wide on each side, so a +15% effect is *covered*
 # but not told apart from zero (at the default budget of 1 the interval spans
-# -85% to several hundred percent). docs/privacy.md says so.
+# -85% to several hundred percent). docs/privacy.md says so; a campaign's own
+# release (loyalty.analytics.campaign_release) is what tells it apart.
 LEAST_NOISE = {"release_epsilon_per_day": 4.0, "release_max_purchases": 1,
                "release_max_cents": 5_000}
 

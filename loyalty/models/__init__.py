@@ -2,6 +2,8 @@
 
 from loyalty.models.admin import AuditEntry, FlagStatus, FraudFlag
 from loyalty.models.analytics import (
+    CampaignRelease,
+    CampaignReleasedDay,
     PseudonymKey,
     PurchaseEvent,
     ReleasedCell,
@@ -121,6 +123,8 @@ __all__ = [
     "Redemption",
     "RedemptionStatus",
     "Role",
+    "CampaignRelease",
+    "CampaignReleasedDay",
     "ReleasedCell",
     "ReleasedDay",
     "RollupAreaAge",

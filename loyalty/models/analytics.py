@@ -242,3 +242,46 @@ class ReleasedCell(Base):
     __table_args__ = (
         sa.Index("ix_analytics_released_cells_scheme_table_day", "scheme_id", "table", "day"),
     )
+
+
+# -- a campaign's own release ------------------------------------------------------
+#
+# The campaign evaluation's few aggregates, released once when its windows have
+# closed (loyalty.analytics.campaign_release): per group of shops and day, the
+# bounded number of purchases with noise of the scale stored on the release.
+
+
+class CampaignRelease(Base):
+    """A campaign's release: its windows, groups, bound, noise scale and budget.
+
+    One row per campaign, inserted before its figures in the same transaction: a
+    second release (a rerun, another worker) fails on this key and writes nothing.
+    """
+
+    __tablename__ = "analytics_campaign_releases"
+
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"), primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), index=True)
+    before_first: Mapped[date] = mapped_column(sa.Date)  # the window "before" starts
+    during_first: Mapped[date] = mapped_column(sa.Date)  # the campaign's first day
+    during_last: Mapped[date] = mapped_column(sa.Date)
+    participating_shops: Mapped[int] = mapped_column()
+    other_shops: Mapped[int] = mapped_column()
+    # Spent per shopper-day of the windows, as the noise library accounts it.
+    epsilon: Mapped[float] = mapped_column(sa.Float)
+    max_purchases: Mapped[int] = mapped_column()  # per shopper per day
+    purchases_scale: Mapped[float] = mapped_column(sa.Float)
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignReleasedDay(Base):
+    """One group's day in a campaign's release: its noisy number of purchases (raw, may
+    be below zero, so that sums stay unbiased)."""
+
+    __tablename__ = "analytics_campaign_released_days"
+
+    campaign_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("analytics_campaign_releases.campaign_id"), primary_key=True)
+    group: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    purchases: Mapped[int] = mapped_column()

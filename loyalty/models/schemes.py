@@ -56,6 +56,10 @@ class Scheme(Base):
         sa.Float, default=1.0, server_default="1.0")
     release_max_purchases: Mapped[int] = mapped_column(default=3, server_default="3")
     release_max_cents: Mapped[int] = mapped_column(default=10_000, server_default="10000")
+    # A campaign's own release for its evaluation (loyalty.analytics.campaign_release):
+    # the budget it spends per shopper-day of its windows, once per campaign.
+    release_campaign_epsilon: Mapped[float] = mapped_column(
+        sa.Float, default=1.0, server_default="1.0")
     # Whether the released statistics are published as open data (/open-data/<slug>).
     open_data: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # The social tariff (loyalty.money.social): euro cents credited each month
@@ -84,6 +88,8 @@ class Scheme(Base):
         sa.CheckConstraint("release_epsilon_per_day > 0", name="release_epsilon_positive"),
         sa.CheckConstraint("release_max_purchases > 0", name="release_max_purchases_positive"),
         sa.CheckConstraint("release_max_cents > 0", name="release_max_cents_positive"),
+        sa.CheckConstraint("release_campaign_epsilon > 0",
+                           name="release_campaign_epsilon_positive"),
         sa.CheckConstraint("social_monthly_cents >= 0", name="social_monthly_not_negative"),
         sa.CheckConstraint("social_multiplier_pct >= 100", name="social_multiplier_at_least_one"),
     )

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import Flask
 from sqlalchemy.orm import Session
 
+from lokaal_sparen import tasks
 from loyalty.analytics import generate
+from loyalty.models import CampaignRelease, Scheme
+from tests import campaign_data
 from tests.analytics_data import SECTORS, VILLAGES
 from tests.factories import make_merchant, make_scheme
 from tests.lokaal_sparen.helpers import run
@@ -43,3 +47,22 @@ def test_release_writes_each_closed_day_once_and_says_so(database_url: str,
 
     unknown = run(["analytics", "release", "--scheme", "no-such-scheme"], database_url)
     assert unknown.returncode != 0 and "no-such-scheme" in unknown.stderr
+
+
+def test_the_release_job_releases_a_closed_campaign_once(app: Flask, session: Session) -> None:
+    campaign, _sales = campaign_data.generate(session, 0.15, 12)
+    slug = session.get_one(Scheme, campaign.scheme_id).slug
+    campaign_id = campaign.id
+    session.commit()
+    lines: list[str] = []
+    with app.app_context():
+        # The campaign's last day has not closed yet: its days are released, it is not.
+        early = tasks.release_statistics(lines.append, campaign.ends_at, slug)
+        assert "campaign" not in early.summary
+        assert session.get(CampaignRelease, campaign_id) is None
+        session.commit()  # a fresh read below, not this transaction's snapshot
+        first = tasks.release_statistics(lines.append, campaign_data.AFTER_END, slug)
+        assert ", 1 campaign(s) for 1 scheme(s)" in first.summary, first.summary
+        again = tasks.release_statistics(lines.append, campaign_data.AFTER_END, slug)
+        assert again.summary == "statistics released: 0 day(s), 0 cells for 1 scheme(s)"
+    assert session.get_one(CampaignRelease, campaign_id).participating_shops == 11

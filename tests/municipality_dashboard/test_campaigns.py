@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from loyalty.analytics import campaign_release
 from loyalty.earning import campaigns
 from loyalty.infra.db import utcnow
 from loyalty.models import AccountKind, CalendarEvent, Campaign, Role, Scheme
@@ -138,6 +139,16 @@ def test_the_evaluation_page_of_an_ended_campaign(app: Flask, session: Session) 
     assert "shopper-" not in page  # no pseudonym ever reaches a page
     dutch = client.get(f"/dashboard/campaigns/{campaign.id}?lang=nl").get_data(as_text=True)
     assert "meer bestedingen in deelnemende zaken" in dutch
+
+    # Once the campaign has its own release, the estimate counts purchases.
+    assert campaign_release.release_campaign(session, campaign, AFTER_END) == 98
+    session.commit()
+    page = client.get(f"/dashboard/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "more purchases in participating shops" in page
+    assert "own figures: released once after the campaign" in page
+    dutch = client.get(f"/dashboard/campaigns/{campaign.id}?lang=nl").get_data(as_text=True)
+    assert "meer aankopen in deelnemende zaken" in dutch
+    assert "uit de eigen cijfers van de campagne" in dutch
 
 
 def test_marking_and_evaluating_an_event(app: Flask, session: Session) -> None:

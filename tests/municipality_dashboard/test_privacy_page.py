@@ -8,9 +8,10 @@ from datetime import date, timedelta
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import generate, release
+from loyalty.analytics import campaign_release, generate, release
 from loyalty.infra.db import utcnow
-from loyalty.models import Scheme
+from loyalty.models import CampaignRelease, Scheme
+from tests.campaign_data import make_campaign
 from tests.factories import make_merchant
 from tests.municipality_dashboard.conftest import Municipality, html
 
@@ -36,6 +37,7 @@ def test_the_privacy_page_shows_the_parameters_and_the_years_budget(
     assert f"Days released so far: {spent.days_released}," in page
     assert ("A whole year at this daily budget: 365." in page
             or "A whole year at this daily budget: 366." in page)
+    assert "Campaign evaluations released this year: 0," in page
 
     dutch = html(town.analyst_client.get("/dashboard/privacy?lang=nl"))
     assert "Privacybudget per dag (epsilon)" in dutch and "± 90 aankopen" in dutch
@@ -55,3 +57,32 @@ def test_the_privacy_page_links_the_open_data_once_published(
     scheme.open_data = True
     session.commit()
     assert link in html(town.analyst_client.get("/dashboard/privacy"))
+
+
+def test_a_campaign_release_adds_its_budget_to_the_years_total(
+        session: Session, town: Municipality) -> None:
+    scheme = session.get_one(Scheme, town.scheme.id)
+    scheme.release_campaign_epsilon = 0.5
+    campaign = make_campaign(session, scheme)
+    # Windows of 28 days before and 21 during, in this year (the page's year).
+    first = date(date.today().year, 1, 5)
+    session.add(CampaignRelease(
+        campaign_id=campaign.id, scheme_id=scheme.id, before_first=first,
+        during_first=first + timedelta(days=28), during_last=first + timedelta(days=48),
+        participating_shops=3, other_shops=3, epsilon=0.5, max_purchases=1,
+        purchases_scale=2.0))
+    session.commit()
+    # Someone who shopped on each of the 49 days of its windows: 49 x 0.5.
+    year = first.year
+    assert campaign_release.budget(session, scheme.id, year) == campaign_release.Budget(1, 24.5)
+    assert campaign_release.budget(session, scheme.id, year - 1).campaigns == 0
+
+    page = html(town.analyst_client.get("/dashboard/privacy?lang=en"))
+    assert ("<th scope=\"row\">Privacy budget of a campaign evaluation, per day of its weeks "
+            "(epsilon)</th><td>0.5</td>") in page
+    assert "Campaign evaluations released this year: 1, together at most 24.5 " in page
+    assert "Together so far this year: a privacy budget of at most 24.5." in page
+    dutch = html(town.analyst_client.get("/dashboard/privacy?lang=nl"))
+    assert "Privacybudget van een campagne-evaluatie" in dutch
+    french = html(town.analyst_client.get("/dashboard/privacy?lang=fr"))
+    assert "une évaluation de campagne, par jour de ses semaines" in french

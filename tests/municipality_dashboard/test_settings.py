@@ -55,6 +55,7 @@ def _values(scheme: Scheme) -> dict[str, Any]:
         "release_epsilon_per_day": scheme.release_epsilon_per_day,
         "release_max_purchases": scheme.release_max_purchases,
         "release_max_cents": scheme.release_max_cents,
+        "release_campaign_epsilon": scheme.release_campaign_epsilon,
     }
 
 
@@ -146,6 +147,7 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
         ({"compare_opt_in": "y"}, "Fill in the number of inhabitants"),
         ({"release_max_purchases": "0"}, "Between 1 and 20."),
         ({"release_max_euros": "1001"}, "Between 1 and 1000."),
+        ({"release_campaign_epsilon": "3.0"}, "Not a valid choice."),
     ],
 )
 def test_bad_settings_get_a_form_error_and_nothing_is_written(
@@ -163,6 +165,26 @@ def test_bad_settings_get_a_form_error_and_nothing_is_written(
     # Not even the valid change that came along (earn_rate 2) was written.
     assert _values(_scheme(session, town.scheme.id)) == before
     assert audit_rows(session, town.scheme.id) == []
+
+
+def test_the_campaign_release_budget_is_saved_audited_and_kept_when_not_posted(
+    session: Session, town: Municipality
+) -> None:
+    client = town.admin_client
+    page = html(client.get("/dashboard/settings"))
+    assert 'name="release_campaign_epsilon"' in page
+    done = post(client, "/dashboard/settings", **{**VALID, "release_campaign_epsilon": "2.0"})
+    assert done.status_code == 303
+    assert _scheme(session, town.scheme.id).release_campaign_epsilon == 2.0
+    [entry] = audit_rows(session, town.scheme.id, "scheme.settings")
+    assert entry.details == {"changes": {"release_campaign_epsilon": [1.0, 2.0]}}
+    # A form without the field (as posted before it existed) leaves it as it is.
+    kept = post(client, "/dashboard/settings", **VALID)
+    assert kept.status_code == 303
+    assert _scheme(session, town.scheme.id).release_campaign_epsilon == 2.0
+    assert len(audit_rows(session, town.scheme.id)) == 1
+    dutch = html(client.get("/dashboard/settings?lang=nl"))
+    assert "Eén keer per campagne uitgegeven, voor haar evaluatie" in dutch
 
 
 def test_the_audit_log_refuses_secrets(app: Flask, session: Session, town: Municipality) -> None:
