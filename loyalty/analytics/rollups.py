@@ -35,6 +35,7 @@ from loyalty.infra.db import utcnow
 from loyalty.models import (
     PurchaseEvent,
     RollupAreaAge,
+    RollupAreaAgeMonth,
     RollupShopDay,
     RollupShopHour,
     RollupShopperMonth,
@@ -345,6 +346,21 @@ def _fold(
             {"scheme_id": scheme_id, "day": d, "area": a, "age_band": g, "merchant_id": m,
              "purchases": r[0], "amount_cents": r[1]}
             for (d, a, g, m), r in area_age.items()
+        ],
+        ["purchases", "amount_cents"],
+    )
+    area_age_month: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for (d, a, g, m), r in area_age.items():
+        month_row = area_age_month[(month_start(d), a, g, m)]
+        month_row[0] += r[0]
+        month_row[1] += r[1]
+    upsert(
+        RollupAreaAgeMonth,
+        ["scheme_id", "month", "area", "age_band", "merchant_id"],
+        [
+            {"scheme_id": scheme_id, "month": mo, "area": a, "age_band": g, "merchant_id": m,
+             "purchases": r[0], "amount_cents": r[1]}
+            for (mo, a, g, m), r in area_age_month.items()
         ],
         ["purchases", "amount_cents"],
     )

@@ -140,6 +140,21 @@ class RollupAreaAge(Base):
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+class RollupAreaAgeMonth(Base):
+    """RollupAreaAge summed per calendar month: a report over a long period reads
+    its whole months here and only the days of its broken months per day."""
+
+    __tablename__ = "analytics_rollup_area_age_month"
+
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    area: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    age_band: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(primary_key=True)
+    purchases: Mapped[int] = mapped_column()
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class RollupShopperMonth(Base):
     """Per calendar month x pseudonym: how often a shopper came, for frequency reports."""
 

@@ -25,7 +25,7 @@ def test_a_single_head() -> None:
 CHAIN = ["0001", "0002", "0003", "0004", "0005", "0006", "0009", "0014", "0010", "0013",
          "0008", "0007", "0011", "0015", "0016", "0017", "0018", "0019", "0021", "0022",
          "0020", "0031", "0032", "0024", "0023", "0025", "0029", "0028", "0026", "0027",
-         "0034"]
+         "0034", "0035"]
 
 
 def test_migration_files_are_numbered_in_revision_order() -> None:
@@ -100,3 +100,39 @@ def test_upgrade_is_repeatable(database_url: str) -> None:
     finally:
         engine.dispose()
     assert version == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def test_the_monthly_area_rollup_is_filled_from_the_daily_one(empty_database_url: str) -> None:
+    """Revision 0035 sums the daily area x age rollup per calendar month."""
+    upgrade(empty_database_url, "0034")
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO schemes (slug, name, timezone, point_value_cents, earn_rate,"
+                " claim_ttl_seconds, hold_ttl_seconds, validity_months, k_anonymity, villages,"
+                " created_at) VALUES ('m', 'M', 'Europe/Brussels', 5, 1, 600, 300, 24, 10, '[]',"
+                " '2026-01-01')"
+            ))
+            scheme_id = conn.scalar(sa.text("SELECT id FROM schemes WHERE slug = 'm'"))
+            rows = [("2026-03-01", 7, 2, 1000), ("2026-03-31", 7, 3, 500),
+                    ("2026-04-01", 7, 1, 250), ("2026-03-15", 8, 4, 40)]
+            for day, shop, purchases, cents in rows:
+                conn.execute(sa.text(
+                    "INSERT INTO analytics_rollup_area_age (scheme_id, day, area, age_band,"
+                    " merchant_id, purchases, amount_cents) VALUES (:s, :d, 'village:X', '25-34',"
+                    " :m, :p, :c)"
+                ), {"s": scheme_id, "d": datetime.fromisoformat(day).date(), "m": shop,
+                    "p": purchases, "c": cents})
+        upgrade(empty_database_url)
+        with engine.connect() as conn:
+            monthly = conn.execute(sa.text(
+                "SELECT month, merchant_id, purchases, amount_cents"
+                " FROM analytics_rollup_area_age_month WHERE scheme_id = :s"
+                " ORDER BY month, merchant_id"
+            ), {"s": scheme_id}).all()
+    finally:
+        engine.dispose()
+    assert [(str(m)[:10], shop, p, c) for m, shop, p, c in monthly] == [
+        ("2026-03-01", 7, 5, 1500), ("2026-03-01", 8, 4, 40), ("2026-04-01", 7, 1, 250),
+    ]

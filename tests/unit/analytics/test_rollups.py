@@ -29,6 +29,10 @@ PERIODS = [
     Period(date(2026, 7, 1), date(2026, 9, 30)),  # a quarter
     Period(date(2026, 1, 1), date(2026, 12, 31)),  # a year
     Period(date(2026, 8, 10), date(2026, 9, 20)),  # any period: counted on the fly
+    # Broken months around whole ones, and whole months then a broken one: the
+    # area and age sums read whole months from the monthly rollup, the rest per day.
+    Period(date(2026, 6, 17), date(2026, 9, 20)),
+    Period(date(2026, 5, 1), date(2026, 7, 9)),
 ]
 
 
