@@ -32,6 +32,7 @@ from loyalty.models import (
     RollupAreaAgeMonth,
     RollupShopDay,
     RollupShopHour,
+    RollupShopHourMonth,
     RollupShopShopper,
     Scheme,
     ShopperCount,
@@ -49,13 +50,13 @@ SHOP_DAY_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
     "month": lambda: [RollupShopDay.day],  # folded to months in Python
 }
 # Only the hours need the day x shop x hour table.
-SHOP_HOUR_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
-    "hour": lambda: [RollupShopHour.hour],
-    "weekday_hour": lambda: [RollupShopHour.weekday, RollupShopHour.hour],
+SHOP_HOUR_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "hour": ("hour",),
+    "weekday_hour": ("weekday", "hour"),
 }
-AREA_DIMENSIONS: dict[str, Callable[[], list[Any]]] = {
-    "area": lambda: [RollupAreaAge.area],
-    "age_band": lambda: [RollupAreaAge.age_band],
+AREA_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "area": ("area",),
+    "age_band": ("age_band",),
 }
 
 
@@ -73,68 +74,59 @@ def sums(
 ) -> dict[str, tuple[int, int, int, dict[int, int]]]:
     """Per key: purchases, amount in cents, points, and amount per shop."""
     if dimension in AREA_DIMENSIONS:
-        return _area_sums(session, scheme_id, dimension, period)
+        names = AREA_DIMENSIONS[dimension]
+        return _folded(dimension, len(names), _by_months_and_days(
+            session, scheme_id, period, RollupAreaAge, RollupAreaAgeMonth, names, points=False))
     if dimension in SHOP_HOUR_DIMENSIONS:
-        model: Any = RollupShopHour
-        columns = SHOP_HOUR_DIMENSIONS[dimension]()
-    else:
-        model = RollupShopDay
-        columns = SHOP_DAY_DIMENSIONS[dimension]()
+        names = SHOP_HOUR_DIMENSIONS[dimension]
+        return _folded(dimension, len(names), _by_months_and_days(
+            session, scheme_id, period, RollupShopHour, RollupShopHourMonth, names, points=True))
+    columns = SHOP_DAY_DIMENSIONS[dimension]()
     query = (
         sa.select(
             *columns,
-            model.merchant_id,
-            sa.func.sum(model.purchases),
-            sa.func.sum(model.amount_cents),
-            sa.func.sum(model.points),
+            RollupShopDay.merchant_id,
+            sa.func.sum(RollupShopDay.purchases),
+            sa.func.sum(RollupShopDay.amount_cents),
+            sa.func.sum(RollupShopDay.points),
         )
-        .where(model.scheme_id == scheme_id, model.day >= period.start, model.day <= period.end)
-        .group_by(*columns, model.merchant_id)
+        .where(RollupShopDay.scheme_id == scheme_id, RollupShopDay.day >= period.start,
+               RollupShopDay.day <= period.end)
+        .group_by(*columns, RollupShopDay.merchant_id)
     )
     return _folded(dimension, len(columns), [session.execute(query)])
 
 
-def _area_sums(
-    session: Session, scheme_id: int, dimension: str, period: Period
-) -> dict[str, tuple[int, int, int, dict[int, int]]]:
-    """sums() by home area or age band: the period's whole calendar months from
-    the monthly rollup, only its broken months' days from the daily one (over a
-    year that reads a few percent of the rows)."""
-    first_whole = period.start if period.start.day == 1 else _next_month(period.start)
-    day_after = period.end + timedelta(days=1)
-    after_whole = day_after if day_after.day == 1 else period.end.replace(day=1)
-    parts: list[Any] = []
-    daily = RollupAreaAge
-    day_columns = [getattr(daily, name) for name in _AREA_COLUMNS[dimension]]
+def _by_months_and_days(
+    session: Session, scheme_id: int, period: Period, daily: Any, monthly: Any,
+    names: tuple[str, ...], *, points: bool,
+) -> list[Any]:
+    """Per key and shop: purchases, amount and points over the period, as result
+    sets to add up: its whole calendar months from the monthly rollup, only its
+    broken months' days from the daily one (over a year that reads a few percent
+    of the daily rows)."""
 
-    def by_day(first: date, last: date) -> Any:
+    def grouped(model: Any, column: Any, first: date, before: date) -> Any:
+        keys = [getattr(model, name) for name in names]
         return session.execute(
-            sa.select(*day_columns, daily.merchant_id, sa.func.sum(daily.purchases),
-                      sa.func.sum(daily.amount_cents), sa.literal(0))
-            .where(daily.scheme_id == scheme_id, daily.day >= first, daily.day <= last)
-            .group_by(*day_columns, daily.merchant_id)
+            sa.select(*keys, model.merchant_id, sa.func.sum(model.purchases),
+                      sa.func.sum(model.amount_cents),
+                      sa.func.sum(model.points) if points else sa.literal(0))
+            .where(model.scheme_id == scheme_id, column >= first, column < before)
+            .group_by(*keys, model.merchant_id)
         )
 
-    if first_whole >= after_whole:  # no whole month inside: days only
-        parts.append(by_day(period.start, period.end))
-    else:
-        if period.start < first_whole:
-            parts.append(by_day(period.start, first_whole - timedelta(days=1)))
-        monthly = RollupAreaAgeMonth
-        month_columns = [getattr(monthly, name) for name in _AREA_COLUMNS[dimension]]
-        parts.append(session.execute(
-            sa.select(*month_columns, monthly.merchant_id, sa.func.sum(monthly.purchases),
-                      sa.func.sum(monthly.amount_cents), sa.literal(0))
-            .where(monthly.scheme_id == scheme_id, monthly.month >= first_whole,
-                   monthly.month < after_whole)
-            .group_by(*month_columns, monthly.merchant_id)
-        ))
-        if after_whole <= period.end:
-            parts.append(by_day(after_whole, period.end))
-    return _folded(dimension, 1, parts)
-
-
-_AREA_COLUMNS = {"area": ("area",), "age_band": ("age_band",)}
+    end = period.end + timedelta(days=1)  # the day after, so ranges are half-open
+    first_whole = period.start if period.start.day == 1 else _next_month(period.start)
+    after_whole = end if end.day == 1 else period.end.replace(day=1)
+    if first_whole >= after_whole:  # no whole month inside
+        return [grouped(daily, daily.day, period.start, end)]
+    parts = [grouped(monthly, monthly.month, first_whole, after_whole)]
+    if period.start < first_whole:
+        parts.append(grouped(daily, daily.day, period.start, first_whole))
+    if after_whole < end:
+        parts.append(grouped(daily, daily.day, after_whole, end))
+    return parts
 
 
 def _next_month(day: date) -> date:

@@ -38,6 +38,7 @@ from loyalty.models import (
     RollupAreaAgeMonth,
     RollupShopDay,
     RollupShopHour,
+    RollupShopHourMonth,
     RollupShopperMonth,
     RollupShopShopper,
     RollupState,
@@ -308,6 +309,22 @@ def _fold(
             {"scheme_id": scheme_id, "day": d, "merchant_id": m, "hour": h, "sector": r[0],
              "weekday": r[1], "purchases": r[2], "amount_cents": r[3], "points": r[4]}
             for (d, m, h), r in shop_hour.items()
+        ],
+        ["purchases", "amount_cents", "points"],
+    )
+    hour_month: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (d, m, h), r in shop_hour.items():
+        month_row = hour_month[(month_start(d), m, r[1], h)]
+        month_row[0] += r[2]
+        month_row[1] += r[3]
+        month_row[2] += r[4]
+    upsert(
+        RollupShopHourMonth,
+        ["scheme_id", "month", "merchant_id", "weekday", "hour"],
+        [
+            {"scheme_id": scheme_id, "month": mo, "merchant_id": m, "weekday": w, "hour": h,
+             "purchases": r[0], "amount_cents": r[1], "points": r[2]}
+            for (mo, m, w, h), r in hour_month.items()
         ],
         ["purchases", "amount_cents", "points"],
     )

@@ -84,6 +84,22 @@ class RollupShopHour(Base):
     points: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+class RollupShopHourMonth(Base):
+    """RollupShopHour summed per calendar month and weekday: a report by hour over
+    a long period reads its whole months here and only its broken months per day."""
+
+    __tablename__ = "analytics_rollup_shop_hour_month"
+
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(primary_key=True)
+    weekday: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    hour: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    purchases: Mapped[int] = mapped_column()
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    points: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class RollupShopDay(Base):
     """Sales per local day x shop: the day x shop x hour table without the hour, 10 to 15
     times fewer rows for every report that does not group by hour."""

@@ -102,8 +102,8 @@ def test_upgrade_is_repeatable(database_url: str) -> None:
     assert version == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-def test_the_monthly_area_rollup_is_filled_from_the_daily_one(empty_database_url: str) -> None:
-    """Revision 0035 sums the daily area x age rollup per calendar month."""
+def test_the_monthly_rollups_are_filled_from_the_daily_ones(empty_database_url: str) -> None:
+    """Revision 0035 sums the daily area x age and shop x hour rollups per calendar month."""
     upgrade(empty_database_url, "0034")
     engine = make_engine(empty_database_url)
     try:
@@ -124,6 +124,12 @@ def test_the_monthly_area_rollup_is_filled_from_the_daily_one(empty_database_url
                     " :m, :p, :c)"
                 ), {"s": scheme_id, "d": datetime.fromisoformat(day).date(), "m": shop,
                     "p": purchases, "c": cents})
+                conn.execute(sa.text(
+                    "INSERT INTO analytics_rollup_shop_hour (scheme_id, day, merchant_id, hour,"
+                    " sector, weekday, purchases, amount_cents, points) VALUES (:s, :d, :m, 10,"
+                    " '47.24', 0, :p, :c, :p)"
+                ), {"s": scheme_id, "d": datetime.fromisoformat(day).date(), "m": shop,
+                    "p": purchases, "c": cents})
         upgrade(empty_database_url)
         with engine.connect() as conn:
             monthly = conn.execute(sa.text(
@@ -131,8 +137,17 @@ def test_the_monthly_area_rollup_is_filled_from_the_daily_one(empty_database_url
                 " FROM analytics_rollup_area_age_month WHERE scheme_id = :s"
                 " ORDER BY month, merchant_id"
             ), {"s": scheme_id}).all()
+            hours = conn.execute(sa.text(
+                "SELECT month, merchant_id, weekday, hour, purchases, amount_cents, points"
+                " FROM analytics_rollup_shop_hour_month WHERE scheme_id = :s"
+                " ORDER BY month, merchant_id"
+            ), {"s": scheme_id}).all()
     finally:
         engine.dispose()
+    assert [(str(m)[:10], *rest) for m, *rest in hours] == [
+        ("2026-03-01", 7, 0, 10, 5, 1500, 5), ("2026-03-01", 8, 0, 10, 4, 40, 4),
+        ("2026-04-01", 7, 0, 10, 1, 250, 1),
+    ]
     assert [(str(m)[:10], shop, p, c) for m, shop, p, c in monthly] == [
         ("2026-03-01", 7, 5, 1500), ("2026-03-01", 8, 4, 40), ("2026-04-01", 7, 1, 250),
     ]
