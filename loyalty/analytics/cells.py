@@ -318,11 +318,20 @@ def released_cells(
     return out
 
 
+def shop_amounts(
+    session: Session, scheme_id: int, dimension: str, period: Period
+) -> dict[str, dict[int, int]]:
+    """Per key, each shop's exact amount in the period, from the rollups: read
+    only to decide the three-shop and dominance rules, never shown."""
+    return {key: per_shop for key, (_p, _a, _pts, per_shop)
+            in sums(session, scheme_id, dimension, period).items()}
+
+
 def _shops_per_key(session: Session, scheme: Scheme, dimension: str, period: Period,
                    keys: set[str]) -> dict[str, dict[int, int]]:
     """Per released key: the exact amount per shop (for rule 2 only)."""
     out: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for key, (_p, _a, _pts, per_shop) in sums(session, scheme.id, dimension, period).items():
+    for key, per_shop in shop_amounts(session, scheme.id, dimension, period).items():
         # Homes the released area table has no cell for are in its "other" cell.
         target = key if key in keys or dimension != "area" else release.OTHER_AREA
         for shop, amount in per_shop.items():
@@ -337,4 +346,4 @@ def _sort_key(key: str) -> tuple[int, Any]:
     return (1, key)
 
 
-__all__ = ["NO_AGE", "cells", "released_cells", "shoppers", "sums"]
+__all__ = ["NO_AGE", "cells", "released_cells", "shop_amounts", "shoppers", "sums"]

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import areas, privacy, release
+from loyalty.analytics import areas, cells, privacy, release
 from loyalty.analytics.periods import Period
-from loyalty.models import Merchant, PurchaseEvent, Scheme
+from loyalty.models import Merchant, Scheme
 from loyalty.town import clusters as cluster_domain
 
 
@@ -37,15 +37,15 @@ class ClusterRow:
 def _shop_amounts(session: Session, scheme_id: int, period: Period) -> dict[str, list[int]]:
     """Per cluster (as the shops are placed now), each shop's exact amount in the
     period: read to decide whether one shop would show, never shown."""
+    cluster_of = {shop: cluster_id for shop, cluster_id in session.execute(
+        sa.select(Merchant.id, Merchant.cluster_id)
+        .where(Merchant.scheme_id == scheme_id, Merchant.cluster_id.is_not(None))
+    )}
     per_shop: dict[str, list[int]] = defaultdict(list)
-    for cluster_id, amount in session.execute(
-        sa.select(Merchant.cluster_id, sa.func.sum(PurchaseEvent.amount_cents))
-        .join(Merchant, Merchant.id == PurchaseEvent.merchant_id)
-        .where(PurchaseEvent.scheme_id == scheme_id, Merchant.cluster_id.is_not(None),
-               PurchaseEvent.local_date >= period.start, PurchaseEvent.local_date <= period.end)
-        .group_by(Merchant.cluster_id, PurchaseEvent.merchant_id)
-    ):
-        per_shop[str(cluster_id)].append(int(amount))
+    for shop, amounts in cells.shop_amounts(session, scheme_id, "merchant", period).items():
+        cluster_id = cluster_of.get(int(shop))
+        if cluster_id is not None:
+            per_shop[str(cluster_id)].extend(amounts.values())
     return per_shop
 
 

@@ -15,7 +15,6 @@ Each table is a dataset of the scheme's catalogue, described in DCAT-AP
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -24,10 +23,10 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
+from loyalty.analytics import cells as cells_
 from loyalty.analytics import privacy, release
 from loyalty.analytics.periods import Period
-from loyalty.analytics.rollups import GROUP_CHARS
-from loyalty.models import PurchaseEvent, ReleasedDay, Scheme
+from loyalty.models import ReleasedDay, Scheme
 
 # The published tables and the released dimension each one sums. Sectors are
 # published per group (the first four characters of the NACE-BEL code): more
@@ -82,25 +81,12 @@ def months(session: Session, scheme_id: int) -> list[Period]:
         start = end + timedelta(days=1)
 
 
-def _shops_by_group(session: Session, scheme_id: int, period: Period) -> dict[str, list[int]]:
-    """Per sector group, each shop's amount in the period (exact, read only to decide
-    whether one shop's turnover would show; never published)."""
-    group = sa.func.substr(PurchaseEvent.sector, 1, GROUP_CHARS)
-    per_shop: dict[str, list[int]] = defaultdict(list)
-    for key, amount in session.execute(
-        sa.select(group, sa.func.sum(PurchaseEvent.amount_cents))
-        .where(PurchaseEvent.scheme_id == scheme_id,
-               PurchaseEvent.local_date >= period.start, PurchaseEvent.local_date <= period.end)
-        .group_by(group, PurchaseEvent.merchant_id)
-    ):
-        per_shop[key].append(int(amount))
-    return per_shop
-
-
 def _month_rows(session: Session, scheme: Scheme, table: str, period: Period) -> list[Row]:
     dimension = TABLES[table]
     sums = release.released_by(session, scheme.id, dimension, period)
-    shops = _shops_by_group(session, scheme.id, period) if table == "sector_group" else {}
+    shops = ({key: list(per_shop.values()) for key, per_shop
+              in cells_.shop_amounts(session, scheme.id, "sector_group", period).items()}
+             if table == "sector_group" else {})
     cells = []
     for key in sorted(sums):
         figures = sums[key]

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import areas, kinds
+from loyalty.analytics import areas, kinds, rollups
 from loyalty.analytics.periods import Period
 from loyalty.analytics.rollups import GROUP_CHARS, NO_AGE
 from loyalty.models import (
@@ -376,7 +376,12 @@ class ReleaseResult:
 
 def release(session: Session, scheme: Scheme, now: datetime,
             progress: Progress | None = None) -> ReleaseResult:
-    """Release every closed day of a scheme not released yet."""
+    """Release every closed day of a scheme not released yet.
+
+    The rollups are brought up to date first: the reports decide the shop rules
+    of released cells on the rollups' exact amounts per shop, so a released day
+    must be in them."""
+    rollups.refresh(session, scheme)
     days = closed_days(session, scheme, now)
     keys = table_keys(session, scheme)
     released = cells = already = 0
