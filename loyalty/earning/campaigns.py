@@ -180,18 +180,8 @@ def create_campaign(
         session, scheme.id, AccountKind.CAMPAIGN_ISSUED, Asset.POINTS, owner(campaign.id)
     )
     session.flush()
-    ledger.post(
-        session,
-        scheme.id,
-        "campaign_funding",
-        [
-            ledger.Leg(accounts.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY),
-                       -budget_cents),
-            ledger.Leg(budget, budget_cents),
-        ],
-        memo=f"campaign #{campaign.id}",
-        at=now,
-    )
+    accounts.fund_budget(session, scheme.id, budget, budget_cents, kind="campaign_funding",
+                         memo=f"campaign #{campaign.id}", at=now)
     return campaign
 
 

@@ -25,6 +25,8 @@ and a shop's position legs = its issued and redeemed point legs x pv.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from loyalty.models import AccountKind, Asset
@@ -80,6 +82,22 @@ def scheme_account(
     session: Session, scheme_id: int, kind: AccountKind, owner: str = ledger.SCHEME_OWNER
 ) -> ledger.AccountRef:
     return ledger.account(session, scheme_id, kind, Asset.EUR_CENTS, owner)
+
+
+def fund_budget(
+    session: Session, scheme_id: int, budget: ledger.AccountLike, cents: int, *,
+    kind: str, memo: str, at: datetime,
+) -> int:
+    """Move euro cents from the municipality's account into a budget account (a
+    campaign's, a grant's, the social tariff's): the one way a budget is filled.
+    Spending from it is guarded by the ledger (a budget may not go below zero),
+    so what the budget holds is the hard cap of what it can pay."""
+    return ledger.post(
+        session, scheme_id, kind,
+        [ledger.Leg(scheme_account(session, scheme_id, AccountKind.MUNICIPALITY), -cents),
+         ledger.Leg(budget, cents)],
+        memo=memo, at=at,
+    )
 
 
 def merchant_account(

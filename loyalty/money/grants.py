@@ -134,18 +134,8 @@ def create_grant(
     budget = ledger.open_account(
         session, scheme.id, AccountKind.GRANT_BUDGET, Asset.EUR_CENTS, owner(grant.id)
     )
-    ledger.post(
-        session,
-        scheme.id,
-        "grant_funding",
-        [
-            ledger.Leg(accounts.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY),
-                       -budget_cents),
-            ledger.Leg(budget, budget_cents),
-        ],
-        memo=f"grant #{grant.id}",
-        at=now,
-    )
+    accounts.fund_budget(session, scheme.id, budget, budget_cents, kind="grant_funding",
+                         memo=f"grant #{grant.id}", at=now)
     return grant
 
 

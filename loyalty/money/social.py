@@ -116,15 +116,8 @@ def fund(session: Session, scheme: Scheme, cents: int, *, by: StaffUser | None,
     if isinstance(cents, bool) or not 0 < cents <= MAX_FUNDING_CENTS:
         raise InvalidInput(f"the amount must be between 1 and {MAX_FUNDING_CENTS} cents",
                            code="invalid_budget")
-    ledger.post(
-        session, scheme.id, "social_funding",
-        [
-            ledger.Leg(accounts.scheme_account(session, scheme.id, AccountKind.MUNICIPALITY),
-                       -cents),
-            ledger.Leg(budget_account(session, scheme.id), cents),
-        ],
-        memo="social tariff", at=now,
-    )
+    accounts.fund_budget(session, scheme.id, budget_account(session, scheme.id), cents,
+                         kind="social_funding", memo="social tariff", at=now)
     audit.record(session, by, "social.fund", scheme, {"cents": cents}, now=now)
 
 
