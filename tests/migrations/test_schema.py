@@ -24,7 +24,8 @@ def test_a_single_head() -> None:
 # the chain; its revision id is older and never changes, since databases record it.
 CHAIN = ["0001", "0002", "0003", "0004", "0005", "0006", "0009", "0014", "0010", "0013",
          "0008", "0007", "0011", "0015", "0016", "0017", "0018", "0019", "0021", "0022",
-         "0020", "0031", "0032", "0024", "0023", "0025", "0029", "0028", "0026", "0027"]
+         "0020", "0031", "0032", "0024", "0023", "0025", "0029", "0028", "0026", "0027",
+         "0033"]
 
 
 def test_migration_files_are_numbered_in_revision_order() -> None:
