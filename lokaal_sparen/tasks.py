@@ -366,12 +366,13 @@ def refresh_analytics(echo: Echo, now: datetime, slug: str | None = None) -> Out
 
 
 def release_statistics(echo: Echo, now: datetime, slug: str | None = None) -> Outcome:
-    """Release each scheme's closed days not released yet: noisy cells, written once."""
-    from loyalty.analytics import release
+    """Release each scheme's closed days, and its closed weeks, months, quarters and
+    years (shopper statistics), not released yet: noisy cells, written once."""
+    from loyalty.analytics import period_release, release
     from loyalty.town import schemes
 
     slugs = scheme_slugs(slug)
-    days = cells = already = 0
+    days = cells = already = periods = period_cells = 0
     for target in slugs:
         with transaction() as session:
             result = release.release(session, schemes.get_scheme(session, target), now,
@@ -382,7 +383,18 @@ def release_statistics(echo: Echo, now: datetime, slug: str | None = None) -> Ou
         if result.already:
             echo(f"  {target}: {result.already} day(s) were released by another run; "
                  "left as they were")
-    return Outcome(f"statistics released: {days} day(s), {cells} cells for {len(slugs)} "
+        with transaction() as session:
+            by_period = period_release.release_periods(
+                session, schemes.get_scheme(session, target), now,
+                progress=every_tenth(echo, f"  {target}: periods"))
+        periods += by_period.periods
+        period_cells += by_period.cells
+        already += by_period.already
+        if by_period.already:
+            echo(f"  {target}: {by_period.already} period(s) were released by another run; "
+                 "left as they were")
+    return Outcome(f"statistics released: {days} day(s), {cells} cells, {periods} period(s) "
+                   f"of shopper figures, {period_cells} cells for {len(slugs)} "
                    f"scheme(s){f', {already} already released' if already else ''}")
 
 

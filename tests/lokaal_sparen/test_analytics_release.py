@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
@@ -34,10 +35,16 @@ def test_release_writes_each_closed_day_once_and_says_so(database_url: str,
     summary = first.stdout.strip().splitlines()[-1]
     assert summary.startswith(f"statistics released: {days} day(s), ")
     assert "cells for 1 scheme(s) in " in summary
+    # The weeks (and months) of those days that have closed are released too: the
+    # week of the first sale ended at least three days before today.
+    periods = re.search(r"(\d+) period\(s\) of shopper figures, (\d+) cells", summary)
+    assert periods and int(periods.group(1)) >= 1 and int(periods.group(2)) > 0, summary
+    assert f"{slug}: periods " in first.stdout
 
     again = run(["analytics", "release", "--scheme", slug], database_url)
     assert again.returncode == 0, again.stderr
-    assert "statistics released: 0 day(s), 0 cells for 1 scheme(s)" in again.stdout
+    assert ("statistics released: 0 day(s), 0 cells, 0 period(s) of shopper figures, 0 cells "
+            "for 1 scheme(s)") in again.stdout
 
     unknown = run(["analytics", "release", "--scheme", "no-such-scheme"], database_url)
     assert unknown.returncode != 0 and "no-such-scheme" in unknown.stderr
