@@ -292,9 +292,9 @@ def closed_periods(session: Session, scheme: Scheme, now: datetime) -> list[tupl
                                 .where(PurchaseEvent.scheme_id == scheme.id))
     if first_sale is None:
         return []
-    released = set(session.execute(
+    released = {(kind, start) for kind, start in session.execute(
         sa.select(ReleasedPeriod.kind, ReleasedPeriod.start)
-        .where(ReleasedPeriod.scheme_id == scheme.id)).tuples())
+        .where(ReleasedPeriod.scheme_id == scheme.id))}
     out = []
     for kind in KINDS:
         start = first_of(kind, first_sale)

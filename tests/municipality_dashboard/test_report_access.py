@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import catalog, generate, release
+from loyalty.analytics import catalog, generate, period_release, release
 from loyalty.models import PurchaseEvent, ReleasedCell, Role, Scheme
 from tests.analytics_data import SECTORS, VILLAGES
 from tests.factories import (
@@ -44,12 +44,14 @@ def scheme(session: Session) -> Scheme:
     scheme.release_epsilon_per_day = 4.0
     scheme.release_max_purchases = 1
     scheme.release_max_cents = 5_000
+    scheme.release_epsilon_per_period = 4.0
     for sector in SECTORS:
         make_merchant(session, scheme, sector=sector)
     generate.generate_events(session, scheme, 2500, end=date(2026, 10, 31), days=120, seed=7,
                              shoppers=150)
     # The nightly release, up to 31 October (the last day with sales).
     release.release(session, scheme, RELEASED_AT)
+    period_release.release_periods(session, scheme, RELEASED_AT)
     session.commit()
     return scheme
 
