@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import generate
+from loyalty.analytics import generate, report_kit
 from tests.analytics_data import SECTORS, VILLAGES
 from tests.factories import make_merchant, make_scheme
 from tests.lokaal_sparen.helpers import run
@@ -18,8 +18,9 @@ def test_release_writes_each_closed_day_once_and_says_so(database_url: str,
     scheme = make_scheme(session, nis_code="46020", villages=VILLAGES)
     for sector in SECTORS[:6]:
         make_merchant(session, scheme, sector=sector)
-    # Ten days of sales up to yesterday; today is still open.
-    yesterday = date.today() - timedelta(days=1)
+    # Ten days of sales up to yesterday (in the town: after 23:00 UTC it is tomorrow
+    # there); today is still open.
+    yesterday = report_kit.today_local(scheme) - timedelta(days=1)
     generate.generate_events(session, scheme, 400, end=yesterday, days=10, seed=12)
     slug = scheme.slug
     session.commit()
