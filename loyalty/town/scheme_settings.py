@@ -60,6 +60,7 @@ class SchemeSettings:
     contact_email: str | None
     release_epsilon_per_day: float = 1.0
     release_max_purchases: int = 3
+    release_epsilon_per_period: float = 1.0
     release_max_cents: int = 10_000
     open_data: bool = False
     voucher_amounts_cents: list[int] = field(default_factory=lambda: [1000, 2500, 5000])
@@ -107,6 +108,9 @@ def validate(settings: SchemeSettings) -> None:
     if settings.release_epsilon_per_day not in RELEASE_EPSILONS:
         raise InvalidInput("choose one of the privacy budgets offered",
                            code="invalid_release_epsilon_per_day")
+    if settings.release_epsilon_per_period not in RELEASE_EPSILONS:
+        raise InvalidInput("choose one of the privacy budgets offered",
+                           code="invalid_release_epsilon_per_period")
     _within("release_max_purchases", settings.release_max_purchases, RELEASE_MAX_PURCHASES)
     _within("release_max_cents", settings.release_max_cents, RELEASE_MAX_EUROS, 100)
     amounts = settings.voucher_amounts_cents

@@ -290,10 +290,9 @@ def test_the_shopper_reports_answer_with_the_released_cells(app: Flask,
             assert figure.shoppers >= 10
     pairs = catalog.build(session, scheme, "sector-pairs", SEPTEMBER, "en")
     assert pairs.rows  # the visible pairs, most shoppers first
-    assert all(released["sector_pairs"][r.key].shoppers == r.shoppers >= 10
-               for r in pairs.rows)
-    assert [r.shoppers for r in pairs.rows] == sorted((r.shoppers for r in pairs.rows),
-                                                      reverse=True)
+    shown = [r.shoppers or 0 for r in pairs.rows]
+    assert [released["sector_pairs"][r.key].shoppers for r in pairs.rows] == shown
+    assert min(shown) >= 10 and shown == sorted(shown, reverse=True)
 
     # A late sale in September changes no answer: differencing two answers gives nothing.
     merchant = make_merchant(session, scheme, sector="47.24")
