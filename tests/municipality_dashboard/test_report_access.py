@@ -315,6 +315,13 @@ def test_a_shopper_report_shows_released_counts_with_their_margins(
     visible = [row.shoppers for row in report.rows if not row.suppressed]
     assert visible and all(f"<td class=\"num\">{n:,}" in html for n in visible)
     assert set(visible) <= {f.shoppers for f in released["frequency"].values()}
+    # The active shops per month show the month's released distinct shoppers.
+    active = catalog.build(session, scheme, "active-shops",
+                           Period(date(2026, 9, 1), date(2026, 9, 30)), "en")
+    [month] = active.rows
+    assert not month.suppressed  # some 150 shoppers in September, far above k = 5
+    assert (month.shoppers, month.shoppers_margin) == (
+        released["shoppers"]["all"].shoppers, released["shoppers"]["all"].margin)
 
     # June closed, before the first sale: no period of it was released.
     june = client.get("/dashboard/reports/frequency",
