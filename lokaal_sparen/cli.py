@@ -436,8 +436,9 @@ def analytics_refresh(scheme_slug: str | None) -> None:
 @with_appcontext
 def analytics_release(scheme_slug: str | None) -> None:
     """Release the statistics of every closed day not released yet: each day's cells
-    once, with bounded contributions and calibrated noise (docs/privacy.md). A
-    released day never changes; running it again releases only newer days.
+    once, with bounded contributions and calibrated noise (docs/privacy.md); then
+    the shopper statistics of every closed week, month, quarter and year. A
+    released day or period never changes; running it again releases only newer ones.
 
     Example: loyalty analytics release --scheme sint-gillis-waas
     """

@@ -366,13 +366,14 @@ def refresh_analytics(echo: Echo, now: datetime, slug: str | None = None) -> Out
 
 
 def release_statistics(echo: Echo, now: datetime, slug: str | None = None) -> Outcome:
-    """Release each scheme's closed days not released yet: noisy cells, written once;
-    and each campaign whose evaluation windows have closed, once."""
-    from loyalty.analytics import campaign_release, release
+    """Release each scheme's closed days, its closed weeks, months, quarters and
+    years (shopper statistics), and each campaign whose evaluation windows have
+    closed, not released yet: noisy cells, written once."""
+    from loyalty.analytics import campaign_release, period_release, release
     from loyalty.town import schemes
 
     slugs = scheme_slugs(slug)
-    days = cells = already = released_campaigns = 0
+    days = cells = already = periods = period_cells = released_campaigns = 0
     for target in slugs:
         with transaction() as session:
             scheme = schemes.get_scheme(session, target)
@@ -389,9 +390,20 @@ def release_statistics(echo: Echo, now: datetime, slug: str | None = None) -> Ou
         if by_campaign.already:
             echo(f"  {target}: {by_campaign.already} campaign(s) were released by another "
                  "run; left as they were")
+        with transaction() as session:
+            by_period = period_release.release_periods(
+                session, schemes.get_scheme(session, target), now,
+                progress=every_tenth(echo, f"  {target}: periods"))
+        periods += by_period.periods
+        period_cells += by_period.cells
+        already += by_period.already
+        if by_period.already:
+            echo(f"  {target}: {by_period.already} period(s) were released by another run; "
+                 "left as they were")
     campaigns = f", {released_campaigns} campaign(s)" if released_campaigns else ""
-    return Outcome(f"statistics released: {days} day(s), {cells} cells{campaigns} for "
-                   f"{len(slugs)} scheme(s){f', {already} already released' if already else ''}")
+    return Outcome(f"statistics released: {days} day(s), {cells} cells, {periods} period(s) "
+                   f"of shopper figures, {period_cells} cells{campaigns} for {len(slugs)} "
+                   f"scheme(s){f', {already} already released' if already else ''}")
 
 
 def verify_ledger(echo: Echo, now: datetime) -> Outcome:

@@ -66,6 +66,7 @@ SETTING_FIELDS = {
     "invalid_confirm_above_cents": "confirm_above_euros",
     "invalid_contact_email": "contact_email",
     "invalid_release_epsilon_per_day": "release_epsilon_per_day",
+    "invalid_release_epsilon_per_period": "release_epsilon_per_period",
     "invalid_release_max_purchases": "release_max_purchases",
     "invalid_release_campaign_epsilon": "release_campaign_epsilon",
     "invalid_release_max_cents": "release_max_euros",
@@ -126,6 +127,7 @@ def settings() -> Any:
                 "confirm_above_euros": scheme.confirm_above_cents // 100,
                 "contact_email": scheme.contact_email or "",
                 "release_epsilon_per_day": str(scheme.release_epsilon_per_day),
+                "release_epsilon_per_period": str(scheme.release_epsilon_per_period),
                 "release_max_purchases": scheme.release_max_purchases,
                 "release_max_euros": scheme.release_max_cents // 100,
                 "release_campaign_epsilon": str(scheme.release_campaign_epsilon),
@@ -151,6 +153,12 @@ def settings() -> Any:
             confirm_above_cents=(form.confirm_above_euros.data or 0) * 100,
             contact_email=(form.contact_email.data or "").strip() or None,
             release_epsilon_per_day=_epsilon(form.release_epsilon_per_day.data),
+            # Not posted (an older page): the budget per period stays as it is.
+            release_epsilon_per_period=(
+                _epsilon(form.release_epsilon_per_period.data)
+                if "release_epsilon_per_period" in request.form
+                else scheme.release_epsilon_per_period
+            ),
             release_max_purchases=form.release_max_purchases.data or 0,
             release_max_cents=(form.release_max_euros.data or 0) * 100,
             release_campaign_epsilon=(

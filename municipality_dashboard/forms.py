@@ -86,6 +86,13 @@ class SettingsForm(FlaskForm):
         choices=[SelectChoice(str(e), str(e)) for e in limits.RELEASE_EPSILONS],
         validators=[Optional()],
     )
+    release_epsilon_per_period = SelectField(
+        _l("Privacy budget per week, month, quarter or year of the shopper statistics "
+           "(epsilon)"),
+        choices=[SelectChoice(str(e), str(e)) for e in limits.RELEASE_EPSILONS],
+        # A form posted without it (an older page) leaves the budget as it is.
+        default="1.0",
+    )
     release_max_purchases = CountField(
         _l("Purchases of one shopper counted per day, at most"),
         validators=[_required(), _between(limits.RELEASE_MAX_PURCHASES)],

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import catalog, cells, periods, privacy, report_kit, rollups
+from loyalty.analytics import catalog, cells, period_release, periods, privacy, report_kit, rollups
 from loyalty.earning import campaigns
 from loyalty.infra import mail
 from loyalty.models import (
@@ -99,14 +99,16 @@ def home() -> Any:
 TREND_MONTHS = 12
 
 
-def _shoppers(session: Session, scheme: Scheme, month: periods.Period) -> int | None:
-    """Distinct shoppers of last month: no released table has them, so only for a whole
-    calendar month that has ended (two such answers never differ by a few days), and
-    hidden below k."""
-    if month.grain() is None or month.end >= report_kit.today_local(scheme):
+def _shoppers(session: Session, scheme: Scheme,
+              month: periods.Period) -> period_release.Figure | None:
+    """Distinct shoppers of last month, as released once the month closed (with noise
+    and its margin; analytics.period_release); None while it is not released, or
+    when the noisy count is below k."""
+    found = (period_release.released(session, scheme.id, month) or {}).get(
+        "shoppers", {}).get("all")
+    if found is None or found.shoppers < (scheme.k_anonymity or privacy.DEFAULT_K):
         return None
-    found = cells.shoppers(session, scheme.id, "all", month).get("all", 0)
-    return found if found >= (scheme.k_anonymity or privacy.DEFAULT_K) else None
+    return found
 
 
 def _trend(session: Session, scheme: Scheme, last: periods.Period) -> Markup | None:

@@ -20,6 +20,7 @@ from loyalty.analytics import (
     catalog,
     exports,
     kinds,
+    period_release,
     periods,
     points_reports,
     privacy,
@@ -150,6 +151,8 @@ def privacy_page() -> Any:
     year = report_kit.today_local(scheme).year
     spent = release.budget(db(), scheme, year)
     by_campaigns = campaign_release.budget(db(), scheme.id, year)
+    by_period = period_release.budget(db(), scheme, year)
+    period_params = period_release.parameters(scheme)
     day_cell = (params.purchases_scale, params.amount_scale)
     return render(
         "privacy.html", scheme=scheme, k=scheme.k_anonymity, rules=_rules(scheme.k_anonymity),
@@ -163,8 +166,16 @@ def privacy_page() -> Any:
         epsilon_campaign=_decimal(float(scheme.release_campaign_epsilon)),
         campaigns_released=by_campaigns.campaigns,
         epsilon_campaigns=_decimal(by_campaigns.epsilon_spent),
-        # Both count what someone who shopped every day would have given away.
-        epsilon_total=_decimal(spent.epsilon_spent + by_campaigns.epsilon_spent),
+        # All count what someone who shopped every day would have given away.
+        epsilon_total=_decimal(spent.epsilon_spent + by_campaigns.epsilon_spent
+                               + by_period.epsilon_spent),
+        epsilon_period=_decimal(period_params.epsilon_per_period),
+        period_tables=period_params.tables,
+        margin_shoppers=release.margin(0.0, 1, period_params.scale(1)),
+        periods_released=by_period.periods_released,
+        epsilon_periods_spent=_decimal(by_period.epsilon_spent),
+        epsilon_periods_year=_decimal(by_period.epsilon_year),
+        epsilon_total_year=_decimal(spent.epsilon_year + by_period.epsilon_year),
     )
 
 
@@ -172,17 +183,24 @@ def _decimal(value: float) -> str:
     return i18n.decimal(round(value, 2))
 
 
-def _margin(kind: str, value: Any) -> str:
-    """A released figure's margin in plain words: "± 90 purchases", "± € 1.234,00"."""
+def _margin(kind: str, value: Any, name: str = "purchases") -> str:
+    """A released figure's margin in plain words: "± 90 purchases", "± € 1.234,00",
+    "± 15 shoppers" (``name``: the column the figure is in)."""
     if value is None:
         return ""
     if kind == "cents":
         return f"± {i18n.euro(int(value))}"
+    if name in SHOPPER_COLUMNS:
+        return "± " + ngettext("%(figure)s shopper", "%(figure)s shoppers", int(value),
+                               figure=i18n.number(int(value)))
     return "± " + ngettext("%(figure)s purchase", "%(figure)s purchases", int(value),
                            figure=i18n.number(int(value)))
 
 
-MARGINS = {"purchases": "purchases_margin", "amount_cents": "amount_margin_cents"}
+MARGINS = {"purchases": "purchases_margin", "amount_cents": "amount_margin_cents",
+           # Counts of shoppers of a released period (analytics.period_release).
+           "shoppers": "shoppers_margin", "returning": "returning_margin"}
+SHOPPER_COLUMNS = ("shoppers", "returning")
 
 
 def _rules(k: int, released: bool = False) -> list[str]:
@@ -334,6 +352,11 @@ def _spreadsheet(report: catalog.Report, lang: str) -> str:
         [gettext("Margin of purchases (±)"), f"{gettext('Margin of amount (±)')} (€)"]
         if report.released else []
     )
+    # Counts of shoppers of a released period: their margins.
+    shopper_margins = ([c.name for c in report.columns if c.name in SHOPPER_COLUMNS]
+                       if report.period_released else [])
+    margins += [gettext("Margin of shoppers (±)") if name == "shoppers"
+                else gettext("Margin of returning shoppers (±)") for name in shopper_margins]
     writer.writerow([
         *(heading(c.label, c.kind) for c in report.columns),
         heading("Previous period", value_kind), f"{change} (%)",
@@ -355,6 +378,7 @@ def _spreadsheet(report: catalog.Report, lang: str) -> str:
             figure("pct", row.get("change_last_year_pct")),
             *([figure("count", row.get("purchases_margin")),
                figure("cents", row.get("amount_margin_cents"))] if report.released else []),
+            *(figure("count", row.get(MARGINS[name])) for name in shopper_margins),
             hidden,
         ])
     return out.getvalue()

@@ -31,6 +31,7 @@ def as_json(report: Report) -> dict[str, Any]:
         "released": report.released,
         "released_until": (report.released_until.isoformat()
                            if report.released_until else None),
+        "period_released": report.period_released,
     }
 
 

@@ -17,6 +17,9 @@ Released figures (sums of released cells with noise, analytics.release) have no
 distinct-shopper count: rule 1 then reads the noisy purchases (a noisy count
 below k is hidden), and rule 2 reads ``top_share``, the largest shop's share of
 the cell's exact amount (the decision to hide only; the figure shown is noisy).
+Released counts of shoppers (analytics.period_release) are the other way round:
+rule 1 reads the noisy count of shoppers, and as they show no amount, nothing of
+a shop's turnover, rule 2 does not apply to them.
 
 5. Exports carry only the public fields below: no pseudonym, no shop count or
    top-shop amount (that would be a shop's turnover), no event-level row.
@@ -44,6 +47,7 @@ PUBLIC_FIELDS = (
     # Half-widths of the 95% interval of a released figure's noise (None: exact).
     "purchases_margin",
     "amount_margin_cents",
+    "shoppers_margin",
 )
 # Never in an export, whatever a report puts in its extras.
 FORBIDDEN_FIELDS = frozenset(
@@ -79,6 +83,8 @@ class Cell:
     purchases_margin: int | None = None
     amount_margin_cents: int | None = None
     top_share: float = 0.0
+    # A released count of shoppers (a whole released period): its 95% margin.
+    shoppers_margin: int | None = None
 
 
 def violates(cell: Cell, k: int, *, per_shop: bool = False) -> bool:
@@ -88,6 +94,9 @@ def violates(cell: Cell, k: int, *, per_shop: bool = False) -> bool:
 
 def rule_broken(cell: Cell, k: int, *, per_shop: bool = False) -> str | None:
     """"shoppers" or "purchases" (rule 1), "shops" (rule 2) or None."""
+    if cell.released and cell.shoppers is not None:
+        # A released count of shoppers, with no amount: the k rule on the noisy count.
+        return "shoppers" if cell.shoppers < k else None
     if cell.released:
         # No distinct shoppers are released: the noisy purchases stand in for them.
         if (cell.purchases or 0) < k:
@@ -115,6 +124,7 @@ def hide(cell: Cell, why: str = "shoppers") -> Cell:
         points=None,
         purchases_margin=None,
         amount_margin_cents=None,
+        shoppers_margin=None,
         extra={name: None for name in cell.extra},
         suppressed=True,
         hidden_by=why,

@@ -9,9 +9,11 @@ rows of privacy-checked cells, and a chart hint for the pages.
 
 Every report is either *released* (its figures are sums of the released daily
 cells with noise, for any period: any difference of two answers is noise) or
-*aligned* (it needs figures no released table holds, such as distinct shoppers
-or per-shop rows, and is shown only for whole closed calendar months, quarters
-and years, so that no two of its periods differ by a few days). See
+*aligned* (it needs figures no sum of released days gives, such as distinct
+shoppers or per-shop rows, and is shown only for whole closed calendar months,
+quarters and years, so that no two of its periods differ by a few days; the
+distributions over shoppers read those periods' released cells,
+analytics.period_release). See
 docs/privacy.md for the decision per report.
 """
 
@@ -80,6 +82,9 @@ class Report:
     released: bool = False
     released_until: date | None = None
     aligned: bool = False
+    # Reports on released periods (analytics.period_release): whether this period is
+    # released (False: it has closed but is not released yet); None for the others.
+    period_released: bool | None = None
 
     def public_rows(self) -> list[dict[str, Any]]:
         """The rows as exported (CSV, JSON): public fields and comparisons only."""

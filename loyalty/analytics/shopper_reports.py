@@ -1,15 +1,17 @@
 """How shoppers shop: distributions over shoppers (how often, at how many shops, in
-which pairs of sectors), always counts of shoppers, never one shopper.
+which pairs of sector groups), always counts of shoppers, never one shopper.
+
+These figures are no sums of days, so they are read from the released periods
+(analytics.period_release): each whole ISO week, calendar month, quarter and year
+is released once after it closed, with noise. A report answers with those
+released cells only, so two of its answers differ by noise, never by an exact
+figure; a period not released yet has no rows (``period_released`` False).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
-
-import sqlalchemy as sa
-
-from loyalty.analytics import privacy
+from loyalty.analytics import period_release, privacy
+from loyalty.analytics.period_release import FREQUENCY_BINS, SHOPS_BINS
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell
 from loyalty.analytics.report_kit import (
@@ -17,71 +19,34 @@ from loyalty.analytics.report_kit import (
     Context,
     Entry,
     Report,
-    Tally,
     compared,
     custom_report,
 )
 from loyalty.analytics.report_kit import (
     translatable as _l,
 )
-from loyalty.analytics.rollups import GROUP_CHARS
-from loyalty.models import (
-    RollupShopShopper,
-)
 from loyalty.town import sectors
 
-# -- shopper-level distributions: counts of shoppers, never one shopper -----------------------
-
-FREQUENCY_BINS = ((1, 1, "1"), (2, 3, "2-3"), (4, 6, "4-6"), (7, 12, "7-12"), (13, 10**9, "13+"))
-SHOPS_BINS = ((1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 5, "4-5"), (6, 10**9, "6+"))
+__all__ = ["FREQUENCY_BINS", "REPORTS", "SHOPS_BINS"]
 
 REPORTS: list[Entry] = []
 
 
-def _bin(value: int, bins: tuple[tuple[int, int, str], ...]) -> str:
-    return next(label for low, high, label in bins if low <= value <= high)
+def _count(key: str, label: str, figure: period_release.Figure,
+           extra: dict[str, int | None] | None = None) -> Cell:
+    """A released count of shoppers as a report cell (no amount, no shop figures)."""
+    return Cell(key=key, label=label, purchases=None, amount_cents=None,
+                shoppers=figure.shoppers, shops=0, top_shop_amount_cents=0,
+                released=True, shoppers_margin=figure.margin, extra=extra or {})
 
 
-def _per_shopper(ctx: Context, period: Period) -> dict[str, dict[int, tuple[int, int]]]:
-    """Per pseudonym: per shop, (purchases, amount). Internal only; never leaves this module."""
-    out: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
-    rows = ctx.session.execute(
-        sa.select(
-            RollupShopShopper.shopper_key,
-            RollupShopShopper.merchant_id,
-            sa.func.sum(RollupShopShopper.purchases),
-            sa.func.sum(RollupShopShopper.amount_cents),
-        )
-        .where(
-            RollupShopShopper.scheme_id == ctx.scheme.id,
-            RollupShopShopper.day >= period.start,
-            RollupShopShopper.day <= period.end,
-        )
-        .group_by(RollupShopShopper.shopper_key, RollupShopShopper.merchant_id)
-    )
-    for key, merchant, purchases, amount in rows:
-        out[key][int(merchant)] = (int(purchases), int(amount))
-    return out
+def _tables(ctx: Context, period: Period) -> dict[str, dict[str, period_release.Figure]]:
+    """The period's released tables; empty ones when it is not released (yet)."""
+    return period_release.released(ctx.session, ctx.scheme.id, period) or {}
 
 
-def _binned(
-    per_shopper: dict[str, dict[int, tuple[int, int]]],
-    bins: tuple[tuple[int, int, str], ...],
-    measure: Callable[[dict[int, tuple[int, int]]], int],
-    more: Callable[[str], dict[str, int]] | None = None,
-) -> list[Cell]:
-    groups = {label: Tally() for _lo, _hi, label in bins}
-    for key, shops in per_shopper.items():
-        group = groups[_bin(measure(shops), bins)]
-        group.shoppers += 1
-        for shop, (purchases, amount) in shops.items():
-            group.add_shop(shop, purchases, amount)
-        group.extra.update(more(key) if more else {})
-    return [
-        group.cell(label, label, extra=dict(group.extra))
-        for label, group in groups.items()
-        if group.shoppers
-    ]
+def _released(ctx: Context) -> bool:
+    return period_release.released(ctx.session, ctx.scheme.id, ctx.period) is not None
 
 
 @custom_report(
@@ -96,23 +61,14 @@ def _binned(
 def frequency(ctx: Context) -> Report:
 
     def checked(period: Period) -> list[Cell]:
-        per_shopper = _per_shopper(ctx, period)
-        before = period.previous()
-        # Returning: seen in the period before too. (Counting calendar months
-        # made every one-month period show 0 returning shoppers.)
-        seen_before = set(ctx.session.scalars(
-            sa.select(RollupShopShopper.shopper_key).distinct().where(
-                RollupShopShopper.scheme_id == ctx.scheme.id,
-                RollupShopShopper.day >= before.start,
-                RollupShopShopper.day <= before.end,
-            )
-        ))
-        out = _binned(
-            per_shopper,
-            FREQUENCY_BINS,
-            lambda shops: sum(p for p, _a in shops.values()),
-            lambda key: {"returning": 1 if key in seen_before else 0},
-        )
+        tables = _tables(ctx, period)
+        shoppers, returning = tables.get("frequency", {}), tables.get("returning", {})
+        out = [
+            _count(label, label, shoppers[label],
+                   {"returning": returning[label].shoppers,
+                    "returning_margin": returning[label].margin})
+            for _lo, _hi, label in FREQUENCY_BINS if label in shoppers and label in returning
+        ]
         return privacy.suppress(out, ctx.k)
 
     return compared(
@@ -120,10 +76,9 @@ def frequency(ctx: Context) -> Report:
         checked,
         columns=(Column("label", _l("Purchases per shopper"), "text"),
                  Column("shoppers", _l("Shoppers"), "count"),
-                 Column("returning", _l("Returning"), "count"),
-                 Column("purchases", _l("Purchases"), "count"),
-                 Column("amount_cents", _l("Amount"), "cents")),
+                 Column("returning", _l("Returning"), "count")),
         value="shoppers",
+        period_released=_released(ctx),
     )
 
 
@@ -138,17 +93,18 @@ def frequency(ctx: Context) -> Report:
 def cross_shopping(ctx: Context) -> Report:
 
     def checked(period: Period) -> list[Cell]:
-        out = _binned(_per_shopper(ctx, period), SHOPS_BINS, len)
+        shops = _tables(ctx, period).get("shops", {})
+        out = [_count(label, label, shops[label])
+               for _lo, _hi, label in SHOPS_BINS if label in shops]
         return privacy.suppress(out, ctx.k)
 
     return compared(
         ctx,
         checked,
         columns=(Column("label", _l("Shops per shopper"), "text"),
-                 Column("shoppers", _l("Shoppers"), "count"),
-                 Column("purchases", _l("Purchases"), "count"),
-                 Column("amount_cents", _l("Amount"), "cents")),
+                 Column("shoppers", _l("Shoppers"), "count")),
         value="shoppers",
+        period_released=_released(ctx),
     )
 
 
@@ -156,51 +112,20 @@ def cross_shopping(ctx: Context) -> Report:
     REPORTS,
     "sector-pairs",
     _l("Sectors sharing shoppers"),
-    _l("For each pair of sector groups: the shoppers who bought in both during the period, "
-       "and what they spent in the two."),
+    _l("For each pair of sector groups: the shoppers who bought in both during the period "
+       "(one shopper counts in six pairs at most)."),
     aligned=True,
 )
 def sector_pairs(ctx: Context) -> Report:
 
     def checked(period: Period) -> list[Cell]:
-        rows = ctx.session.execute(
-            sa.select(
-                RollupShopShopper.shopper_key,
-                RollupShopShopper.sector,
-                RollupShopShopper.merchant_id,
-                sa.func.sum(RollupShopShopper.purchases),
-                sa.func.sum(RollupShopShopper.amount_cents),
-            )
-            .where(
-                RollupShopShopper.scheme_id == ctx.scheme.id,
-                RollupShopShopper.day >= period.start,
-                RollupShopShopper.day <= period.end,
-            )
-            .group_by(RollupShopShopper.shopper_key, RollupShopShopper.sector,
-                      RollupShopShopper.merchant_id)
-        )
-        shopper_sectors: dict[str, dict[str, dict[int, tuple[int, int]]]] = defaultdict(
-            lambda: defaultdict(dict)
-        )
-        for key, sector, merchant, purchases, amount in rows:
+        pairs = _tables(ctx, period).get("sector_pairs", {})
+        out = []
+        for key in sorted(pairs):
             # Sector groups (47.2, food shops): a pair of classes has too few shops to show.
-            shopper_sectors[key][sector[:GROUP_CHARS]][int(merchant)] = (
-                int(purchases), int(amount))
-        pairs: dict[tuple[str, str], Tally] = {}
-        for by_sector in shopper_sectors.values():
-            names = sorted(by_sector)
-            for i, first in enumerate(names):
-                for second in names[i + 1:]:
-                    pair = pairs.setdefault((first, second), Tally())
-                    pair.shoppers += 1
-                    for sector in (first, second):
-                        for shop, (purchases, amount) in by_sector[sector].items():
-                            pair.add_shop(shop, purchases, amount)
-        out = [
-            pair.cell(f"{a}+{b}", f"{a} {sectors.short_label(a, ctx.lang)} + "
-                                  f"{b} {sectors.short_label(b, ctx.lang)}")
-            for (a, b), pair in sorted(pairs.items())
-        ]
+            a, _plus, b = key.partition("+")
+            out.append(_count(key, f"{a} {sectors.short_label(a, ctx.lang)} + "
+                                   f"{b} {sectors.short_label(b, ctx.lang)}", pairs[key]))
         checked_cells = privacy.suppress(out, ctx.k)
         # The pairs that share most shoppers first. Pairs overlap and have no total,
         # so a hidden pair says nothing and is left out (there are many).
@@ -211,8 +136,7 @@ def sector_pairs(ctx: Context) -> Report:
         ctx,
         checked,
         columns=(Column("label", _l("Sectors"), "text"),
-                 Column("shoppers", _l("Shoppers in both"), "count"),
-                 Column("purchases", _l("Purchases"), "count"),
-                 Column("amount_cents", _l("Amount"), "cents")),
+                 Column("shoppers", _l("Shoppers in both"), "count")),
         value="shoppers",
+        period_released=_released(ctx),
     )

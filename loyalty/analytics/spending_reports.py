@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
-from loyalty.analytics import areas, cells, privacy, release
+from loyalty.analytics import areas, cells, period_release, privacy, release
 from loyalty.analytics.kinds import SHOPPING_KINDS
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell
@@ -188,6 +188,17 @@ REPORTS: list[Entry] = [spec.entry() for spec in DIMENSIONS]
 # -- reports with their own queries ----------------------------------------------------------
 
 
+def _released_shoppers(ctx: Context, period: Period) -> dict[str, period_release.Figure]:
+    """Per calendar month of the period: its distinct shoppers as released (with noise)."""
+    out = {}
+    for first in period.months():
+        found = period_release.released(ctx.session, ctx.scheme.id,
+                                        period_release.period_of("month", first))
+        if found and "all" in found.get("shoppers", {}):
+            out[first.isoformat()[:7]] = found["shoppers"]["all"]
+    return out
+
+
 @custom_report(
     REPORTS,
     "active-shops",
@@ -201,14 +212,16 @@ def active_shops(ctx: Context) -> Report:
 
     def checked(period: Period) -> list[Cell]:
         figures = cells.sums(ctx.session, ctx.scheme.id, "month", period)
-        counts = cells.shoppers(ctx.session, ctx.scheme.id, "month", period)
+        counts = _released_shoppers(ctx, period)
         out = [
             Cell(
                 key=month,
                 label=month,
                 purchases=purchases,
                 amount_cents=amount,
-                shoppers=counts.get(month, 0),
+                # A month not released yet has none: the k rule hides it.
+                shoppers=counts[month].shoppers if month in counts else None,
+                shoppers_margin=counts[month].margin if month in counts else None,
                 shops=len(per_shop),
                 top_shop_amount_cents=max(per_shop.values(), default=0),
                 extra={"active_shops": len(per_shop)},

@@ -316,3 +316,51 @@ class CampaignReleasedDay(Base):
     group: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     purchases: Mapped[int] = mapped_column()
+class ReleasedPeriod(Base):
+    """A scheme's released period (an ISO week, calendar month, quarter or year) of
+    shopper statistics: distinct shoppers and distributions over shoppers, which no
+    sum of days can give (loyalty.analytics.period_release).
+
+    One row per (scheme, kind, start), inserted before the period's cells in the
+    same transaction: a second release of the period fails on this key and writes
+    nothing, so a released period's cells never change.
+    """
+
+    __tablename__ = "analytics_released_periods"
+
+    scheme_id: Mapped[int] = mapped_column(sa.ForeignKey("schemes.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)  # week, month ...
+    start: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    end: Mapped[date] = mapped_column(sa.Date)  # inclusive
+    # What the period's release cost, as the noise library accounts it.
+    epsilon: Mapped[float] = mapped_column(sa.Float)
+    cells: Mapped[int] = mapped_column()
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReleasedPeriodCell(Base):
+    """One released cell of a period: a noisy count of shoppers, with its noise scale.
+
+    The count is the raw noisy value (it may be below zero); pages show it
+    rounded up to zero. Counts of shoppers only: no pseudonym, no amount.
+    """
+
+    __tablename__ = "analytics_released_period_cells"
+
+    scheme_id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    start: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    table: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    shoppers: Mapped[int] = mapped_column()
+    scale: Mapped[float] = mapped_column(sa.Float)
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["scheme_id", "kind", "start"],
+            ["analytics_released_periods.scheme_id", "analytics_released_periods.kind",
+             "analytics_released_periods.start"],
+            # Named here: the convention's name is longer than PostgreSQL keeps.
+            name="fk_analytics_released_period_cells_period",
+        ),
+    )

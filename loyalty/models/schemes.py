@@ -55,6 +55,11 @@ class Scheme(Base):
     release_epsilon_per_day: Mapped[float] = mapped_column(
         sa.Float, default=1.0, server_default="1.0")
     release_max_purchases: Mapped[int] = mapped_column(default=3, server_default="3")
+    # The budget each closed week, month, quarter and year spends on its shopper
+    # statistics (loyalty.analytics.period_release): distinct shoppers and
+    # distributions over shoppers, which no sum of days gives.
+    release_epsilon_per_period: Mapped[float] = mapped_column(
+        sa.Float, default=1.0, server_default="1.0")
     release_max_cents: Mapped[int] = mapped_column(default=10_000, server_default="10000")
     # A campaign's own release for its evaluation (loyalty.analytics.campaign_release):
     # the budget it spends per shopper-day of its windows, once per campaign.
@@ -86,6 +91,8 @@ class Scheme(Base):
         sa.CheckConstraint("monthly_fee_cents >= 0", name="fee_not_negative"),
         sa.CheckConstraint("inhabitants IS NULL OR inhabitants > 0", name="inhabitants_positive"),
         sa.CheckConstraint("release_epsilon_per_day > 0", name="release_epsilon_positive"),
+        sa.CheckConstraint("release_epsilon_per_period > 0",
+                           name="release_epsilon_per_period_positive"),
         sa.CheckConstraint("release_max_purchases > 0", name="release_max_purchases_positive"),
         sa.CheckConstraint("release_max_cents > 0", name="release_max_cents_positive"),
         sa.CheckConstraint("release_campaign_epsilon > 0",

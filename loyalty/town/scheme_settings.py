@@ -60,6 +60,7 @@ class SchemeSettings:
     contact_email: str | None
     release_epsilon_per_day: float = 1.0
     release_max_purchases: int = 3
+    release_epsilon_per_period: float = 1.0
     release_max_cents: int = 10_000
     release_campaign_epsilon: float = 1.0
     open_data: bool = False
@@ -111,6 +112,9 @@ def validate(settings: SchemeSettings) -> None:
     if settings.release_campaign_epsilon not in RELEASE_EPSILONS:
         raise InvalidInput("choose one of the privacy budgets offered",
                            code="invalid_release_campaign_epsilon")
+    if settings.release_epsilon_per_period not in RELEASE_EPSILONS:
+        raise InvalidInput("choose one of the privacy budgets offered",
+                           code="invalid_release_epsilon_per_period")
     _within("release_max_purchases", settings.release_max_purchases, RELEASE_MAX_PURCHASES)
     _within("release_max_cents", settings.release_max_cents, RELEASE_MAX_EUROS, 100)
     amounts = settings.voucher_amounts_cents

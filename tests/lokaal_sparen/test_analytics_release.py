@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+import re
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from lokaal_sparen import tasks
-from loyalty.analytics import generate
+from loyalty.analytics import generate, report_kit
 from loyalty.models import CampaignRelease, Scheme
 from tests import campaign_data
 from tests.analytics_data import SECTORS, VILLAGES
@@ -22,9 +22,9 @@ def test_release_writes_each_closed_day_once_and_says_so(database_url: str,
     scheme = make_scheme(session, nis_code="46020", villages=VILLAGES)
     for sector in SECTORS[:6]:
         make_merchant(session, scheme, sector=sector)
-    # Ten days of sales up to yesterday; today is still open. The scheme's days
-    # are its town's: from 23:00 UTC Brussels is a day ahead of the machine.
-    yesterday = datetime.now(ZoneInfo(scheme.timezone)).date() - timedelta(days=1)
+    # Ten days of sales up to yesterday (in the town: after 23:00 UTC it is tomorrow
+    # there); today is still open.
+    yesterday = report_kit.today_local(scheme) - timedelta(days=1)
     generate.generate_events(session, scheme, 400, end=yesterday, days=10, seed=12)
     slug = scheme.slug
     session.commit()
@@ -40,10 +40,16 @@ def test_release_writes_each_closed_day_once_and_says_so(database_url: str,
     summary = first.stdout.strip().splitlines()[-1]
     assert summary.startswith(f"statistics released: {days} day(s), ")
     assert "cells for 1 scheme(s) in " in summary
+    # The weeks (and months) of those days that have closed are released too: the
+    # week of the first sale ended at least three days before today.
+    periods = re.search(r"(\d+) period\(s\) of shopper figures, (\d+) cells", summary)
+    assert periods and int(periods.group(1)) >= 1 and int(periods.group(2)) > 0, summary
+    assert f"{slug}: periods " in first.stdout
 
     again = run(["analytics", "release", "--scheme", slug], database_url)
     assert again.returncode == 0, again.stderr
-    assert "statistics released: 0 day(s), 0 cells for 1 scheme(s)" in again.stdout
+    assert ("statistics released: 0 day(s), 0 cells, 0 period(s) of shopper figures, 0 cells "
+            "for 1 scheme(s)") in again.stdout
 
     unknown = run(["analytics", "release", "--scheme", "no-such-scheme"], database_url)
     assert unknown.returncode != 0 and "no-such-scheme" in unknown.stderr
@@ -64,5 +70,6 @@ def test_the_release_job_releases_a_closed_campaign_once(app: Flask, session: Se
         first = tasks.release_statistics(lines.append, campaign_data.AFTER_END, slug)
         assert ", 1 campaign(s) for 1 scheme(s)" in first.summary, first.summary
         again = tasks.release_statistics(lines.append, campaign_data.AFTER_END, slug)
-        assert again.summary == "statistics released: 0 day(s), 0 cells for 1 scheme(s)"
+        assert again.summary == ("statistics released: 0 day(s), 0 cells, 0 period(s) of "
+                                 "shopper figures, 0 cells for 1 scheme(s)")
     assert session.get_one(CampaignRelease, campaign_id).participating_shops == 11

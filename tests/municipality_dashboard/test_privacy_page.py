@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import campaign_release, generate, release
+from loyalty.analytics import campaign_release, generate, period_release, release
 from loyalty.infra.db import utcnow
 from loyalty.models import CampaignRelease, Scheme
 from tests.campaign_data import make_campaign
@@ -22,11 +22,15 @@ def test_the_privacy_page_shows_the_parameters_and_the_years_budget(
     for sector in ("47.24", "47.11", "56.301"):
         make_merchant(session, scheme, sector=sector)
     generate.generate_events(session, scheme, 300, end=date.today() - timedelta(days=1),
-                             days=6, seed=5)
+                             days=9, seed=5)
     released = release.release(session, scheme, utcnow())
+    by_period = period_release.release_periods(session, scheme, utcnow())
     spent = release.budget(session, scheme, date.today().year)
+    periods = period_release.budget(session, scheme, date.today().year)
     session.commit()
     assert released.days >= 5
+    # Nine days up to yesterday: the week of the first one ended three days ago or more.
+    assert by_period.periods >= 1 and periods.periods_released >= 1
 
     page = html(town.analyst_client.get("/dashboard/privacy"))
     assert "Privacy of the statistics" in page
@@ -39,11 +43,26 @@ def test_the_privacy_page_shows_the_parameters_and_the_years_budget(
             or "A whole year at this daily budget: 366." in page)
     assert "Campaign evaluations released this year: 0," in page
 
+    # The periods' budget: 1 a period (five tables of noise of scale 5 for one shopper),
+    # and the year's total of days and periods.
+    assert ("<th scope=\"row\">Privacy budget per week, month, quarter or year (epsilon)</th>"
+            "<td>1</td>") in page
+    assert "± 15 shoppers" in page
+    assert ("Weeks, months, quarters and years released so far: "
+            f"{periods.periods_released}, together") in page
+    in_year = period_release.periods_in_year(date.today().year)
+    assert f"All weeks, months, quarters and the year itself at this budget: {in_year}." in page
+    assert (f"A whole year in all, days and periods: {int(spent.epsilon_year) + in_year}."
+            in page)
+
     dutch = html(town.analyst_client.get("/dashboard/privacy?lang=nl"))
+    assert "Privacybudget per week, maand, kwartaal of jaar (epsilon)" in dutch
+    assert "± 15 klanten" in dutch
     assert "Privacybudget per dag (epsilon)" in dutch and "± 90 aankopen" in dutch
     assert "€\xa0100,00" in dutch
     french = html(town.analyst_client.get("/dashboard/privacy?lang=fr"))
     assert "Budget de confidentialité par jour (epsilon)" in french
+    assert "Budget de confidentialité par semaine, mois, trimestre ou année" in french
 
     index = html(town.analyst_client.get("/dashboard/reports"))
     assert 'href="/dashboard/privacy"' in index

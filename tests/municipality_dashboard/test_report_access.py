@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import catalog, generate, release
+from loyalty.analytics import catalog, generate, period_release, release
+from loyalty.analytics.periods import Period
 from loyalty.models import PurchaseEvent, ReleasedCell, Role, Scheme
 from tests.analytics_data import SECTORS, VILLAGES
 from tests.factories import (
@@ -44,12 +45,14 @@ def scheme(session: Session) -> Scheme:
     scheme.release_epsilon_per_day = 4.0
     scheme.release_max_purchases = 1
     scheme.release_max_cents = 5_000
+    scheme.release_epsilon_per_period = 4.0
     for sector in SECTORS:
         make_merchant(session, scheme, sector=sector)
     generate.generate_events(session, scheme, 2500, end=date(2026, 10, 31), days=120, seed=7,
                              shoppers=150)
     # The nightly release, up to 31 October (the last day with sales).
     release.release(session, scheme, RELEASED_AT)
+    period_release.release_periods(session, scheme, RELEASED_AT)
     session.commit()
     return scheme
 
@@ -288,3 +291,48 @@ def test_a_report_for_any_range_is_the_sum_of_its_released_cells(
     html = page.get_data(as_text=True)
     assert "Tot en met 31 oktober 2026: latere dagen" in html
     assert "foutmarge" in html and "± " in html
+
+
+def test_a_shopper_report_shows_released_counts_with_their_margins(
+    client: FlaskClient, session: Session, scheme: Scheme
+) -> None:
+    """The frequency page of September shows the released counts of shoppers with
+    "± N shoppers" beside them; a closed month that was never released says so; the
+    spreadsheet has the margins as columns."""
+    released = period_release.released(session, scheme.id, Period(date(2026, 9, 1),
+                                                                 date(2026, 9, 30)))
+    assert released is not None
+    margin = released["frequency"]["1"].margin
+    analyst = make_user(session, scheme, Role.MUNICIPALITY_ANALYST)
+    signed_in(client, analyst.email)
+    page = client.get("/dashboard/reports/frequency", query_string=PERIOD)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f"± {margin} shoppers" in html
+    assert "released once for this whole period" in html
+    report = catalog.build(session, scheme, "frequency",
+                           Period(date(2026, 9, 1), date(2026, 9, 30)), "en")
+    visible = [row.shoppers for row in report.rows if not row.suppressed]
+    assert visible and all(f"<td class=\"num\">{n:,}" in html for n in visible)
+    assert set(visible) <= {f.shoppers for f in released["frequency"].values()}
+    # The active shops per month show the month's released distinct shoppers.
+    active = catalog.build(session, scheme, "active-shops",
+                           Period(date(2026, 9, 1), date(2026, 9, 30)), "en")
+    [month] = active.rows
+    assert not month.suppressed  # some 150 shoppers in September, far above k = 5
+    assert (month.shoppers, month.shoppers_margin) == (
+        released["shoppers"]["all"].shoppers, released["shoppers"]["all"].margin)
+
+    # June closed, before the first sale: no period of it was released.
+    june = client.get("/dashboard/reports/frequency",
+                      query_string={"from": "2026-06-01", "to": "2026-06-30"})
+    assert june.status_code == 200
+    assert "This period is not released for statistics yet" in june.get_data(as_text=True)
+    dutch = client.get("/dashboard/reports/frequency", query_string={**PERIOD, "lang": "nl"})
+    assert f"± {margin} klanten" in dutch.get_data(as_text=True)
+
+    client.set_cookie("lang", "nl")
+    sheet = client.get("/dashboard/reports/frequency.csv", query_string=PERIOD)
+    rows = list(csv.reader(io.StringIO(sheet.get_data(as_text=True).removeprefix("\ufeff")),
+                           delimiter=";"))
+    assert "Foutmarge klanten (±)" in rows[0] and "Foutmarge terugkerende klanten (±)" in rows[0]

@@ -53,6 +53,7 @@ def _values(scheme: Scheme) -> dict[str, Any]:
         "correction_days": scheme.correction_days,
         "confirm_above_cents": scheme.confirm_above_cents,
         "release_epsilon_per_day": scheme.release_epsilon_per_day,
+        "release_epsilon_per_period": scheme.release_epsilon_per_period,
         "release_max_purchases": scheme.release_max_purchases,
         "release_max_cents": scheme.release_max_cents,
         "release_campaign_epsilon": scheme.release_campaign_epsilon,
@@ -80,6 +81,7 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
             "inhabitants": "20.135",
             "compare_opt_in": "y",
             "release_epsilon_per_day": "0.5",
+            "release_epsilon_per_period": "2.0",
             "release_max_euros": "150",
         },
     )
@@ -102,10 +104,12 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
             "correction_days": [14, 7],
             "confirm_above_cents": [50_000, 100_000],
             "release_epsilon_per_day": [1.0, 0.5],
+            "release_epsilon_per_period": [1.0, 2.0],
             "release_max_cents": [10_000, 15_000],
         }
     }
     assert (scheme.release_epsilon_per_day, scheme.release_max_cents) == (0.5, 15_000)
+    assert scheme.release_epsilon_per_period == 2.0
     # Saving the same values again changes and audits nothing.
     again = post(
         client,
@@ -119,10 +123,19 @@ def test_the_page_shows_the_settings_and_saves_changes_with_an_audit_entry(
             "inhabitants": "20135",
             "compare_opt_in": "y",
             "release_epsilon_per_day": "0.5",
+            "release_epsilon_per_period": "2.0",
             "release_max_euros": "150",
         },
     )
     assert again.status_code == 303
+    assert len(audit_rows(session, town.scheme.id)) == 1
+    # A form posted without the budget per period (an older page) leaves it as it is.
+    older = post(client, "/dashboard/settings", **{
+        **VALID, "point_value_cents": "4", "claim_ttl_minutes": "15", "correction_days": "7",
+        "confirm_above_euros": "1000", "inhabitants": "20135", "compare_opt_in": "y",
+        "release_epsilon_per_day": "0.5", "release_max_euros": "150"})
+    assert older.status_code == 303
+    assert _scheme(session, town.scheme.id).release_epsilon_per_period == 2.0
     assert len(audit_rows(session, town.scheme.id)) == 1
 
 
