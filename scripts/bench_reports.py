@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Spending by sector over a million purchase events: from the rollups versus the
 same figures by GROUP BY on the raw events, in one run; then the same from the
-released (noisy) daily cells that the reports read (issue 17), for any date range,
+released (noisy) daily and per-period cells that the reports read, for any date range,
 and every report of the catalogue; then the dashboard's report pages, timed on the
 server.
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lokaal_sparen.app import create_app
     from loyalty.access import staff
-    from loyalty.analytics import catalog, cells, privacy, release, reports, rollups
+    from loyalty.analytics import catalog, cells, period_release, privacy, release, reports, rollups
     from loyalty.analytics.periods import Period
     from loyalty.errors import InvalidInput
     from loyalty.infra.db import sqlite_begin_mode
@@ -144,6 +144,18 @@ def main(argv: list[str] | None = None) -> int:
                 done = release.release(session, scheme, after)
             print(f"\nreleased {done.days} days ({done.cells:,} cells) in "
                   f"{time.perf_counter() - started:.0f} s")
+            sqlite_begin_mode.set("DEFERRED")
+        # And the closed weeks, months, quarters and years: the shopper reports'
+        # distinct counts (loyalty.analytics.period_release), as the nightly job does.
+        after = datetime.combine(last_event + timedelta(days=2), datetime.min.time(), UTC)
+        if period_release.closed_periods(session, scheme, after):
+            session.rollback()
+            sqlite_begin_mode.set("IMMEDIATE")
+            started = time.perf_counter()
+            with session.begin():
+                periods = period_release.release_periods(session, scheme, after)
+            print(f"released {periods.periods} weeks, months, quarters and years "
+                  f"({periods.cells:,} cells) in {time.perf_counter() - started:.0f} s")
             sqlite_begin_mode.set("DEFERRED")
         print(f"\n{'period':26} {'released ms':>12} {'raw ms':>9} {'ratio':>7} "
               f"{'slowest report ms':>18}")
