@@ -248,19 +248,7 @@ def _guard(by: sa.orm.InstrumentedAttribute[Any]) -> sa.Update:
     (on SQLite in a read transaction of its own): a freeze committed in between
     stops the collect. So does a suspension of the claim's shop: its claims stay
     in circulation for up to a month.
-
-    It also returns what the rest of the sale needs to know, each as a subquery
-    on the claim's row (SQLite allows no joined table in RETURNING): the shop
-    and its scheme, whether a campaign ran when the sale was rung up (the rule of
-    ``campaigns.running_at``), whether the shop's systems or the wallet asked to
-    hear of it. One statement instead of three: a collect is the busiest write.
     """
-    def of_shop(column: sa.orm.InstrumentedAttribute[Any]) -> sa.ScalarSelect[Any]:
-        return sa.select(column).where(Merchant.id == Claim.merchant_id).scalar_subquery()
-
-    def of_scheme(column: sa.orm.InstrumentedAttribute[Any]) -> sa.ScalarSelect[Any]:
-        return sa.select(column).where(Scheme.id == Claim.scheme_id).scalar_subquery()
-
     return (
         sa.update(Claim)
         .where(
@@ -277,24 +265,34 @@ def _guard(by: sa.orm.InstrumentedAttribute[Any]) -> sa.Update:
         )
         .values(status=ClaimStatus.CLAIMED, wallet_id=sa.bindparam("wallet"),
                 claimed_at=sa.bindparam("now"))
-        .returning(
-            Claim.id, Claim.merchant_id, Claim.amount_cents, Claim.points, Claim.stamps,
-            Claim.stamp_card_id, Claim.created_at,
-            of_shop(Merchant.name), of_shop(Merchant.sector),
-            of_scheme(Scheme.timezone), of_scheme(Scheme.point_value_cents),
-            of_scheme(Scheme.social_multiplier_pct),
-            sa.exists().where(
-                Campaign.scheme_id == Claim.scheme_id, campaigns.running_at(Claim.created_at)
-            ),
-            webhooks.wanted(Claim.merchant_id, WebhookEvent.CLAIM_COLLECTED),
-            notifications.wanted(sa.bindparam("wallet"), notifications.POINTS),
-        )
+        .returning(Claim.id, Claim.merchant_id, Claim.amount_cents, Claim.points, Claim.stamps,
+                   Claim.stamp_card_id, Claim.created_at)
     )
 
 
 # Collecting is the busiest write of the platform: Core statements, built once.
 _COLLECT_BY_TOKEN = _guard(Claim.token_hash)
 _COLLECT_BY_ID = _guard(Claim.id)
+# What the rest of the sale needs to know, in one query: the shop and its scheme,
+# whether a campaign ran when the sale was rung up (the rule of
+# ``campaigns.running_at``), and whether the shop's systems or the wallet asked to
+# hear of it (so the outbox INSERTs run only when someone listens). Not in the
+# guard's RETURNING: SQLAlchemy writes the columns there without their tables,
+# and a subquery's own columns of the same name (campaigns.scheme_id) would win.
+_SHOP = (
+    sa.select(
+        Merchant.name, Merchant.sector, Scheme.timezone, Scheme.point_value_cents,
+        Scheme.social_multiplier_pct,
+        sa.exists().where(
+            Campaign.scheme_id == Merchant.scheme_id,
+            campaigns.running_at(sa.bindparam("sale_at", type_=Campaign.starts_at.type)),
+        ),
+        webhooks.wanted(Merchant.id, WebhookEvent.CLAIM_COLLECTED),
+        notifications.wanted(sa.bindparam("wallet"), notifications.POINTS),
+    )
+    .join(Scheme, Scheme.id == Merchant.scheme_id)
+    .where(Merchant.id == sa.bindparam("merchant_id"))
+)
 _SET_TRANSACTION = (
     sa.update(Claim)
     .where(Claim.id == sa.bindparam("claim_id"))
@@ -343,10 +341,12 @@ def _collect(
                                          "now": now, "wallet": wallet.id}).first()
     if row is None:
         _refuse(session, find_claim(), wallet, now)
-    (claim_id, merchant_id, amount_cents, points, stamps, stamp_card_id, sale_at,
-     name, sector, timezone, point_value, social_pct, campaigns_running, shop_listens,
-     wallet_listens) = row
+    claim_id, merchant_id, amount_cents, points, stamps, stamp_card_id, sale_at = row
     scheme_id = wallet.scheme_id
+    (name, sector, timezone, point_value, social_pct, campaigns_running, shop_listens,
+     wallet_listens) = connection.execute(
+        _SHOP, {"merchant_id": merchant_id, "sale_at": sale_at, "wallet": wallet.id}
+    ).one()
     txn_id: int | None = None
     bonus, campaign_id, extra = 0, None, 0
     if points:

@@ -304,3 +304,35 @@ def test_a_till_key_lookup_reads_the_same_terms_as_the_orm(session: Session) -> 
     assert claims.SaleTerms.of(generous).earn_rate == 3
     assert claims.SaleTerms.of(plain).claim_ttl_seconds == 900
     session.rollback()
+
+
+def test_a_campaign_made_before_it_starts_pays_its_bonus_on_a_collect(session: Session) -> None:
+    """The collect asks whether a campaign of the claim's scheme runs at the sale's
+    time: not whether one ran when it was created (a campaign is made days ahead),
+    nor whether another scheme's does."""
+    from loyalty.earning import campaigns
+
+    start = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    other = make_scheme(session)
+    campaigns.create_campaign(  # another town's campaign, running at the sale's time
+        session, other, name="Elders", starts_at=start, ends_at=start.replace(day=20),
+        budget_cents=10_000, multiplier_pct=300, now=start.replace(day=1),
+    )
+    scheme = make_scheme(session)
+    merchant = make_merchant(session, scheme)
+    wallet = wallets.create_wallet(session, scheme).wallet
+    # A claim rung up before this town's campaign starts earns the base points only.
+    before = claims.create_claim(session, merchant, 1000, start.replace(day=1),
+                                 ttl_seconds=7 * 86400)
+    campaigns.create_campaign(
+        session, scheme, name="Dubbel", starts_at=start, ends_at=start.replace(day=20),
+        budget_cents=10_000, multiplier_pct=200, now=start.replace(day=1),
+    )
+    during = claims.create_claim(session, merchant, 1000, start.replace(day=3),
+                                 ttl_seconds=7 * 86400)
+    session.commit()
+    base = claims.claim_points(session, before.token, wallet, start.replace(day=3))
+    bonus = claims.claim_points(session, during.token, wallet, start.replace(day=3))
+    session.commit()
+    assert (base.points_credited, base.bonus_points) == (10, 0)
+    assert (bonus.points_credited, bonus.bonus_points) == (20, 10)
