@@ -129,11 +129,12 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
     assert {"Sint-Gillis-Waas", "De Klinge", "Meerdonk", "Sint-Pauwels"} <= villages
     assert counted and counted > 2_000
 
-    # The evaluations read the released cells: at the default privacy parameters
-    # their noise (EUR 1,000 a cell and day) is larger than a group of shops' daily
-    # spending in a town of EUR 4,000 a day, so the campaign's 25% lift cannot be
-    # told apart (docs/privacy.md): an honest answer is "too noisy" or a very wide
-    # interval. The running campaign has paid bonuses already.
+    # The ended campaign is evaluated on its own release (loyalty.analytics.
+    # campaign_release): each group's shopper-days per day, with noise of scale 1,
+    # so the interval comes from the days' own spread. (On the daily released
+    # cells alone, whose noise is larger than a group of shops' daily spending,
+    # the answer would be "too noisy" or an interval over 100 points wide:
+    # docs/privacy.md.) The running campaign has paid bonuses already.
     engine = make_engine(empty_database_url)
     try:
         with Session(engine) as session:
@@ -155,11 +156,12 @@ def test_demo_loads_sint_gillis_waas_once(empty_database_url: str) -> None:
         engine.dispose()
     assert (ended.status, running.status) == ("ended", "active")
     assert ended.spent_cents > 0 and running.bonus_points_given > 0
-    if estimate is not None:
-        # Each group's daily noise has a standard deviation about twice its spending:
-        # a 95% interval narrower than 100 points would ignore the noise.
-        assert estimate.ci_low_pct < estimate.effect_pct < estimate.ci_high_pct
-        assert estimate.ci_high_pct - estimate.ci_low_pct > 100, estimate
+    # Whether this one interval holds the 25% is a 95% matter (the demo's days move
+    # with today's date); how often it does is tested over 30 simulated towns in
+    # tests/unit/analytics/test_evaluation.py. Here: a usable estimate, not noise.
+    assert estimate is not None and estimate.measure == "purchases", estimate
+    assert estimate.ci_low_pct < estimate.effect_pct < estimate.ci_high_pct
+    assert estimate.ci_high_pct - estimate.ci_low_pct < 100, estimate
     # The market's three days: noise of about 20% of the town's spending (standard
     # deviation), on the event days and on each week it is compared with.
     assert market_effect.ci_low_pct < market_effect.effect_pct < market_effect.ci_high_pct
