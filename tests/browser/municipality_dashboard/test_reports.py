@@ -100,6 +100,13 @@ def test_a_report_page_on_a_desktop(
         # A bad period is a friendly message on the page, not an error page.
         desk.goto("/dashboard/reports/weekdays?from=2026-09-30&to=2026-09-01", status=400)
         expect(page.get_by_role("alert")).to_be_visible()
+
+        # On a phone the wide tables scroll inside their own region; the page
+        # itself is no wider than the screen.
+        page.set_viewport_size(ViewportSize(width=390, height=844))
+        desk.goto(f"/dashboard/reports/home-areas?{month}")
+        expect(page.locator("table.figures")).to_be_visible()
+        desk.check("dashboard-report-phone")
     finally:
         context.close()
     assert not desk.problems(), desk.problems()
