@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     ms, _ = median_ms(
                         lambda report=report, period=period: catalog.build(
-                            session, scheme, report, period, "nl"), max(1, args.runs // 2))
+                            session, scheme, report, period, "nl"), args.runs)
                 except InvalidInput:  # a report made only for whole closed calendar periods
                     continue
                 if ms > slowest[1]:
