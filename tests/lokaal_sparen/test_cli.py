@@ -294,8 +294,10 @@ def _assert_a_believable_year(database_url: str) -> None:
         with Session(engine) as session:
             scheme = session.scalars(sa.select(Scheme)).one()
             today = report_kit.today_local(scheme)
-            last_month = monthly.month_of(scheme, datetime.now(UTC).replace(day=1)
-                                          - timedelta(days=1))
+            # The town's last month (from 23:00 UTC "now minus a day" would already
+            # be the next day, and month, in Brussels).
+            last_day = today.replace(day=1) - timedelta(days=1)
+            last_month = f"{last_day.year:04d}-{last_day.month:02d}"
             settled = [s.period for s in monthly.settlements_of(session, scheme.id)]
             # Every month settled but the last one, which the admin may settle.
             assert settled and monthly.next_period(session, scheme) == last_month
