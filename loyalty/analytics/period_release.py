@@ -315,19 +315,11 @@ class PeriodReleaseResult:
 def release_periods(session: Session, scheme: Scheme, now: datetime,
                     progress: Progress | None = None) -> PeriodReleaseResult:
     """Release every closed period of a scheme not released yet."""
-    todo = closed_periods(session, scheme, now)
     keys = table_keys(session, scheme)
-    released = cells = already = 0
-    for done, (kind, start) in enumerate(todo, start=1):
-        written = release_period(session, scheme, kind, start, keys)
-        if written is None:
-            already += 1
-        else:
-            released += 1
-            cells += written
-        if progress is not None:
-            progress(done, len(todo))
-    return PeriodReleaseResult(released, cells, already)
+    return PeriodReleaseResult(*release.release_each(
+        closed_periods(session, scheme, now),
+        lambda period: release_period(session, scheme, period[0], period[1], keys), progress,
+    ))
 
 
 # -- reading -------------------------------------------------------------------------------------

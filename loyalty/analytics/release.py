@@ -382,19 +382,29 @@ def release(session: Session, scheme: Scheme, now: datetime,
     of released cells on the rollups' exact amounts per shop, so a released day
     must be in them."""
     rollups.refresh(session, scheme)
-    days = closed_days(session, scheme, now)
     keys = table_keys(session, scheme)
+    return ReleaseResult(*release_each(
+        closed_days(session, scheme, now), lambda day: release_day(session, scheme, day, keys),
+        progress,
+    ))
+
+
+def release_each(todo: Sequence[Any], release_one: Callable[[Any], int | None],
+                 progress: Progress | None = None) -> tuple[int, int, int]:
+    """Release each of ``todo`` (days, periods); how many were released by this
+    call, their cells, and how many a concurrent run had released already
+    (``release_one`` returns None for those)."""
     released = cells = already = 0
-    for done, day in enumerate(days, start=1):
-        written = release_day(session, scheme, day, keys)
+    for done, item in enumerate(todo, start=1):
+        written = release_one(item)
         if written is None:
             already += 1
         else:
             released += 1
             cells += written
         if progress is not None:
-            progress(done, len(days))
-    return ReleaseResult(released, cells, already)
+            progress(done, len(todo))
+    return released, cells, already
 
 
 # -- reading: arithmetic on released cells -------------------------------------------------------
