@@ -7,7 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -93,15 +93,40 @@ class Sale:
 
 
 _INSERT_EVENT = sa.insert(PurchaseEvent)
+_EVENT_COLUMNS = ("scheme_id", "merchant_id", "sector", "amount_cents", "points", "campaign_id",
+                  "local_date", "local_hour", "weekday", "shopper_key", "home_postcode",
+                  "home_village", "age_band")
+# The same insert with its parameters named apart ("event_*"), to run inside a
+# statement of other parts (the collect's posting on PostgreSQL, loyalty.money.ledger).
+_INSERT_EVENT_APART = sa.insert(PurchaseEvent).values(
+    {name: sa.bindparam(f"event_{name}") for name in _EVENT_COLUMNS})
 
 
 def record_purchase(session: Session, sale: Sale, wallet: ShopperWallet, now: datetime) -> None:
     """Add the purchase event of a collected sale. Home area and age only with consent."""
-    local = now.astimezone(ZoneInfo(sale.timezone))
-    consent = wallet.stats_consent
     # One per earn, and nothing reads the event back in the request: a Core
     # insert on the session's connection, no ORM object.
-    session.connection().execute(_INSERT_EVENT, {
+    session.connection().execute(_INSERT_EVENT, purchase_values(session, sale, wallet, now))
+
+
+def purchase_insert(_transaction_id: Any = None) -> sa.Insert:
+    """The event's insert with parameters ``event_*`` (``purchase_params``), for a
+    statement that runs along with the sale's posting (its id is not needed)."""
+    return _INSERT_EVENT_APART
+
+
+def purchase_params(session: Session, sale: Sale, wallet: ShopperWallet,
+                    now: datetime) -> dict[str, Any]:
+    return {f"event_{name}": value
+            for name, value in purchase_values(session, sale, wallet, now).items()}
+
+
+def purchase_values(session: Session, sale: Sale, wallet: ShopperWallet,
+                    now: datetime) -> dict[str, Any]:
+    """The event's row. Home area and age only with consent."""
+    local = now.astimezone(ZoneInfo(sale.timezone))
+    consent = wallet.stats_consent
+    return {
         "scheme_id": sale.scheme_id,
         "merchant_id": sale.merchant_id,
         "sector": sale.sector,
@@ -115,4 +140,4 @@ def record_purchase(session: Session, sale: Sale, wallet: ShopperWallet, now: da
         "home_postcode": wallet.home_postcode if consent else None,
         "home_village": wallet.home_village if consent else None,
         "age_band": wallet.age_band if consent else None,
-    })
+    }

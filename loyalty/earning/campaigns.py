@@ -293,13 +293,15 @@ def post_earn(
     memo: str,
     *,
     at: datetime,
+    along: Sequence[ledger.Along] = (),
 ) -> Earned:
     """Post an earn with the bonus of the first running campaign whose budget can pay it.
 
     ``base_legs`` are the sale's own legs (points and euros). A campaign whose
     budget is too low is skipped; with none left, the sale gets its base points.
     ``sale_at`` picks the campaigns (when the sale happened); ``at`` dates the
-    ledger transaction (when the points were collected).
+    ledger transaction (when the points were collected). ``along``: statements
+    that go with the posting that is kept (ledger.Along).
     """
     for campaign in running_for(session, merchant, sale_at):
         bonus = bonus_for(campaign, base_points)
@@ -314,14 +316,14 @@ def post_earn(
             with session.begin_nested():
                 txn_id = ledger.post(
                     session, merchant.scheme_id, "earn", legs, memo=memo,
-                    point_value_cents=point_value_cents, at=at,
+                    point_value_cents=point_value_cents, at=at, along=along,
                 )
         except InsufficientBalance:
             continue
         return Earned(txn_id, bonus, campaign.id)
     txn_id = ledger.post(
         session, merchant.scheme_id, "earn", base_legs, memo=memo,
-        point_value_cents=point_value_cents, at=at,
+        point_value_cents=point_value_cents, at=at, along=along,
     )
     return Earned(txn_id, 0, None)
 

@@ -271,33 +271,61 @@ def _guard(by: sa.orm.InstrumentedAttribute[Any]) -> sa.Update:
 
 
 # Collecting is the busiest write of the platform: Core statements, built once.
-_COLLECT_BY_TOKEN = _guard(Claim.token_hash)
-_COLLECT_BY_ID = _guard(Claim.id)
-# What the rest of the sale needs to know, in one query: the shop and its scheme,
-# whether a campaign ran when the sale was rung up (the rule of
-# ``campaigns.running_at``), and whether the shop's systems or the wallet asked to
-# hear of it (so the outbox INSERTs run only when someone listens). Not in the
-# guard's RETURNING: SQLAlchemy writes the columns there without their tables,
-# and a subquery's own columns of the same name (campaigns.scheme_id) would win.
-_SHOP = (
-    sa.select(
+_COLLECT = {"token": _guard(Claim.token_hash), "id": _guard(Claim.id)}
+
+
+def _shop_of_sale(sale_at: Any) -> list[Any]:
+    """What the rest of the sale needs to know: the shop and its scheme, whether a
+    campaign ran when the sale was rung up (the rule of ``campaigns.running_at``),
+    and whether the shop's systems or the wallet asked to hear of it (so the
+    outbox INSERTs run only when someone listens). Read from the shop joined with
+    its scheme."""
+    return [
         Merchant.name, Merchant.sector, Scheme.timezone, Scheme.point_value_cents,
         Scheme.social_multiplier_pct,
-        sa.exists().where(
-            Campaign.scheme_id == Merchant.scheme_id,
-            campaigns.running_at(sa.bindparam("sale_at", type_=Campaign.starts_at.type)),
-        ),
+        sa.exists().where(Campaign.scheme_id == Merchant.scheme_id,
+                          campaigns.running_at(sale_at)),
         webhooks.wanted(Merchant.id, WebhookEvent.CLAIM_COLLECTED),
         notifications.wanted(sa.bindparam("wallet"), notifications.POINTS),
-    )
+    ]
+
+
+# SQLite: the guard, then the shop in a query of its own. Not in the guard's
+# RETURNING: SQLAlchemy writes the columns there without their tables, and a
+# subquery's own columns of the same name (campaigns.scheme_id) would win.
+_SHOP = (
+    sa.select(*_shop_of_sale(sa.bindparam("sale_at", type_=Campaign.starts_at.type)))
     .join(Scheme, Scheme.id == Merchant.scheme_id)
     .where(Merchant.id == sa.bindparam("merchant_id"))
 )
-_SET_TRANSACTION = (
-    sa.update(Claim)
-    .where(Claim.id == sa.bindparam("claim_id"))
-    .values(transaction_id=sa.bindparam("transaction"))
-)
+
+
+def _guard_with_shop(by: sa.orm.InstrumentedAttribute[Any]) -> sa.Select[Any]:
+    """PostgreSQL: the guard and the shop in one statement (a data-modifying WITH
+    whose claimed row is joined to its shop): one round trip less per sale."""
+    claimed = _guard(by).cte("claimed")
+    return (
+        sa.select(*[claimed.c[name] for name in _CLAIMED],
+                  *_shop_of_sale(claimed.c.created_at))
+        .select_from(claimed)
+        .join(Merchant, Merchant.id == claimed.c.merchant_id)
+        .join(Scheme, Scheme.id == Merchant.scheme_id)
+    )
+
+
+_CLAIMED = ("id", "merchant_id", "amount_cents", "points", "stamps", "stamp_card_id",
+            "created_at")
+_COLLECT_WITH_SHOP = {"token": _guard_with_shop(Claim.token_hash),
+                      "id": _guard_with_shop(Claim.id)}
+
+
+def _link_claim(transaction_id: sa.ColumnElement[int]) -> sa.Update:
+    """The claim names the transaction that paid it (run along with the posting)."""
+    return (
+        sa.update(Claim)
+        .where(Claim.id == sa.bindparam("paid_claim_id"))
+        .values(transaction_id=transaction_id)
+    )
 
 
 def claim_points(session: Session, token: str, wallet: WalletLike, now: datetime) -> ClaimResult:
@@ -306,7 +334,7 @@ def claim_points(session: Session, token: str, wallet: WalletLike, now: datetime
     Raises NotFound, Forbidden, AlreadyUsed/Conflict (409), Gone (410).
     """
     return _collect(
-        session, _COLLECT_BY_TOKEN, security.token_hash(token), wallet, now,
+        session, "token", security.token_hash(token), wallet, now,
         lambda: get_claim(session, token),
     )
 
@@ -316,12 +344,12 @@ def collect(session: Session, claim: Claim, wallet: WalletLike, now: datetime) -
 
     Raises Forbidden, AlreadyUsed/Conflict (409), Gone (410).
     """
-    return _collect(session, _COLLECT_BY_ID, claim.id, wallet, now, lambda: claim)
+    return _collect(session, "id", claim.id, wallet, now, lambda: claim)
 
 
 def _collect(
     session: Session,
-    guard: sa.Update,
+    by: str,
     claim_key: str | int,
     wallet: WalletLike,
     now: datetime,
@@ -329,6 +357,7 @@ def _collect(
 ) -> ClaimResult:
     session.flush()  # e.g. a wallet made in this request, before statements name it
     connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     # The conditional UPDATE is the guard: only one transaction can move the
     # row from open to claimed. On PostgreSQL a racing UPDATE waits for the
     # winner to commit, re-reads the row and matches nothing; on SQLite writers
@@ -336,19 +365,22 @@ def _collect(
     # A frozen wallet does not even try; the refusal says why in the order
     # unknown claim, other scheme, frozen wallet, then the claim's status.
     row = None
+    guarded = {"claim": claim_key, "scheme": wallet.scheme_id, "now": now, "wallet": wallet.id}
     if wallet.status != WalletStatus.FROZEN:
-        row = connection.execute(guard, {"claim": claim_key, "scheme": wallet.scheme_id,
-                                         "now": now, "wallet": wallet.id}).first()
+        guard = _COLLECT_WITH_SHOP[by] if postgres else _COLLECT[by]
+        row = connection.execute(guard, guarded).first()
     if row is None:
         _refuse(session, find_claim(), wallet, now)
-    claim_id, merchant_id, amount_cents, points, stamps, stamp_card_id, sale_at = row
+    claim_id, merchant_id, amount_cents, points, stamps, stamp_card_id, sale_at = row[:7]
     scheme_id = wallet.scheme_id
-    (name, sector, timezone, point_value, social_pct, campaigns_running, shop_listens,
-     wallet_listens) = connection.execute(
+    shop_row = row[7:] if postgres else connection.execute(
         _SHOP, {"merchant_id": merchant_id, "sale_at": sale_at, "wallet": wallet.id}
     ).one()
+    (name, sector, timezone, point_value, social_pct, campaigns_running, shop_listens,
+     wallet_listens) = shop_row
     txn_id: int | None = None
     bonus, campaign_id, extra = 0, None, 0
+    event_written = False
     if points:
         wallet_account = wallets.points_account(session, wallet)
         legs = [
@@ -361,6 +393,14 @@ def _collect(
             *accounts.earn_legs(session, scheme_id, merchant_id, points, point_value),
         ]
         memo = f"claim #{claim_id}"
+        # The claim's link to its transaction, and (when no campaign can change
+        # the points it records) the sale's event, go along with the posting.
+        along = [ledger.Along(_link_claim, {"paid_claim_id": claim_id})]
+        if amount_cents and not campaigns_running:
+            sale = events.Sale(scheme_id, timezone, merchant_id, sector, amount_cents, points)
+            along.append(ledger.Along(events.purchase_insert,
+                                      events.purchase_params(session, sale, wallet, now)))
+            event_written = True
 
         def post(legs: list[ledger.Leg]) -> tuple[int, int, int | None]:
             if campaigns_running:
@@ -369,11 +409,11 @@ def _collect(
                 shop = SaleShop(merchant_id, scheme_id, sector)
                 earned = campaigns.post_earn(
                     session, shop, legs, points, wallet_account.id, point_value, sale_at, memo,
-                    at=now,
+                    at=now, along=along,
                 )
                 return earned.transaction_id, earned.bonus_points, earned.campaign_id
             return ledger.post(session, scheme_id, "earn", legs, memo=memo,
-                               point_value_cents=point_value, at=now), 0, None
+                               point_value_cents=point_value, at=now, along=along), 0, None
 
         if social_pct > 100 and social.entitled_until(
             session, wallet.id, now.astimezone(ZoneInfo(timezone)).date()
@@ -390,7 +430,6 @@ def _collect(
                 extra = 0
         if not extra:
             txn_id, bonus, campaign_id = post(legs)
-        connection.execute(_SET_TRANSACTION, {"claim_id": claim_id, "transaction": txn_id})
     # A Claim object the session holds (a till's printed-card sale) learns what
     # the guard wrote behind the ORM's back.
     update_loaded(session, Claim, claim_id, status=ClaimStatus.CLAIMED.value,
@@ -407,7 +446,7 @@ def _collect(
         notifications.enqueue(session, scheme_id, wallet.id, notifications.POINTS,
                               str(claim_id), {"points": points + bonus, "shop": name}, now,
                               wanted=wallet_listens)
-    if amount_cents:
+    if amount_cents and not event_written:
         sale = events.Sale(scheme_id, timezone, merchant_id, sector, amount_cents,
                            points + bonus, campaign_id)
         events.record_purchase(session, sale, wallet, now)
