@@ -28,6 +28,7 @@ from loyalty.models import (
     Settlement,
     SettlementLine,
 )
+from loyalty.money.pdf_layout import FONT, MoneyPdf, grouped_iban, latin
 from loyalty.money.settlement.monthly import SETTLEMENT_KINDS, euros_redeemed
 from loyalty.money.settlement.periods import format_reference
 from loyalty.money.settlement.sepa import business_day_after, euros
@@ -235,30 +236,6 @@ def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -
     gettext) and ``locale`` formats amounts and dates (nl_BE, fr_BE, en_IE).
     The same for every download of a locked month and language.
     """
-    from fpdf import FPDF
-
-    def t(message: str, **values: object) -> str:
-        return translate(message) % values if values else translate(message)
-
-    def latin(value: str) -> str:
-        # The PDF core fonts speak Latin-1: the euro sign is written "EUR", as
-        # Belgian bank papers do, and spaces Babel uses in numbers become plain.
-        value = value.replace("\u202f", " ").replace("\u2009", " ")
-        return value.encode("latin-1", "replace").decode("latin-1")
-
-    def eur(cents: int) -> str:
-        return "EUR " + format_decimal(cents / 100, "#,##0.00", locale=locale)
-
-    def points(value: int) -> str:
-        return format_decimal(value, locale=locale)
-
-    def grouped(iban: str | None) -> str:
-        # As on a bank card: BE71 0961 2345 6769.
-        return " ".join(iban[i:i + 4] for i in range(0, len(iban), 4)) if iban else "-"
-
-    def long(day: date) -> str:
-        return format_date(day, "long", locale=locale)
-
     zone = ZoneInfo(st.scheme.timezone)
     line = st.line
     start = st.settlement.starts_at.astimezone(zone).date()
@@ -268,18 +245,14 @@ def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -
     redeemed = sum(d.points_redeemed for d in days)
     reference = format_reference(line.reference)
 
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(st.settlement.created_at)
-    pdf.set_title(latin(f"Lokaal Sparen {st.settlement.period} {st.merchant.name}"))
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_page()
-    width = pdf.epw
+    doc = MoneyPdf(f"Lokaal Sparen {st.settlement.period} {st.merchant.name}",
+                   st.settlement.created_at, translate, locale, bottom_margin=15)
+    pdf, width, t, eur, long, para = doc.pdf, doc.width, doc.t, doc.eur, doc.long_date, doc.para
 
-    def para(text: str, size: int = 10, style: str = "", height: float = 5.5) -> None:
-        pdf.set_font("Helvetica", style, size)
-        pdf.multi_cell(width, height, latin(text), align="L", new_x="LMARGIN", new_y="NEXT")
+    def points(value: int) -> str:
+        return format_decimal(value, locale=locale)
 
-    para(f"{st.scheme.name} - Lokaal Sparen", 10, "", 5)
+    doc.letterhead(st.scheme.name)
     para(f"{t(TITLE)} {format_date(start, 'LLLL yyyy', locale=locale)}", 18, "B", 10)
     para(st.merchant.name, 12, "B", 7)
     para(t(PERIOD, first=long(start), last=long(last)))
@@ -299,13 +272,8 @@ def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -
         (t(CARRIED), line.carried_cents),
         (t(PREPAID), line.prepaid_applied_cents),
     ]
-    pdf.set_font("Helvetica", "", 10)
     for label, cents in rows:
-        bold = label == t(NET)
-        pdf.set_font("Helvetica", "B" if bold else "", 10)
-        pdf.cell(width - 40, 7, latin(label), border="B")
-        pdf.cell(40, 7, latin(eur(cents)), border="B", align="R", new_x="LMARGIN",
-                 new_y="NEXT")
+        doc.amount_row(label, cents, bold=label == t(NET))
     if corrected:
         para(t(CORRECTED, count=points(len(corrected)),
                points=points(sum(e.points for e in corrected)),
@@ -315,13 +283,13 @@ def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -
     if st.merchant.town_service:
         outcome = t(TOWN_SERVICE)
     elif line.payout_cents and line.payout_method == PayoutMethod.SEPA:
-        outcome = t(PAID_SEPA, amount=eur(line.payout_cents), iban=grouped(line.iban),
+        outcome = t(PAID_SEPA, amount=eur(line.payout_cents), iban=grouped_iban(line.iban),
                     day=long(business_day_after(st.settlement.created_at.astimezone(zone)
                                                 .date())))
     elif line.payout_cents:
         outcome = t(PAID_STRIPE, amount=eur(line.payout_cents))
     elif line.collect_cents:
-        outcome = t(TO_PAY, amount=eur(line.collect_cents), iban=grouped(st.scheme.iban),
+        outcome = t(TO_PAY, amount=eur(line.collect_cents), iban=grouped_iban(st.scheme.iban),
                     reference=reference)
     elif due > 0:
         outcome = t(OWED_NO_BANK, amount=eur(due))
@@ -338,11 +306,11 @@ def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -
         heads = (t(DAY), t(POINTS_GIVEN), t(VALUE_GIVEN), t(POINTS_REDEEMED),
                  t(VALUE_REDEEMED), t(DAY_NET))
         widths = (width * 0.2,) + (width * 0.16,) * 5
-        pdf.set_font("Helvetica", "B", 8)
+        pdf.set_font(FONT, "B", 8)
         for w, head in zip(widths, heads, strict=True):
             pdf.cell(w, 6, latin(head), border="B", align="L" if head == heads[0] else "R")
         pdf.ln()
-        pdf.set_font("Helvetica", "", 8)
+        pdf.set_font(FONT, "", 8)
         for d in days:
             values = (format_date(d.day, "short", locale=locale), points(d.points_given),
                       eur(d.given_cents), points(d.points_redeemed), eur(d.redeemed_cents),
@@ -352,4 +320,4 @@ def statement_pdf(st: Statement, translate: Callable[[str], str], locale: str) -
             pdf.ln()
     pdf.ln(4)
     para(t(FULL_LIST), 9, "I")
-    return bytes(pdf.output())
+    return doc.output()
