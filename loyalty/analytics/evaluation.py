@@ -111,6 +111,8 @@ class Row:
     end: date
     cell: Cell  # amount, shoppers and shops of the group in the period, privacy applied
     daily_per_shop_cents: int | None  # average daily spending of one shop of the group
+    # The 95% margin of that average (the released sum's noise, shared out the same way).
+    daily_per_shop_margin_cents: int | None = None
 
 
 @dataclass(frozen=True)
@@ -435,10 +437,13 @@ def evaluate_campaign(
     shown = suppress(cells, scheme.k_anonymity)
     rows = []
     for (group, period), cell in zip(meta, shown, strict=True):
-        daily_cents = None
+        daily_cents = daily_margin = None
         if cell.amount_cents is not None and cell.shops:
-            daily_cents = max(0, round(cell.amount_cents / cell.shops / _days(periods[period])))
-        rows.append(Row(group, period, *periods[period], cell, daily_cents))
+            shop_days = cell.shops * _days(periods[period])
+            daily_cents = max(0, round(cell.amount_cents / shop_days))
+            if cell.amount_margin_cents is not None:
+                daily_margin = math.ceil(cell.amount_margin_cents / shop_days)
+        rows.append(Row(group, period, *periods[period], cell, daily_cents, daily_margin))
     return CampaignEvaluation(
         campaign, periods, rows, estimate, len(shops["participating"]), len(shops["other"])
     )

@@ -308,6 +308,9 @@ def test_periods_and_groups_are_shown_as_aggregates(session: Session) -> None:
         assert row.cell.purchases_margin and row.cell.amount_margin_cents
         assert row.cell.shops == (11 if row.group == "participating" else 9)
         assert row.daily_per_shop_cents and row.daily_per_shop_cents > 0
+        # The margin of a shop's day is the group's margin shared out like the amount.
+        shop_days = row.cell.shops * ((row.end - row.start).days + 1)
+        assert row.daily_per_shop_margin_cents == -(-row.cell.amount_margin_cents // shop_days)
 
 
 def test_two_shops_are_too_few_to_evaluate(session: Session) -> None:
