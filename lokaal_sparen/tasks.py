@@ -373,7 +373,7 @@ def release_statistics(echo: Echo, now: datetime, slug: str | None = None) -> Ou
     from loyalty.town import schemes
 
     slugs = scheme_slugs(slug)
-    days = cells = already = periods = period_cells = released_campaigns = 0
+    days = cells = already = periods = period_cells = released_campaigns = supplemented = 0
     for target in slugs:
         with transaction() as session:
             scheme = schemes.get_scheme(session, target)
@@ -384,6 +384,10 @@ def release_statistics(echo: Echo, now: datetime, slug: str | None = None) -> Ou
         cells += result.cells
         already += result.already
         released_campaigns += by_campaign.campaigns
+        supplemented += result.supplemented
+        if result.supplemented:
+            echo(f"  {target}: {result.supplemented} day(s) released before the shop table "
+                 f"got it ({result.supplement_cells} cells)")
         if result.already:
             echo(f"  {target}: {result.already} day(s) were released by another run; "
                  "left as they were")
@@ -401,8 +405,9 @@ def release_statistics(echo: Echo, now: datetime, slug: str | None = None) -> Ou
             echo(f"  {target}: {by_period.already} period(s) were released by another run; "
                  "left as they were")
     campaigns = f", {released_campaigns} campaign(s)" if released_campaigns else ""
+    shops = f", shop figures of {supplemented} earlier day(s)" if supplemented else ""
     return Outcome(f"statistics released: {days} day(s), {cells} cells, {periods} period(s) "
-                   f"of shopper figures, {period_cells} cells{campaigns} for {len(slugs)} "
+                   f"of shopper figures, {period_cells} cells{campaigns}{shops} for {len(slugs)} "
                    f"scheme(s){f', {already} already released' if already else ''}")
 
 

@@ -184,7 +184,7 @@ def _decimal(value: float) -> str:
 
 
 def _margin(kind: str, value: Any, name: str = "purchases") -> str:
-    """A released figure's margin in plain words: "± 90 purchases", "± € 1.234,00",
+    """A released figure's margin in plain words: "± 108 purchases", "± € 1.234,00",
     "± 15 shoppers" (``name``: the column the figure is in)."""
     if value is None:
         return ""

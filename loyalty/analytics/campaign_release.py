@@ -17,7 +17,7 @@ defines them) have closed, ``release_campaign`` releases, once:
    library computes what was spent, which is stored with the release).
 
 Each figure is a whole group's day, some 50 to 80 shopper-days in the test
-town, with noise of scale 1 at the default budget; the daily sector cells have noise of scale 30
+town, with noise of scale 1 at the default budget; the daily sector cells have noise of scale 36
 each. The estimate then varies about as much as it would on exact data. The
 campaign's row in ``analytics_campaign_releases`` is inserted first in the same
 transaction; its key makes a second release (a rerun, another worker) fail

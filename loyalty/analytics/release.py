@@ -13,8 +13,8 @@ per table (``TABLES``), with
    most ``max_cents``;
 2. a fixed set of cells per table that does not depend on who shopped (every
    hour, every age band, the scheme's villages and the municipalities of its
-   province, the sectors of its shops), so that no cell's existence tells
-   anything;
+   province, the sectors of its shops, the shops themselves), so that no cell's
+   existence tells anything;
 3. discrete Laplace noise from OpenDP on each table's vector of purchases and
    of amounts, at the scale that spends ``epsilon_per_day / (2 x tables)`` for
    that sensitivity (the library computes the spent budget, which is stored).
@@ -24,6 +24,11 @@ the same transaction; its key makes a second release (a rerun, another worker)
 fail and write nothing, so a released cell never changes. Reports add released
 cells up (``released_sums``): any difference of two answers is a sum of noisy
 cells, never an exact figure.
+
+The ``merchant`` table (one cell per shop of the scheme) came after the others:
+a day released before it has no ``merchant`` cells, so ``release`` also
+releases that table alone, once, for each such day (``supplement_day``),
+adding what it spent to the day's recorded budget.
 
 See docs/privacy.md for the method in plain words.
 """
@@ -57,8 +62,11 @@ from loyalty.shoppers.wallets import AGE_BANDS
 
 # The released tables of a day. Weekdays, days, months and the hour x weekday
 # heatmap are sums of these over days; sector groups and kinds of shopping are
-# sums of sector cells.
-TABLES = ("all", "sector", "area", "age_band", "hour")
+# sums of sector cells; the per-shop report sums merchant cells (one per shop of
+# the scheme, keyed by its id).
+TABLES = ("all", "sector", "area", "age_band", "hour", "merchant")
+# The table added after days had been released without it (supplement_day).
+MERCHANT = "merchant"
 # With shopping clusters (loyalty.town.clusters), two more: the flow from the
 # shopper's home (village, the own municipality without a village, elsewhere) to
 # the cluster of the shop ("<home>|<cluster>"; a cluster's total is the sum over
@@ -140,6 +148,7 @@ class Purchase:
     amount_cents: int
     cluster: str = NO_CLUSTER  # the shop's cluster (its id), or none
     home: str = areas.UNKNOWN  # the flow table's home: a village, own, other or unknown
+    merchant: str = ""  # the shop's id
 
 
 # -- step 1: one shopper's day, bounded ------------------------------------------------------
@@ -191,6 +200,7 @@ def table_keys(session: Session, scheme: Scheme) -> dict[str, list[str]]:
         "area": [*villages, *_province_areas(scheme.nis_code), OTHER_AREA, areas.UNKNOWN],
         "age_band": [*AGE_BANDS, NO_AGE],
         "hour": [str(hour) for hour in range(24)],
+        MERCHANT: merchant_keys(session, scheme.id),
     }
     clusters = _cluster_keys(session, scheme.id)
     if clusters:
@@ -200,6 +210,13 @@ def table_keys(session: Session, scheme: Scheme) -> dict[str, list[str]]:
         keys["cluster_hour"] = [f"{cluster}|{hour}" for cluster in clusters
                                 for hour in range(24)]
     return keys
+
+
+def merchant_keys(session: Session, scheme_id: int) -> list[str]:
+    """Every shop of the scheme (its id): a public list, whoever shopped. A shop added
+    later has no cell in the days released before it."""
+    return [str(mid) for mid in session.scalars(
+        sa.select(Merchant.id).where(Merchant.scheme_id == scheme_id).order_by(Merchant.id))]
 
 
 def flow_home(area: str, nis_code: str | None) -> str:
@@ -218,6 +235,8 @@ def key_of(table: str, purchase: Purchase, known: frozenset[str]) -> str | None:
         return "all"
     if table == "sector":
         return purchase.sector if purchase.sector in known else None
+    if table == MERCHANT:
+        return purchase.merchant if purchase.merchant in known else None
     if table == "area":
         return purchase.area if purchase.area in known else OTHER_AREA
     if table == "age_band":
@@ -304,7 +323,7 @@ def _purchases(session: Session, scheme: Scheme, day: date) -> list[Purchase]:
         sa.select(PurchaseEvent.id, PurchaseEvent.shopper_key, PurchaseEvent.sector,
                   PurchaseEvent.home_postcode, PurchaseEvent.home_village,
                   PurchaseEvent.age_band, PurchaseEvent.local_hour,
-                  PurchaseEvent.amount_cents, Merchant.cluster_id)
+                  PurchaseEvent.amount_cents, PurchaseEvent.merchant_id, Merchant.cluster_id)
         .outerjoin(Merchant, Merchant.id == PurchaseEvent.merchant_id)
         .where(PurchaseEvent.scheme_id == scheme.id, PurchaseEvent.local_date == day)
     )
@@ -316,7 +335,8 @@ def _purchases(session: Session, scheme: Scheme, day: date) -> list[Purchase]:
             age_band=row.age_band or NO_AGE, hour=row.local_hour,
             amount_cents=row.amount_cents,
             cluster=str(row.cluster_id) if row.cluster_id is not None else NO_CLUSTER,
-            home=flow_home(area, scheme.nis_code)))
+            home=flow_home(area, scheme.nis_code),
+            merchant=str(row.merchant_id) if row.merchant_id is not None else ""))
     return out
 
 
@@ -351,6 +371,70 @@ def release_day(session: Session, scheme: Scheme, day: date,
     return len(rows)
 
 
+def supplement_day(session: Session, scheme: Scheme, day: date,
+                   shops: list[str] | None = None) -> int | None:
+    """Release the ``merchant`` table alone for a day released before that table
+    existed; None (and nothing written) when the day has merchant cells already, by
+    an earlier run or a concurrent one, or is not released at all.
+
+    The day's recorded bounds per shopper are kept (its other tables were made with
+    them), the noise is that of a day released today, and what it spends is added
+    to the day's recorded epsilon: the year's total on the privacy page stays true."""
+    released = session.get(ReleasedDay, (scheme.id, day))
+    if released is None or _has_merchant_cells(session, scheme.id, day):
+        return None
+    shops = shops if shops is not None else merchant_keys(session, scheme.id)
+    if not shops:
+        return None  # nothing to release, nothing spent
+    params = Parameters(
+        epsilon_per_day=current_parameters(session, scheme).epsilon_per_day,
+        max_purchases=released.max_purchases, max_cents=released.max_cents,
+        tables=len(tables_of(session, scheme)))
+    keys = {MERCHANT: shops}
+    counted = bounded(_purchases(session, scheme, day), params.max_purchases, params.max_cents)
+    result = noisy_cells(exact_cells(counted, keys), params)
+    rows = [
+        {"scheme_id": scheme.id, "day": day, "table": MERCHANT, "key": key,
+         "purchases": purchases, "amount_cents": amount,
+         "purchases_scale": params.purchases_scale, "amount_scale": params.amount_scale}
+        for key, (purchases, amount) in result.cells[MERCHANT].items()
+    ]
+    try:
+        # The cells' own key is the marker: of two supplements of one day, the second
+        # fails on it (on PostgreSQL it waits for the first to commit), and neither
+        # its cells nor its epsilon are written.
+        with session.begin_nested():
+            session.execute(sa.insert(ReleasedCell), rows)
+            session.execute(
+                sa.update(ReleasedDay)
+                .where(ReleasedDay.scheme_id == scheme.id, ReleasedDay.day == day)
+                .values(epsilon=ReleasedDay.epsilon + result.epsilon,
+                        cells=ReleasedDay.cells + len(rows))
+                .execution_options(synchronize_session=False))
+    except sa.exc.IntegrityError:
+        return None
+    session.expire(released)
+    return len(rows)
+
+
+def _has_merchant_cells(session: Session, scheme_id: int, day: date) -> bool:
+    return session.scalar(
+        sa.select(ReleasedCell.key).where(
+            ReleasedCell.scheme_id == scheme_id, ReleasedCell.day == day,
+            ReleasedCell.table == MERCHANT).limit(1)) is not None
+
+
+def days_without_merchant_cells(session: Session, scheme_id: int) -> list[date]:
+    """Released days that have no ``merchant`` cells: released before that table."""
+    has_cells = sa.exists().where(
+        ReleasedCell.scheme_id == ReleasedDay.scheme_id, ReleasedCell.day == ReleasedDay.day,
+        ReleasedCell.table == MERCHANT)
+    return list(session.scalars(
+        sa.select(ReleasedDay.day)
+        .where(ReleasedDay.scheme_id == scheme_id, ~has_cells)
+        .order_by(ReleasedDay.day)))
+
+
 def closed_days(session: Session, scheme: Scheme, now: datetime) -> list[date]:
     """The days to release: from the scheme's first sale, or the day after its last
     released day, up to the last day that closed at least ``GRACE`` ago (local time)."""
@@ -372,6 +456,10 @@ class ReleaseResult:
     days: int  # released by this call
     cells: int
     already: int  # found released (by a concurrent run) and left as they were
+    # Days released before the merchant table that got it now (supplement_day),
+    # and their cells (not in ``cells``).
+    supplemented: int = 0
+    supplement_cells: int = 0
 
 
 def release(session: Session, scheme: Scheme, now: datetime,
@@ -383,10 +471,16 @@ def release(session: Session, scheme: Scheme, now: datetime,
     must be in them."""
     rollups.refresh(session, scheme)
     keys = table_keys(session, scheme)
-    return ReleaseResult(*release_each(
+    days, cells, already = release_each(
         closed_days(session, scheme, now), lambda day: release_day(session, scheme, day, keys),
         progress,
-    ))
+    )
+    # Days released before the merchant table existed get it once. A concurrent
+    # run's supplement is not counted: like its days, it is left as it was.
+    supplemented, supplement_cells, _already = release_each(
+        days_without_merchant_cells(session, scheme.id),
+        lambda day: supplement_day(session, scheme, day, keys[MERCHANT]))
+    return ReleaseResult(days, cells, already, supplemented, supplement_cells)
 
 
 def release_each(todo: Sequence[Any], release_one: Callable[[Any], int | None],
@@ -453,6 +547,7 @@ DIMENSIONS: dict[str, tuple[str, Fold | None]] = {
     "flow": ("flow", None),
     "cluster": ("flow", None),  # folded on the key alone, below
     "cluster_hour": ("cluster_hour", None),
+    "merchant": (MERCHANT, None),
 }
 
 

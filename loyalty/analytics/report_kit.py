@@ -10,7 +10,7 @@ rows of privacy-checked cells, and a chart hint for the pages.
 Every report is either *released* (its figures are sums of the released daily
 cells with noise, for any period: any difference of two answers is noise) or
 *aligned* (it needs figures no sum of released days gives, such as distinct
-shoppers or per-shop rows, and is shown only for whole closed calendar months,
+shoppers, active shops or the ledger's points, and is shown only for whole closed calendar months,
 quarters and years, so that no two of its periods differ by a few days; the
 distributions over shoppers read those periods' released cells,
 analytics.period_release). See
@@ -248,8 +248,7 @@ class Dimension:
     """A report that is one dimension (sector, hour, home area ...): purchases and
     amount per key as sums of released cells, with a total, compared over three
     periods. A spec, not code: ``labels`` names the keys, ``arrange`` reorders or
-    ranks the checked rows. ``released=False`` (the per-shop report): exact figures
-    with distinct shoppers from the rollups, for aligned periods only."""
+    ranks the checked rows."""
 
     name: str
     title: str
@@ -263,18 +262,14 @@ class Dimension:
     with_total: bool = True
     arrange: Callable[[Context, Report], Report] | None = None
     heading: str = SPENDING_COLUMNS[0].label  # what the rows are: "Day", "Shop" ...
-    released: bool = True
 
     def entry(self) -> Entry:
-        return Entry(self.name, self.title, self.definition, self.build, not self.released)
+        return Entry(self.name, self.title, self.definition, self.build)
 
     def _cells(self, ctx: Context, dimension: str, period: Period,
                labels: Labels, exclude: tuple[str, ...] = ()) -> list[Cell]:
-        if self.released:
-            return cells.released_cells(ctx.session, ctx.scheme, dimension, period, labels,
-                                        exclude=exclude)
-        return cells.cells(ctx.session, ctx.scheme.id, dimension, period, labels,
-                           exclude=exclude)
+        return cells.released_cells(ctx.session, ctx.scheme, dimension, period, labels,
+                                    exclude=exclude)
 
     def build(self, ctx: Context) -> Report:
         labels = self.labels(ctx)
@@ -291,26 +286,23 @@ class Dimension:
                 return None
             return privacy.suppress_total(all_cells[0], ctx.k, per_shop=self.per_shop)
 
-        figures = RELEASED_COLUMNS if self.released else SPENDING_COLUMNS
         report = compared(
             ctx,
             checked,
-            columns=(Column("label", self.heading, "text"), *figures[1:]),
+            columns=(Column("label", self.heading, "text"), *RELEASED_COLUMNS[1:]),
             total=total(ctx.period),
             total_previous=total(ctx.period.previous()),
             total_last_year=total(ctx.period.last_year()),
             chart=self.chart,
             value=self.value,
             per_shop=self.per_shop,
-            **released_extra(ctx, self.released),
+            **released_extra(ctx),
         )
         return self.arrange(ctx, report) if self.arrange else report
 
 
-def released_extra(ctx: Context, released: bool = True) -> dict[str, Any]:
+def released_extra(ctx: Context) -> dict[str, Any]:
     """The Report fields of a released report: how far its released days reach."""
-    if not released:
-        return {}
     return {"released": True,
             "released_until": release.last_released_day(ctx.session, ctx.scheme.id)}
 

@@ -1,12 +1,11 @@
 """The contract's ``GET /reports/spending``: spending grouped by sector, shop, home
 area, hour or weekday.
 
-Every grouping but the shop is a sum of released cells (analytics.release) for
-the requested dates, so two answers differ only by noise on released cells; days
-not released yet are not in it. The per-shop grouping needs per-shop figures,
-which no released table holds: it answers only for a whole calendar month,
-quarter or year that has ended (so no two of its answers differ by a few days),
-from the exact rollups with the privacy rules.
+Every grouping, the shop's too, is a sum of released cells (analytics.release)
+for the requested dates, so two answers differ only by noise on released cells;
+days not released yet are not in it. Per shop, the municipality sees the noisy
+purchases and amount of the released ``merchant`` cells, with their margins and
+no distinct shoppers (a shop's exact figures are in its own portal only).
 
 scripts/bench_reports.py keeps ``events_spending``, the raw GROUP BY on the
 purchase events, as its baseline.
@@ -23,7 +22,6 @@ from sqlalchemy.orm import Session
 from loyalty.analytics import areas, cells
 from loyalty.analytics.periods import Period
 from loyalty.analytics.privacy import Cell, suppress
-from loyalty.errors import InvalidInput
 from loyalty.models import Merchant, PurchaseEvent, Scheme
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -33,45 +31,38 @@ SPENDING_DEFINITION = (
     "margin: half-width of the 95% interval of that noise), up to the last released day. "
     "by=postcode groups by home area (the scheme's villages, the municipalities of its "
     "province, other, unknown). Cells with fewer than k purchases after noise, fewer than "
-    "3 shops or one shop over half of the amount are hidden. by=merchant gives exact "
-    "figures with distinct shoppers, for a whole calendar month, quarter or year that has "
-    "ended only; a shop with fewer than k shoppers is hidden."
+    "3 shops or one shop over half of the amount are hidden. by=merchant gives each shop's "
+    "released figures for any dates (shoppers null, as in every released row); a shop with "
+    "fewer than k purchases after noise is hidden."
 )
-# The released dimension of each grouping (the shop has none).
-RELEASED = {"sector": "sector", "postcode": "area", "hour": "hour", "weekday": "weekday"}
+# The released dimension of each grouping.
+RELEASED = {"sector": "sector", "postcode": "area", "hour": "hour", "weekday": "weekday",
+            "merchant": "merchant"}
 # Released reads without a date reach from the first released day to the last.
 EARLIEST, LATEST = date(2000, 1, 1), date(9999, 12, 31)
 
 
 def spending(
     session: Session, scheme: Scheme, by: str, start: date | None, end: date | None,
-    today: date,
 ) -> list[Cell]:
     """Spending grouped by sector, merchant, postcode (home area), hour or weekday,
-    privacy rules applied. Raises InvalidInput for by=merchant over another period
-    than a whole, ended calendar month, quarter or year."""
-    if by == "merchant":
-        period = Period(start or EARLIEST, end or LATEST)
-        if start is None or end is None or period.grain() is None or period.end >= today:
-            raise InvalidInput(
-                "spending by merchant is given only for a whole calendar month, quarter or "
-                "year that has ended", code="period_not_aligned")
-        names = {
+    as sums of released cells over any dates, privacy rules applied (per shop: the k
+    rule on the noisy purchases only, as a shop is its own cell)."""
+    labels: dict[str, str] = {}
+    if by == "weekday":
+        labels = {str(i): name for i, name in enumerate(WEEKDAYS)}
+    elif by == "merchant":
+        labels = {
             str(mid): name
             for mid, name in session.execute(
                 sa.select(Merchant.id, Merchant.name).where(Merchant.scheme_id == scheme.id))
         }
-        exact = cells.cells(session, scheme.id, "merchant", period, names.get)
-        return suppress(exact, scheme.k_anonymity, per_shop=True)
-    labels: dict[str, str] = {}
-    if by == "weekday":
-        labels = {str(i): name for i, name in enumerate(WEEKDAYS)}
     period = Period(start or EARLIEST, end or LATEST)
     released = cells.released_cells(
         session, scheme, RELEASED[by], period,
         (lambda key: areas.area_label(key, "en")) if by == "postcode" else labels.get,
     )
-    return suppress(released, scheme.k_anonymity)
+    return suppress(released, scheme.k_anonymity, per_shop=by == "merchant")
 
 
 def events_spending(

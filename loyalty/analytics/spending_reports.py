@@ -118,11 +118,11 @@ DIMENSIONS: tuple[Dimension, ...] = (
     ),
     Dimension(
         "shops", _l("Spending by shop"),
-        _l("Sales that earned points, per shop: purchases, amount and distinct shoppers. Only "
-           "for the municipality; shops with fewer than k shoppers are hidden."),
+        _l("Sales that earned points, per shop: purchases and amount in the period. Only for "
+           "the municipality; shops with fewer than k purchases (after noise) are hidden."),
+        # The released merchant cells: a shop is its own cell, so only the k rule (on
+        # the noisy purchases) applies, not the three-shop and dominance rules.
         "merchant", labels=_shop_names, per_shop=True, heading=_l("Shop"),
-        # No released table has shops: exact figures, whole closed periods only.
-        released=False,
     ),
     Dimension(
         "heatmap", _l("Hour and weekday"),

@@ -31,17 +31,16 @@ class SpendingView(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Spending by sector, shop, home area, hour or weekday, privacy rules applied.
 
-        Sums of released daily cells (with a 95% ``margin``) up to ``released_until``;
-        by=merchant only for a whole calendar month, quarter or year that has ended.
+        Sums of released daily cells (with a 95% ``margin``) up to ``released_until``,
+        for any dates; by=merchant too (each shop's released cells, ``shoppers`` null).
         """
         user = require_staff(*MUNICIPALITY_STAFF)
         start, end = query.get("from_"), query.get("to")
         if start and end and start > end:
             raise InvalidInput("'from' is after 'to'", code="invalid_period")
         scheme = db().get_one(Scheme, user.scheme_id)
-        today = report_kit.today_local(scheme)
         read = replica.read(
-            lambda reads: (reports.spending(reads, scheme, query["by"], start, end, today),
+            lambda reads: (reports.spending(reads, scheme, query["by"], start, end),
                            release.last_released_day(reads, scheme.id)),
             refresh=lambda primary: rollups.refresh_if_pending(primary, scheme),
         )
@@ -50,7 +49,7 @@ class SpendingView(MethodView):
             "rows": [_spending_row(c) for c in rows],
             "k": scheme.k_anonymity,
             "definition": reports.SPENDING_DEFINITION,
-            "released_until": until.isoformat() if until and query["by"] != "merchant" else None,
+            "released_until": until.isoformat() if until else None,
             **_behind(read),
         }
 

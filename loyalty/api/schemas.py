@@ -313,7 +313,7 @@ class SpendingRow(Schema):
     margin = fields.Nested(
         "SpendingMargin", allow_none=True,
         metadata={"description": "half-widths of the 95% interval of the released figures' "
-                                 "noise; null for exact (by=merchant) or hidden rows"})
+                                 "noise; null for hidden rows"})
 
 
 class SpendingMargin(Schema):
@@ -327,8 +327,8 @@ class SpendingReport(Schema):
     definition = fields.String()
     released_until = fields.String(
         allow_none=True,
-        metadata={"description": "the last released day the figures reach (null: exact "
-                                 "by=merchant figures, or no day released yet)"})
+        metadata={"description": "the last released day the figures reach (null: no day "
+                                 "released yet)"})
     behind_seconds = fields.Integer(
         allow_none=True,
         metadata={"description": "present when the figures come from a read replica that "

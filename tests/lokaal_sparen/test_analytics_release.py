@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from lokaal_sparen import tasks
-from loyalty.analytics import generate, report_kit
+from loyalty.analytics import generate, release, report_kit
 from loyalty.models import CampaignRelease, Scheme
 from tests import campaign_data
 from tests.analytics_data import SECTORS, VILLAGES
@@ -73,3 +73,28 @@ def test_the_release_job_releases_a_closed_campaign_once(app: Flask, session: Se
         assert again.summary == ("statistics released: 0 day(s), 0 cells, 0 period(s) of "
                                  "shopper figures, 0 cells for 1 scheme(s)")
     assert session.get_one(CampaignRelease, campaign_id).participating_shops == 11
+
+
+def test_the_release_job_gives_days_released_before_the_shop_table_their_shop_cells_once(
+        app: Flask, session: Session) -> None:
+    scheme = make_scheme(session, nis_code="46020", villages=VILLAGES)
+    for sector in SECTORS[:5]:
+        make_merchant(session, scheme, sector=sector)
+    last = date(2026, 11, 12)
+    generate.generate_events(session, scheme, 200, end=last, days=4, seed=3)
+    # The four days released as before the merchant table: five tables, no shop cells.
+    keys = release.table_keys(session, scheme)
+    del keys["merchant"]
+    for n in range(4):
+        assert release.release_day(session, scheme, last - timedelta(days=n), keys)
+    slug = scheme.slug
+    session.commit()
+    lines: list[str] = []
+    after = datetime(2026, 11, 13, 2, tzinfo=UTC)
+    with app.app_context():
+        first = tasks.release_statistics(lines.append, after, slug)
+        assert first.summary.startswith("statistics released: 0 day(s), 0 cells, ")
+        assert ", shop figures of 4 earlier day(s) for 1 scheme(s)" in first.summary
+        assert f"  {slug}: 4 day(s) released before the shop table got it (20 cells)" in lines
+        again = tasks.release_statistics(lines.append, after, slug)
+        assert "shop figures" not in again.summary, again.summary

@@ -116,8 +116,8 @@ def test_released_days_carry_the_flow_and_cluster_hour_tables(
         ReleasedCell.scheme_id == scheme.id, ReleasedCell.day == day.day)).all()
     tables = {table for table, _key, _scale in cells}
     assert tables == set(release.ALL_TABLES)
-    # Seven tables share the day's budget: each figure gets 1/14 of it.
-    assert {scale for _t, _k, scale in cells} == {3 / (1 / 14)}
+    # Eight tables share the day's budget: each figure gets 1/16 of it.
+    assert {scale for _t, _k, scale in cells} == {3 / (1 / 16)}
     flow_keys = {key for table, key, _s in cells if table == "flow"}
     homes = ["village:Sint-Gillis-Waas", "village:De Klinge", "village:Meerdonk",
              "village:Sint-Pauwels", "own", "other", "unknown"]

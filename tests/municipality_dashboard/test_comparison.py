@@ -63,12 +63,13 @@ def test_only_opted_in_schemes_are_compared_per_inhabitant(app: Flask, session: 
     assert set(figures) == {"Grootdorp", "Kleindorp", "Piepklein"}
     assert compared.released_until == DAY
     grand = figures["Grootdorp"]
-    # 40 purchases with noise of scale 2.5: above k = 10 but for a chance of e^-12.
+    # 40 purchases with noise of scale 1 / (4 / 12) = 3 (six tables, two figures each):
+    # above k = 10 but for a chance of e^-10.
     assert grand_cell.purchases >= k_big
     # The released cell of the day, with its margin; points only for whole months.
     assert (grand.active_shops, grand.purchases, grand.spending_cents, grand.points_issued) == (
         4, grand_cell.purchases, grand_cell.amount_cents, None)
-    assert grand.purchases_margin == math.ceil(2.5 * math.log(20))
+    assert grand.purchases_margin == math.ceil(3 * math.log(20))
     assert october["Grootdorp"].points_issued == 800
     assert grand.per_1000(grand.purchases) == round(grand_cell.purchases / 20, 1)
     # 10 shoppers: shown or hidden by the k rule on the noisy count.

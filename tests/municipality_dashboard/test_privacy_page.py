@@ -36,8 +36,9 @@ def test_the_privacy_page_shows_the_parameters_and_the_years_budget(
     assert "Privacy of the statistics" in page
     assert "<th scope=\"row\">Privacy budget per day (epsilon)</th><td>1</td>" in page
     assert "<td>3</td>" in page and "€100.00" in page
-    # One day's cell: noise of scale 3 / (1/10) = 30 purchases, 95% within 30 x ln 20.
-    assert "± 90 purchases" in page
+    # One day's cell: noise of scale 3 / (1/12) = 36 purchases (six tables, two figures
+    # each), 95% within 36 x ln 20.
+    assert "± 108 purchases" in page
     assert f"Days released so far: {spent.days_released}," in page
     assert ("A whole year at this daily budget: 365." in page
             or "A whole year at this daily budget: 366." in page)
@@ -58,7 +59,7 @@ def test_the_privacy_page_shows_the_parameters_and_the_years_budget(
     dutch = html(town.analyst_client.get("/dashboard/privacy?lang=nl"))
     assert "Privacybudget per week, maand, kwartaal of jaar (epsilon)" in dutch
     assert "± 15 klanten" in dutch
-    assert "Privacybudget per dag (epsilon)" in dutch and "± 90 aankopen" in dutch
+    assert "Privacybudget per dag (epsilon)" in dutch and "± 108 aankopen" in dutch
     assert "€\xa0100,00" in dutch
     french = html(town.analyst_client.get("/dashboard/privacy?lang=fr"))
     assert "Budget de confidentialité par jour (epsilon)" in french

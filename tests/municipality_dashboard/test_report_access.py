@@ -179,6 +179,16 @@ def test_unknown_reports_and_bad_periods(
     assert "only for a whole calendar month, quarter or year" in page.get_data(as_text=True)
     assert client.get("/dashboard/reports/frequency.csv",
                       query_string={"from": "2026-09-03", "to": "2026-09-30"}).status_code == 400
+    # The per-shop report is released: any dates, on the page, in its files and the API.
+    for path in ("/dashboard/reports/shops", "/dashboard/reports/shops.csv"):
+        assert client.get(path, query_string={"from": "2026-09-03",
+                                              "to": "2026-09-30"}).status_code == 200, path
+    for period in ({"from": "2026-09-03", "to": "2026-09-30"}, {"from": this_month}):
+        assert client.get("/api/v1/reports/shops", headers=token,
+                          query_string=period).status_code == 200, period
+        by_shop = client.get("/api/v1/reports/spending", headers=token,
+                             query_string={"by": "merchant", **period})
+        assert by_shop.status_code == 200, by_shop.json
 
 
 def test_an_analyst_reads_every_report_page_with_its_rules_and_exports(

@@ -10,6 +10,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -36,13 +37,14 @@ KEYS = {
     "area": ["village:De Klinge", BEVEREN, release.OTHER_AREA, "unknown"],
     "age_band": ["25-34", "unknown"],
     "hour": [str(h) for h in range(24)],
+    "merchant": ["1", "2", "3"],
 }
 
 
 def _purchase(i: int, shopper: str, cents: int = 2_000, sector: str = "47.24",
-              area: str = "village:De Klinge", hour: int = 10) -> Purchase:
+              area: str = "village:De Klinge", hour: int = 10, merchant: str = "1") -> Purchase:
     return Purchase(id=i, shopper_key=shopper, sector=sector, area=area, age_band="25-34",
-                    hour=hour, amount_cents=cents)
+                    hour=hour, amount_cents=cents, merchant=merchant)
 
 
 def _random_day(rng: random.Random, shoppers: int) -> list[Purchase]:
@@ -50,7 +52,8 @@ def _random_day(rng: random.Random, shoppers: int) -> list[Purchase]:
     for i in range(rng.randint(0, shoppers * 4)):
         out.append(_purchase(
             i, f"s{rng.randrange(shoppers)}", rng.choice([300, 2_500, 9_000, 40_000]),
-            rng.choice(KEYS["sector"]), rng.choice(KEYS["area"]), rng.randrange(24)))
+            rng.choice(KEYS["sector"]), rng.choice(KEYS["area"]), rng.randrange(24),
+            rng.choice(KEYS["merchant"])))
     return out
 
 
@@ -71,7 +74,8 @@ def test_one_shoppers_day_moves_each_table_within_the_bound() -> None:
         day = _random_day(rng, 6)
         extra = [_purchase(1_000 + j, "newcomer", rng.choice([500, 8_000, 30_000]),
                            rng.choice(KEYS["sector"]), rng.choice(KEYS["area"]),
-                           rng.randrange(24)) for j in range(rng.randint(1, 8))]
+                           rng.randrange(24), rng.choice(KEYS["merchant"]))
+                 for j in range(rng.randint(1, 8))]
         without = release.exact_cells(release.bounded(day, 3, 10_000), KEYS)
         with_one = release.exact_cells(release.bounded(day + extra, 3, 10_000), KEYS)
         for table in KEYS:
@@ -92,7 +96,8 @@ def test_neighbouring_data_sets_give_output_distributions_within_the_stated_budg
     counts), the probability of any outcome differs by a factor of at most e^epsilon
     of that figure; and the worst outcomes reach that factor, so the noise is not
     larger than stated either. A generous budget keeps the sample small."""
-    params = Parameters(epsilon_per_day=10.0, max_purchases=3, max_cents=10_000)
+    # Six tables x two figures share the day's budget.
+    params = Parameters(epsilon_per_day=12.0, max_purchases=3, max_cents=10_000)
     eps = params.epsilon_per_figure
     assert eps == 1.0 and params.purchases_scale == 3.0
     rng = random.Random(3)
@@ -196,15 +201,16 @@ def test_the_reviews_differencing_attack_yields_noise_of_the_mechanisms_spread(
     # The two answers differ by exactly the released cell of 2 December: noise on 4.
     cell = session.get_one(ReleasedCell, (scheme.id, ATTACKED, "area", BEVEREN))
     assert _attack(session, scheme) == cell.purchases
-    assert cell.purchases_scale == params.purchases_scale == 30.0
-    # Its margin, as a page says it: 95% of such noise is within ln(20) x 30.
+    # 3 purchases over a twelfth of the day's budget of 1 (six tables, two figures).
+    assert cell.purchases_scale == params.purchases_scale == 36.0
+    # Its margin, as a page says it: 95% of such noise is within ln(20) x 36.
     one_day = release.released_sums(session, scheme.id, "area",
                                      Period(ATTACKED, ATTACKED))[BEVEREN]
-    assert one_day.purchases_margin == math.ceil(30 * math.log(20))
+    assert one_day.purchases_margin == math.ceil(36 * math.log(20))
 
     # Were the day released again and again (it is not: see the next test), the
     # attack's answer would be spread like the mechanism's noise: mean 4, and the
-    # standard deviation of discrete Laplace noise of scale 30. 400 draws: the sample
+    # standard deviation of discrete Laplace noise of scale 36. 400 draws: the sample
     # deviation of Laplace noise then errs by about 5.6% (its kurtosis is 6), so the
     # 20% bounds below hold but for a chance of well under one in a thousand.
     answers = []
@@ -329,6 +335,7 @@ def test_every_report_dimension_is_a_sum_of_released_cells(app: Flask,
         "kind": ("sector", lambda _d, k: shopping_kind(k)),
         "area": ("area", lambda _d, k: k),
         "age_band": ("age_band", lambda _d, k: k),
+        "merchant": ("merchant", lambda _d, k: k),
     }
     for dimension, (table, fold) in checks.items():
         got = release.released_by(session, scheme.id, dimension, period)
@@ -339,8 +346,169 @@ def test_every_report_dimension_is_a_sum_of_released_cells(app: Flask,
     days = release.released_by(session, scheme.id, "day", period)
     assert sorted(days) == [(date(2026, 11, 20) + timedelta(days=n)).isoformat()
                             for n in range(11)]
-    assert {r.purchases_margin for r in days.values()} == {math.ceil(30 * math.log(20))}
+    assert {r.purchases_margin for r in days.values()} == {math.ceil(36 * math.log(20))}
     total = release.released_by(session, scheme.id, "all", period)["all"]
     assert total.cells == 11
-    assert total.purchases_margin == math.ceil(1.96 * math.sqrt(11 * 2 * 30 ** 2))
-    assert total.amount_margin_cents == math.ceil(1.96 * math.sqrt(11 * 2 * 100_000 ** 2))
+    assert total.purchases_margin == math.ceil(1.96 * math.sqrt(11 * 2 * 36 ** 2))
+    assert total.amount_margin_cents == math.ceil(1.96 * math.sqrt(11 * 2 * 120_000 ** 2))
+
+
+# -- the merchant table: one cell per shop of the scheme -------------------------------------
+
+
+def test_the_merchant_table_has_every_shop_of_the_scheme_as_keys(app: Flask,
+                                                                session: Session) -> None:
+    """Every shop has its cell every day, whether it sold or not; a shop added later has
+    none in the days released before it."""
+    scheme = _scheme(session)
+    _events(session, scheme, 300, days=3)
+    quiet = make_merchant(session, scheme, sector="47.24")  # joined after those sales
+    session.commit()
+    shops = [str(m.id) for m in sorted(scheme.merchants, key=lambda m: m.id)]
+    assert release.table_keys(session, scheme)["merchant"] == shops
+    assert release.release(session, scheme, AFTER - timedelta(days=1)).days == 2
+    later = make_merchant(session, scheme, sector="47.24")
+    assert release.release(session, scheme, AFTER).days == 1
+    session.commit()
+    keys: dict[date, set[str]] = defaultdict(set)
+    for day, key in session.execute(sa.select(ReleasedCell.day, ReleasedCell.key).where(
+            ReleasedCell.scheme_id == scheme.id, ReleasedCell.table == "merchant")):
+        keys[day].add(key)
+    assert sorted(keys) == [ATTACKED - timedelta(days=n) for n in (2, 1, 0)]
+    assert keys[ATTACKED - timedelta(days=2)] == keys[ATTACKED - timedelta(days=1)] == set(shops)
+    assert str(quiet.id) in keys[ATTACKED]
+    assert keys[ATTACKED] == {*shops, str(later.id)}
+    # Each purchase counts in its own shop's cell: the bounded exact cells of a day
+    # add up to the day's whole count.
+    day = [Purchase(id=row.id, shopper_key=row.shopper_key, sector=row.sector, area="",
+                    age_band="", hour=0, amount_cents=row.amount_cents,
+                    merchant=str(row.merchant_id))
+           for row in session.execute(sa.select(PurchaseEvent).where(
+               PurchaseEvent.scheme_id == scheme.id,
+               PurchaseEvent.local_date == ATTACKED)).scalars()]
+    exact = release.exact_cells(release.bounded(day, 3, 10_000),
+                                {"all": ["all"], "merchant": shops})
+    assert sum(p for p, _c in exact["merchant"].values()) == exact["all"]["all"][0] > 0
+    assert exact["merchant"][str(quiet.id)] == (0, 0)
+
+
+def _exact_merchant_cells(session: Session, scheme: Scheme, day: date,
+                          shops: list[str]) -> dict[str, tuple[int, int]]:
+    """A day's merchant cells before noise, worked out here from the events."""
+    purchases = [
+        Purchase(id=row.id, shopper_key=row.shopper_key, sector=row.sector, area="",
+                 age_band="", hour=0, amount_cents=row.amount_cents,
+                 merchant=str(row.merchant_id))
+        for row in session.scalars(sa.select(PurchaseEvent).where(
+            PurchaseEvent.scheme_id == scheme.id, PurchaseEvent.local_date == day))
+    ]
+    return release.exact_cells(release.bounded(purchases, 3, 10_000),
+                               {"merchant": shops})["merchant"]
+
+
+def _laplace_sd(scale: float) -> float:
+    q = math.exp(-1 / scale)
+    return math.sqrt(2 * q) / (1 - q)
+
+
+def test_the_merchant_cells_carry_noise_of_the_mechanisms_scale(app: Flask,
+                                                               session: Session) -> None:
+    """Released merchant cells minus the bounded exact ones: discrete Laplace noise of
+    the day tables' scale (3 / (1 / 12) = 36 purchases, EUR 100 / (1 / 12) = EUR 1,200
+    with the defaults), centred on zero, on purchases and on amounts alike."""
+    scheme = _scheme(session)
+    _events(session, scheme, 1_500, days=30)
+    params = release.parameters(scheme)
+    assert (params.purchases_scale, params.amount_scale) == (36.0, 120_000.0)
+    release.release(session, scheme, AFTER)
+    session.commit()
+    shops = sorted(str(m.id) for m in scheme.merchants)
+    noise_p: list[int] = []
+    noise_a: list[int] = []
+    for n in range(30):
+        day = ATTACKED - timedelta(days=n)
+        exact = _exact_merchant_cells(session, scheme, day, shops)
+        released = {c.key: c for c in session.scalars(sa.select(ReleasedCell).where(
+            ReleasedCell.scheme_id == scheme.id, ReleasedCell.day == day,
+            ReleasedCell.table == "merchant"))}
+        assert set(released) == set(shops)
+        for key in shops:
+            cell = released[key]
+            assert (cell.purchases_scale, cell.amount_scale) == (36.0, 120_000.0)
+            noise_p.append(cell.purchases - exact[key][0])
+            noise_a.append(cell.amount_cents - exact[key][1])
+    # 600 draws of each: the sample deviation of Laplace noise errs by about 5%, so
+    # the 20% bounds hold but for a chance far below one in a thousand.
+    for noise, scale in ((noise_p, 36.0), (noise_a, 120_000.0)):
+        sd = _laplace_sd(scale)
+        assert 0.8 * sd <= statistics.stdev(noise) <= 1.2 * sd, scale
+        assert abs(statistics.mean(noise)) <= 4 * sd / math.sqrt(len(noise)), scale
+
+
+def _released_without_merchant(session: Session, scheme: Scheme, first: date,
+                               days: int) -> list[date]:
+    """Days released as they were before the merchant table: five tables, no shop cells."""
+    keys = release.table_keys(session, scheme)
+    del keys["merchant"]
+    out = [first + timedelta(days=n) for n in range(days)]
+    for day in out:
+        assert release.release_day(session, scheme, day, keys) is not None
+    session.commit()
+    return out
+
+
+def _merchant_cell_rows(session: Session, scheme: Scheme) -> list[Any]:
+    return sorted(session.execute(sa.select(
+        ReleasedCell.day, ReleasedCell.key, ReleasedCell.purchases, ReleasedCell.amount_cents)
+        .where(ReleasedCell.scheme_id == scheme.id, ReleasedCell.table == "merchant")).all())
+
+
+def test_days_released_before_the_merchant_table_get_it_once_and_its_budget_is_counted(
+        app: Flask, session: Session) -> None:
+    scheme = _scheme(session)
+    _events(session, scheme, 600, days=8)
+    # The first five of the eight days were released before the merchant table.
+    old = _released_without_merchant(session, scheme, ATTACKED - timedelta(days=7), 5)
+    # Those days spent the whole daily budget on five tables.
+    assert all(math.isclose(session.get_one(ReleasedDay, (scheme.id, d)).epsilon, 1.0)
+               for d in old)
+    others = sorted(session.execute(sa.select(
+        ReleasedCell.day, ReleasedCell.table, ReleasedCell.key, ReleasedCell.purchases)
+        .where(ReleasedCell.scheme_id == scheme.id)).all())
+
+    result = release.release(session, scheme, AFTER)
+    session.commit()
+    # The three days before them are released whole; the five old ones get their shops.
+    assert (result.days, result.supplemented) == (3, 5)
+    shops = sorted(str(m.id) for m in scheme.merchants)
+    assert result.supplement_cells == 5 * len(shops)
+    rows = _merchant_cell_rows(session, scheme)
+    assert {(r.day, r.key) for r in rows} == {
+        (ATTACKED - timedelta(days=n), key) for n in range(8) for key in shops}
+    # The merchant table's two figures spent 2 x 1/12 more on each old day, recorded
+    # with the day; the year's total says so.
+    session.expire_all()
+    for day in old:
+        recorded = session.get_one(ReleasedDay, (scheme.id, day))
+        assert math.isclose(recorded.epsilon, 1.0 + 2 / 12)
+        assert recorded.cells == session.scalar(sa.select(sa.func.count()).select_from(
+            ReleasedCell).where(ReleasedCell.scheme_id == scheme.id, ReleasedCell.day == day))
+    spent = release.budget(session, scheme, 2026)
+    assert spent.days_released == 8
+    assert math.isclose(spent.epsilon_spent, 3 * 1.0 + 5 * (1.0 + 2 / 12))
+    # Their other tables did not change.
+    assert [r for r in sorted(session.execute(sa.select(
+        ReleasedCell.day, ReleasedCell.table, ReleasedCell.key, ReleasedCell.purchases)
+        .where(ReleasedCell.scheme_id == scheme.id, ReleasedCell.table != "merchant")).all())
+        if r.day in old] == others
+
+    # Once: a rerun, and a supplement by hand, write and spend nothing more.
+    again = release.release(session, scheme, AFTER)
+    assert (again.days, again.supplemented, again.supplement_cells) == (0, 0, 0)
+    assert release.supplement_day(session, scheme, old[0]) is None
+    session.commit()
+    assert _merchant_cell_rows(session, scheme) == rows
+    assert math.isclose(release.budget(session, scheme, 2026).epsilon_spent,
+                        spent.epsilon_spent)
+    # A day never released gets no supplement either.
+    assert release.supplement_day(session, scheme, ATTACKED + timedelta(days=1)) is None
