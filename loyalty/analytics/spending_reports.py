@@ -213,21 +213,35 @@ def active_shops(ctx: Context) -> Report:
     def checked(period: Period) -> list[Cell]:
         figures = cells.sums(ctx.session, ctx.scheme.id, "month", period)
         counts = _released_shoppers(ctx, period)
-        out = [
-            Cell(
+        # Purchases and amounts are the released month sums (any difference of two
+        # answers is noise); only which shops sold, an aggregate of shops, is exact.
+        released = release.released_by(ctx.session, ctx.scheme.id, "month", period)
+        out = []
+        for month, (_purchases, _amount, _points, per_shop) in sorted(figures.items()):
+            figure = released.get(month)
+            whole = sum(per_shop.values())
+            top = max(per_shop.values(), default=0)
+            cell = Cell(
                 key=month,
                 label=month,
-                purchases=purchases,
-                amount_cents=amount,
+                purchases=figure.purchases if figure else 0,
+                amount_cents=figure.amount_cents if figure else 0,
+                purchases_margin=figure.purchases_margin if figure else None,
+                amount_margin_cents=figure.amount_margin_cents if figure else None,
+                released=True,
                 # A month not released yet has none: the k rule hides it.
-                shoppers=counts[month].shoppers if month in counts else None,
+                shoppers=counts[month].shoppers if month in counts and figure else 0,
                 shoppers_margin=counts[month].margin if month in counts else None,
                 shops=len(per_shop),
-                top_shop_amount_cents=max(per_shop.values(), default=0),
+                top_shop_amount_cents=top,
+                top_share=top / whole if whole > 0 else 0.0,
                 extra={"active_shops": len(per_shop)},
             )
-            for month, (purchases, amount, _points, per_shop) in sorted(figures.items())
-        ]
+            # The shop rules hold too (on a released count of shoppers the k rule
+            # alone would decide): fewer than three shops, or one over half, hides it.
+            if len(per_shop) < privacy.MIN_SHOPS or cell.top_share > privacy.MAX_SHOP_SHARE:
+                cell = privacy.hide(cell, "shops")
+            out.append(cell)
         return privacy.suppress(out, ctx.k)
 
     return compared(

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from loyalty.analytics import catalog, generate, period_release, release
+from loyalty.analytics import catalog, cells, generate, period_release, release
 from loyalty.analytics.periods import Period
 from loyalty.models import PurchaseEvent, ReleasedCell, Role, Scheme
 from tests.analytics_data import SECTORS, VILLAGES
@@ -332,6 +332,15 @@ def test_a_shopper_report_shows_released_counts_with_their_margins(
     assert not month.suppressed  # some 150 shoppers in September, far above k = 5
     assert (month.shoppers, month.shoppers_margin) == (
         released["shoppers"]["all"].shoppers, released["shoppers"]["all"].margin)
+    # Its purchases and amount are the month's released sums, not the exact rollups.
+    sums = release.released_by(session, scheme.id, "month",
+                               Period(date(2026, 9, 1), date(2026, 9, 30)))["2026-09"]
+    assert (month.purchases, month.amount_cents, month.purchases_margin,
+            month.amount_margin_cents) == (sums.purchases, sums.amount_cents,
+                                           sums.purchases_margin, sums.amount_margin_cents)
+    exact = cells.sums(session, scheme.id, "month", Period(date(2026, 9, 1),
+                                                           date(2026, 9, 30)))["2026-09"]
+    assert (month.purchases, month.amount_cents) != exact[:2]
 
     # June closed, before the first sale: no period of it was released.
     june = client.get("/dashboard/reports/frequency",
