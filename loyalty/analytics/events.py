@@ -92,13 +92,12 @@ class Sale:
     campaign_id: int | None = None
 
 
-_INSERT_EVENT = sa.insert(PurchaseEvent)
 _EVENT_COLUMNS = ("scheme_id", "merchant_id", "sector", "amount_cents", "points", "campaign_id",
                   "local_date", "local_hour", "weekday", "shopper_key", "home_postcode",
                   "home_village", "age_band")
-# The same insert with its parameters named apart ("event_*"), to run inside a
-# statement of other parts (the collect's posting on PostgreSQL, loyalty.money.ledger).
-_INSERT_EVENT_APART = sa.insert(PurchaseEvent).values(
+# Its parameters are named apart ("event_*"): the insert may run inside a statement
+# of other parts (the collect's posting on PostgreSQL, loyalty.money.ledger.Along).
+_INSERT_EVENT = sa.insert(PurchaseEvent).values(
     {name: sa.bindparam(f"event_{name}") for name in _EVENT_COLUMNS})
 
 
@@ -106,24 +105,23 @@ def record_purchase(session: Session, sale: Sale, wallet: ShopperWallet, now: da
     """Add the purchase event of a collected sale. Home area and age only with consent."""
     # One per earn, and nothing reads the event back in the request: a Core
     # insert on the session's connection, no ORM object.
-    session.connection().execute(_INSERT_EVENT, purchase_values(session, sale, wallet, now))
+    session.connection().execute(_INSERT_EVENT, purchase_params(session, sale, wallet, now))
 
 
-def purchase_insert(_transaction_id: Any = None) -> sa.Insert:
-    """The event's insert with parameters ``event_*`` (``purchase_params``), for a
-    statement that runs along with the sale's posting (its id is not needed)."""
-    return _INSERT_EVENT_APART
+def purchase_insert(_transaction_id: Any) -> sa.Insert:
+    """The event's insert (parameters: ``purchase_params``), for a statement that
+    runs along with the sale's posting (ledger.Along; the posting's id is not needed)."""
+    return _INSERT_EVENT
 
 
 def purchase_params(session: Session, sale: Sale, wallet: ShopperWallet,
                     now: datetime) -> dict[str, Any]:
+    """The event's row, as ``event_<column>``. Home area and age only with consent."""
     return {f"event_{name}": value
-            for name, value in purchase_values(session, sale, wallet, now).items()}
+            for name, value in _row(session, sale, wallet, now).items()}
 
 
-def purchase_values(session: Session, sale: Sale, wallet: ShopperWallet,
-                    now: datetime) -> dict[str, Any]:
-    """The event's row. Home area and age only with consent."""
+def _row(session: Session, sale: Sale, wallet: ShopperWallet, now: datetime) -> dict[str, Any]:
     local = now.astimezone(ZoneInfo(sale.timezone))
     consent = wallet.stats_consent
     return {

@@ -305,16 +305,13 @@ def _guard_with_shop(by: sa.orm.InstrumentedAttribute[Any]) -> sa.Select[Any]:
     whose claimed row is joined to its shop): one round trip less per sale."""
     claimed = _guard(by).cte("claimed")
     return (
-        sa.select(*[claimed.c[name] for name in _CLAIMED],
-                  *_shop_of_sale(claimed.c.created_at))
+        sa.select(*claimed.c, *_shop_of_sale(claimed.c.created_at))
         .select_from(claimed)
         .join(Merchant, Merchant.id == claimed.c.merchant_id)
         .join(Scheme, Scheme.id == Merchant.scheme_id)
     )
 
 
-_CLAIMED = ("id", "merchant_id", "amount_cents", "points", "stamps", "stamp_card_id",
-            "created_at")
 _COLLECT_WITH_SHOP = {"token": _guard_with_shop(Claim.token_hash),
                       "id": _guard_with_shop(Claim.id)}
 
