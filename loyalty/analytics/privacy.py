@@ -27,6 +27,7 @@ a shop's turnover, rule 2 does not apply to them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -158,10 +159,23 @@ def suppress_total(total: Cell, k: int, *, per_shop: bool = False) -> Cell:
     return hide(total, reason) if reason else total
 
 
-def change_pct(current: int | None, before: int | None) -> float | None:
-    """The change between two visible figures, in percent; None when either is hidden."""
+# The 95% margin of each figure a report may compare, by the figure's name.
+MARGIN_OF = {"purchases": "purchases_margin", "amount_cents": "amount_margin_cents",
+             "shoppers": "shoppers_margin"}
+
+
+def change_pct(current: int | None, before: int | None, current_margin: int | None = None,
+               before_margin: int | None = None) -> float | None:
+    """The change between two visible figures, in percent; None when either is hidden,
+    and for released figures also when the difference is within their noise (the 95%
+    margin of a difference of two independent noisy figures): a +16,000% that is only
+    noise would tell a reader something false."""
     if current is None or not before:
         return None
+    if current_margin is not None or before_margin is not None:
+        noise = math.hypot(current_margin or 0, before_margin or 0)
+        if abs(current - before) <= noise or before <= 0:
+            return None
     return round(100.0 * (current - before) / before, 1)
 
 

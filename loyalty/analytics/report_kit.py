@@ -91,12 +91,9 @@ class Report:
         out = []
         for cell in self.rows:
             row = privacy.public_row(cell)
-            current = row.get(self.value)
             for name, other in (("previous", self.previous), ("last_year", self.last_year)):
                 before = other.get(cell.key)
-                value = privacy.public_row(before).get(self.value) if before else None
-                row[f"{name}_{self.value}"] = value
-                row[f"change_{name}_pct"] = privacy.change_pct(current, value)
+                self._compare(row, name, privacy.public_row(before) if before else None)
             out.append(row)
         privacy.check_export(out)
         return out
@@ -106,14 +103,21 @@ class Report:
         if self.total is None:
             return None
         row = privacy.public_row(self.total)
-        current = row.get(self.value)
         for name, other in (("previous", self.total_previous),
                             ("last_year", self.total_last_year)):
-            value = privacy.public_row(other).get(self.value) if other else None
-            row[f"{name}_{self.value}"] = value
-            row[f"change_{name}_pct"] = privacy.change_pct(current, value)
+            self._compare(row, name, privacy.public_row(other) if other else None)
         privacy.check_export([row])
         return row
+
+    def _compare(self, row: dict[str, Any], name: str, other: dict[str, Any] | None) -> None:
+        """The other period's figure beside the row, and the change (hidden where it
+        is within the noise of two released figures)."""
+        value = other.get(self.value) if other else None
+        margin = privacy.MARGIN_OF.get(self.value)
+        row[f"{name}_{self.value}"] = value
+        row[f"change_{name}_pct"] = privacy.change_pct(
+            row.get(self.value), value, row.get(margin) if margin else None,
+            other.get(margin) if other and margin else None)
 
 
 @dataclass(frozen=True)

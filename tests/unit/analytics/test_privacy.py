@@ -119,3 +119,15 @@ def test_the_total_minus_the_visible_cells_never_gives_back_one_hidden_cell(
             assert o.suppressed
         if not o.suppressed:
             assert o.amount_cents == c.amount_cents and o.shoppers == c.shoppers
+
+
+def test_a_change_within_the_noise_of_two_released_figures_is_not_shown() -> None:
+    # Exact figures: any change.
+    assert privacy.change_pct(110, 100) == 10.0
+    assert privacy.change_pct(None, 100) is None and privacy.change_pct(110, 0) is None
+    # Released figures with margins of 30 and 40: the difference's margin is 50.
+    assert privacy.change_pct(150, 100, 30, 40) is None
+    assert privacy.change_pct(151, 100, 30, 40) == 51.0
+    assert privacy.change_pct(49, 100, 30, 40) == -51.0
+    # A noisy figure at or below zero is no base for a percentage.
+    assert privacy.change_pct(5_000, -200, 30, 40) is None

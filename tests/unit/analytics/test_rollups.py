@@ -3,6 +3,7 @@ generated events; refresh is incremental, idempotent and safe when run concurren
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import defaultdict
 from datetime import UTC, date, datetime
@@ -19,7 +20,6 @@ from loyalty.analytics import (
     cells,
     generate,
     period_release,
-    privacy,
     release,
     rollups,
 )
@@ -278,8 +278,12 @@ def test_comparisons_are_the_previous_period_and_last_year(
         if not previous.suppressed:
             assert row["previous_amount_cents"] == before[key].amount_cents
             if not row["suppressed"]:
-                assert row["change_previous_pct"] == privacy.change_pct(
-                    row["amount_cents"], before[key].amount_cents)
+                # A change within the noise of the two released figures is not shown.
+                difference = row["amount_cents"] - before[key].amount_cents
+                noise = math.hypot(row["amount_margin_cents"], before[key].amount_margin_cents)
+                expected = (None if abs(difference) <= noise
+                            else round(100 * difference / before[key].amount_cents, 1))
+                assert row["change_previous_pct"] == expected
         else:
             assert row["previous_amount_cents"] is None and row["change_previous_pct"] is None
     # Last year has no released days: nothing to compare with.
