@@ -340,14 +340,10 @@ def _purchases(session: Session, scheme: Scheme, day: date) -> list[Purchase]:
     return out
 
 
-def release_day(session: Session, scheme: Scheme, day: date,
-                keys: dict[str, list[str]] | None = None) -> int | None:
-    """Release one closed day's cells; None (and nothing written) when it was released
-    already, by an earlier run or a concurrent one."""
-    if session.get(ReleasedDay, (scheme.id, day)) is not None:
-        return None
-    keys = keys if keys is not None else table_keys(session, scheme)
-    params = parameters(scheme, len(keys))
+def _noisy_rows(session: Session, scheme: Scheme, day: date, keys: dict[str, list[str]],
+                params: Parameters) -> tuple[DayRelease, list[dict[str, Any]]]:
+    """A day's bounded purchases in the cells of ``keys``, with noise: the release
+    (for its spent budget) and the rows of ``analytics_released_cells``."""
     counted = bounded(_purchases(session, scheme, day), params.max_purchases, params.max_cents)
     result = noisy_cells(exact_cells(counted, keys), params)
     rows = [
@@ -357,6 +353,18 @@ def release_day(session: Session, scheme: Scheme, day: date,
         for table, table_cells in result.cells.items()
         for key, (purchases, amount) in table_cells.items()
     ]
+    return result, rows
+
+
+def release_day(session: Session, scheme: Scheme, day: date,
+                keys: dict[str, list[str]] | None = None) -> int | None:
+    """Release one closed day's cells; None (and nothing written) when it was released
+    already, by an earlier run or a concurrent one."""
+    if session.get(ReleasedDay, (scheme.id, day)) is not None:
+        return None
+    keys = keys if keys is not None else table_keys(session, scheme)
+    params = parameters(scheme, len(keys))
+    result, rows = _noisy_rows(session, scheme, day, keys, params)
     try:
         # The day's key first: of two releases of one day, the second fails here
         # (on PostgreSQL it waits for the first to commit) and writes no cell.
@@ -390,15 +398,7 @@ def supplement_day(session: Session, scheme: Scheme, day: date,
         epsilon_per_day=current_parameters(session, scheme).epsilon_per_day,
         max_purchases=released.max_purchases, max_cents=released.max_cents,
         tables=len(tables_of(session, scheme)))
-    keys = {MERCHANT: shops}
-    counted = bounded(_purchases(session, scheme, day), params.max_purchases, params.max_cents)
-    result = noisy_cells(exact_cells(counted, keys), params)
-    rows = [
-        {"scheme_id": scheme.id, "day": day, "table": MERCHANT, "key": key,
-         "purchases": purchases, "amount_cents": amount,
-         "purchases_scale": params.purchases_scale, "amount_scale": params.amount_scale}
-        for key, (purchases, amount) in result.cells[MERCHANT].items()
-    ]
+    result, rows = _noisy_rows(session, scheme, day, {MERCHANT: shops}, params)
     try:
         # The cells' own key is the marker: of two supplements of one day, the second
         # fails on it (on PostgreSQL it waits for the first to commit), and neither
