@@ -138,7 +138,7 @@ def test_the_evaluation_page_of_an_ended_campaign(app: Flask, session: Session) 
         assert text in page
     assert "shopper-" not in page  # no pseudonym ever reaches a page
     # Every average in the table carries the margin of its released noise.
-    assert page.count('<span class="margin"> ± €') == 6
+    assert page.count('<br><span class="margin">± €') == 6
     dutch = client.get(f"/dashboard/campaigns/{campaign.id}?lang=nl").get_data(as_text=True)
     assert "meer bestedingen in deelnemende zaken" in dutch
 
