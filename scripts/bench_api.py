@@ -11,7 +11,11 @@ In one run, on one database (a fresh SQLite file, or an empty database named by
    made through the domain functions): POST /api/v1/claims with the till key
    ("create": the till's half of a sale), then POST /api/v1/claims/<token>/claim
    with wallet tokens, one pre-made claim per request ("collect": the phone's);
-3. both again with 50 connections, as 50 tills at once: p50 and p99 latency.
+3. both again with 50 connections, as 50 tills at once: p50 and p99 latency;
+4. between 1 and 2, on the floor's server: the collect without the API layer
+   (the floor app's bare view runs the wallet's token lookup and
+   loyalty.earning.claims.claim_points in one transaction), which splits a
+   collect's cost into the request path's and the domain's with its statements.
 
 It prints each figure with its ratio to the floor measured in the same run, the
 server's CPU per request, and a one-line summary. Any answer other than the
@@ -82,6 +86,7 @@ function init(args)
   for line in io.lines(args[1]) do claims[#claims + 1] = line end
   for line in io.lines(args[2]) do wallets[#wallets + 1] = line end
   step = tonumber(args[3])
+  prefix = args[4] or ""  -- "/domain": the floor app's collect without the API layer
   next_claim = index + 1
 end
 function request()
@@ -89,7 +94,7 @@ function request()
   if claim == nil then claim = "pool-exhausted" end  -- a 404: the run fails
   next_claim = next_claim + step
   local wallet = wallets[(next_claim % #wallets) + 1]
-  return wrk.format("POST", "/api/v1/claims/" .. claim .. "/claim",
+  return wrk.format("POST", prefix .. "/claims/" .. claim .. "/claim",
                     {["Authorization"] = "Bearer " .. wallet}, "")
 end
 """
@@ -338,6 +343,38 @@ def run_once(args: argparse.Namespace, env: dict[str, str], workdir: Path, shop:
         connections=args.connections, seconds=args.warmup, threads=t, timed=False)
     figures["floor"] = wrk("floor", floor, floor.url + "/floor", post_lua, [sale],
                            connections=args.connections, seconds=args.duration, threads=t)
+
+    # Claims to collect: enough for every collect window at the floor's pace (no
+    # request is faster than the floor), with a margin; each window takes claims
+    # nobody has collected yet.
+    windows = [("domain collect warm-up", args.connections, args.warmup, False),
+               ("collect, domain only", args.connections, args.duration, True),
+               ("collect warm-up", args.connections, args.warmup, False),
+               ("collect", args.connections, args.duration, True),
+               ("collect at 50 tills", TILLS, args.duration, True)]
+    shares = {name: int(figures["floor"].rate * seconds * 1.3) + 500
+              for name, _c, seconds, _t in windows}
+    pool = workdir / f"claims-{run}.txt"
+    make_claims(args.database_url, shop, sum(shares.values()), pool)
+    lines = pool.read_text().splitlines()
+
+    def collect(name: str, server: Server, prefix: str, connections: int, seconds: float,
+                timed: bool) -> None:
+        nonlocal lines
+        part = workdir / f"{name.replace(' ', '-').replace(',', '')}-{run}.txt"
+        part.write_text("\n".join(lines[:shares[name]]) + "\n")
+        lines = lines[shares[name]:]
+        if timed:
+            say(f"[run {run}] {name}: {seconds:g} s timed, {connections} connections")
+        figure = wrk(name, server, server.url + prefix + "/claims/x/claim", collect_lua,
+                     [str(part), str(wallets), str(t), prefix], connections=connections,
+                     seconds=seconds, threads=t, timed=timed)
+        if timed:
+            figures[name] = figure
+
+    # The collect without the API layer, on the floor's own server.
+    for name, connections, seconds, timed in windows[:2]:
+        collect(name, floor, "/domain", connections, seconds, timed)
     floor.stop()
 
     app = Server("loyalty serve", [sys.executable, "-m", "lokaal_sparen", "serve", "--workers",
@@ -353,32 +390,11 @@ def run_once(args: argparse.Namespace, env: dict[str, str], workdir: Path, shop:
     figures["create at 50 tills"] = wrk(
         "create at 50 tills", app, claims_url, post_lua, [sale, shop.till_key],
         connections=TILLS, seconds=args.duration, threads=t)
-
-    # Collect: enough claims for warm-up and both timed windows at the floor's pace
-    # (no request is faster than the floor), with a margin.
-    needed = int(figures["floor"].rate * (args.warmup + 2 * args.duration) * 1.3) + 2000
-    pool = workdir / f"claims-{run}.txt"
-    make_claims(args.database_url, shop, needed, pool)
-    lines = pool.read_text().splitlines()
-    for name, connections, seconds, timed in [
-        ("collect warm-up", args.connections, args.warmup, False),
-        ("collect", args.connections, args.duration, True),
-        ("collect at 50 tills", TILLS, args.duration, True),
-    ]:
-        # Each measurement takes claims nobody has collected yet.
-        part = workdir / f"{name.replace(' ', '-')}-{run}.txt"
-        share = int(figures["floor"].rate * seconds * 1.3) + 500
-        part.write_text("\n".join(lines[:share]) + "\n")
-        lines = lines[share:]
-        if timed:
-            say(f"[run {run}] {name}: {seconds:g} s timed, {connections} connections")
-        figure = wrk(name, app, app.url + "/api/v1/claims/x/claim", collect_lua,
-                     [str(part), str(wallets), str(t)], connections=connections,
-                     seconds=seconds, threads=t, timed=timed)
-        if timed:
-            figures[name] = figure
+    for name, connections, seconds, timed in windows[2:]:
+        collect(name, app, "/api/v1", connections, seconds, timed)
     app.stop()
-    for name in ("floor", "create", "collect", "create at 50 tills", "collect at 50 tills"):
+    for name in ("floor", "collect, domain only", "create", "collect", "create at 50 tills",
+                 "collect at 50 tills"):
         say(figures[name].line(None if name == "floor" else figures["floor"]))
     return figures
 
@@ -446,7 +462,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"run {run} ({dialect}): floor {floor.rate:,.0f} req/s | "
             f"create {figures['create'].rate:,.0f} ({figures['create'].rate / floor.rate:.2f}) | "
             f"collect {figures['collect'].rate:,.0f} "
-            f"({figures['collect'].rate / floor.rate:.2f}) | at {TILLS} tills: create p50/p99 "
+            f"({figures['collect'].rate / floor.rate:.2f}) | collect without the API layer "
+            f"{figures['collect, domain only'].rate:,.0f} "
+            f"({figures['collect, domain only'].rate / floor.rate:.2f}) | "
+            f"at {TILLS} tills: create p50/p99 "
             f"{figures['create at 50 tills'].p50_ms:.1f}/"
             f"{figures['create at 50 tills'].p99_ms:.1f} ms, collect p50/p99 "
             f"{figures['collect at 50 tills'].p50_ms:.1f}/"

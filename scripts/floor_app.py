@@ -7,6 +7,13 @@ background as `loyalty serve`'s do) whose one view, POST /floor, INSERTs one row
 and COMMITs on the same database with the project's connection settings
 (loyalty.infra.db.make_engine). No sale can be faster than this through the same stack.
 
+A second view, POST /domain/claims/<token>/claim, is the collect without the API
+layer: the same bare view runs the domain's own work of a collect (the wallet's
+token lookup, then loyalty.earning.claims.claim_points) in one transaction. It
+tells how much of a collect's cost is the request path (Flask's hooks, the
+schemas, authentication) and how much the domain and its statements. Users never
+reach it: it exists only in this benchmark app.
+
 The table ``bench_floor`` must exist (bench_api.py makes it).
 
 example:
@@ -36,12 +43,20 @@ TABLE = sa.Table(
 
 
 def create_app() -> Flask:
-    from loyalty.infra.db import make_engine, start_wal_checkpoints
+    from loyalty.earning import claims
+    from loyalty.infra.db import (
+        make_engine,
+        make_session_factory,
+        start_wal_checkpoints,
+        utcnow,
+    )
+    from loyalty.shoppers import wallets
 
     app = Flask(__name__)
     engine = make_engine(os.environ["DATABASE_URL"])
     app.extensions["wal_checkpoints"] = start_wal_checkpoints(engine)
     insert = TABLE.insert()
+    sessions = make_session_factory(engine)
 
     @app.post("/floor")
     def floor() -> tuple[dict[str, int], int]:
@@ -51,6 +66,17 @@ def create_app() -> Flask:
             row_id = conn.execute(insert, {"body": request.get_data(as_text=True)[:200]}
                                   ).inserted_primary_key[0]
         return {"id": row_id}, 201
+
+    @app.post("/domain/claims/<token>/claim")
+    def domain_collect(token: str) -> tuple[dict[str, int], int]:
+        # One write transaction (BEGIN IMMEDIATE on SQLite, the engine's default
+        # outside a request of `loyalty serve`), committed when the sale is done.
+        with sessions() as session:
+            holder = wallets.holder_of_token(
+                session, request.headers.get("Authorization", "").removeprefix("Bearer "))
+            result = claims.claim_points(session, token, holder, utcnow())
+            session.commit()
+        return {"points": result.points_credited, "balance": result.balance}, 200
 
     return app
 
