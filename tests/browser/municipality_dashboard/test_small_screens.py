@@ -6,6 +6,7 @@ rather than a column."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ViewportSize, expect
@@ -34,6 +35,19 @@ def _admin(session: Session, *, campaign: bool = False) -> tuple[str, int | None
     scheme: Scheme = make_scheme(session)
     email = make_user(session, scheme, Role.MUNICIPALITY_ADMIN).email
     campaign_id = make_campaign(session, scheme).id if campaign else None
+    session.commit()
+    session.rollback()  # hold no read transaction open against the live server
+    return email, campaign_id
+
+
+def _evaluated_campaign(session: Session, **noise: Any) -> tuple[str, int]:
+    """A generated campaign, its days released with ``noise`` (the scheme's privacy
+    settings; none: its defaults): an admin's e-mail address and the campaign."""
+    campaign, _sales = generate(session, 1.0, 2)
+    scheme = session.get_one(Scheme, campaign.scheme_id)
+    release_seeded(session, scheme, 2, **noise)
+    email = make_user(session, scheme, Role.MUNICIPALITY_ADMIN).email
+    campaign_id = campaign.id
     session.commit()
     session.rollback()  # hold no read transaction open against the live server
     return email, campaign_id
@@ -92,13 +106,7 @@ def test_a_campaign_evaluation_fits_a_tablet(
 ) -> None:
     """Its table beside the chart was wider than the page at 820 px, in French, whose
     dates and headings are the longest."""
-    campaign, _sales = generate(session, 1.0, 2)
-    scheme = session.get_one(Scheme, campaign.scheme_id)
-    release_seeded(session, scheme, 2, **LEAST_NOISE)
-    email = make_user(session, scheme, Role.MUNICIPALITY_ADMIN).email
-    campaign_id = campaign.id
-    session.commit()
-    session.rollback()
+    email, campaign_id = _evaluated_campaign(session, **LEAST_NOISE)
     tablet = _screen(browser, live_server, "fr", TABLET)
     try:
         tablet.sign_in(email)
@@ -122,13 +130,7 @@ def test_a_campaign_evaluation_with_wide_margins_fits_a_phone(
     """At the scheme's default noise the margins are as wide as the averages: on one
     line beside their average, the evaluation was 437 px wide at 390 (the demo's,
     464). French, whose headings and amounts are the longest."""
-    campaign, _sales = generate(session, 1.0, 2)
-    scheme = session.get_one(Scheme, campaign.scheme_id)
-    release_seeded(session, scheme, 2)  # the default noise: the widest margins
-    email = make_user(session, scheme, Role.MUNICIPALITY_ADMIN).email
-    campaign_id = campaign.id
-    session.commit()
-    session.rollback()
+    email, campaign_id = _evaluated_campaign(session)  # the default noise: wide margins
     phone = _screen(browser, live_server, "fr", PHONE)
     try:
         phone.sign_in(email)
