@@ -278,10 +278,12 @@ def test_comparisons_are_the_previous_period_and_last_year(
         if not previous.suppressed:
             assert row["previous_amount_cents"] == before[key].amount_cents
             if not row["suppressed"]:
-                # A change within the noise of the two released figures is not shown.
+                # A change within the noise of the two released figures is not shown,
+                # nor one against a noisy figure that fell to zero or below (a percent
+                # of a negative amount means nothing).
                 difference = row["amount_cents"] - before[key].amount_cents
                 noise = math.hypot(row["amount_margin_cents"], before[key].amount_margin_cents)
-                expected = (None if abs(difference) <= noise
+                expected = (None if abs(difference) <= noise or before[key].amount_cents <= 0
                             else round(100 * difference / before[key].amount_cents, 1))
                 assert row["change_previous_pct"] == expected
         else:
