@@ -55,7 +55,7 @@ class SharedTemplateCode(BytecodeCache):
     """Compiled templates kept in memory for every app the test process makes.
 
     Each test gets an app of its own, and each app's Jinja environment compiled
-    the same templates again: an eighth of the page tests' time. Jinja checks a
+    the same templates again: a fifth of the page tests' CPU. Jinja checks a
     template's source against the checksum of its code before it uses it, and
     every app here comes from the same create_app (same extensions and
     autoescaping), so one app's code is good for all.
